@@ -1,0 +1,43 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Each builds .venv itself.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+export LIFELINE_CONFIG ?= plugins.toml
+
+.PHONY: venv test lint demo bench postgres-server clean lock
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,airflow,postgres]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The store tests need a PostgreSQL server binary; tests start and stop the server themselves.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { echo "installing the Debian PostgreSQL server package for the store tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: $(STAMP) postgres-server lint
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/lifeline plugins
+	$(BIN)/lifeline check
+	$(BIN)/lifeline db upgrade
+	$(BIN)/lifeline db status
+
+# Rebuild constraints.txt from the current venv after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^lifeline' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

@@ -1,0 +1,210 @@
+"""The `lifeline` command: a thin driver over the functions in `core/` (Airflow is the other)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from core import config as config_mod
+from core.models.contact import DEV_HASH_KEY, hash_key
+from core.plugins import PluginHost, get_host
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Context:
+    """Lazily loaded plugin host and config for one command invocation."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+
+    @property
+    def host(self) -> PluginHost:
+        host = get_host()
+        for failure in host.failures:
+            err.print(f"[yellow]warning:[/] {failure.describe_failure()}", soft_wrap=True)
+        return host
+
+    def config(self) -> config_mod.Config:
+        try:
+            return config_mod.load(self.config_path, self.host)
+        except config_mod.ConfigError as exc:
+            for problem in exc.problems:
+                err.print(f"[red]error:[/] {problem}", soft_wrap=True, markup=True)
+            raise SystemExit(2) from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar=config_mod.CONFIG_ENV,
+              default=None, help="plugins.toml to use [default: ./plugins.toml, or $LIFELINE_CONFIG]")
+@click.version_option(package_name="lifeline")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Lifeline: keep interviews from falling through the cracks."""
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_ctx
+def plugins(ctx: Context, as_json: bool) -> None:
+    """List plugins, their versions, connectors and hooks (failed and disabled ones too)."""
+    described = ctx.host.describe()
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    table = Table(title="Lifeline plugins")
+    for col in ("plugin", "distribution", "version", "status", "connectors (streams / actions)", "hooks"):
+        table.add_column(col)
+    for p in described:
+        conns = "\n".join(
+            f"{c['name']} ({', '.join(c['streams']) or '-'} / {', '.join(c['actions']) or '-'})"
+            for c in p["connectors"]
+        )
+        status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(p["status"], "[red]failed[/]")
+        if p["error"]:
+            status += f"\n{p['error']}"
+        table.add_row(p["name"], p["distribution"], p["version"], status, conns or "-", "\n".join(p["hooks"]))
+    out.print(table)
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="validate the config only; do not call the connectors")
+@pass_ctx
+def check(ctx: Context, offline: bool) -> None:
+    """Validate plugins.toml and call each connector's check(), one line per connector."""
+    from core.sync import build_connector
+
+    cfg = ctx.config()
+    out.print(f"{cfg.path}: ok ({len(cfg.data.tenants)} tenants, {len(cfg.setups)} connector instances)")
+    if hash_key() == DEV_HASH_KEY.encode():
+        err.print("[yellow]warning:[/] LIFELINE_HASH_KEY is not set; contact look-up hashes use the development key")
+    failed = 0
+    for setup in cfg.instances():
+        label = f"{setup.instance.name} ({setup.connector_class.name})"
+        if offline:
+            out.print(f"  {label}: settings valid")
+            continue
+        try:
+            result = build_connector(setup).check()
+            ok, message = result.ok, result.message
+        except Exception as exc:  # one broken connector must not hide the others
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        failed += not ok
+        mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
+        out.print(f"  {label}: {mark} {message}", soft_wrap=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def db() -> None:
+    """The store's schema."""
+
+
+def _store(ctx: Context, url: str | None) -> Any:
+    from core.store import Store
+
+    return Store(url or ctx.config().store_url)
+
+
+@db.command("upgrade")
+@click.option("--url", help="database URL [default: the config's store]")
+@pass_ctx
+def db_upgrade(ctx: Context, url: str | None) -> None:
+    """Apply the store's migrations."""
+    store = _store(ctx, url)
+    revision = store.upgrade()
+    out.print(f"store {store.engine.url.render_as_string(hide_password=True)} is at revision {revision}")
+
+
+@db.command("status")
+@click.option("--url", help="database URL [default: the config's store]")
+@pass_ctx
+def db_status(ctx: Context, url: str | None) -> None:
+    """Show the store's revision and what it holds."""
+    store = _store(ctx, url)
+    current, head = store.revision(), store.head()
+    out.print(f"store {store.engine.url.render_as_string(hide_password=True)}: revision {current} (head {head})")
+    if current != head:
+        err.print("run `lifeline db upgrade` to bring the schema up to date")
+        raise SystemExit(1)
+    for table in ("interviews", "candidates", "evidence", "quarantine", "outcomes", "actions", "health"):
+        out.print(f"  {table}: {store.count(table)} rows")
+
+
+@cli.command()
+@click.option("--tenant", required=True, help="tenant name from plugins.toml")
+@click.option("--connector", "connector_key", help="only this connector instance")
+@click.option("--stream", help="only this stream")
+@pass_ctx
+def sync(ctx: Context, tenant: str, connector_key: str | None, stream: str | None) -> None:
+    """Read the tenant's connector streams into the store (incremental)."""
+    from core.store import Store
+    from core.sync import build_connector, sync_stream
+
+    cfg = ctx.config()
+    cfg.tenant(tenant)
+    store = Store(cfg.store_url)
+    failed = 0
+    for setup in cfg.instances(tenant):
+        if connector_key and setup.key != connector_key:
+            continue
+        connector = build_connector(setup)
+        for name in setup.streams:
+            if stream and name != stream:
+                continue
+            try:
+                summary = sync_stream(store, setup, name, connector)
+            except Exception as exc:
+                failed += 1
+                err.print(f"{setup.instance.name}:{name}: [red]FAILED[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+                continue
+            out.print(summary.line(), soft_wrap=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--port", type=int, default=0, help="port on 127.0.0.1 [default: a free one]")
+@click.option("--faults", type=float, default=0.0, help="probability of each injected fault")
+@click.option("--seed", type=int, default=0)
+@pass_ctx
+def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> None:
+    """Serve a connector's vendor emulator on loopback until interrupted."""
+    import importlib
+    import time
+
+    from core.emulator import Faults, LoopbackServer
+
+    cls = ctx.host.connector(name)
+    if not cls.emulator:
+        raise click.UsageError(f"connector {name!r} ships no emulator")
+    module, _, factory = cls.emulator.partition(":")
+    app = getattr(importlib.import_module(module), factory)()
+    app.state.world.faults.configure(Faults.uniform(faults, seed))
+    with LoopbackServer(app, port) as server:
+        out.print(f"{name} emulator listening on {server.url} (faults {faults}); Ctrl-C to stop")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except BrokenPipeError:
+        sys.exit(0)

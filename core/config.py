@@ -1,0 +1,218 @@
+"""`plugins.toml`: tenants, connector instances and policy parameters, validated with pydantic.
+
+Every error names the file, the key path (or the line, for TOML syntax) and the problem, e.g.
+`plugins.toml: tenants.acme.connectors.dt.agent_id: field required`. Connector settings sit inline
+in the instance table and are validated by the plugin's own settings model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.connector import Connector, Instance
+from core.models import zone_info
+from core.plugins import PluginHost, UnknownConnector
+
+DEFAULT_PATH = "plugins.toml"
+CONFIG_ENV = "LIFELINE_CONFIG"
+STORE_ENV = "LIFELINE_STORE_URL"
+IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
+
+
+class ConfigError(Exception):
+    """One or more problems in the config file, each a `file: key.path: problem` line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicySettings(_Strict):
+    """Per-tenant thresholds for reconciliation and remediation."""
+
+    grace_minutes: int = Field(30, ge=0, description="wait after the window before deciding")
+    late_after_minutes: int = Field(5, ge=0, description="a first join later than this is late")
+    min_attendance_minutes: int = Field(5, ge=0, description="less attendance than this is partial")
+    technical_clicks: int = Field(2, ge=1, description="human join attempts that mean a technical miss")
+    stale_stream_minutes: int = Field(120, ge=1, description="a stream behind longer than this raises an alert")
+
+
+class InstanceConfig(BaseModel):
+    """A connector instance; keys other than these are the connector's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    plugin: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    connection_id: str | None = None
+    base_urls: dict[str, str] = Field(default_factory=dict)
+    streams: list[str] | None = None
+    schedule: str = "*/15 * * * *"
+    enabled: bool = True
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TenantConfig(_Strict):
+    display_name: str | None = None
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    connectors: dict[str, InstanceConfig] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_info(value)
+        return value
+
+    @field_validator("connectors")
+    @classmethod
+    def _instance_names(cls, value: dict[str, InstanceConfig]) -> dict[str, InstanceConfig]:
+        return _identifiers(value, "connector instance")
+
+
+class StoreSettings(_Strict):
+    store: str = "sqlite:///var/lifeline.db"
+
+
+class ConfigFile(_Strict):
+    lifeline: StoreSettings = Field(default_factory=StoreSettings)
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict)
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, value: dict[str, TenantConfig]) -> dict[str, TenantConfig]:
+        return _identifiers(value, "tenant")
+
+
+def _identifiers(value: dict[str, Any], what: str) -> dict[str, Any]:
+    for name in value:
+        if not re.match(IDENTIFIER, name):
+            raise ValueError(f"{what} name {name!r} must be lower-case letters, digits, '-' or '_'")
+    return value
+
+
+@dataclass(frozen=True)
+class ConnectorSetup:
+    """Everything needed to build one connector instance."""
+
+    tenant: str
+    key: str
+    config: InstanceConfig
+    connector_class: type[Connector]
+    settings: BaseModel
+    instance: Instance
+
+    @property
+    def streams(self) -> list[str]:
+        declared = [s.name for s in self.connector_class.streams]
+        return [s for s in declared if self.config.streams is None or s in self.config.streams]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    data: ConfigFile
+    setups: Mapping[str, ConnectorSetup]
+    """Keyed by instance name (`tenant.key`), which is also the `source` of its records."""
+
+    @property
+    def store_url(self) -> str:
+        url = os.environ.get(STORE_ENV) or self.data.lifeline.store
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str((self.path.parent / url[len(prefix):]).resolve())
+        return url
+
+    def tenant(self, name: str) -> TenantConfig:
+        try:
+            return self.data.tenants[name]
+        except KeyError:
+            known = ", ".join(self.data.tenants) or "none"
+            raise ConfigError([f"{self.path.name}: tenant {name!r} is not configured (tenants: {known})"]) from None
+
+    def instances(self, tenant: str | None = None) -> Iterator[ConnectorSetup]:
+        for setup in self.setups.values():
+            if (tenant is None or setup.tenant == tenant) and setup.config.enabled:
+                yield setup
+
+
+def default_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
+
+
+def load(path: Path | str | None, host: PluginHost) -> Config:
+    """Read and validate the config file, including each instance's connector settings."""
+    path = Path(path) if path is not None else default_path()
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found (pass --config PATH or set {CONFIG_ENV})"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
+    try:
+        data = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_problems(label, exc)) from None
+
+    problems: list[str] = []
+    setups: dict[str, ConnectorSetup] = {}
+    for tenant_name, tenant in data.tenants.items():
+        for key, inst in tenant.connectors.items():
+            where = f"tenants.{tenant_name}.connectors.{key}"
+            try:
+                cls = host.connector(inst.plugin)
+            except UnknownConnector as exc:
+                problems.append(f"{label}: {where}.plugin: {exc}")
+                continue
+            try:
+                settings = cls.settings_model.model_validate(inst.settings)
+            except ValidationError as exc:
+                problems.extend(_problems(label, exc, where))
+                continue
+            unknown = [s for s in inst.streams or [] if s not in {info.name for info in cls.streams}]
+            if unknown:
+                problems.append(f"{label}: {where}.streams: {cls.name} has no stream {unknown[0]!r}")
+                continue
+            instance = Instance(
+                tenant=tenant_name, name=f"{tenant_name}.{key}", timezone=tenant.timezone,
+                base_urls={**cls.default_base_urls, **inst.base_urls},
+            )
+            setups[instance.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, instance)
+    if problems:
+        raise ConfigError(problems)
+    return Config(path=path, data=data, setups=setups)
+
+
+def _problems(label: str, exc: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        key = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{label}: {key}: {msg[:1].lower()}{msg[1:]}")
+    return lines
+
+
+def _toml_position(exc: tomllib.TOMLDecodeError) -> str:
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    message = getattr(exc, "msg", str(exc))
+    return f"line {lineno}, column {colno}: {message}" if lineno else str(exc)

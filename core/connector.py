@@ -1,0 +1,139 @@
+"""The connector contract: what a plugin's connector class declares and implements.
+
+A connector class names itself, declares a pydantic settings model, the streams it reads and the
+actions it performs. A stream reads incrementally from a cursor and yields canonical records,
+`Malformed` items (quarantined by the sync, never dropped) and `Checkpoint`s (cursor + watermark,
+committed together with the records before them). An action takes an outbox row with an
+idempotency key and returns the vendor's id for what it created.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from core.connections import Credentials
+from core.models import Action, Record
+
+R = TypeVar("R", bound=Record)
+
+
+class NoSettings(BaseModel):
+    """Settings model of a connector that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """A stream a connector can read: its name, the record types it yields, one line about it."""
+
+    name: str
+    produces: tuple[type[Record], ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Resume point of a stream: the opaque cursor and the event time up to which data is complete."""
+
+    cursor: Mapping[str, Any]
+    watermark: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A vendor record that could not become a canonical record, with the reason why."""
+
+    reason: str
+    payload: Any
+    remote_id: str | None = None
+
+
+StreamItem = Record | Checkpoint | Malformed
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action sink reports: the vendor's id for the object, plus anything worth keeping."""
+
+    remote_id: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Where a connector runs: tenant, instance name (the `source` of its records), zone, URLs."""
+
+    tenant: str
+    name: str
+    timezone: str = "Asia/Shanghai"
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+class Connector(ABC):
+    """Base class of every connector; subclasses fill in the class attributes and methods."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel]] = NoSettings
+    streams: ClassVar[tuple[StreamInfo, ...]] = ()
+    actions: ClassVar[tuple[str, ...]] = ()
+    default_base_urls: ClassVar[Mapping[str, str]] = {}
+    emulator: ClassVar[str | None] = None
+    """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+
+    def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None) -> None:
+        self.instance = instance
+        self.settings = settings
+        self.credentials = credentials
+
+    def base_url(self, key: str) -> str:
+        """A configured base URL (per instance) or the connector's default."""
+        url = self.instance.base_urls.get(key) or self.default_base_urls.get(key)
+        if not url:
+            raise KeyError(f"{self.instance.name}: no base URL {key!r} configured")
+        return url.rstrip("/")
+
+    def check(self) -> CheckResult:
+        """Cheap reachability and credential check, one line for `lifeline check`."""
+        return CheckResult(True, "configured (this connector has no remote check)")
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+        """Read `stream` from `cursor` (empty on the first run)."""
+        raise NotImplementedError(f"{self.name} has no stream {stream!r}")
+
+    def perform(self, action: Action) -> ActionResult:
+        """Carry out one outbox action; pass `action.idempotency_key` to the vendor where it takes one."""
+        raise NotImplementedError(f"{self.name} has no action {action.kind!r}")
+
+    def parse(self, model: type[R], payload: Any, **fields: Any) -> R | Malformed:
+        """Build a canonical record from vendor data; a validation failure becomes `Malformed`."""
+        try:
+            return model(source=self.instance.name, **fields)
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            return Malformed(reason=describe_error(exc), payload=payload, remote_id=_remote_id(fields))
+
+
+def describe_error(exc: Exception) -> str:
+    """A one-line reason for quarantine: field paths and messages, no input values echoed."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()]
+        return "; ".join(parts)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _remote_id(fields: Mapping[str, Any]) -> str | None:
+    value = fields.get("remote_id")
+    return str(value) if value not in (None, "") else None

@@ -1,0 +1,52 @@
+"""The canonical model (pydantic v2): records, contact points, instants, outcomes and actions."""
+
+from core.models.contact import Channel, ContactPoint, lookup_hash, normalise_email, normalise_phone
+from core.models.decisions import Action, ActionStatus, Confidence, Outcome, OutcomeClass, idempotency_key
+from core.models.records import (
+    EVIDENCE_TYPES,
+    RECORD_TYPES,
+    AppointmentThread,
+    Attendance,
+    Candidate,
+    Confirmation,
+    ConfirmationAction,
+    DeadlineBasis,
+    DeliveryEvent,
+    DeliveryStatus,
+    DeliveryType,
+    Evidence,
+    Interview,
+    InterviewKind,
+    InterviewStatus,
+    LinkEvent,
+    LinkEventType,
+    Notification,
+    NotificationPurpose,
+    Record,
+    RequestStatus,
+    RescheduleRequest,
+    Role,
+    Slot,
+    canonical_id,
+)
+from core.models.time import (
+    UtcDateTime,
+    from_epoch,
+    from_epoch_millis,
+    from_epoch_seconds,
+    parse_instant,
+    to_epoch_millis,
+    utcnow,
+    zone_info,
+)
+
+__all__ = [
+    "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance",
+    "Candidate", "Channel", "Confidence", "Confirmation", "ConfirmationAction", "ContactPoint",
+    "DeadlineBasis", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "Evidence", "Interview",
+    "InterviewKind", "InterviewStatus", "LinkEvent", "LinkEventType", "Notification",
+    "NotificationPurpose", "Outcome", "OutcomeClass", "Record", "RequestStatus", "RescheduleRequest",
+    "Role", "Slot", "UtcDateTime", "canonical_id", "from_epoch", "from_epoch_millis",
+    "from_epoch_seconds", "idempotency_key", "lookup_hash", "normalise_email", "normalise_phone",
+    "parse_instant", "to_epoch_millis", "utcnow", "zone_info",
+]

@@ -1,0 +1,81 @@
+"""What Lifeline decides (outcomes) and does about it (actions in the outbox)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models.time import UtcDateTime
+
+
+class OutcomeClass(StrEnum):
+    """In decision order: the first class whose evidence matches wins (DESIGN.md)."""
+
+    cancelled = "cancelled"
+    rescheduled = "rescheduled"
+    pending = "pending"
+    attended = "attended"
+    attended_late = "attended_late"
+    attended_partial = "attended_partial"
+    missed_technical = "missed_technical"
+    missed_declined = "missed_declined"
+    missed_read_no_show = "missed_read_no_show"
+    missed_not_reached = "missed_not_reached"
+    unknown = "unknown"
+
+
+class Confidence(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class Outcome(BaseModel):
+    """One decision about one interview; a later version supersedes an earlier one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interview_id: str
+    version: int = Field(1, ge=1)
+    outcome: OutcomeClass
+    sub_reason: str | None = None
+    confidence: Confidence = Confidence.high
+    evidence_ids: tuple[int, ...] = ()
+    rule_version: str
+    decided_at: UtcDateTime
+
+
+class ActionStatus(StrEnum):
+    planned = "planned"
+    claimed = "claimed"
+    done = "done"
+    dead = "dead"
+    cancelled = "cancelled"
+
+
+def idempotency_key(interview_id: str, outcome_version: int, kind: str, sequence: int) -> str:
+    """Deterministic key for one action: the same decision always plans the same key."""
+    material = f"{interview_id}|{outcome_version}|{kind}|{sequence}"
+    return "ll-" + hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+class Action(BaseModel):
+    """A row of the outbox: an action planned for a connector sink, done exactly once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: str
+    tenant: str
+    connector: str = Field(description="connector instance that performs it")
+    kind: str = Field(description="an action the connector declares, e.g. create_task")
+    interview_id: str | None = None
+    outcome_version: int | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    status: ActionStatus = ActionStatus.planned
+    attempts: int = 0
+    due_at: UtcDateTime
+    remote_id: str | None = None
+    last_error: str | None = None

@@ -1,0 +1,246 @@
+"""Canonical records: what connectors yield and the store keeps (the evidence trail).
+
+Every record names its `source` (the connector instance) and `remote_id`; the store upserts by
+(source, record type, remote_id), so re-reading the same vendor object is harmless. Raw vendor
+enums are kept next to the normalised ones (`status_raw`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.models.contact import Channel, ContactPoint
+from core.models.time import UtcDateTime
+
+
+def canonical_id(source: str, remote_id: str) -> str:
+    """Lifeline's id for a vendor object: stable, readable, unique across connector instances."""
+    return f"{source}/{remote_id}"
+
+
+class InterviewKind(StrEnum):
+    ai_async = "ai_async"
+    video = "video"
+    phone = "phone"
+    onsite = "onsite"
+
+
+class InterviewStatus(StrEnum):
+    scheduled = "scheduled"
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+    rescheduled = "rescheduled"
+    completed = "completed"
+    needs_scheduling = "needs_scheduling"
+    unknown = "unknown"
+
+
+class DeadlineBasis(StrEnum):
+    """For async interviews: what the deadline counts from."""
+
+    absolute = "absolute"
+    from_invite = "from_invite"
+    from_first_open = "from_first_open"
+
+
+class NotificationPurpose(StrEnum):
+    invite = "invite"
+    reminder_t3d = "reminder_t3d"
+    reminder_t1d = "reminder_t1d"
+    reminder_t1h = "reminder_t1h"
+    confirm_request = "confirm_request"
+    urgent = "urgent"
+    reschedule_offer = "reschedule_offer"
+    reissued_link = "reissued_link"
+    cancellation = "cancellation"
+    hr_task = "hr_task"
+
+
+class DeliveryStatus(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    delivered = "delivered"
+    failed = "failed"
+    read = "read"
+
+
+class DeliveryType(StrEnum):
+    delivered = "delivered"
+    failed = "failed"
+    read = "read"
+
+
+class LinkEventType(StrEnum):
+    open = "open"
+    join_attempt = "join_attempt"
+    join_ok = "join_ok"
+    join_error = "join_error"
+
+
+class Role(StrEnum):
+    candidate = "candidate"
+    interviewer = "interviewer"
+    hr = "hr"
+
+
+class ConfirmationAction(StrEnum):
+    confirm = "confirm"
+    decline = "decline"
+    reschedule = "reschedule"
+
+
+class RequestStatus(StrEnum):
+    submitted = "submitted"
+    approved = "approved"
+    refused = "refused"
+    expired = "expired"
+    superseded = "superseded"
+
+
+class Record(BaseModel):
+    """Base of every canonical record a connector yields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    record_type: ClassVar[str]
+
+    source: str = Field(min_length=1, description="connector instance that produced the record")
+    remote_id: str = Field(min_length=1, description="the vendor's id for the object")
+
+    @property
+    def id(self) -> str:
+        return canonical_id(self.source, self.remote_id)
+
+
+class AppointmentThread(BaseModel):
+    """Stable across reschedules: one iCalendar UID, a SEQUENCE bumped on every change."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    thread_id: str
+    ical_uid: str
+    sequence: int = Field(0, ge=0)
+
+
+class Interview(Record):
+    record_type: ClassVar[str] = "interview"
+
+    kind: InterviewKind
+    start_at: UtcDateTime = Field(description="window start (async: when the invitation opens)")
+    end_at: UtcDateTime = Field(description="window end (async: the deadline)")
+    timezone: str = "Asia/Shanghai"
+    status: InterviewStatus = InterviewStatus.scheduled
+    status_raw: str | None = None
+    thread: AppointmentThread
+    application_id: str | None = None
+    candidate_id: str | None = None
+    join_url: str | None = None
+    platform: str | None = Field(None, description="meeting or interview platform, for incident clustering")
+    deadline_basis: DeadlineBasis | None = None
+    interviewer_ids: tuple[str, ...] = ()
+    source_updated_at: UtcDateTime | None = None
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> Interview:
+        if self.end_at <= self.start_at:
+            raise ValueError("interview window ends before it starts")
+        return self
+
+
+class Candidate(Record):
+    record_type: ClassVar[str] = "candidate"
+
+    name: str
+    locale: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    preferred_channels: tuple[Channel, ...] = ()
+    contacts: tuple[ContactPoint, ...] = ()
+
+
+class Evidence(Record):
+    """A timestamped fact about an interview: the reconcile step reads these."""
+
+    interview_id: str | None = Field(None, description="canonical id of the interview it concerns")
+    occurred_at: UtcDateTime
+
+
+class Notification(Evidence):
+    """Something Lifeline (or the ATS) sent: invitation, reminder, offer, HR task."""
+
+    record_type: ClassVar[str] = "notification"
+
+    purpose: NotificationPurpose
+    channel: Channel
+    recipient: str = Field(description="masked contact or staff user id, never a raw phone or e-mail")
+    status: DeliveryStatus = DeliveryStatus.sent
+    status_raw: str | None = None
+    idempotency_key: str | None = None
+
+
+class DeliveryEvent(Evidence):
+    record_type: ClassVar[str] = "delivery_event"
+
+    notification_id: str = Field(description="canonical id of the notification")
+    type: DeliveryType
+    channel: Channel
+    code: str | None = None
+    status_raw: str | None = None
+
+
+class LinkEvent(Evidence):
+    record_type: ClassVar[str] = "link_event"
+
+    type: LinkEventType
+    machine_made: bool = Field(False, description="scanner or prefetch: never counts as a human")
+    machine_reason: str | None = None
+    code: str | None = Field(None, description="join error code")
+    ua_family: str | None = None
+    ip_hash: str | None = None
+
+
+class Attendance(Evidence):
+    """A join/leave segment or an async completion; `occurred_at` is when the person joined."""
+
+    record_type: ClassVar[str] = "attendance"
+
+    role: Role = Role.candidate
+    participant_id: str | None = None
+    left_at: UtcDateTime | None = None
+    completed: bool = False
+    leave_reason: str | None = None
+    status_raw: str | None = None
+
+
+class Confirmation(Evidence):
+    record_type: ClassVar[str] = "confirmation"
+
+    action: ConfirmationAction
+    channel: Channel | None = None
+    sequence_seen: int | None = None
+
+
+class Slot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start_at: UtcDateTime
+    end_at: UtcDateTime
+
+
+class RescheduleRequest(Evidence):
+    record_type: ClassVar[str] = "reschedule_request"
+
+    requested_by: Role = Role.candidate
+    reason_code: str | None = None
+    reason_text: str | None = Field(None, max_length=500)
+    proposed_slots: tuple[Slot, ...] = ()
+    status: RequestStatus = RequestStatus.submitted
+
+
+EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
+    Notification, DeliveryEvent, LinkEvent, Attendance, Confirmation, RescheduleRequest,
+)
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.record_type: cls for cls in (Interview, Candidate, *EVIDENCE_TYPES)
+}

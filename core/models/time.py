@@ -1,0 +1,70 @@
+"""Instants: timezone-aware, stored in UTC, with converters for vendor formats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
+
+
+def _require_aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: instants must carry a time zone (they are stored in UTC)")
+    return value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_require_aware_utc)]
+"""A pydantic field type: rejects naive datetimes and normalises aware ones to UTC."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def from_epoch_seconds(value: int | float | str) -> datetime:
+    """Vendor epoch seconds (DingTalk `expires_in`-style numbers, Feishu strings) to UTC."""
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def from_epoch_millis(value: int | float | str) -> datetime:
+    """Vendor epoch milliseconds (Feishu Hire, DingTalk v1.0) to UTC."""
+    return datetime.fromtimestamp(float(value) / 1000.0, UTC)
+
+
+def from_epoch(value: int | float | str) -> datetime:
+    """Epoch seconds or milliseconds, told apart by magnitude (ms after 1973 exceed 1e11)."""
+    number = float(value)
+    return from_epoch_millis(number) if abs(number) >= 1e11 else from_epoch_seconds(number)
+
+
+def parse_instant(value: str, zone: str | None = None) -> datetime:
+    """An ISO 8601 string to UTC; a string without an offset is read in `zone` (an IANA name).
+
+    Vendors document some fields as local wall time ("2024-05-01 14:00:00", Beijing time): pass the
+    zone explicitly; a bare local time without one is an error, never a silent guess.
+    """
+    text = value.strip().replace("Z", "+00:00") if value.strip().endswith("Z") else value.strip()
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise ValueError(f"instant {value!r} has no UTC offset and no zone was given")
+        parsed = parsed.replace(tzinfo=zone_info(zone))
+    return parsed.astimezone(UTC)
+
+
+def zone_info(name: str) -> ZoneInfo:
+    """An IANA zone, with an error message that names the bad zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from exc
+
+
+def to_epoch_millis(value: datetime) -> int:
+    return int(_require_aware_utc(value).timestamp() * 1000)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

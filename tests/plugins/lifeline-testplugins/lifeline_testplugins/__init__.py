@@ -1,0 +1,1 @@
+"""Plugins that exercise Lifeline's plugin isolation."""

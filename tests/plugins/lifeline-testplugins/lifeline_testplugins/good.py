@@ -1,0 +1,32 @@
+"""A well-behaved third-party plugin: one connector with a stream and an action."""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from core import Checkpoint, Connector, StreamInfo, hookimpl
+from core.models import Confirmation, ConfirmationAction
+
+
+class GreeterSettings(BaseModel):
+    greeting: str
+
+
+class Greeter(Connector):
+    name = "greeter"
+    description = "says hello"
+    settings_model = GreeterSettings
+    streams = (StreamInfo("confirmations", (Confirmation,), "one confirmation per call"),)
+    actions = ("send_message",)
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[Any]:
+        n = int(cursor.get("n", 0)) + 1
+        yield self.parse(Confirmation, {}, remote_id=f"c{n}", interview_id="iv", occurred_at="2026-01-01T00:00:00Z",
+                         action=ConfirmationAction.confirm)
+        yield Checkpoint({"n": n})
+
+
+@hookimpl
+def lifeline_register_connectors(register):
+    register(Greeter)

@@ -1,0 +1,130 @@
+"""The canonical model: instants, contact points, records, keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from core.models import (
+    AppointmentThread,
+    Candidate,
+    Channel,
+    ContactPoint,
+    Interview,
+    InterviewKind,
+    LinkEvent,
+    LinkEventType,
+    from_epoch,
+    from_epoch_millis,
+    from_epoch_seconds,
+    idempotency_key,
+    parse_instant,
+    to_epoch_millis,
+)
+
+THREAD = AppointmentThread(thread_id="t1", ical_uid="t1@lifeline", sequence=0)
+
+
+def interview(**kw: object) -> Interview:
+    base: dict[str, object] = dict(source="acme.hire", remote_id="iv1", kind=InterviewKind.video,
+                                   start_at="2026-03-01T10:00:00+08:00", end_at="2026-03-01T11:00:00+08:00",
+                                   thread=THREAD)
+    return Interview(**(base | kw))
+
+
+def test_instants_are_normalised_to_utc() -> None:
+    iv = interview()
+    assert iv.start_at == datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    assert iv.start_at.tzinfo is UTC
+    assert iv.id == "acme.hire/iv1"
+
+
+def test_naive_datetime_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="naive datetime"):
+        interview(start_at=datetime(2026, 3, 1, 10, 0))  # noqa: DTZ001
+
+
+def test_window_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="ends before it starts"):
+        interview(end_at="2026-03-01T09:00:00+08:00")
+
+
+def test_epoch_helpers() -> None:
+    assert from_epoch_seconds(1767225600) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert from_epoch_millis("1767225600000") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert from_epoch(1767225600) == from_epoch(1767225600000)
+    assert to_epoch_millis(datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))) == 1767225600000
+
+
+def test_parse_instant_needs_an_offset_or_a_zone() -> None:
+    assert parse_instant("2026-01-01T08:00:00Z") == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert parse_instant("2026-01-01 08:00:00", "Asia/Shanghai") == datetime(2026, 1, 1, 0, tzinfo=UTC)
+    # DST: 2026-03-08 is the US spring-forward day; New York is UTC-4 after 02:00 local.
+    assert parse_instant("2026-03-08 12:00:00", "America/New_York") == datetime(2026, 3, 8, 16, tzinfo=UTC)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        parse_instant("2026-01-01 08:00:00")
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Base'"):
+        parse_instant("2026-01-01 08:00:00", "Mars/Base")
+
+
+@pytest.mark.parametrize("raw", ["13812341234", "138 1234 1234", "+86 138-1234-1234", "008613812341234"])
+def test_phone_numbers_normalise_mask_and_hash_alike(raw: str) -> None:
+    cp = ContactPoint.phone(raw)
+    assert cp.value.get_secret_value() == "+8613812341234"
+    assert cp.masked == "138****1234"
+    assert cp.lookup == ContactPoint.phone("13812341234").lookup
+
+
+def test_phone_look_up_hash_is_keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = ContactPoint.phone("13812341234").lookup
+    monkeypatch.setenv("LIFELINE_HASH_KEY", "another-tenant-key")
+    assert ContactPoint.phone("13812341234").lookup != default
+
+
+@pytest.mark.parametrize("raw", ["12345", "1381234123", "not a number", "+86 100 0000 0000"])
+def test_invalid_phone_numbers_are_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="phone number"):
+        ContactPoint.phone(raw)
+
+
+def test_foreign_numbers_use_their_own_region() -> None:
+    cp = ContactPoint.phone("+44 20 7946 0958")
+    assert cp.value.get_secret_value() == "+442079460958"
+    assert "7946" not in cp.masked
+
+
+def test_contact_points_never_show_the_raw_value() -> None:
+    phone = ContactPoint.phone("13812341234")
+    mail = ContactPoint.email("Li.Lei@Example.COM")
+    cand = Candidate(source="acme.hire", remote_id="c1", name="李雷", contacts=(phone, mail))
+    for text in (str(phone), repr(phone), repr(cand), str(cand), cand.model_dump_json()):
+        assert "13812341234" not in text
+        assert "Li.Lei" not in text
+    assert mail.value.get_secret_value() == "Li.Lei@example.com"
+    assert mail.masked.endswith("@example.com") and "Li.Lei" not in mail.masked
+    assert str(phone) == "sms:138****1234"
+
+
+def test_records_are_strict() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        LinkEvent(source="s", remote_id="r", occurred_at="2026-01-01T00:00:00Z", type=LinkEventType.open,
+                  surprise=1)
+    with pytest.raises(ValidationError):
+        LinkEvent(source="s", remote_id="", occurred_at="2026-01-01T00:00:00Z", type=LinkEventType.open)
+    ev = LinkEvent(source="s", remote_id="r", occurred_at="2026-01-01T00:00:00Z", type="join_attempt")
+    assert ev.machine_made is False and ev.type is LinkEventType.join_attempt
+
+
+def test_idempotency_keys_are_deterministic() -> None:
+    key = idempotency_key("acme.hire/iv1", 1, "create_task", 0)
+    assert key == idempotency_key("acme.hire/iv1", 1, "create_task", 0)
+    assert key != idempotency_key("acme.hire/iv1", 2, "create_task", 0)
+    assert key != idempotency_key("acme.hire/iv1", 1, "create_task", 1)
+    assert len(key) <= 64
+
+
+def test_channels_parse_by_kind() -> None:
+    assert ContactPoint.parse(Channel.email, "a@b.cn").channel is Channel.email
+    assert ContactPoint.parse(Channel.dingtalk, "manager4220").masked == "manager4220"

@@ -15,8 +15,8 @@ from core import config as config_mod
 from core.models.contact import DEV_HASH_KEY, hash_key
 from core.plugins import PluginHost, get_host
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 class Context:
@@ -72,10 +72,11 @@ def plugins(ctx: Context, as_json: bool) -> None:
             for c in p["connectors"]
         )
         status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(p["status"], "[red]failed[/]")
-        if p["error"]:
-            status += f"\n{p['error']}"
         table.add_row(p["name"], p["distribution"], p["version"], status, conns or "-", "\n".join(p["hooks"]))
     out.print(table)
+    for p in described:
+        if p["error"]:
+            out.print(f"{p['name']}: {p['status']}: {p['error']}", soft_wrap=True, markup=False)
 
 
 @cli.command()

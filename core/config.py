@@ -212,7 +212,6 @@ def _problems(label: str, exc: ValidationError, prefix: str = "") -> list[str]:
 
 
 def _toml_position(exc: tomllib.TOMLDecodeError) -> str:
-    lineno = getattr(exc, "lineno", None)
-    colno = getattr(exc, "colno", None)
-    message = getattr(exc, "msg", str(exc))
-    return f"line {lineno}, column {colno}: {message}" if lineno else str(exc)
+    """`line L, column C: problem` from tomllib's "problem (at line L, column C)"."""
+    found = re.match(r"(?s)(.*) \(at line (\d+), column (\d+)\)$", str(exc))
+    return f"line {found[2]}, column {found[3]}: {found[1]}" if found else str(exc)

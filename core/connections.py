@@ -70,12 +70,12 @@ def parse(conn_id: str, raw: str) -> Credentials:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConnectionNotFound(f"connection {conn_id!r}: malformed JSON ({exc.msg})") from None
-        extra = data.get("extra") or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra) if extra else {}
+        extras = data.get("extra") or {}
+        if isinstance(extras, str):
+            extras = json.loads(extras) if extras else {}
         return Credentials(
             conn_id=conn_id, conn_type=data.get("conn_type"), host=data.get("host"), login=data.get("login"),
-            password=data.get("password"), port=data.get("port"), schema=data.get("schema"), extra=extra,
+            password=data.get("password"), port=data.get("port"), schema=data.get("schema"), extra=extras,
         )
     parts = urlsplit(text)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))

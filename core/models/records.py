@@ -241,6 +241,5 @@ class RescheduleRequest(Evidence):
 EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
     Notification, DeliveryEvent, LinkEvent, Attendance, Confirmation, RescheduleRequest,
 )
-RECORD_TYPES: dict[str, type[Record]] = {
-    cls.record_type: cls for cls in (Interview, Candidate, *EVIDENCE_TYPES)
-}
+_ALL: tuple[type[Record], ...] = (Interview, Candidate, *EVIDENCE_TYPES)
+RECORD_TYPES: dict[str, type[Record]] = {cls.record_type: cls for cls in _ALL}

@@ -1,0 +1,106 @@
+"""Plugin isolation, proven with a real third-party distribution installed by the test harness."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.models import AppointmentThread, Interview
+from core.plugins import ENTRY_POINT_GROUP, PluginHost
+from tests.conftest import ROOT, run_cli
+
+TEST_DIST = ROOT / "tests" / "plugins" / "lifeline-testplugins"
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pip install` the test plugins into a directory of their own (the venv stays clean)."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "--target", str(target), str(TEST_DIST)],
+                   check=True, capture_output=True, timeout=300)
+    return target
+
+
+@pytest.fixture
+def host(plugin_site: Path) -> Iterator[PluginHost]:
+    eps = list(md.entry_points(group=ENTRY_POINT_GROUP))  # the built-ins
+    eps += [ep for dist in md.distributions(path=[str(plugin_site)]) for ep in dist.entry_points
+            if ep.group == ENTRY_POINT_GROUP]
+    sys.path.insert(0, str(plugin_site))
+    try:
+        yield PluginHost().load_entry_points(eps)
+    finally:
+        sys.path.remove(str(plugin_site))
+        for name in [m for m in sys.modules if m.startswith("lifeline_testplugins")]:
+            del sys.modules[name]
+
+
+def test_good_plugins_load_and_broken_ones_are_reported_and_skipped(host: PluginHost) -> None:
+    status = host.plugins
+    assert status["greeter"].status == "loaded"
+    assert status["greeter"].distribution == "lifeline-testplugins"
+    assert status["greeter"].hooks == ["lifeline_register_connectors"]
+    assert host.connector("greeter").__name__ == "Greeter"
+
+    broken = status["broken_import"]
+    assert broken.status == "failed"
+    assert "ModuleNotFoundError" in (broken.error or "")
+    assert "lifeline_module_that_does_not_exist" in broken.describe_failure()
+    assert "lifeline-testplugins 0.0.1" in broken.describe_failure()
+
+    dup = status["impostor"]
+    assert dup.status == "failed" and "'greeter' is already registered by plugin 'greeter'" in (dup.error or "")
+    assert host.connectors["greeter"].__module__ == "lifeline_testplugins.good"  # the first one stays
+
+    bad = status["bad_settings"]
+    assert bad.status == "failed" and "settings_model must be a pydantic model" in (bad.error or "")
+    assert "bad_settings" not in host.connectors
+    assert not host.pm.has_plugin("bad_settings")
+
+
+def test_a_raising_hook_is_recorded_and_the_call_goes_on(host: PluginHost) -> None:
+    iv = Interview(source="s", remote_id="r", kind="video", start_at="2026-01-01T00:00:00Z",
+                   end_at="2026-01-01T01:00:00Z", thread=AppointmentThread(thread_id="t", ical_uid="u"))
+    assert host.classify(iv, []) is None
+    assert [(p.plugin, p.hook) for p in host.runtime_problems] == [("raising_hook", "lifeline_classify")]
+    assert "classifier exploded" in host.runtime_problems[0].error
+
+
+def test_unknown_connector_names_the_failed_plugin(host: PluginHost) -> None:
+    with pytest.raises(LookupError, match=r"unknown connector plugin 'bad_settings'.*skipped"):
+        host.connector("bad_settings")
+
+
+def _cli_plugins(plugin_site: Path, **env: str) -> tuple[list[dict[str, object]], str]:
+    result = run_cli("plugins", "--json", env={"PYTHONPATH": str(plugin_site), **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_cli_lists_plugins_and_warns_about_broken_ones(plugin_site: Path) -> None:
+    plugins, stderr = _cli_plugins(plugin_site)
+    by_name = {p["name"]: p for p in plugins}
+    assert by_name["greeter"]["status"] == "loaded"
+    assert by_name["broken_import"]["status"] == "failed"
+    assert "plugin 'broken_import' (distribution lifeline-testplugins 0.0.1) skipped" in stderr
+    builtins = [p for p in plugins if p["builtin"]]
+    assert all(p["status"] == "loaded" for p in builtins)
+    table = run_cli("plugins", env={"PYTHONPATH": str(plugin_site)})
+    assert table.returncode == 0 and "greeter" in table.stdout and "failed" in table.stdout
+
+
+def test_disabled_plugins_are_blocked(plugin_site: Path) -> None:
+    plugins, stderr = _cli_plugins(plugin_site, LIFELINE_DISABLE_PLUGINS="broken_import, greeter")
+    by_name = {p["name"]: p for p in plugins}
+    assert by_name["greeter"]["status"] == "disabled"
+    assert by_name["broken_import"]["status"] == "disabled"
+    assert "broken_import" not in stderr
+    # with greeter blocked, the impostor is no longer a duplicate
+    assert by_name["impostor"]["status"] == "loaded"

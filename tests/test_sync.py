@@ -1,0 +1,81 @@
+"""The sync engine: batches with checkpoints, quarantine, partial progress on vendor failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+
+from core import Checkpoint, Connector, Instance, StreamInfo
+from core.config import ConnectorSetup, InstanceConfig
+from core.connector import NoSettings, StreamItem
+from core.models import LinkEvent
+from core.store import Store, schema
+from core.sync import sync_stream
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Flaky(Connector):
+    """Pages of link events from a list; fails once at `fail_at` if set."""
+
+    name = "flaky"
+    streams = (StreamInfo("link_events", (LinkEvent,)),)
+    pages: ClassVar[list[list[dict[str, Any]]]] = []
+    fail_at: int | None = None
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+        for page_no in range(int(cursor.get("page", 0)), len(self.pages)):
+            if page_no == self.fail_at:
+                Flaky.fail_at = None
+                raise ConnectionError("vendor went away")
+            for raw in self.pages[page_no]:
+                yield self.parse(LinkEvent, raw, remote_id=raw.get("id"), interview_id="acme.hire/iv1",
+                                 occurred_at=raw.get("at"), type=raw.get("type", "open"))
+            yield Checkpoint({"page": page_no + 1}, T0 + timedelta(hours=page_no + 1))
+
+
+def _setup() -> ConnectorSetup:
+    return ConnectorSetup("acme", "fl", InstanceConfig(plugin="flaky"), Flaky, NoSettings(),
+                          Instance(tenant="acme", name="acme.fl"))
+
+
+def _page(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"e{n}-{i}", "at": (T0 + timedelta(minutes=n * 10 + i)).isoformat()} for i in range(3)]
+
+
+def test_sync_resumes_after_a_failure_without_losing_or_duplicating(store: Store) -> None:
+    Flaky.pages = [_page(0), _page(1), [*_page(2), {"id": "bad", "at": "yesterday-ish"}], _page(3)]
+    Flaky.fail_at = 2
+    with pytest.raises(ConnectionError):
+        sync_stream(store, _setup(), "link_events")
+    state = store.stream_state("acme.fl", "link_events")
+    assert state.cursor == {"page": 2} and state.last_error == "ConnectionError: vendor went away"
+    assert store.count("evidence") == 6
+
+    summary = sync_stream(store, _setup(), "link_events")
+    assert (summary.written.inserted, summary.written.quarantined, summary.checkpoints) == (6, 1, 2)
+    assert summary.watermark == T0 + timedelta(hours=4)
+    assert store.count("evidence") == 12
+    with store.engine.connect() as conn:
+        reason = conn.execute(sa.select(schema.quarantine.c.reason)).scalar_one()
+    assert reason.startswith("occurred_at: ")
+    state = store.stream_state("acme.fl", "link_events")
+    assert state.cursor == {"page": 4} and state.last_error is None
+
+    again = sync_stream(store, _setup(), "link_events")  # nothing new after the last checkpoint
+    assert (again.written.inserted, again.checkpoints) == (0, 0)
+
+
+def test_records_from_another_source_are_quarantined(store: Store) -> None:
+    class Liar(Flaky):
+        def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+            yield LinkEvent(source="someone.else", remote_id="x", occurred_at=T0, type="open")
+
+    setup = ConnectorSetup("acme", "fl", InstanceConfig(plugin="flaky"), Liar, NoSettings(),
+                           Instance(tenant="acme", name="acme.fl"))
+    summary = sync_stream(store, setup, "link_events")
+    assert summary.written.quarantined == 1 and store.count("evidence") == 0

@@ -8,6 +8,9 @@
 from core.connections import Credentials
 from core.connector import (
     ActionResult,
+    CallbackRejected,
+    CallbackRequest,
+    CallbackResult,
     Checkpoint,
     CheckResult,
     Connector,
@@ -20,6 +23,6 @@ from core.connector import (
 from core.hookspecs import hookimpl
 
 __all__ = [
-    "ActionResult", "CheckResult", "Checkpoint", "Connector", "Credentials", "Instance", "Malformed",
+    "ActionResult", "CallbackRejected", "CallbackRequest", "CallbackResult", "CheckResult", "Checkpoint", "Connector", "Credentials", "Instance", "Malformed",
     "NoSettings", "StreamInfo", "StreamItem", "hookimpl",
 ]

@@ -72,6 +72,34 @@ class ActionResult:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
+class CallbackRejected(Exception):
+    """A vendor callback failed verification (signature, freshness, owner...); nothing is stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A vendor callback as the receiver got it: raw body bytes, so signatures can be checked."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """A verified callback: the reply the vendor expects, a dedupe id, and the records it carries."""
+
+    reply: Any
+    event_id: str | None = None
+    records: tuple[Record, ...] = ()
+    status_code: int = 200
+
+
 @dataclass(frozen=True)
 class Instance:
     """Where a connector runs: tenant, instance name (the `source` of its records), zone, URLs."""
@@ -117,6 +145,10 @@ class Connector(ABC):
     def perform(self, action: Action) -> ActionResult:
         """Carry out one outbox action; pass `action.idempotency_key` to the vendor where it takes one."""
         raise NotImplementedError(f"{self.name} has no action {action.kind!r}")
+
+    def handle_callback(self, request: CallbackRequest) -> CallbackResult:
+        """Verify a vendor callback (raise `CallbackRejected`), then parse it; served at /callbacks/<instance>."""
+        raise CallbackRejected(f"{self.name} accepts no callbacks")
 
     def parse(self, model: type[R], payload: Any, **fields: Any) -> R | Malformed:
         """Build a canonical record from vendor data; a validation failure becomes `Malformed`."""

@@ -195,3 +195,34 @@ health = sa.Table(
     _ts("resolved_at"),
     sa.Index(None, "kind", "subject"),
 )
+
+link_tokens = sa.Table(
+    "link_tokens", metadata,
+    sa.Column("token", sa.String(64), primary_key=True, comment="unguessable; one per candidate per interview version"),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("interview_id", sa.String(255), nullable=False),
+    sa.Column("candidate_id", sa.String(255)),
+    sa.Column("purpose", sa.String(32), nullable=False, comment="join, confirm, reschedule"),
+    sa.Column("sequence", sa.Integer, nullable=False, comment="interview version the token belongs to"),
+    _ts("created_at", False),
+    _ts("expires_at"),
+    _ts("rotated_at", True),
+    sa.Column("replaced_by", sa.String(64)),
+    sa.Index(None, "interview_id", "purpose"),
+)
+
+inbound_events = sa.Table(
+    "inbound_events", metadata,
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(64)),
+    _ts("received_at", False),
+)
+
+reconcile_state = sa.Table(
+    "reconcile_state", metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("last_evidence_id", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rule_version", sa.String(32)),
+    _ts("last_run_at"),
+)

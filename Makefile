@@ -35,6 +35,10 @@ demo: $(STAMP)
 	$(BIN)/lifeline db upgrade
 	$(BIN)/lifeline db status
 
+# Benchmarks print `name: value` lines; `make bench BENCH_ARGS="--quick"` for a fast run.
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
 # Rebuild constraints.txt from the current venv after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^lifeline' > constraints.txt

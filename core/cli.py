@@ -209,3 +209,6 @@ def main() -> None:
         cli(standalone_mode=True)
     except BrokenPipeError:
         sys.exit(0)
+
+
+# Command groups contributed by core modules are added below, one `cli.add_command(...)` line each.

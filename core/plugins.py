@@ -202,6 +202,10 @@ class PluginHost:
                     break
         return results
 
+    def implements(self, hook: str) -> bool:
+        """Whether any plugin implements `hook` (lets set-based code skip per-row hook calls)."""
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
     def classify(self, interview: Interview, evidence: Sequence[Evidence]) -> Outcome | None:
         results = self._call_each("lifeline_classify", True, interview=interview, evidence=evidence)
         return results[0] if results else None

@@ -1,0 +1,1 @@
+"""Feishu (Lark) connector: Open Platform client, event callback crypto and the vendor emulator."""

@@ -1,0 +1,1 @@
+"""DingTalk connector: emulator and callback crypto (the plugin module comes later)."""

@@ -1,0 +1,94 @@
+"""Payloads of the actions connectors perform: one pydantic model per action kind.
+
+Remediation and the reminder planner write these into outbox rows (`Action.payload`); a connector's
+`perform()` validates the payload with the model for `action.kind` and passes
+`action.idempotency_key` to the vendor where the vendor takes one. Recipients are platform ids
+(DingTalk userId/unionId, Feishu open_id...) or, for candidate channels, a contact reference that
+only the sending connector resolves inside the store: raw phone numbers never travel in payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models import UtcDateTime
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Payload):
+    label: str
+    url: str
+
+
+class SendMessage(_Payload):
+    """A card/message to people on the platform (HR, interviewers) or to a candidate channel."""
+
+    recipients: tuple[str, ...] = Field(min_length=1)
+    title: str
+    text: str
+    links: tuple[Link, ...] = ()
+    urgent: bool = False
+    interview_id: str | None = None
+    purpose: str = "hr_task"
+
+
+class CreateTask(_Payload):
+    """A todo/task for HR with the evidence in its description and one clear next step."""
+
+    assignees: tuple[str, ...] = Field(min_length=1)
+    title: str
+    description: str
+    due_at: UtcDateTime | None = None
+    links: tuple[Link, ...] = ()
+    interview_id: str | None = None
+
+
+class CreateApproval(_Payload):
+    """An approval instance (e.g. a reschedule request) started on behalf of `originator`."""
+
+    originator: str
+    approvers: tuple[str, ...] = ()
+    process_code: str = Field(description="the tenant's approval definition (DingTalk processCode / Feishu code)")
+    title: str
+    fields: dict[str, str] = Field(default_factory=dict, description="form field name -> value")
+    interview_id: str | None = None
+
+
+class CalendarEvent(_Payload):
+    """Create or update the interview's calendar event (same event across a reschedule)."""
+
+    organizer: str
+    attendees: tuple[str, ...] = ()
+    summary: str
+    description: str = ""
+    start_at: UtcDateTime
+    end_at: UtcDateTime
+    timezone: str = "Asia/Shanghai"
+    ical_uid: str
+    sequence: int = 0
+    remote_event_id: str | None = Field(None, description="set for an update: the event created before")
+    status: Literal["confirmed", "cancelled"] = "confirmed"
+
+
+class ReissueLink(_Payload):
+    """Reset/extend an interview invitation on the interview platform (new deadline, maybe a new link)."""
+
+    invitation_id: str
+    new_deadline: UtcDateTime | None = None
+    reason: str = "technical"
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "send_message": SendMessage,
+    "create_task": CreateTask,
+    "create_approval": CreateApproval,
+    "create_calendar_event": CalendarEvent,
+    "update_calendar_event": CalendarEvent,
+    "reissue_link": ReissueLink,
+}
+"""Action kinds with a shared payload model; a connector may declare further kinds of its own."""

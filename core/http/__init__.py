@@ -1,0 +1,51 @@
+"""HTTP toolkit for connector plugins: typed errors, redaction, tokens, rate limits, client, paging."""
+
+from core.http.client import IDEMPOTENT_METHODS, CallStats, RequestParts, VendorClient, parse_retry_after
+from core.http.errors import (
+    AuthFailed,
+    Conflict,
+    ErrorFields,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TokenExpired,
+    TransientError,
+    VendorError,
+)
+from core.http.paging import cursor_pages, items, offset_pages, page_token_pages
+from core.http.ratelimit import Quota, RateLimiter
+from core.http.redact import RedactingFilter, install_redaction, mask_email, mask_phone, redact, redact_mapping
+from core.http.tokens import Token, TokenProvider
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "AuthFailed",
+    "CallStats",
+    "Conflict",
+    "ErrorFields",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "Quota",
+    "RateLimited",
+    "RateLimiter",
+    "RedactingFilter",
+    "RequestParts",
+    "Token",
+    "TokenExpired",
+    "TokenProvider",
+    "TransientError",
+    "VendorClient",
+    "VendorError",
+    "cursor_pages",
+    "install_redaction",
+    "items",
+    "mask_email",
+    "mask_phone",
+    "offset_pages",
+    "page_token_pages",
+    "parse_retry_after",
+    "redact",
+    "redact_mapping",
+]

@@ -1,0 +1,94 @@
+"""Client-side rate limiting per (api, app): an exact sliding-window log, shared by all threads."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most `calls` calls in any window of `per_seconds` (a vendor's documented limit)."""
+
+    calls: int
+    per_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.per_seconds <= 0:
+            raise ValueError(f"invalid quota: {self.calls} calls per {self.per_seconds} s")
+
+
+@dataclass
+class _KeyState:
+    log: list[float] = field(default_factory=list)  # acquire instants, ascending
+    horizon: float = 0.0  # longest window this key has been checked against
+    paused_until: float = 0.0
+
+
+class RateLimiter:
+    """Blocks callers so no window of a quota ever holds more calls than it allows.
+
+    Each window is widened by `margin` seconds to absorb clock and network jitter between this
+    client and the vendor (50 ms keeps a per-second quota at >= 95% of its documented rate).
+    `headroom` (< 1) reserves part of a quota for other processes sharing the same app.
+    Several quotas may apply to one key at once (Feishu: "1000/min & 50/s").
+    """
+
+    def __init__(
+        self,
+        *,
+        headroom: float = 1.0,
+        margin: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 < headroom <= 1 or margin < 0:
+            raise ValueError("headroom must be in (0, 1] and margin >= 0")
+        self.headroom = headroom
+        self.margin = margin
+        self.clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._keys: defaultdict[tuple[str, str], _KeyState] = defaultdict(_KeyState)
+
+    def limit(self, quota: Quota) -> int:
+        """Calls this limiter allows per window of `quota`."""
+        return max(1, math.floor(quota.calls * self.headroom + 1e-9))
+
+    def _delay(self, log: list[float], quota: Quota, now: float) -> float:
+        window = quota.per_seconds + self.margin
+        limit = self.limit(quota)
+        if len(log) - bisect_right(log, now - window) < limit:
+            return 0.0
+        return log[len(log) - limit] + window - now
+
+    def acquire(self, api: str, app: str, quota: Quota | Sequence[Quota] = ()) -> float:
+        """Wait until one more call to `api` for `app` is allowed, record it; return seconds waited.
+
+        With no quota it only waits out a `pause`.
+        """
+        quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
+        waited = 0.0
+        while True:
+            with self._lock:
+                state = self._keys[(api, app)]
+                now = self.clock()
+                delay = max([state.paused_until - now, *(self._delay(state.log, q, now) for q in quotas)])
+                if delay <= 0:
+                    state.horizon = max([state.horizon, *(q.per_seconds + self.margin for q in quotas)])
+                    del state.log[: bisect_right(state.log, now - state.horizon)]
+                    state.log.append(now)
+                    return waited
+            self._sleep(delay)
+            waited += delay
+
+    def pause(self, api: str, app: str, until: float) -> None:
+        """Hold every caller of (api, app) until `until` on `self.clock` (after a vendor refusal)."""
+        with self._lock:
+            state = self._keys[(api, app)]
+            state.paused_until = max(state.paused_until, until)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core import config as config_mod
+from core.http.redact import install_redaction
 from core.models.contact import DEV_HASH_KEY, hash_key
 from core.plugins import PluginHost, get_host
 
@@ -51,6 +52,7 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Lifeline: keep interviews from falling through the cracks."""
+    install_redaction()
     ctx.obj = Context(config_path)
 
 

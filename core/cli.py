@@ -189,6 +189,8 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
     import importlib
     import time
 
+    import requests
+
     from core.emulator import Faults, LoopbackServer
 
     cls = ctx.host.connector(name)
@@ -196,8 +198,10 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
         raise click.UsageError(f"connector {name!r} ships no emulator")
     module, _, factory = cls.emulator.partition(":")
     app = getattr(importlib.import_module(module), factory)()
-    app.state.world.faults.configure(Faults.uniform(faults, seed))
     with LoopbackServer(app, port) as server:
+        # every emulator takes its fault knobs on the same control endpoint
+        requests.put(f"{server.url}/_emulator/faults", json=Faults.uniform(faults, seed).model_dump(),
+                     timeout=10).raise_for_status()
         out.print(f"{name} emulator listening on {server.url} (faults {faults}); Ctrl-C to stop")
         try:
             while True:

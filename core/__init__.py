@@ -23,6 +23,6 @@ from core.connector import (
 from core.hookspecs import hookimpl
 
 __all__ = [
-    "ActionResult", "CallbackRejected", "CallbackRequest", "CallbackResult", "CheckResult", "Checkpoint", "Connector", "Credentials", "Instance", "Malformed",
-    "NoSettings", "StreamInfo", "StreamItem", "hookimpl",
+    "ActionResult", "CallbackRejected", "CallbackRequest", "CallbackResult", "CheckResult", "Checkpoint",
+    "Connector", "Credentials", "Instance", "Malformed", "NoSettings", "StreamInfo", "StreamItem", "hookimpl",
 ]

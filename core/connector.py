@@ -13,12 +13,12 @@ from abc import ABC
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.connections import Credentials
-from core.models import Action, Record
+from core.models import Action, Channel, ContactPoint, Record
 
 R = TypeVar("R", bound=Record)
 
@@ -27,6 +27,15 @@ class NoSettings(BaseModel):
     """Settings model of a connector that takes none."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ContactBook(Protocol):
+    """Where a candidate-channel connector (SMS, e-mail) finds the raw address to send to.
+
+    Payloads carry candidate ids, never raw phone numbers or addresses; the store answers here.
+    """
+
+    def contact(self, candidate_id: str, channel: Channel) -> ContactPoint | None: ...
 
 
 @dataclass(frozen=True)
@@ -122,10 +131,12 @@ class Connector(ABC):
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
 
-    def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None) -> None:
+    def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
+                 contacts: ContactBook | None = None) -> None:
         self.instance = instance
         self.settings = settings
         self.credentials = credentials
+        self.contacts = contacts
 
     def base_url(self, key: str) -> str:
         """A configured base URL (per instance) or the connector's default."""

@@ -35,10 +35,10 @@ class SyncSummary:
                 f"watermark {mark}, {status}")
 
 
-def build_connector(setup: ConnectorSetup) -> Connector:
-    """Instantiate a configured connector with its credentials resolved from the connection id."""
+def build_connector(setup: ConnectorSetup, store: Store | None = None) -> Connector:
+    """Instantiate a configured connector; credentials come from its connection id, contacts from the store."""
     creds = connections.resolve(setup.config.connection_id) if setup.config.connection_id else None
-    return setup.connector_class(setup.instance, setup.settings, creds)
+    return setup.connector_class(setup.instance, setup.settings, creds, contacts=store)
 
 
 def sync_stream(store: Store, setup: ConnectorSetup, stream: str, connector: Connector | None = None,

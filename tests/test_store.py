@@ -118,3 +118,16 @@ def test_sync_errors_are_recorded_without_moving_the_cursor(store: Store) -> Non
     state = store.stream_state("acme.dt", "receipts")
     assert state.cursor == {"offset": 1}
     assert state.last_error == "TransientError: 502"
+
+
+def test_the_store_is_the_contact_book(store: Store) -> None:
+    from core.models import Channel
+
+    cand = Candidate(source="acme.hire", remote_id="c1", name="Li Lei",
+                     contacts=(ContactPoint.email("li@example.com"), ContactPoint.phone("13812341234")))
+    store.write("acme", [cand])
+    phone = store.contact("acme.hire/c1", Channel.sms)
+    assert phone is not None and phone.value.get_secret_value() == "+8613812341234"
+    assert phone.masked == "138****1234"
+    assert store.contact("acme.hire/c1", Channel.feishu) is None
+    assert store.contact("acme.hire/nobody", Channel.sms) is None

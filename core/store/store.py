@@ -20,13 +20,16 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.connector import Checkpoint, Malformed
 from core.models import (
     Attendance,
     Candidate,
+    Channel,
     Confirmation,
+    ContactPoint,
     DeliveryEvent,
     Evidence,
     Interview,
@@ -271,6 +274,16 @@ class Store:
             t = schema.sync_state
             conn.execute(sa.update(t).where(t.c.source == source, t.c.stream == stream)
                          .values(last_error=error[:2000]))
+
+    def contact(self, candidate_id: str, channel: Channel) -> ContactPoint | None:
+        """The candidate's first contact point on `channel` (the ContactBook a sending connector uses)."""
+        cp = schema.contact_points
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(cp).where(cp.c.candidate_id == candidate_id, cp.c.channel == channel.value)
+                               .order_by(cp.c.rank).limit(1)).first()
+        if row is None:
+            return None
+        return ContactPoint(channel=channel, value=SecretStr(row.value), masked=row.masked, lookup=row.lookup)
 
     # counts (for the CLI and tests) ---------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""DingTalk connector: emulator and callback crypto (the plugin module comes later)."""
+"""DingTalk connector plugin (`plugin`), its vendor emulator (`emulator`) and callback crypto (`crypto`)."""

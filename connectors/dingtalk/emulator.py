@@ -482,8 +482,7 @@ def todo_card(world: DingTalkWorld, todo: Json) -> Json:
     return {
         "taskId": todo["id"], "subject": todo["subject"], "dueTime": todo["dueTime"], "isDone": todo["done"],
         "priority": todo["priority"], "sourceId": todo["sourceId"], "bizTag": todo["bizTag"],
-        "detailUrl": todo["detailUrl"], "createdTime": todo["createdTime"], "modifiedTime": todo["modifiedTime"],
-        "creatorId": todo["creatorId"], "orgInfo": {"corpId": world.settings.corp_id, "name": "Lifeline Emulated Org"},
+        "detailUrl": todo["detailUrl"], "orgInfo": {"corpId": world.settings.corp_id, "name": "Lifeline Emulated Org"},
         "originalSource": {"sourceTitle": todo["source"]},
     }
 
@@ -779,6 +778,24 @@ def ats_sign_in(call: Call) -> None:
     interview["signInTimeMillis"] = call.body.integer("signInTimeMillis")
 
 
+def ats_flows_search(call: Call) -> Json:
+    """Application flows modified in [minModifyTimeMills, maxModifyTimeMills], oldest change first."""
+    call.query.text("opUserId")
+    world, body = call.world, call.body
+    low, high = body.integer("minModifyTimeMills"), body.integer("maxModifyTimeMills")
+    ids = [f for f, at in sorted(world.flow_modified.items(), key=lambda pair: pair[1]) if low <= at <= high]
+    size = bounded(body.integer("size", False), 20, 100)
+    chunk, nxt = page(ids, body.text("cursor", required=False), size, body.fail)
+    return {"hasMore": bool(nxt), "nextCursor": nxt or None, "totalCount": len(ids), "list": world.listing(chunk)}
+
+
+def ats_flow_info(call: Call) -> Json:
+    flow = call.world.flows.get(call.path["flowId"])
+    if flow is None:
+        raise call.fail("flowId is invalid")
+    return dict(flow)
+
+
 # ---------------------------------------------------------------- attendance (§6)
 
 
@@ -908,6 +925,8 @@ ROUTES = (
     Route("POST", "/topapi/processinstance/get", "topapi", old_approval_get),
     Route("POST", "/v1.0/ats/interviews/query", "api", ats_interviews),
     Route("PUT", "/v1.0/ats/interviews/{interviewId}/signInInfos", "api", ats_sign_in),
+    Route("POST", "/v1.0/ats/flows/search", "api", ats_flows_search),
+    Route("GET", "/v1.0/ats/flows/{flowId}/info", "api", ats_flow_info),
     Route("POST", "/attendance/list", "oapi", attendance_list),
     Route("POST", "/attendance/listRecord", "oapi", attendance_records),
     Route("POST", "/topapi/attendance/getupdatedata", "topapi", attendance_day),
@@ -1090,7 +1109,8 @@ def control(world: DingTalkWorld) -> APIRouter:
         "users": lambda: [u.public() for u in world.users.values()], "messages": world.messages,
         "robot_messages": lambda: world.push_messages("robot"), "dings": lambda: world.push_messages("ding"),
         "todos": world.todo_list, "approvals": world.approval_list, "events": world.events,
-        "interviews": world.interviews, "attendance": world.attendance, "callbacks": world.callbacks,
+        "interviews": world.interviews, "flows": lambda: list(world.flows.values()), "attendance": world.attendance,
+        "callbacks": world.callbacks,
     }
     actions: dict[str, Callable[..., Any]] = {
         name: validate_call(getattr(world, name)) for name in (

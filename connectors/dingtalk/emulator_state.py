@@ -319,6 +319,8 @@ class DingTalkWorld:
         self.checkins: dict[str, dict[str, float]] = {}
         self.approvals: dict[str, Approval] = {}
         self.interviews_by_id: dict[str, Json] = {}
+        self.flows: dict[str, Json] = {}  # application flows (candidate x job), by flowId
+        self.flow_modified: dict[str, int] = {}  # flowId -> last modification (ms)
         self.attendance_rows: list[Json] = []
         self.punches: set[int] = set()
         self.leaves: list[Json] = []
@@ -699,21 +701,37 @@ class DingTalkWorld:
 
     def add_interview(self, candidate_id: str, start: float, end: float, interviewers: list[str],
                       job_id: str = "", creator: str = "", cancelled: bool = False) -> str:
-        """Add a recruiting interview (interviewers and creator are userIds); return its interviewId."""
+        """Add a recruiting interview (interviewers and creator are userIds); return its interviewId.
+
+        The candidate's application flow for the job is created or marked modified.
+        """
         with self.lock:
             interview_id = self.ident("interview", 24)
+            job_id = job_id or self.ident("job", 16)
             self.interviews_by_id[interview_id] = {
-                "interviewId": interview_id, "jobId": job_id or self.ident("job", 16),
+                "interviewId": interview_id, "jobId": job_id,
                 "creatorUserId": creator or (interviewers[0] if interviewers else ""),
                 "startTimeMillis": millis(start), "endTimeMillis": millis(end), "cancelled": cancelled,
                 "interviewers": [{"userId": u} for u in interviewers], "candidateId": candidate_id,
                 "signInTimeMillis": None,
             }
+            self._touch_flow(candidate_id, job_id)
             return interview_id
 
     def cancel_interview(self, interview_id: str) -> None:
         with self.lock:
-            self.interviews_by_id[interview_id]["cancelled"] = True
+            interview = self.interviews_by_id[interview_id]
+            interview["cancelled"] = True
+            self._touch_flow(interview["candidateId"], interview["jobId"])
+
+    def _touch_flow(self, candidate_id: str, job_id: str) -> None:
+        flow = next((f for f in self.flows.values() if (f["candidateId"], f["jobId"]) == (candidate_id, job_id)), None)
+        if flow is None:
+            flow = {"flowId": self.ident("flow", 24), "candidateId": candidate_id, "candidateName": "",
+                    "jobId": job_id, "currentStatus": 21, "sourceName": "", "statId": self.ident("stat", 16),
+                    "createTime": millis(self.now())}
+            self.flows[flow["flowId"]] = flow
+        self.flow_modified[flow["flowId"]] = millis(self.now())
 
     def add_attendance(self, userid: str, base_check_time: float, check_type: CheckType,
                        time_result: str = "Normal", user_check_time: float | None = None,

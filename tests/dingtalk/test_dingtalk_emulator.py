@@ -407,6 +407,29 @@ def test_ats_interview_query_pages(env: Env) -> None:
     assert signed.status_code == 200 and signed.content == b""
 
 
+def test_ats_flows_search_by_modification_and_info(env: Env) -> None:
+    first = env.world.add_interview("cand-1", T0 + 86400, T0 + 90000, ["u2"], job_id="job-1")
+    env.clock.t += 60
+    env.world.add_interview("cand-2", T0 + 86400, T0 + 90000, ["u3"], job_id="job-2")
+    env.world.add_interview("cand-1", T0 + 2 * 86400, T0 + 2 * 86400 + 3600, ["u2"], job_id="job-1")  # same flow
+    path, window = "/v1.0/ats/flows/search", {"minModifyTimeMills": 0, "maxModifyTimeMills": int(T0 * 1000) + 10}
+    assert env.new("POST", path, window).status_code == 400  # opUserId is required
+    early = env.new("POST", path, window, params={"opUserId": "u1"}).json()
+    assert early["list"] == [] and early["hasMore"] is False
+    both = env.new("POST", path, {**window, "maxModifyTimeMills": int(T0 * 1000) + 61_000, "size": 1},
+                   params={"opUserId": "u1"}).json()
+    assert both["totalCount"] == 2 and both["hasMore"] is True and len(both["list"]) == 1
+    info = env.new("GET", f"/v1.0/ats/flows/{both['list'][0]}/info").json()
+    assert (info["candidateId"], info["jobId"]) == ("cand-1", "job-1") and set(info) == {
+        "flowId", "candidateId", "candidateName", "jobId", "currentStatus", "sourceName", "statId", "createTime"}
+    env.clock.t += 60
+    env.world.cancel_interview(first)  # a change to an interview modifies its flow
+    late = env.new("POST", path, {"minModifyTimeMills": int(T0 * 1000) + 61_000,
+                                  "maxModifyTimeMills": int(T0 * 1000) + 200_000}, params={"opUserId": "u1"}).json()
+    assert late["list"] == [both["list"][0]]
+    assert env.new("GET", "/v1.0/ats/flows/nope/info").status_code == 400
+
+
 def test_attendance_list_records_and_leave(env: Env) -> None:
     for day in range(3):
         base = T0 + day * 86400

@@ -22,18 +22,14 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from core.connector import CallbackRejected
+
+__all__ = ["CallbackRejected", "FeishuEventCrypto", "challenge_answer", "event_id", "request_timestamp"]
+
 TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 URL_VERIFICATION = "url_verification"
-
-
-class CallbackRejected(Exception):
-    """A callback that must not be processed; `reason` says why (safe to log, holds no secrets)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class FeishuEventCrypto:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
 import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,9 +32,11 @@ from connectors.feishu.emulator_state import (
     EmulatorSettings,
     FeishuError,
     FeishuWorld,
+    Meeting,
     Message,
     Task,
     UrgentCall,
+    mask,
     rate_limit_error,
 )
 from core.emulator import Faults
@@ -55,8 +58,8 @@ DRIVE_ACTIONS = frozenset(
     ("add_user", "add_chat", "add_user_message", "mark_read", "complete_task", "add_approval_definition",
      "decide_approval", "add_calendar", "add_calendar_event", "update_calendar_event", "add_attendee", "set_rsvp",
      "add_hire_interview", "update_hire_interview", "record_feedback", "add_attendance_flow",
-     "add_attendance_result", "advance", "expire_tokens", "grant_scopes", "deliver_pending_events",
-     "verify_callback_url")
+     "add_attendance_result", "add_bot_message", "hold_meeting", "join_meeting", "end_meeting", "advance",
+     "expire_tokens", "grant_scopes", "deliver_pending_events", "verify_callback_url")
 )  # fmt: skip
 TEN_HOURS_MS = 10 * 3600 * 1000
 
@@ -936,6 +939,172 @@ def query_user_tasks(world: FeishuWorld, call: Call) -> Reply:
     return Reply(data, "user_task_results", ("user_id", "day", "records"))
 
 
+# -- VC v1 (meeting reports) --------------------------------------------------------------------------
+# Official pages open.larksuite.com/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/meeting_list/get and
+# …/vc-v1/participant_list/get (100/min, scope vc:room:readonly, TAT or UAT, error codes 121xxx/126xxx);
+# field names from larksuite/oapi-sdk-python `lark_oapi/api/vc/v1/model/participant.py`.
+
+VC_ZONE = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def vc_time(epoch_s: int) -> str:
+    """The reports' display format, e.g. `2022.12.23 11:16:59 (GMT+08:00)`."""
+    return datetime.datetime.fromtimestamp(epoch_s, VC_ZONE).strftime("%Y.%m.%d %H:%M:%S (GMT+08:00)")
+
+
+def vc_duration(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def vc_seconds(call: Call, name: str) -> int:
+    raw = call.query.get(name, "")
+    if not raw.isdigit():
+        raise FeishuError(121003, f"param error: {name} is required (unix seconds)")
+    return int(raw)
+
+
+def vc_meeting_no(raw: str | None, required: bool) -> str | None:
+    if raw is None or raw == "":
+        if required:
+            raise FeishuError(121003, "param error: meeting_no is required")
+        return None
+    if raw.startswith("-"):
+        raise FeishuError(126003, "meeting number invalid (cannot smaller than 0)")
+    if not (raw.isdigit() and len(raw) == 9):
+        raise FeishuError(126004, "meeting number length not correct (supposed to be 9)")
+    return raw
+
+
+def vc_page_size(call: Call) -> int:
+    return page_size(call, 20, 20, 100, 121003)
+
+
+def vc_status_matches(world: FeishuWorld, meeting: Meeting, call: Call) -> bool:
+    """`meeting_status`: 1 in progress, 2 ended (the default), 3 not yet started."""
+    wanted = int_param(call, "meeting_status", 2)
+    ended = meeting.end_s is not None and meeting.end_s <= world.now()
+    started = meeting.start_s <= world.now()
+    return {1: started and not ended, 2: ended, 3: not started}.get(wanted or 2, False)
+
+
+def attended(meeting: Meeting, open_id: str) -> bool:
+    return any(p.open_id == open_id for p in meeting.participants)
+
+
+def list_meetings(world: FeishuWorld, call: Call) -> Reply:
+    start, end = vc_seconds(call, "start_time"), vc_seconds(call, "end_time")
+    if start > world.now():
+        raise FeishuError(126005, "start time error (cannot larger than now or smaller than 0)")
+    if end < start or end - start > 365 * 86400:
+        raise FeishuError(126006, "end time cannot exceed start time for one year or smaller than start time")
+    filters = [k for k in ("meeting_no", "user_id", "room_id") if call.query.get(k)]
+    if len(filters) > 1:
+        raise FeishuError(126008, "userID and roomID and meeting number should be set only one")
+    number, id_type = vc_meeting_no(call.query.get("meeting_no"), False), id_type_of(call)
+    by_user = world.find_user(call.query["user_id"], id_type) if call.query.get("user_id") else None
+    size = vc_page_size(call)
+    chosen = [
+        m
+        for m in sorted(world.meetings, key=lambda m: (m.start_s, m.meeting_no))
+        if start <= m.start_s <= end
+        and vc_status_matches(world, m, call)
+        and number in (None, m.meeting_no)
+        and (not call.query.get("user_id") or (by_user is not None and attended(m, by_user.open_id)))
+        and not call.query.get("room_id")
+    ]
+    items = []
+    for meeting in chosen:
+        organizer = world.users.get(meeting.organizer or "")
+        finish = meeting.end_s if meeting.end_s is not None else int(world.now())
+        items.append(
+            {
+                "meeting_id": meeting.meeting_no,
+                "meeting_topic": meeting.topic,
+                "organizer": organizer.name if organizer else "",
+                "department": "",
+                "user_id": organizer.id_as(id_type) if organizer else "",
+                "employee_id": (organizer.employee_no or "") if organizer else "",
+                "email": (organizer.email or "") if organizer else "",
+                "mobile": (mask(organizer.mobile) or "") if organizer else "",
+                "meeting_start_time": vc_time(meeting.start_s),
+                "meeting_end_time": vc_time(finish),
+                "meeting_duration": vc_duration(finish - meeting.start_s),
+                "number_of_participants": str(len({(p.open_id, p.name) for p in meeting.participants})),
+                "audio": True,
+                "video": True,
+                "sharing": False,
+                "recording": False,
+                "telephone": False,
+            }
+        )
+    page = offset_page(call, items, "|".join((str(start), str(end), *filters)), size, 121003)
+    data = {"meeting_list": page["items"], "has_more": page["has_more"]}
+    if "page_token" in page:
+        data["page_token"] = page["page_token"]
+    return Reply(data, "meeting_list", ("meeting_id", "meeting_start_time", "meeting_end_time"))
+
+
+def list_participants(world: FeishuWorld, call: Call) -> Reply:
+    start, end = vc_seconds(call, "meeting_start_time"), vc_seconds(call, "meeting_end_time")
+    number = vc_meeting_no(call.query.get("meeting_no"), True)
+    if start > world.now():
+        raise FeishuError(126005, "start time error (cannot larger than now or smaller than 0)")
+    if end < start or end - start > 86400:
+        raise FeishuError(126006, "end time cannot exceed start time for one day or smaller than start time")
+    if call.query.get("user_id") and call.query.get("room_id"):
+        raise FeishuError(126007, "userID and roomID cannot be set concurrently")
+    id_type, size = id_type_of(call), vc_page_size(call)
+    meeting = next(
+        (
+            m
+            for m in world.meetings
+            if m.meeting_no == number and m.start_s // 60 == start // 60 and vc_status_matches(world, m, call)
+        ),
+        None,
+    )
+    if meeting is None:
+        raise FeishuError(126009, "cannot find meeting according to the params you provide")
+    wanted = world.find_user(call.query["user_id"], id_type) if call.query.get("user_id") else None
+    items = []
+    for p in sorted(meeting.participants, key=lambda p: (p.join_s, p.name)):
+        if call.query.get("user_id") and (wanted is None or p.open_id != wanted.open_id):
+            continue
+        user = world.users.get(p.open_id or "")
+        items.append(
+            {
+                "participant_name": p.name,
+                "department": "",
+                "user_id": user.id_as(id_type) if user else "",
+                "employee_id": (user.employee_no or "") if user else "",
+                "phone": (mask(user.mobile) or "") if user else "",
+                "email": (user.email or "") if user else "",
+                "device": "windows",
+                "app_version": "7.20.0",
+                "public_ip": "",
+                "internal_ip": "",
+                "use_rtc_proxy": False,
+                "location": "",
+                "network_type": "wifi",
+                "protocol": "udp",
+                "microphone": "",
+                "speaker": "",
+                "camera": "",
+                "audio": True,
+                "video": True,
+                "sharing": False,
+                "join_time": vc_time(p.join_s),
+                "leave_time": vc_time(p.leave_s),
+                "time_in_meeting": vc_duration(p.leave_s - p.join_s),
+                "leave_reason": p.leave_reason,
+            }
+        )
+    page = offset_page(call, items, f"{number}|{start // 60}", size, 121003)
+    data = {"participants": page["items"], "has_more": page["has_more"]}
+    if "page_token" in page:
+        data["page_token"] = page["page_token"]
+    return Reply(data, "participants", ("participant_name", "join_time", "leave_time"))
+
+
 # -- the API table --------------------------------------------------------------------------------------
 
 IM_SEND = ("im:message", "im:message:send_as_bot", "im:message:send")
@@ -946,6 +1115,8 @@ ATTENDANCE = ("attendance:task:readonly",)
 TASK_5XX = (500, 1470500)
 CAL_5XX = (500, 190003)
 HIRE_5XX = (500, 1002001)
+VC_5XX = (500, 121001)
+VC_READ = ("vc:room:readonly", "vc:rooms.room.detailinfo:read")
 IM = "/open-apis/im/v1/messages"
 CAL = "/open-apis/calendar/v4/calendars/{calendar_id}/events"
 
@@ -983,6 +1154,9 @@ APIS = (
         ATTENDANCE),
     Api("attendance.user_task.query", "POST", "/open-apis/attendance/v1/user_tasks/query", query_user_tasks,
         ATTENDANCE),
+    Api("vc.meeting_list.get", "GET", "/open-apis/vc/v1/meeting_list", list_meetings, VC_READ, VC_5XX),
+    Api("vc.participant_list.get", "GET", "/open-apis/vc/v1/participant_list", list_participants, VC_READ,
+        VC_5XX),
 )  # fmt: skip
 
 

@@ -1,10 +1,12 @@
 """State of the Feishu emulator: settings, the simulated tenant (`FeishuWorld`) and callback delivery.
 
 The world holds what the HTTP layer (`connectors.feishu.emulator`) serves: users and chats, the
-bot's messages with their readers, tasks, approval instances, calendars, Hire interviews and
-attendance records. Tests and the sandbox drive it directly (or over `/_emulator/drive/...`) on an
-injectable clock, and inspect what the connector did: calls per (app, api), rate-limit breaches,
-urgent calls and the callbacks sent. Wire facts follow /work/shared/reference/feishu-api.md.
+bot's messages with their readers, tasks, approval instances, calendars, Hire interviews,
+attendance records and VC meetings with their participants. Tests and the sandbox drive it
+directly (or over `/_emulator/drive/...`) on an injectable clock, and inspect what the connector
+did: calls per (app, api), rate-limit breaches, urgent calls and the callbacks sent. Wire facts
+follow /work/shared/reference/feishu-api.md; the VC reports (not in it) follow the official pages
+vc-v1/meeting_list/get and vc-v1/participant_list/get and the official Python SDK's models.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def default_rate_tiers() -> dict[str, list[RateTier]]:
         "attendance.user_flow.query": _tiers((50, 1.0)),
         "hire.interview.list": _tiers((50, 1.0)),
         "hire.interview.get_by_talent": _tiers(*standard),
+        "vc.meeting_list.get": _tiers((100, 60.0)),
+        "vc.participant_list.get": _tiers((100, 60.0)),
     }
 
 
@@ -218,6 +222,29 @@ class HireInterview:
 
 
 @dataclass
+class Participant:
+    """One join..leave segment of someone in a VC meeting (epoch seconds)."""
+
+    name: str
+    join_s: int
+    leave_s: int
+    leave_reason: str
+    open_id: str | None = None
+
+
+@dataclass
+class Meeting:
+    """A Feishu VC meeting that took place (or is running): number, times, participants."""
+
+    meeting_no: str
+    topic: str
+    start_s: int
+    end_s: int | None
+    organizer: str | None
+    participants: list[Participant] = field(default_factory=list)
+
+
+@dataclass
 class CallbackEvent:
     event_id: str
     event_type: str
@@ -263,6 +290,7 @@ class FeishuWorld:
         self.interviews: dict[str, HireInterview] = {}
         self.attendance_flows: list[dict[str, Any]] = []
         self.attendance_results: list[dict[str, Any]] = []
+        self.meetings: list[Meeting] = []
         self.callbacks: list[CallbackEvent] = []
         self.dedupe: dict[tuple[str, str, str], tuple[str, float]] = {}
         self.change_seq = 0
@@ -472,6 +500,23 @@ class FeishuWorld:
                 sender_id=sender,
                 sender_type="user",
                 recipients=[m for m in chat.members if m != sender],
+            )
+            self.messages[message.message_id] = message
+            return message.message_id
+
+    def add_bot_message(self, chat_id: str, text: str, at_ms: int | None = None) -> str:
+        """A message the app sent earlier (seeds receipts for the sandbox and benchmarks)."""
+        with self.lock:
+            chat = self.chats[chat_id]
+            message = Message(
+                message_id=self.new_id("om_"),
+                chat_id=chat_id,
+                msg_type="text",
+                content=json.dumps({"text": text}, ensure_ascii=False),
+                created_ms=at_ms if at_ms is not None else self.now_ms(),
+                sender_id=self.settings.app_id,
+                sender_type="app",
+                recipients=list(chat.members),
             )
             self.messages[message.message_id] = message
             return message.message_id
@@ -825,6 +870,40 @@ class FeishuWorld:
             self.attendance_results.append({"open_id": user, "result_id": result_id, "day": day, "records": [record]})
             return result_id
 
+    # -- VC meetings -------------------------------------------------------------------------------
+
+    def hold_meeting(
+        self, meeting_no: str, start: int, end: int | None = None, topic: str = "", organizer: str | None = None
+    ) -> int:
+        """A meeting with the 9-digit number `meeting_no` runs from `start` to `end` (epoch seconds;
+        None while it runs); returns its index for `join_meeting`."""
+        with self.lock:
+            if organizer is not None:
+                self.user(organizer)
+            self.meetings.append(Meeting(meeting_no, topic, start, end, organizer))
+            return len(self.meetings) - 1
+
+    def join_meeting(
+        self,
+        meeting: int,
+        join: int,
+        leave: int,
+        user: str | None = None,
+        name: str | None = None,
+        leave_reason: str = "主动离会",
+    ) -> None:
+        """A tenant user (open_id) or an external guest (`name`) attends from `join` to `leave`."""
+        with self.lock:
+            held = self.meetings[meeting]
+            if user is None and not name:
+                raise ValueError("a participant needs a user or a name")
+            display = self.user(user).name if user is not None else str(name)
+            held.participants.append(Participant(display, join, leave, leave_reason, user))
+
+    def end_meeting(self, meeting: int, end: int) -> None:
+        with self.lock:
+            self.meetings[meeting].end_s = end
+
     # -- callbacks ---------------------------------------------------------------------------------
 
     def emit_v2(self, event_type: str, event: dict[str, Any]) -> None:
@@ -960,6 +1039,7 @@ class FeishuWorld:
                 "interviews": [dataclasses.asdict(i) for i in self.interviews.values()],
                 "attendance_flows": list(self.attendance_flows),
                 "attendance_results": list(self.attendance_results),
+                "meetings": [dataclasses.asdict(m) for m in self.meetings],
                 "callbacks": [
                     {k: v for k, v in dataclasses.asdict(e).items() if k != "envelope"} for e in self.callbacks
                 ],

@@ -1,0 +1,541 @@
+"""Polled streams: Hire interviews, calendar RSVPs, VC attendance, task and approval state.
+
+Every stream ends with one `Checkpoint` whose watermark is the instant its snapshot was taken
+(or, for attendance, the start of the earliest meeting whose report is not final yet), so the
+completeness gate never trusts data a stream has not actually read; a run that quarantined a
+record claims no watermark at all (`plugin.honest`). Receipts live in `receipts`.
+
+Calendar events Lifeline creates carry a marker line `[lifeline interview=<id> seq=<n>]` in their
+description; RSVPs and meeting attendance are read only for such events and linked through it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from connectors.feishu.common import millis, staff_id, vc_time
+from core import Checkpoint, Malformed, StreamItem
+from core.connector import describe_error
+from core.http import InvalidRequest, NotFound
+from core.models import (
+    AppointmentThread,
+    Attendance,
+    Channel,
+    Confirmation,
+    ConfirmationAction,
+    DeliveryEvent,
+    DeliveryType,
+    Interview,
+    InterviewKind,
+    InterviewStatus,
+    Record,
+    RequestStatus,
+    RescheduleRequest,
+    Role,
+    canonical_id,
+    zone_info,
+)
+
+if TYPE_CHECKING:
+    from connectors.feishu.plugin import FeishuConnector
+
+R = TypeVar("R", bound=Record)
+DAY_MS = 86_400_000
+HIRE = "/open-apis/hire/v1/interviews"
+APPROVALS = "/open-apis/approval/v4/instances"
+MARKER = re.compile(r"\[lifeline interview=(\S+) seq=(\d+)\]")
+MEETING_NO = re.compile(r"/j/(\d{9})(?:\D|$)")
+HIRE_ID = re.compile(r"^\d{1,32}$")
+KINDS = {1: InterviewKind.onsite, 2: InterviewKind.phone, 3: InterviewKind.video}
+PLATFORMS = {1: "zoom", 2: "nowcoder", 3: "nowcoder", 4: "saima", 5: "feishu", 8: "hackerrank", 9: "feishu"}
+RSVP = {"accept": ConfirmationAction.confirm, "decline": ConfirmationAction.decline}
+RSVP_STATUSES = frozenset({"needs_action", "accept", "tentative", "decline", "removed"})
+EVENT_ID = re.compile(r"^[0-9A-Za-z_-]{6,128}$")
+APPROVAL_STATUS = {
+    "PENDING": RequestStatus.submitted,
+    "APPROVED": RequestStatus.approved,
+    "REJECTED": RequestStatus.refused,
+    "CANCELED": RequestStatus.superseded,
+    "DELETED": RequestStatus.superseded,
+    "REVERTED": RequestStatus.superseded,
+    "OVERTIME_CLOSE": RequestStatus.expired,
+    "OVERTIME_RECOVER": RequestStatus.submitted,
+}
+INSTANCE_CODE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
+APPROVAL_FINAL = frozenset({"APPROVED", "REJECTED", "CANCELED", "DELETED", "REVERTED", "OVERTIME_CLOSE"})
+MEETING_SETTLE_MS = 2 * 3600 * 1000
+"""A meeting's report is final this long after the event's scheduled end."""
+LISTING_LAG_MS = 5 * 60 * 1000
+"""Approval listings are re-read this far back (instances may show up late)."""
+
+
+def marker(interview_id: str, sequence: int) -> str:
+    """The line linking a calendar event to its interview (and the version written)."""
+    return f"[lifeline interview={interview_id} seq={sequence}]"
+
+
+def build(c: FeishuConnector, model: type[R], raw: Any, fields: Callable[[Any], dict[str, Any]]) -> R | Malformed:
+    """`c.parse(model, raw, **fields(raw))`; a vendor record that breaks `fields` is `Malformed` too."""
+    try:
+        values = fields(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        remote = raw.get("id") if isinstance(raw, dict) else None
+        return Malformed(describe_error(exc), raw, str(remote) if isinstance(remote, str | int) else None)
+    return c.parse(model, raw, **values)
+
+
+def hire_id(value: Any) -> str:
+    if not isinstance(value, str | int) or not HIRE_ID.match(str(value)):
+        raise ValueError(f"not a Hire id: {value!r}")
+    return str(value)
+
+
+def at(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+# -- interviews (Hire) ------------------------------------------------------------------------------------
+
+
+def read_interviews(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+    """Interviews starting in [now - lookback, now + horizon]; one that left the window since the last
+    run is re-read by its application (moved, or gone = cancelled). Cursor `seen`: interview id ->
+    [application_id, begin_ms, end_ms, sequence, kind]; `sequence` counts the reschedules observed."""
+    started = c.now_ms()
+    low = started - c.config.interview_lookback_days * DAY_MS
+    high = started + c.config.interview_horizon_days * DAY_MS
+    before: dict[str, list[Any]] = {k: list(v) for k, v in (cursor.get("seen") or {}).items()}
+    seen: dict[str, list[Any]] = {}
+    params = {"start_time": str(low), "end_time": str(high), "page_size": 100, "user_id_type": c.config.id_type}
+    for page in c.client.pages(HIRE, "hire.interview.list", params):
+        for raw in page:
+            yield from _interview(c, raw, before, seen)
+    for interview_id, entry in before.items():
+        if interview_id in seen or entry[1] < low:
+            continue  # still listed, or aged out of the window normally
+        query = {"application_id": entry[0], "page_size": 100, "user_id_type": c.config.id_type}
+        listed = [raw for page in c.client.pages(HIRE, "hire.interview.list", query) for raw in page]
+        mine = [raw for raw in listed if isinstance(raw, dict) and str(raw.get("id")) == interview_id]
+        if mine:
+            moved: dict[str, list[Any]] = {}
+            yield from _interview(c, mine[0], before, moved)
+            now = moved.get(interview_id, entry)
+            if now is entry or now[1] > high:
+                seen[interview_id] = now  # garbled, or moved past the horizon: follow it until it is back
+        elif all(isinstance(raw, dict) and HIRE_ID.match(str(raw.get("id"))) for raw in listed):
+            yield _gone(c, interview_id, entry)
+        else:
+            seen[interview_id] = entry  # a garbled listing proves nothing: look again next run
+    yield Checkpoint({"seen": seen}, at(started))
+
+
+def _interview(
+    c: FeishuConnector, raw: Any, before: Mapping[str, list[Any]], seen: dict[str, list[Any]]
+) -> Iterator[StreamItem]:
+    record = build(c, Interview, raw, lambda r: _interview_fields(c, r, before))
+    if isinstance(record, Interview):
+        seen[record.remote_id] = [
+            record.application_id, int(raw["begin_time"]), int(raw["end_time"]), record.thread.sequence,
+            record.kind.value,
+        ]  # fmt: skip
+    elif record.remote_id is not None and record.remote_id in before:
+        seen[record.remote_id] = before[record.remote_id]  # a garbled copy: keep following the old one
+    yield record
+
+
+def _interview_fields(c: FeishuConnector, raw: dict[str, Any], before: Mapping[str, list[Any]]) -> dict[str, Any]:
+    interview_id = hire_id(raw["id"])
+    begin, end = millis(raw["begin_time"]), millis(raw["end_time"])
+    kind = KINDS[raw["interview_type"]]
+    summary = raw.get("interview_round_summary")
+    status = InterviewStatus.completed if summary in (4, 5) or (isinstance(summary, int) and summary >= 7) else None
+    previous = before.get(interview_id)
+    sequence = 0
+    if previous is not None:
+        moved = (previous[1], previous[2]) != (int(raw["begin_time"]), int(raw["end_time"]))
+        sequence = int(previous[3]) + int(moved)
+    zone = (raw.get("talent_time_zone") or {}).get("code") or c.instance.timezone
+    try:
+        zone_info(zone)
+    except ValueError:
+        zone = c.instance.timezone
+    interviewers = [
+        staff_id(c.config.id_type, str((r.get("interviewer") or {}).get("id") or r["user_id"]))
+        for r in raw.get("interview_record_list") or []
+    ]
+    modified = raw.get("biz_modify_time")
+    return {
+        "remote_id": interview_id,
+        "kind": kind,
+        "start_at": begin,
+        "end_at": end,
+        "timezone": zone,
+        "status": status or InterviewStatus.scheduled,
+        "status_raw": f"interview_round_summary={summary}" if summary is not None else None,
+        "thread": _thread(c, interview_id, sequence),
+        "application_id": hire_id(raw["application_id"]),
+        "platform": PLATFORMS.get(raw.get("video_type", 0)) if kind is InterviewKind.video else None,
+        "interviewer_ids": tuple(dict.fromkeys(interviewers)),
+        "source_updated_at": millis(modified) if modified else None,
+    }
+
+
+def _thread(c: FeishuConnector, interview_id: str, sequence: int) -> AppointmentThread:
+    domain = "larksuite.com" if "larksuite" in c.host_url else "feishu.cn"
+    return AppointmentThread(
+        thread_id=canonical_id(c.instance.name, interview_id), ical_uid=f"{interview_id}@hire.{domain}",
+        sequence=sequence,
+    )  # fmt: skip
+
+
+def _gone(c: FeishuConnector, interview_id: str, entry: list[Any]) -> Interview | Malformed:
+    """An interview its application no longer lists: cancelled, with its last known window."""
+    return c.parse(
+        Interview,
+        entry,
+        remote_id=interview_id,
+        kind=entry[4],
+        start_at=at(int(entry[1])),
+        end_at=at(int(entry[2])),
+        timezone=c.instance.timezone,
+        status=InterviewStatus.cancelled,
+        status_raw="deleted",
+        thread=_thread(c, interview_id, int(entry[3]) + 1),
+        application_id=str(entry[0]),
+    )
+
+
+# -- calendar: RSVPs ---------------------------------------------------------------------------------------
+
+
+def _calendar(c: FeishuConnector) -> str:
+    if not c.config.calendar_id:
+        raise ValueError(f"{c.instance.name}: set calendar_id to read calendar streams")
+    return c.config.calendar_id
+
+
+def _events_path(c: FeishuConnector) -> str:
+    return f"/open-apis/calendar/v4/calendars/{_calendar(c)}/events"
+
+
+def changed_events(c: FeishuConnector, sync_token: str | None) -> tuple[list[Any], str | None]:
+    """Events changed since `sync_token` (all events ending after the history horizon without one)
+    and the new sync token; an expired token (190008) restarts with a full listing."""
+    if sync_token:
+        try:
+            return _list_events(c, {"sync_token": sync_token})
+        except InvalidRequest as exc:
+            if exc.code != 190008:
+                raise
+    anchor = (c.now_ms() - c.config.history_days * DAY_MS) // 1000
+    return _list_events(c, {"anchor_time": str(anchor)})
+
+
+def _list_events(c: FeishuConnector, params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    events: list[Any] = []
+    token: str | None = None
+    query = {**params, "page_size": 500, "user_id_type": c.config.id_type}
+    while True:
+        data = c.client.call("GET", _events_path(c), "calendar.event.list", params=query)
+        events.extend(data.get("items") or [])
+        if not data.get("has_more") or not data.get("page_token"):
+            return events, data.get("sync_token") or None
+        if data["page_token"] == token:
+            raise InvalidRequest("calendar listing repeated its page_token", vendor="feishu")
+        token = data["page_token"]
+        query = {"page_token": token, "page_size": 500, "user_id_type": c.config.id_type}
+
+
+def read_rsvps(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+    """RSVPs of external attendees (candidates) on changed Lifeline events. Cursor: `sync_token` and
+    per attendee the answer and when it was first seen (`occurred_at`: the API gives no RSVP time).
+    A run that met a garbled event or attendee keeps the old sync token, so those are read again."""
+    started = c.now_ms()
+    answers: dict[str, list[Any]] = {k: list(v) for k, v in (cursor.get("answers") or {}).items()}
+    events, sync_token = changed_events(c, cursor.get("sync_token"))
+    clean = True
+    for event in events:
+        if not isinstance(event, dict):
+            clean = False
+            yield Malformed("calendar event is not an object", event)
+            continue
+        link = MARKER.search(str(event.get("description") or ""))
+        if not link or event.get("status") == "cancelled":
+            continue
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+            clean = False
+            yield Malformed("event_id missing or garbled", event)
+            continue
+        path = f"{_events_path(c)}/{event_id}/attendees"
+        for page in c.client.pages(path, "calendar.event.attendee.list", {"page_size": 100}):
+            for attendee in page:
+                item = _rsvp(c, event_id, link, attendee, answers, started)
+                clean = clean and not isinstance(item, Malformed)
+                if item is not None:
+                    yield item
+    horizon = started - c.config.history_days * DAY_MS
+    kept = {k: v for k, v in answers.items() if v[1] >= horizon}
+    token = sync_token if clean else cursor.get("sync_token")
+    yield Checkpoint({"sync_token": token, "answers": kept}, at(started))
+
+
+def _rsvp(
+    c: FeishuConnector, event_id: str, link: re.Match[str], attendee: Any, answers: dict[str, list[Any]], now: int
+) -> Confirmation | Malformed | None:
+    if not isinstance(attendee, dict) or not attendee.get("is_external"):
+        return None
+    attendee_id, status = attendee.get("attendee_id"), attendee.get("rsvp_status")
+    if not isinstance(attendee_id, str) or not EVENT_ID.match(attendee_id) or status not in RSVP_STATUSES:
+        return Malformed("attendee_id or rsvp_status missing or garbled", attendee, event_id)
+    action = RSVP.get(status)
+    if action is None:
+        return None
+    key = f"{event_id}/{attendee_id}"
+    if answers.get(key, [None])[0] != action.value:
+        answers[key] = [action.value, now]
+    return c.parse(
+        Confirmation,
+        attendee,
+        remote_id=key,
+        interview_id=link.group(1),
+        occurred_at=at(int(answers[key][1])),
+        action=action,
+        channel=Channel.feishu,
+        sequence_seen=int(link.group(2)),
+    )
+
+
+# -- VC attendance -----------------------------------------------------------------------------------------
+
+
+def read_attendance(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+    """Participants of the Feishu meetings on Lifeline's calendar events that have ended, re-read until
+    the report is final (2 h after the scheduled end). Cursor `done`: event id -> scheduled end (s)."""
+    if not c.config.meeting_attendance:
+        raise ValueError(
+            f"{c.instance.name}: the attendance stream needs meeting_attendance = true (an app holding the "
+            "VC report scope vc:room:readonly); otherwise leave it out of `streams`"
+        )
+    started = c.now_ms()
+    done: dict[str, int] = dict(cursor.get("done") or {})
+    watermark = started
+    for event in _recent_events(c, started):
+        try:
+            link = MARKER.search(str(event.get("description") or ""))
+            number = MEETING_NO.search(str((event.get("vchat") or {}).get("meeting_url") or ""))
+            event_id = str(event["event_id"])
+            if not link or not number or event_id in done or event.get("status") == "cancelled":
+                continue
+            begin_s, end_s = int(event["start_time"]["timestamp"]), int(event["end_time"]["timestamp"])
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            yield Malformed(describe_error(exc), event)
+            continue
+        if begin_s * 1000 > started:
+            continue
+        items = list(_meeting_attendance(c, number.group(1), begin_s, started, link.group(1)))
+        yield from items
+        clean = not any(isinstance(item, Malformed) for item in items)
+        if clean and end_s * 1000 + MEETING_SETTLE_MS <= started:
+            done[event_id] = end_s
+        else:
+            watermark = min(watermark, begin_s * 1000)
+    horizon = (started - c.config.history_days * DAY_MS) // 1000
+    yield Checkpoint({"done": {k: v for k, v in done.items() if v >= horizon}}, at(watermark))
+
+
+def _recent_events(c: FeishuConnector, now_ms: int) -> Iterator[Any]:
+    """Events overlapping the last `history_days`, one day per call (time-window listings are not
+    paged and truncate at page_size); each once, from the window holding its start (an event whose
+    start is unreadable is passed on for the caller to quarantine)."""
+    end_s = now_ms // 1000
+    for days_ago in range(c.config.history_days, 0, -1):
+        low = end_s - days_ago * 86400
+        params = {"start_time": str(low), "end_time": str(low + 86400), "page_size": 1000}
+        data = c.client.call("GET", _events_path(c), "calendar.event.list", params=params)
+        for event in data.get("items") or []:
+            try:
+                begin = int(event["start_time"]["timestamp"])
+            except (KeyError, TypeError, ValueError):
+                yield event
+                continue
+            if low <= begin < low + 86400:
+                yield event
+
+
+def _meeting_attendance(
+    c: FeishuConnector, number: str, begin_s: int, now_ms: int, interview_id: str
+) -> Iterator[StreamItem]:
+    params = {
+        "start_time": str(begin_s - 3600),
+        "end_time": str(now_ms // 1000),
+        "meeting_no": number,
+        "page_size": 100,
+        "user_id_type": c.config.id_type,
+    }
+    for page in c.client.pages("/open-apis/vc/v1/meeting_list", "vc.meeting_list.get", params, "meeting_list"):
+        for meeting in page:
+            try:
+                start, end = vc_time(meeting["meeting_start_time"]), vc_time(meeting["meeting_end_time"])
+            except (KeyError, TypeError, ValueError) as exc:
+                yield Malformed(describe_error(exc), meeting, number)
+                continue
+            query = {
+                "meeting_start_time": str(int(start.timestamp())),
+                "meeting_end_time": str(int(end.timestamp())),
+                "meeting_no": number,
+                "page_size": 100,
+                "user_id_type": c.config.id_type,
+            }
+            try:
+                for part in c.client.pages(
+                    "/open-apis/vc/v1/participant_list", "vc.participant_list.get", query, "participants"
+                ):
+                    fields = functools.partial(_attendance, c, number=number, start=start, interview_id=interview_id)
+                    for raw in part:
+                        yield build(c, Attendance, raw, fields)
+            except NotFound:
+                continue  # 126009: the report does not know this instance (yet)
+
+
+def _attendance(
+    c: FeishuConnector, raw: dict[str, Any], number: str, start: datetime, interview_id: str
+) -> dict[str, Any]:
+    joined, left = vc_time(raw["join_time"]), vc_time(raw["leave_time"])
+    user = raw.get("user_id")
+    name = str(raw["participant_name"])
+    who = staff_id(c.config.id_type, user) if user else "guest:" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return {
+        "remote_id": f"{number}/{int(start.timestamp())}/{who}/{int(joined.timestamp())}",
+        "interview_id": interview_id,
+        "occurred_at": joined,
+        "left_at": left,
+        "role": Role.interviewer if user else Role.candidate,
+        "participant_id": who,
+        "leave_reason": raw.get("leave_reason") or None,
+    }
+
+
+# -- task state --------------------------------------------------------------------------------------------
+
+
+def task_state(
+    c: FeishuConnector, payload: Any, guid: str, completed_ms: int, observed: datetime, raw_state: str | None = None
+) -> DeliveryEvent | Malformed:
+    """The state record of a Lifeline task (`done` -> read at completion, else open or deleted)."""
+    state = raw_state or ("done" if completed_ms else "todo")
+    kind = {"done": DeliveryType.read, "deleted": DeliveryType.failed}.get(state, DeliveryType.delivered)
+    return c.parse(
+        DeliveryEvent,
+        payload,
+        remote_id=f"task/{guid}/state",
+        notification_id=canonical_id(c.instance.name, f"task/{guid}"),
+        occurred_at=at(completed_ms) if completed_ms else observed,
+        type=kind,
+        channel=Channel.feishu,
+        status_raw=state,
+    )
+
+
+def read_tasks(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+    """Completion of tasks in the configured tasklist created in the last `history_days`; a task
+    reopened since the last run is reported open again. Cursor `done`: guid -> completed_at (ms)."""
+    if not c.config.tasklist_guid:
+        raise ValueError(f"{c.instance.name}: set tasklist_guid to read the tasks stream")
+    started = c.now_ms()
+    before: dict[str, int] = dict(cursor.get("done") or {})
+    done: dict[str, int] = {}
+    path = f"/open-apis/task/v2/tasklists/{c.config.tasklist_guid}/tasks"
+    params = {"page_size": 100, "created_from": str(started - c.config.history_days * DAY_MS)}
+    try:
+        pages = list(c.client.pages(path, "task.tasklist.tasks", {**params, "user_id_type": c.config.id_type}))
+    except NotFound:
+        pages = []  # 1470404: the tasklist holds no task of this app yet
+    for page in pages:
+        for raw in page:
+            guid, completed = _task_fields(raw)
+            if guid is None or completed is None:
+                if guid in before:
+                    done[guid] = before[guid]  # judge it again when it reads cleanly
+                yield Malformed("task: guid or completed_at missing or not a ms string", raw, guid)
+            elif completed:
+                done[guid] = completed
+                yield task_state(c, raw, guid, completed, at(started))
+            elif guid in before:
+                yield task_state(c, raw, guid, 0, at(started))
+    yield Checkpoint({"done": done}, at(started))
+
+
+def _task_fields(raw: Any) -> tuple[str | None, int | None]:
+    if not isinstance(raw, dict):
+        return None, None
+    guid, completed = raw.get("guid"), raw.get("completed_at")
+    guid = guid if isinstance(guid, str) and re.fullmatch(r"[0-9a-f-]{8,64}", guid) else None
+    return guid, int(completed) if isinstance(completed, str) and completed.isdigit() else None
+
+
+# -- approval state ----------------------------------------------------------------------------------------
+
+
+def approval_record(
+    c: FeishuConnector, payload: Any, code: str, status: str, changed: datetime
+) -> RescheduleRequest | Malformed:
+    """An approval instance Lifeline started, as the reschedule request it stands for."""
+    return c.parse(
+        RescheduleRequest,
+        payload,
+        remote_id=f"approval/{code}",
+        occurred_at=changed,
+        requested_by=Role.hr,
+        status=APPROVAL_STATUS.get(status, f"unknown status {status!r}"),
+    )
+
+
+def read_approvals(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+    """New instances of the configured definitions (10-hour listing windows), then each open one
+    until it is final. Only Lifeline's instances (uuid `ll-…`) are kept. Cursor: `listed_until`
+    (ms) and `open`: instance code -> approval code."""
+    if not c.config.approval_codes:
+        raise ValueError(f"{c.instance.name}: set approval_codes to read the approvals stream")
+    started = c.now_ms()
+    until = int(cursor.get("listed_until") or started - c.config.history_days * DAY_MS)
+    pending: dict[str, str] = dict(cursor.get("open") or {})
+    listed_until = max(until, started - LISTING_LAG_MS)
+    for approval_code in c.config.approval_codes:
+        low = until - LISTING_LAG_MS
+        while low < started:
+            high = min(low + 10 * 3600 * 1000, started)
+            params = {"approval_code": approval_code, "start_time": str(low), "end_time": str(high), "page_size": 100}
+            for page in c.client.pages(APPROVALS, "approval.instance.list", params, "instance_code_list"):
+                for code in page:
+                    if isinstance(code, str) and INSTANCE_CODE.match(code):
+                        pending[code] = approval_code
+                    else:  # list again from here next run
+                        listed_until = min(listed_until, low + LISTING_LAG_MS)
+                        yield Malformed("instance code garbled", code)
+            low = high
+    for code in sorted(pending):
+        try:
+            data = c.client.call("GET", f"{APPROVALS}/{code}", "approval.instance.get")
+        except NotFound:
+            pending.pop(code)
+            continue
+        if not str(data.get("uuid") or "").startswith("ll-"):
+            pending.pop(code)  # not started by Lifeline
+            continue
+        status = str(data.get("status"))
+        try:
+            end = int(data.get("end_time") or 0)
+            changed = at(end) if status in APPROVAL_FINAL and end else millis(data.get("start_time"))
+        except (TypeError, ValueError) as exc:
+            yield Malformed(describe_error(exc), data, f"approval/{code}")
+            continue
+        yield approval_record(c, data, code, status, changed)
+        if status in APPROVAL_FINAL:
+            pending.pop(code)
+    yield Checkpoint({"listed_until": listed_until, "open": pending}, at(listed_until))

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export LIFELINE_CONFIG ?= plugins.toml
 
-.PHONY: venv test lint demo bench postgres-server clean lock
+.PHONY: venv test lint demo bench drill airflow postgres-server clean lock
 
 venv: $(STAMP)
 
@@ -31,13 +31,21 @@ test: $(STAMP) postgres-server lint
 
 demo: $(STAMP)
 	$(BIN)/lifeline plugins
-	$(BIN)/lifeline check
+	$(BIN)/lifeline check --offline
 	$(BIN)/lifeline db upgrade
-	$(BIN)/lifeline db status
+	$(BIN)/lifeline demo $(DEMO_ARGS)
 
 # Benchmarks print `name: value` lines; `make bench BENCH_ARGS="--quick"` for a fast run.
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# The randomized crash/replay drill of the outbox; `make drill BENCH_ARGS=--quick` for fewer runs.
+drill: $(STAMP)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS) drill
+
+# `airflow standalone` on the sandbox tenant, emulators running and connections set; prints the login.
+airflow: $(STAMP)
+	$(BIN)/python -m core.airflow.standalone
 
 # Rebuild constraints.txt from the current venv after changing dependencies in pyproject.toml.
 lock: $(STAMP)

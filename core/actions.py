@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import UtcDateTime
+from core.models import NotificationPurpose, UtcDateTime
 
 
 class _Payload(BaseModel):
@@ -83,6 +83,44 @@ class ReissueLink(_Payload):
     reason: str = "technical"
 
 
+class SendSms(_Payload):
+    """One templated SMS to one candidate (Aliyun SendSms); `OutId` carries the idempotency key."""
+
+    recipient: str = Field(description="canonical candidate id; the connector looks up the number")
+    purpose: NotificationPurpose
+    template_code: str | None = Field(None, description="approved template; None = the instance's one for purpose")
+    params: dict[str, str] = Field(default_factory=dict, description="template variables, string values, no URLs")
+    interview_id: str | None = None
+
+
+class CalendarInvite(_Payload):
+    """The iMIP part of an e-mail: one appointment thread (stable UID), SEQUENCE bumped on each change."""
+
+    ical_uid: str
+    sequence: int = Field(0, ge=0)
+    start_at: UtcDateTime
+    end_at: UtcDateTime
+    summary: str
+    location: str = ""
+    description: str = ""
+    status: Literal["confirmed", "cancelled"] = Field("confirmed", description="cancelled = METHOD:CANCEL")
+    issued_at: UtcDateTime = Field(description="DTSTAMP; fixed in the payload so a retry is byte-identical")
+
+
+class SendEmail(_Payload):
+    """One e-mail to one candidate: text + HTML, optionally an invitation/update/cancellation."""
+
+    recipient: str = Field(description="canonical candidate id; the connector looks up the address")
+    recipient_name: str = ""
+    purpose: NotificationPurpose
+    subject: str
+    text: str
+    html: str | None = Field(None, description="HTML body; None = built from text and links")
+    links: tuple[Link, ...] = ()
+    interview_id: str | None = None
+    calendar: CalendarInvite | None = None
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "send_message": SendMessage,
     "create_task": CreateTask,
@@ -90,5 +128,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "create_calendar_event": CalendarEvent,
     "update_calendar_event": CalendarEvent,
     "reissue_link": ReissueLink,
+    "send_sms": SendSms,
+    "send_email": SendEmail,
 }
 """Action kinds with a shared payload model; a connector may declare further kinds of its own."""

@@ -210,6 +210,28 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
             pass
 
 
+@cli.command()
+@click.option("--interviews", "n", type=int, default=60, show_default=True, help="simulated candidates")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--faults", type=float, default=0.02, show_default=True, help="probability of each vendor fault")
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
+              help="SQLite file for the demo (recreated)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write the figures as JSON")
+@pass_ctx
+def demo(ctx: Context, n: int, seed: int, faults: float, store_path: Path, json_path: Path | None) -> None:
+    """Run the whole pipeline against the vendor emulators with a simulated population."""
+    from core import demo as demo_mod
+
+    cfg = ctx.config()
+    out.print(f"Lifeline demo: {n} AI interviews on the emulators named in {cfg.path}, faults {faults}")
+    report = demo_mod.run(cfg, ctx.host, store_path, n, seed, faults, out)
+    demo_mod.show(report, out)
+    if json_path:
+        demo_mod.write_json(report, json_path)
+    if report.duplicates or report.false_missed:
+        raise SystemExit(1)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
@@ -218,3 +240,20 @@ def main() -> None:
 
 
 # Command groups contributed by core modules are added below, one `cli.add_command(...)` line each.
+from core.receiver.commands import link, serve  # noqa: E402 - they import `cli`'s helpers above
+
+cli.add_command(serve)
+cli.add_command(link)
+from core.reconcile.cli import evidence, reconcile  # noqa: E402
+
+cli.add_command(reconcile)
+cli.add_command(evidence)
+from core.remediation.cli import remediate  # noqa: E402
+
+cli.add_command(remediate)
+from core.outbox.cli import dispatch  # noqa: E402
+
+cli.add_command(dispatch)
+from core.reminders.cli import reminders  # noqa: E402
+
+cli.add_command(reminders)

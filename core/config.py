@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.connector import Connector, Instance
-from core.models import zone_info
+from core.models import Channel, OutcomeClass, zone_info
 from core.plugins import PluginHost, UnknownConnector
 
 DEFAULT_PATH = "plugins.toml"
@@ -47,6 +47,99 @@ class PolicySettings(_Strict):
     min_attendance_minutes: int = Field(5, ge=0, description="less attendance than this is partial")
     technical_clicks: int = Field(2, ge=1, description="human join attempts that mean a technical miss")
     stale_stream_minutes: int = Field(120, ge=1, description="a stream behind longer than this raises an alert")
+    # remediation: where actions go (connector keys of this tenant), who gets them, playbooks and caps
+    hr_connector: str | None = Field(None, description="connector for HR tasks and messages (DingTalk/Feishu)")
+    hr_assignees: list[str] = Field(default_factory=list, description="HR platform user ids on hr_connector")
+    hr_recipients: list[str] = Field(
+        default_factory=list, description="HR ids for messages if not hr_assignees (DingTalk: userIds, todos unionIds)"
+    )
+    incident_recipients: list[str] = Field(default_factory=list, description="incident notices (else hr_assignees)")
+    candidate_connectors: dict[str, str] = Field(
+        default_factory=dict, description="candidate channel -> connector, e.g. {sms = 'sms', email = 'mail'}"
+    )
+    calendar_connector: str | None = Field(None, description="connector holding the interview calendar events")
+    calendar_organizer: str | None = Field(None, description="organizer id of the calendar events")
+    approval_connector: str | None = Field(None, description="connector for reschedule approvals")
+    approval_process_code: str | None = Field(None, description="approval definition (processCode / approval_code)")
+    approval_originator: str | None = Field(None, description="user id the approval is started for")
+    approval_approvers: list[str] = Field(default_factory=list, description="approver user ids, in order")
+    playbooks: dict[str, list[str] | str] = Field(
+        default_factory=dict, description="outcome -> built-in step names, or a plugin playbook 'plugin:name'"
+    )
+    max_auto_reinvites: int = Field(1, ge=0, description="automatic re-invitations of a candidate per interview")
+    remediation_horizon_hours: int = Field(
+        72, ge=1, description="an interview that ended longer ago gets its outcome recorded but no automatic action"
+    )
+    quiet_hours: list[int] = Field(
+        default_factory=lambda: [21, 8], min_length=2, max_length=2,
+        description="[from, to] local hours in which candidates get no automated message (held until `to`); "
+                    "equal hours: none",
+    )
+    incident_threshold: int = Field(3, ge=2, description="technical misses on one platform that open an incident")
+    incident_window_minutes: int = Field(120, ge=1, description="how close together those misses must start")
+    reschedule_slots: int = Field(3, ge=0, le=10, description="slots offered on the reschedule page")
+    reschedule_slot_hours: list[int] = Field(default_factory=lambda: [10, 14, 16], description="local start hours")
+    reschedule_lead_hours: int = Field(24, ge=1, description="the earliest slot offered, in hours from now")
+    task_due_hours: int = Field(24, ge=1, description="HR tasks are due this long after they are created")
+    dispatch_max_attempts: int = Field(6, ge=1, description="failed tries before an action is parked as dead")
+    dispatch_backoff_seconds: int = Field(30, ge=1, description="first retry delay; doubles per failure, max 1 h")
+    # reminders (core.reminders); quiet hours are `quiet_hours` above, in the candidate's zone
+    reminder_offsets_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"reminder_t3d": 4320, "reminder_t1d": 1440, "reminder_t1h": 60},
+        description="reminder -> minutes before the start (reminder_t3d, reminder_t1d, reminder_t1h); leave one "
+                    "out to not send it",
+    )
+    reminder_channels: list[str] = Field(
+        default_factory=lambda: ["sms", "email"], description="candidate channels in order, after their own preference"
+    )
+    reminder_fallback_minutes: int = Field(
+        30, ge=1, description="a reminder with no delivery receipt this long after sending goes out on the next channel"
+    )
+
+    @field_validator("playbooks")
+    @classmethod
+    def _known_playbooks(cls, value: dict[str, list[str] | str]) -> dict[str, list[str] | str]:
+        from core.remediation.policies import check_playbook  # the step catalogue lives with remediation
+
+        for outcome, playbook in value.items():
+            if outcome not in OutcomeClass.__members__:
+                raise ValueError(f"{outcome!r} is not an outcome class ({', '.join(OutcomeClass)})")
+            check_playbook(playbook)
+        return value
+
+    @field_validator("candidate_connectors")
+    @classmethod
+    def _known_channels(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = [c for c in value if c not in Channel.__members__]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a channel ({', '.join(Channel)})")
+        return value
+
+    @field_validator("reminder_offsets_minutes")
+    @classmethod
+    def _known_reminders(cls, value: dict[str, int]) -> dict[str, int]:
+        known = ("reminder_t3d", "reminder_t1d", "reminder_t1h")
+        unknown = [k for k in value if k not in known]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a reminder ({', '.join(known)})")
+        if any(minutes < 1 for minutes in value.values()):
+            raise ValueError("reminder offsets are whole minutes before the start, at least 1")
+        return value
+
+    @field_validator("reminder_channels")
+    @classmethod
+    def _known_reminder_channels(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in Channel.__members__]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a channel ({', '.join(Channel)})")
+        return value
+
+    @field_validator("reschedule_slot_hours", "quiet_hours")
+    @classmethod
+    def _hours_of_day(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= h <= 23 for h in value):
+            raise ValueError("hours of the day go from 0 to 23")
+        return value
 
 
 class InstanceConfig(BaseModel):

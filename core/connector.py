@@ -10,7 +10,7 @@ idempotency key and returns the vendor's id for what it created.
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -73,12 +73,25 @@ class CheckResult:
     message: str
 
 
+Handoff = Mapping[str, Mapping[str, Sequence[Any]]]
+"""stream name -> cursor key -> items: work an action hands to one of its connector's streams."""
+
+
 @dataclass(frozen=True)
 class ActionResult:
-    """What an action sink reports: the vendor's id for the object, plus anything worth keeping."""
+    """What an action sink reports: the vendor's id for the object, plus what dispatch must keep.
+
+    `records` (e.g. the Notification for each recipient, or a failed DeliveryEvent) are stored in
+    the same transaction that marks the outbox row done. `handoff` feeds a stream of the same
+    instance: the items are appended to that stream's cursor keys on its next read (e.g. the
+    receipts stream learns which sends to poll) and consumed with the checkpoint that follows, so a
+    send made while a sync runs is never lost.
+    """
 
     remote_id: str
     detail: Mapping[str, Any] = field(default_factory=dict)
+    records: tuple[Record, ...] = ()
+    handoff: Handoff = field(default_factory=dict)
 
 
 class CallbackRejected(Exception):

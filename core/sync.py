@@ -1,9 +1,10 @@
 """Run one connector stream into the store, incrementally and safely.
 
 Records are stored in batches; a `Checkpoint` commits the records before it together with the new
-cursor and watermark. A malformed record is quarantined with its reason. When the vendor fails
-mid-stream, what was read so far is kept (upserts make the re-read harmless), the error is
-recorded on the stream, and the error is raised for the driver (CLI or Airflow) to act on.
+cursor and watermark. Work handed over by actions (`ActionResult.handoff`) is merged into the
+cursor before the read and consumed by the first checkpoint. A malformed record is quarantined
+with its reason. When the vendor fails mid-stream, what was read so far is kept (upserts make the
+re-read harmless), the error is recorded on the stream and raised for the driver (CLI or Airflow).
 """
 
 from __future__ import annotations
@@ -48,14 +49,21 @@ def sync_stream(store: Store, setup: ConnectorSetup, stream: str, connector: Con
     connector = connector or build_connector(setup)
     records: list[Record] = []
     bad: list[Malformed] = []
+    handoff_ids, handed = store.pending_handoffs(source, stream)
+    cursor = dict(store.stream_state(source, stream).cursor)
+    for key, items in handed.items():
+        cursor[key] = [*cursor.get(key, []), *items]
 
     def flush(checkpoint: Checkpoint | None) -> None:
-        summary.written.add(store.commit_batch(tenant, source, stream, records, bad, checkpoint))
+        nonlocal handoff_ids
+        summary.written.add(store.commit_batch(tenant, source, stream, records, bad, checkpoint, handoff_ids))
+        if checkpoint is not None:
+            handoff_ids = []
         records.clear()
         bad.clear()
 
     try:
-        for item in connector.read(stream, store.stream_state(source, stream).cursor):
+        for item in connector.read(stream, cursor):
             if isinstance(item, Checkpoint):
                 flush(item)
                 summary.checkpoints += 1

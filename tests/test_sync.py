@@ -79,3 +79,35 @@ def test_records_from_another_source_are_quarantined(store: Store) -> None:
                            Instance(tenant="acme", name="acme.fl"))
     summary = sync_stream(store, setup, "link_events")
     assert summary.written.quarantined == 1 and store.count("evidence") == 0
+
+
+class Receipts(Connector):
+    """Moves handed-over sends from cursor key `sent` into `pending`; can hand over more mid-read."""
+
+    name = "receipts"
+    streams = (StreamInfo("receipts", (LinkEvent,)),)
+    store: ClassVar[Store | None] = None
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+        pending = sorted({*cursor.get("pending", []), *cursor.get("sent", [])})
+        if self.store is not None:  # a send dispatched while this sync runs
+            with self.store.begin() as conn:
+                self.store.add_handoff(conn, "acme.rc", {"receipts": {"sent": ["late"]}})
+            Receipts.store = None
+        yield Checkpoint({"pending": pending}, T0)
+
+
+def test_handoffs_reach_the_next_read_once_and_none_are_lost(store: Store) -> None:
+    setup = ConnectorSetup("acme", "rc", InstanceConfig(plugin="receipts"), Receipts, NoSettings(),
+                           Instance(tenant="acme", name="acme.rc"))
+    with store.begin() as conn:
+        store.add_handoff(conn, "acme.rc", {"receipts": {"sent": ["m1", "m2"]}, "tasks": {"new": []}})
+        store.add_handoff(conn, "acme.rc", {"receipts": {"sent": ["m3"]}})
+    Receipts.store = store
+    sync_stream(store, setup, "receipts")
+    assert store.stream_state("acme.rc", "receipts").cursor == {"pending": ["m1", "m2", "m3"]}
+    assert store.pending_handoffs("acme.rc", "receipts")[1] == {"sent": ["late"]}
+    sync_stream(store, setup, "receipts")
+    assert store.stream_state("acme.rc", "receipts").cursor == {"pending": ["late", "m1", "m2", "m3"]}
+    assert store.pending_handoffs("acme.rc", "receipts") == ([], {})
+    assert store.count("handoffs", stream="tasks") == 0  # an empty handoff is never queued

@@ -82,8 +82,8 @@ def _work_msg(message: SendMessage) -> dict[str, Any]:
 
 
 def send_message(conn: DingTalkConnector, action: Action) -> ActionResult:
-    """One send per batch. Every recipient's `Notification` goes to `detail["notifications"]` (dispatch
-    stores them) and, as `handoff`, to the `receipts` stream's cursor key `sent` (it polls them)."""
+    """One send per batch. Every recipient's `Notification` is returned as a record (dispatch stores it)
+    and handed to the `receipts` stream's cursor key `sent` (it polls them)."""
     message = payload(SendMessage, action)
     if message.purpose not in NotificationPurpose.__members__:
         raise InvalidRequest(f"send_message payload: unknown purpose {message.purpose!r}", vendor="dingtalk")
@@ -103,8 +103,8 @@ def send_message(conn: DingTalkConnector, action: Action) -> ActionResult:
         idempotency_key=action.idempotency_key,
     ) for key, outcome in sends for user, failure in outcome.items()]
     dumped = [n.model_dump(mode="json") for n in notes]
-    return ActionResult(",".join(key for key, _ in sends),
-                        {"notifications": dumped, "handoff": {"receipts": {"sent": dumped}}})
+    return ActionResult(",".join(key for key, _ in sends), records=tuple(notes),
+                        handoff={"receipts": {"sent": dumped}})
 
 
 def _work(conn: DingTalkConnector, message: SendMessage, users: list[str]) -> tuple[str, dict[str, str | None]]:
@@ -169,7 +169,7 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
                                          json=body, idempotent=True)["id"])  # a repeat is refused ("task exist")
     except Conflict:
         todo_id, detail["recovered"] = _todo_by_source(conn, owner, action.idempotency_key), True
-    return ActionResult(todo_id, {**detail, "handoff": {"tasks": {NEW_TODOS: [todo_id]}}})
+    return ActionResult(todo_id, detail, handoff={"tasks": {NEW_TODOS: [todo_id]}})
 
 
 def _todo_by_source(conn: DingTalkConnector, owner: str, source_id: str, attempts: int = 3) -> str:
@@ -214,8 +214,8 @@ def create_approval(conn: DingTalkConnector, action: Action) -> ActionResult:
 
 def _approval_result(instance_id: str, recovered: bool) -> ActionResult:
     """The instance, handed to the `tasks` stream so its state is read even outside `approval_process_codes`."""
-    handoff = {"handoff": {"tasks": {NEW_APPROVALS: [instance_id]}}}
-    return ActionResult(instance_id, {**({"recovered": True} if recovered else {}), **handoff})
+    return ActionResult(instance_id, {"recovered": True} if recovered else {},
+                        handoff={"tasks": {NEW_APPROVALS: [instance_id]}})
 
 
 def find_approval(conn: DingTalkConnector, request: CreateApproval, key: str) -> str | None:

@@ -72,6 +72,7 @@ class DingTalkConnector(Connector):
     default_base_urls: ClassVar[Mapping[str, str]] = {
         "oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
     emulator = "connectors.dingtalk.emulator:create_app"
+    callback_kit: ClassVar[str] = "connectors.dingtalk.callback_kit:kit"
 
     def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
                  contacts: ContactBook | None = None) -> None:

@@ -2,8 +2,8 @@
 
 DingTalk cannot list what an app sent, so the stream polls what it is handed: the `Notification`
 records `send_message` returns (one per recipient, remote id `<kind>:<send id>:<userId>`, kind
-`work`/`robot`/`ding`), which dispatch appends to this stream's cursor key `sent` (the result's
-`detail["handoff"]`). Each send is polled until every recipient is settled (read or failed) or its
+`work`/`robot`/`ding`), which dispatch hands to this stream's cursor key `sent` (the result's
+`handoff`). Each send is polled until every recipient is settled (read or failed) or its
 result window (`receipts_window_hours`, at most DingTalk's 24 h) is over; settled sends are never
 polled again. Sends are at most 100 recipients (work notices), so results exist for every one.
 

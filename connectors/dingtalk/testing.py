@@ -25,10 +25,10 @@ TENANT, KEY = "acme", "dt"
 
 
 def handoff(cursor: Mapping[str, Any], stream: str, *results: ActionResult) -> dict[str, Any]:
-    """`cursor` of `stream` with the results' `detail["handoff"]` entries appended, as dispatch does."""
+    """`cursor` of `stream` with the results' handoff entries appended, as a sync after dispatch does."""
     merged = dict(cursor)
     for result in results:
-        for key, entries in result.detail.get("handoff", {}).get(stream, {}).items():
+        for key, entries in result.handoff.get(stream, {}).items():
             merged[key] = [*merged.get(key, []), *entries]
     return merged
 

@@ -75,7 +75,7 @@ def send_message(c: FeishuConnector, action: Action) -> ActionResult:
     if len(content.encode()) > CARD_LIMIT:
         raise ValueError(f"card is {len(content.encode())} bytes; Feishu takes at most {CARD_LIMIT}")
     sent: list[dict[str, Any]] = []
-    notifications: list[dict[str, Any]] = []
+    notifications: list[Notification] = []
     urgent: list[str] = []
     for recipient in message.recipients:
         id_type, user = split_staff_id(recipient, c.config.id_type)
@@ -107,12 +107,13 @@ def send_message(c: FeishuConnector, action: Action) -> ActionResult:
                 recipient=who,
                 status_raw="urgent_" + urgent[-1] if message.urgent else None,
                 idempotency_key=action.idempotency_key,
-            ).model_dump(mode="json")
+            )
         )
-    detail = {"message_ids": [s["message_id"] for s in sent], "receipts": sent, "notifications": notifications}
+    detail: dict[str, Any] = {"message_ids": [s["message_id"] for s in sent]}
     if urgent:
         detail["urgent"] = urgent
-    return ActionResult(",".join(s["message_id"] for s in sent), detail)
+    return ActionResult(",".join(s["message_id"] for s in sent), detail, records=tuple(notifications),
+                        handoff={"receipts": {"inbox": sent}})
 
 
 def buzz(c: FeishuConnector, message_id: str, id_type: IdType, user: str) -> str:
@@ -182,7 +183,7 @@ def create_task(c: FeishuConnector, action: Action) -> ActionResult:
         recipient=staff_id(id_type, ids[0][1]),
         idempotency_key=action.idempotency_key,
     )
-    return ActionResult(guid, {"url": found.get("url"), "notifications": [notification.model_dump(mode="json")]})
+    return ActionResult(guid, {"url": found.get("url")}, records=(notification,))
 
 
 def find_task(c: FeishuConnector, action: Action, title: str, extra: str) -> dict[str, Any] | None:

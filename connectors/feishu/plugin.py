@@ -75,6 +75,7 @@ class FeishuConnector(Connector):
     actions = ("send_message", "create_task", "create_approval", "create_calendar_event", "update_calendar_event")
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
     emulator = "connectors.feishu.emulator:create_app"
+    callback_kit: ClassVar[str] = "connectors.feishu.callback_kit:kit"
 
     def __init__(
         self,

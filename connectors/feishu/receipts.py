@@ -4,7 +4,7 @@ messages no older than 7 days (reference §3.2).
 The pending set lives in the stream cursor: `pending`: message id -> [recipient, sent_ms, due_ms,
 polled_ms].
 Messages enter it through the cursor's `inbox` (entries `{message_id, recipient, sent_ms}` that
-`send_message` returns in `ActionResult.detail["receipts"]`, appended by dispatch). A message is
+`send_message` hands over in `ActionResult.handoff`, merged in by the next sync). A message is
 **settled**, and never polled again, once its recipient has read it, once it has been polled in the
 last `FINAL_MS` of the 7-day window (unread for good), or when the window closed before a poll
 (then without a call; the API would refuse it). Unsettled messages are polled every run during

@@ -68,6 +68,7 @@ interviews = sa.Table(
     sa.UniqueConstraint("source", "remote_id"),
     sa.Index(None, "tenant", "end_at"),
     sa.Index(None, "thread_id"),
+    sa.Index(None, "tenant", "synced_at"),
 )
 
 candidates = sa.Table(
@@ -117,6 +118,9 @@ evidence = sa.Table(
     sa.UniqueConstraint("source", "kind", "remote_id"),
     sa.Index(None, "interview_id", "occurred_at"),
     sa.Index(None, "ref"),
+    sa.Index(None, "tenant", "synced_at"),
+    sa.Index("ix_evidence_reconcile", "interview_id", "kind", "type", "occurred_at", "ended_at", "human", "channel",
+             "code", "id"),
 )
 
 sync_state = sa.Table(
@@ -225,4 +229,56 @@ reconcile_state = sa.Table(
     sa.Column("last_evidence_id", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("rule_version", sa.String(32)),
     _ts("last_run_at"),
+    sa.Column("cutoffs", Json, comment="per interview kind: end_at up to which interviews were decidable"),
+    sa.Column("fingerprint", sa.String(64), comment="rules + thresholds + needed streams of the last run"),
+)
+
+remediation_cases = sa.Table(
+    "remediation_cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("interview_id", sa.String(255), nullable=False),
+    sa.Column("outcome_version", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("origin_version", sa.Integer, nullable=False,
+              comment="first version of this same decision: action keys derive from it"),
+    sa.Column("sequence", sa.Integer, nullable=False, comment="appointment SEQUENCE the decision is about"),
+    sa.Column("application_id", sa.String(255)),
+    sa.Column("playbook", sa.String(128), nullable=False),
+    sa.Column("steps", Json, nullable=False),
+    _ts("planned_at", False),
+    sa.UniqueConstraint("interview_id", "outcome_version"),
+    sa.Index(None, "tenant", "application_id"),
+)
+
+reschedule_requests = sa.Table(
+    "reschedule_requests", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("interview_id", sa.String(255), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False, comment="interview version the request is about"),
+    sa.Column("requested_by", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.String(32)),
+    sa.Column("reason_text", sa.String(500)),
+    sa.Column("slots", Json, nullable=False, comment="wished windows, first choice first"),
+    sa.Column("evidence_ref", sa.String(512), comment="canonical id of the RescheduleRequest evidence"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("approval_key", sa.String(128), comment="idempotency key of the approval action"),
+    _ts("created_at", False),
+    _ts("decided_at"),
+    sa.Column("decision_ref", sa.String(512), comment="canonical id of the evidence that carried the decision"),
+    _ts("applied_at"),
+    sa.UniqueConstraint("interview_id", "sequence"),
+    sa.Index(None, "tenant", "status"),
+)
+
+handoffs = sa.Table(
+    "handoffs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("items", Json, nullable=False, comment="cursor key -> list of items to merge into the next read"),
+    _ts("created_at", False),
+    _ts("consumed_at"),
+    sa.Index(None, "source", "stream", "consumed_at"),
 )

@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.connector import Checkpoint, Malformed
+from core.connector import Checkpoint, Handoff, Malformed
 from core.models import (
     Attendance,
     Candidate,
@@ -235,13 +235,38 @@ class Store:
         return StreamState(row.cursor, row.watermark, row.last_success_at, row.last_error)
 
     def commit_batch(self, tenant: str, source: str, stream: str, records: Sequence[Record],
-                     malformed: Sequence[Malformed], checkpoint: Checkpoint | None) -> WriteSummary:
-        """Store a batch and (if given) its checkpoint atomically."""
+                     malformed: Sequence[Malformed], checkpoint: Checkpoint | None,
+                     consumed_handoffs: Sequence[int] = ()) -> WriteSummary:
+        """Store a batch and (if given) its checkpoint atomically, with the handoffs it took in."""
         with self.begin() as conn:
             summary = self.write(tenant, records, conn)
             summary.quarantined = self.quarantine(tenant, source, stream, malformed, conn)
             self._touch_state(conn, tenant, source, stream, checkpoint, summary)
+            if checkpoint is not None and consumed_handoffs:
+                h = schema.handoffs
+                conn.execute(sa.update(h).where(h.c.id.in_(list(consumed_handoffs))).values(consumed_at=utcnow()))
         return summary
+
+    # handoffs from actions to streams -----------------------------------------------------------
+
+    def add_handoff(self, conn: sa.Connection, source: str, handoff: Handoff) -> None:
+        """Queue work an action hands to its instance's streams (inside the caller's transaction)."""
+        rows = [{"source": source, "stream": stream, "items": {k: list(v) for k, v in items.items()},
+                 "created_at": utcnow()} for stream, items in handoff.items() if any(items.values())]
+        if rows:
+            conn.execute(sa.insert(schema.handoffs), rows)
+
+    def pending_handoffs(self, source: str, stream: str) -> tuple[list[int], dict[str, list[Any]]]:
+        """Unconsumed handoffs for one stream: their ids and their items merged per cursor key."""
+        h = schema.handoffs
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(h.c.id, h.c["items"]).where(
+                h.c.source == source, h.c.stream == stream, h.c.consumed_at.is_(None)).order_by(h.c.id)).all()
+        merged: dict[str, list[Any]] = {}
+        for row in rows:
+            for key, items in row._mapping["items"].items():
+                merged.setdefault(key, []).extend(items)
+        return [row.id for row in rows], merged
 
     def _touch_state(self, conn: sa.Connection, tenant: str, source: str, stream: str,
                      checkpoint: Checkpoint | None, summary: WriteSummary) -> None:

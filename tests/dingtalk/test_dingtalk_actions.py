@@ -46,7 +46,8 @@ def test_same_todo_twice_is_one_todo(dt: Emulated) -> None:
     first = connector.perform(action("create_task", "ll-task-1", TASK))
     again = connector.perform(action("create_task", "ll-task-1", TASK))
     assert again.remote_id == first.remote_id and again.detail["recovered"] is True
-    assert first.detail == {"sourceId": "ll-task-1", "handoff": {"tasks": {"new_todos": [first.remote_id]}}}
+    assert first.detail == {"sourceId": "ll-task-1"}
+    assert first.handoff == {"tasks": {"new_todos": [first.remote_id]}}
     todo, = dt.world.todo_list()
     assert todo["sourceId"] == "ll-task-1" and todo["executorIds"] == ["union2", "union3"]
     assert todo["detailUrl"] == {"appUrl": "https://lifeline.test/e/7", "pcUrl": "https://lifeline.test/e/7"}
@@ -75,7 +76,7 @@ def test_approval_is_looked_up_before_it_is_created_again(dt: Emulated) -> None:
     first = connector.perform(action("create_approval", "ll-appr-1", APPROVAL))
     again = connector.perform(action("create_approval", "ll-appr-1", APPROVAL))
     assert again.remote_id == first.remote_id and again.detail["recovered"] is True
-    assert first.detail == {"handoff": {"tasks": {"new_approvals": [first.remote_id]}}}
+    assert first.handoff == {"tasks": {"new_approvals": [first.remote_id]}}
     instance, = dt.world.approval_list()
     assert instance["approvers"] == ["u2", "u3"]
     assert {f["name"]: f["value"] for f in instance["form"]} == {

@@ -12,7 +12,7 @@ import pytest
 from connectors.dingtalk.plugin import DingTalkConnector
 from connectors.dingtalk.receipts import GETSENDRESULT
 from connectors.dingtalk.testing import Emulated, emulated, handoff
-from core.connector import Checkpoint, Malformed, StreamItem
+from core.connector import ActionResult, Checkpoint, Malformed, StreamItem
 from core.emulator import Faults
 from core.models import Action, DeliveryEvent, Notification, utcnow
 
@@ -23,6 +23,10 @@ POLL = f"POST {GETSENDRESULT}"
 def dt() -> Iterator[Emulated]:
     with emulated(users=6) as running:
         yield running
+
+
+def _dumped(result: ActionResult) -> list[dict[str, Any]]:
+    return [n.model_dump(mode="json") for n in result.records]
 
 
 def message(recipients: list[str], key: str = "ll-msg-1", **extra: Any) -> Action:
@@ -53,7 +57,7 @@ def test_work_notice_lifecycle_until_settled(dt: Emulated) -> None:
     dt.world.set_delivery("u5", "forbidden")
     connector = dt.connector()
     sent = connector.perform(message(["u1", "u2", "ghost", "u4", "u5"]))
-    notes = sent.detail["notifications"]
+    notes = _dumped(sent)
     assert sent.remote_id.startswith("work:") and len(notes) == 5
     assert {n["recipient"] for n in notes} == {"u1", "u2", "ghost", "u4", "u5"}
     assert all(n["interview_id"] == "acme.ats/iv-1" and n["idempotency_key"] == "ll-msg-1" for n in notes)
@@ -100,7 +104,7 @@ def test_sends_are_batched_to_100_recipients_so_every_result_exists(dt: Emulated
 def test_results_are_polled_only_inside_the_window(dt: Emulated) -> None:
     connector = dt.connector(receipts_window_hours=24)
     sent = connector.perform(message(["u1", "u2"]))
-    old = [{**n, "occurred_at": (utcnow() - timedelta(hours=25)).isoformat()} for n in sent.detail["notifications"]]
+    old = [{**n, "occurred_at": (utcnow() - timedelta(hours=25)).isoformat()} for n in _dumped(sent)]
     items, checkpoint = read(connector, {"sent": old})  # too old to have a result: not tracked
     assert [type(i) for i in items] == [Checkpoint] and polls(dt) == 0
     _, checkpoint = read(connector, handoff({}, "receipts", sent))
@@ -120,7 +124,7 @@ def test_robot_messages_and_failures_known_at_send_time(dt: Emulated) -> None:
     sent = connector.perform(message(["u1", "u2", "u3", "ghost"]))
     key = sent.remote_id.removeprefix("robot:")
     assert sent.remote_id.startswith("robot:") and dt.world.push_messages("robot")[0]["recipients"] == ["u1", "u2"]
-    failed = {n["recipient"]: n["status_raw"] for n in sent.detail["notifications"] if n["status"] == "failed"}
+    failed = {n["recipient"]: n["status_raw"] for n in _dumped(sent) if n["status"] == "failed"}
     assert failed == {"u3": "flowControlledStaffIdList", "ghost": "invalidStaffIdList"}
     dt.world.mark_push_read(key, "u1", at=1_700_000_000.0)
     items, checkpoint = read(connector, handoff({}, "receipts", sent))
@@ -148,9 +152,9 @@ def test_urgent_messages_are_dings(dt: Emulated) -> None:
 def test_bad_entries_are_quarantined_and_the_recipient_polled_again(dt: Emulated) -> None:
     connector = dt.connector()
     sent = connector.perform(message(["u1", "u2", "u3"]))
-    other = {**sent.detail["notifications"][0], "source": "acme.other"}
+    other = {**_dumped(sent)[0], "source": "acme.other"}
     dt.world.configure_faults(Faults(malformed=1.0, seed=3))
-    items, checkpoint = read(connector, {"sent": [*sent.detail["notifications"], other, {"junk": 1}]})
+    items, checkpoint = read(connector, {"sent": [*_dumped(sent), other, {"junk": 1}]})
     bad = [i for i in items if isinstance(i, Malformed)]
     assert len(bad) == 3 and {b.reason.split(":")[0] for b in bad} == {"sent", "send_result.unread_user_id_list"}
     assert all("u1" not in b.reason for b in bad)

@@ -72,7 +72,7 @@ def seed_world(dt: Emulated, connector: DingTalkConnector) -> list[ActionResult]
 
 def dispatched(store: Store, results: list[ActionResult]) -> None:
     """What dispatch keeps of the results: the notifications as evidence, the handoffs in the cursors."""
-    notes = [Notification.model_validate(n) for r in results for n in r.detail.get("notifications", [])]
+    notes = [n for r in results for n in r.records if isinstance(n, Notification)]
     for stream in ("receipts", "tasks"):
         cursor = handoff(store.stream_state("acme.dt", stream).cursor, stream, *results)
         store.commit_batch("acme", "acme.dt", stream, notes if stream == "receipts" else [], [], Checkpoint(cursor))

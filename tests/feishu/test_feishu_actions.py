@@ -40,7 +40,7 @@ def test_card_with_link_buttons_and_uuid_dedupe() -> None:
             ("Confirm", "https://ll.example/c/tok1", "primary"),
             ("Reschedule", "https://ll.example/r/tok1", "default"),
         ]
-        (note,) = [Notification.model_validate(n) for n in first.detail["notifications"]]
+        (note,) = [n for n in first.records if isinstance(n, Notification)]
         assert note.recipient == f"open_id:{alice['open_id']}" and note.purpose.value == "reminder_t1d"
         assert note.idempotency_key == "ll-k1" and note.remote_id == first.remote_id
 
@@ -54,7 +54,7 @@ def test_several_recipients_get_one_message_each_with_a_compliant_uuid() -> None
         ids = result.remote_id.split(",")
         uuids = {r.world.messages[i].uuid for i in ids}
         assert len(ids) == 2 and len(uuids) == 2 and all(u and len(u) <= 50 for u in uuids)
-        assert [e["recipient"] for e in result.detail["receipts"]] == [
+        assert [e["recipient"] for e in result.handoff["receipts"]["inbox"]] == [
             f"union_id:{alice['union_id']}",
             f"open_id:{bob['open_id']}",
         ]

@@ -64,7 +64,8 @@ def test_message_read_event_is_the_same_receipt_as_polling(r: Rig) -> None:
     assert result.reply == {"msg": "success"} and result.event_id == "ev-0001"
     (pushed,) = result.records
     r.world.mark_read(sent.remote_id, alice["open_id"], at_ms=int(T0 * 1000) + 42)
-    (polled,) = [i for i in r.read("receipts", {"inbox": sent.detail["receipts"]}) if isinstance(i, DeliveryEvent)]
+    inbox = sent.handoff["receipts"]["inbox"]
+    (polled,) = [i for i in r.read("receipts", {"inbox": inbox}) if isinstance(i, DeliveryEvent)]
     assert pushed == polled
 
 

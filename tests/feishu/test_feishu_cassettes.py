@@ -56,7 +56,7 @@ def test_card_message_and_its_read_receipt() -> None:
         sent = connector.perform(action("send_message", payload, key="ll-cassette-message-1"))
         if recording():
             world.mark_read(sent.remote_id, alice["open_id"], at_ms=NOW_MS + 1000)
-        items = list(connector.read("receipts", {"inbox": sent.detail["receipts"]}))
+        items = list(connector.read("receipts", {"inbox": sent.handoff["receipts"]["inbox"]}))
     (read,) = [i for i in items if isinstance(i, DeliveryEvent)]
     assert sent.remote_id.startswith("om_") and sent.detail["urgent"] == ["app"]
     assert read.notification_id == f"acme.feishu/{sent.remote_id}"

@@ -36,7 +36,7 @@ def test_a_read_message_is_settled_and_never_polled_again() -> None:
         alice = r.world.add_user("Alice")
         payload = {"recipients": [alice["open_id"]], "title": "t", "text": "x"}
         sent = r.connector.perform(action("send_message", payload))
-        cursor: dict[str, Any] = {"inbox": sent.detail["receipts"]}
+        cursor: dict[str, Any] = {"inbox": sent.handoff["receipts"]["inbox"]}
         events, mark, calls = run(r, cursor)
         assert (events, calls) == ([], 1)
         (message_id,) = sent.detail["message_ids"]

@@ -36,7 +36,7 @@ def seed(r: Rig) -> dict[str, Any]:
     for i, person in enumerate(people):
         sent = r.connector.perform(action("send_message", {"recipients": [person["open_id"]], "title": "t",
                                                            "text": "x"}))  # fmt: skip
-        inbox.extend(sent.detail["receipts"])
+        inbox.extend(sent.handoff["receipts"]["inbox"])
         if i % 3:
             w.mark_read(sent.remote_id, person["open_id"])
     rsvps, meetings = {}, 0

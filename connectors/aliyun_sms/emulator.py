@@ -1,0 +1,237 @@
+"""Aliyun SMS emulator: the Dysmsapi RPC endpoint (`POST /`), as documented in channels.md §1.
+
+Every call passes the gateway: signature (V3 `ACS3-HMAC-SHA256` headers or V2 `HMAC-SHA1` query),
+timestamp skew, nonce reuse, version and action, the per-key per-API QPS meter, forced and injected
+faults; then SendSms or QuerySendDetails run on the `SmsWorld`. Gateway errors are HTTP >= 400
+with `{RequestId, HostId, Code, Message, Recommend}`; business errors are HTTP 200 with a `Code`.
+`/_emulator/*` inspects and drives the world from another process. No tokens here, so the
+`expire_token` fault does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError, validate_call
+
+from connectors.aliyun_sms.emulator_state import (
+    BusinessError,
+    EmulatorSettings,
+    GatewayError,
+    Json,
+    SmsWorld,
+    fail,
+)
+from connectors.aliyun_sms.signing import parse_v3_authorization, v2_signature, v3_signature
+from core.emulator import Faults
+
+__all__ = ["EmulatorSettings", "SmsWorld", "create_app"]
+
+VERSION = "2017-05-25"
+HOST_ID = "dysmsapi.aliyuncs.com"
+V3_REQUIRED = frozenset({"host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce",
+                         "x-acs-content-sha256"})
+V2_REQUIRED = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp",
+               "Action", "Version")
+Handler = Callable[[SmsWorld, Mapping[str, str]], Json]
+
+
+def required(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise GatewayError(f"Missing{name}", f"{name} is mandatory for this action.")
+    return value
+
+
+def send_sms(world: SmsWorld, params: Mapping[str, str]) -> Json:
+    phones = required(params, "PhoneNumbers")
+    sign_name, template = required(params, "SignName"), required(params, "TemplateCode")
+    out_id = params.get("OutId", "")
+    if len(out_id) >= 256:
+        raise GatewayError("InvalidOutId", "OutId must be fewer than 256 characters.")
+    biz_id = world.send(phones, sign_name, template, params.get("TemplateParam"), out_id)
+    return {"Code": "OK", "Message": "OK", "BizId": biz_id}
+
+
+def query_send_details(world: SmsWorld, params: Mapping[str, str]) -> Json:
+    phone, date = required(params, "PhoneNumber"), required(params, "SendDate")
+    size, page = required(params, "PageSize"), required(params, "CurrentPage")
+    try:
+        day = datetime.strptime(date, "%Y%m%d").replace(tzinfo=world.tz).date()
+    except ValueError:
+        raise GatewayError("InvalidSendDate", "SendDate must be yyyyMMdd.") from None
+    if not (timedelta(0) <= world.local(world.now()).date() - day <= timedelta(days=30)):
+        raise GatewayError("InvalidSendDate", "SendDate must be within the last 30 days.")
+    if not size.isdigit() or not 1 <= int(size) <= 50:
+        raise GatewayError("InvalidPageSize", "PageSize must be 1-50.")
+    if not page.isdigit() or int(page) < 1:
+        raise GatewayError("InvalidCurrentPage", "CurrentPage must be a positive number.")
+    rows = world.details(phone, date, params.get("BizId") or None)
+    start = (int(page) - 1) * int(size)
+    return {"Code": "OK", "Message": "OK", "TotalCount": str(len(rows)),
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": world.corrupt(rows[start:start + int(size)])}}
+
+
+HANDLERS: dict[str, Handler] = {"SendSms": send_sms, "QuerySendDetails": query_send_details}
+
+
+def check_timestamp(world: SmsWorld, text: str) -> None:
+    try:
+        when = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise GatewayError("InvalidTimeStamp.Format") from None
+    if world.settings.check_timestamps and abs(when.timestamp() - world.wall()) > 900:
+        raise GatewayError("InvalidTimeStamp.Expired")
+
+
+def secret_for(world: SmsWorld, key_id: str) -> str:
+    secret = world.settings.access_keys.get(key_id)
+    if secret is None:
+        raise GatewayError("InvalidAccessKeyId.NotFound")
+    return secret
+
+
+def authenticate(world: SmsWorld, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str],
+                 params: Mapping[str, str], body: bytes) -> tuple[str, str]:
+    """Verify a V3 or V2 signature; return (AccessKeyId, Action)."""
+    authorization = headers.get("authorization")
+    if authorization:
+        fields = parse_v3_authorization(authorization)
+        if fields is None:
+            raise GatewayError("SignatureDoesNotMatch", "Authorization is not ACS3-HMAC-SHA256.")
+        key_id, signed = fields["Credential"], fields["SignedHeaders"].split(";")
+        secret = secret_for(world, key_id)
+        if not set(signed) >= V3_REQUIRED or hashlib.sha256(body).hexdigest() != headers.get("x-acs-content-sha256"):
+            raise GatewayError("SignatureDoesNotMatch")
+        check_timestamp(world, headers.get("x-acs-date", ""))
+        expected = v3_signature(method, path, query, headers, signed, secret)
+        if not hmac.compare_digest(expected, fields["Signature"]):
+            raise GatewayError("SignatureDoesNotMatch")
+        nonce, action, version = (headers.get(h, "") for h in ("x-acs-signature-nonce", "x-acs-action",
+                                                                "x-acs-version"))
+    else:
+        for name in V2_REQUIRED:
+            required(params, name)
+        key_id = params["AccessKeyId"]
+        secret = secret_for(world, key_id)
+        check_timestamp(world, params["Timestamp"])
+        if params["SignatureMethod"] != "HMAC-SHA1" or params["SignatureVersion"] != "1.0":
+            raise GatewayError("InvalidSignatureMethod", "SignatureMethod must be HMAC-SHA1, version 1.0.")
+        if not hmac.compare_digest(v2_signature(method, params, secret), params["Signature"]):
+            raise GatewayError("SignatureDoesNotMatch")
+        nonce, action, version = params["SignatureNonce"], params["Action"], params["Version"]
+    if not world.use_nonce(nonce):
+        raise GatewayError("SignatureNonceUsed")
+    if version != VERSION:
+        raise GatewayError("InvalidVersion", "Specified parameter Version is not valid.")
+    if action not in HANDLERS:
+        raise GatewayError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.",
+                           404)
+    return key_id, action
+
+
+def gateway_answer(world: SmsWorld, exc: GatewayError, request_id: str) -> Response:
+    body = {"RequestId": request_id, "HostId": HOST_ID, "Code": exc.code, "Message": exc.message,
+            "Recommend": f"https://api.aliyun.com/troubleshoot?q={exc.code}&product=Dysmsapi"}
+    headers = {"x-acs-request-id": request_id}
+    if exc.code.startswith("Throttling"):
+        headers["x-acs-retry-after"] = str(world.settings.retry_after_ms)
+    return JSONResponse(body, exc.status, headers=headers)
+
+
+def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
+    async def serve(request: Request) -> Response:
+        body = await request.body()
+        query = dict(request.query_params)
+        params = dict(query)
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(body.decode(), keep_blank_values=True))
+        request_id = str(uuid.uuid4()).upper()
+        stall, action = 0.0, ""
+        try:
+            key_id, action = authenticate(world, request.method, request.url.path, request.headers, query, params,
+                                          body)
+            if not world.quota.hit(f"{key_id} {action}") or world.plan.roll("rate_limit"):
+                raise GatewayError("Throttling.User")
+            if world.plan.roll("server_error"):
+                raise GatewayError("ServiceUnavailable")
+            forced = world.take_forced(action)
+            if forced is not None:
+                raise fail(forced.code, forced.message)
+            with world.lock:
+                result = HANDLERS[action](world, params)
+            response: Response = JSONResponse({"RequestId": request_id, **result},
+                                              headers={"x-acs-request-id": request_id})
+        except GatewayError as exc:
+            response = gateway_answer(world, exc, request_id)
+        except BusinessError as exc:
+            response = JSONResponse({"RequestId": request_id, "Code": exc.code, "Message": exc.message},
+                                    headers={"x-acs-request-id": request_id})
+        if world.plan.roll("timeout"):
+            stall = world.plan.faults.timeout_seconds
+        forced_stall = world.take_forced(action, stall=True) if action else None
+        if forced_stall is not None:
+            stall = max(stall, forced_stall.stall)
+        if stall:
+            await asyncio.sleep(stall)
+        return response
+
+    return serve
+
+
+def control(world: SmsWorld) -> APIRouter:
+    """`/_emulator/*`: inspect and drive the world (never faulted or metered)."""
+    router = APIRouter(prefix="/_emulator")
+    inspect: dict[str, Callable[[], Any]] = {"messages": world.message_list, "reports": world.report_list}
+    actions: dict[str, Callable[..., Any]] = {
+        name: validate_call(getattr(world, name)) for name in (
+            "advance", "set_outcome", "fail_next", "stall_next", "set_report_url", "deliver_reports", "set_limits",
+            "set_balance",
+        )
+    }
+
+    @router.get("/state")
+    def state() -> Json:
+        return world.summary()
+
+    @router.get("/state/{kind}")
+    def state_of(kind: str) -> Any:
+        if kind not in inspect:
+            raise HTTPException(404, f"unknown kind {kind!r}; one of {sorted(inspect)}")
+        return inspect[kind]()
+
+    @router.put("/faults")
+    def faults(knobs: Faults) -> Faults:
+        return world.configure_faults(knobs)
+
+    @router.post("/drive/{action}")
+    def drive(action: str, kwargs: Annotated[Json | None, Body()] = None) -> Json:
+        if action not in actions:
+            raise HTTPException(404, f"unknown action {action!r}; one of {sorted(actions)}")
+        try:
+            return {"result": actions[action](**(kwargs or {}))}
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+        except (KeyError, ValueError, BusinessError) as exc:
+            raise HTTPException(400, f"{action}: {type(exc).__name__} {exc}") from exc
+
+    return router
+
+
+def create_app(settings: EmulatorSettings | None = None, world: SmsWorld | None = None) -> FastAPI:
+    """The emulator app; `app.state.world` is its state. A given `world` brings its own settings."""
+    world = world or SmsWorld(settings)
+    app = FastAPI(title="Aliyun SMS emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.world = world
+    app.add_api_route("/", endpoint(world), methods=["GET", "POST"], include_in_schema=False)
+    app.include_router(control(world))
+    return app

@@ -1,0 +1,100 @@
+"""The `aliyun_sms` connector and its registration through the `lifeline` entry points.
+
+Connection (Airflow Connection / `AIRFLOW_CONN_<ID>`): `login` = AccessKeyId, `password` =
+AccessKeySecret (a RAM user with `AliyunDysmsFullAccess`); extras `security_token` (STS, optional)
+and `push_token` (the secret in the receipt push URL, optional). Base URL key `api`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from connectors.aliyun_sms import push, receipts, send
+from connectors.aliyun_sms.client import ALIYUN_HOST, AliyunSmsClient
+from connectors.aliyun_sms.records import send_date
+from connectors.aliyun_sms.settings import AliyunSmsSettings
+from core import (
+    ActionResult,
+    CallbackRequest,
+    CallbackResult,
+    CheckResult,
+    Connector,
+    Credentials,
+    Instance,
+    StreamInfo,
+    StreamItem,
+    hookimpl,
+)
+from core.connections import ConnectionNotFound
+from core.connector import ContactBook
+from core.http import VendorError
+from core.models import Action, DeliveryEvent, utcnow
+
+
+class AliyunSmsConnector(Connector):
+    """Aliyun SMS for one account: candidate reminders and offers, delivery receipts."""
+
+    name = "aliyun_sms"
+    description = "Aliyun SMS (Dysmsapi): templated candidate SMS, receipts by QuerySendDetails and SmsReport push"
+    settings_model = AliyunSmsSettings
+    streams = (StreamInfo("receipts", (DeliveryEvent,), "delivery receipts of Lifeline's SMS (QuerySendDetails)"),)
+    actions = ("send_sms",)
+    default_base_urls: ClassVar[Mapping[str, str]] = {"api": ALIYUN_HOST}
+    emulator = "connectors.aliyun_sms.emulator:create_app"
+    callback_kit: ClassVar[str] = "connectors.aliyun_sms.callback_kit:kit"
+
+    def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
+                 contacts: ContactBook | None = None) -> None:
+        super().__init__(instance, settings, credentials, contacts)
+        assert isinstance(settings, AliyunSmsSettings)
+        self.config: AliyunSmsSettings = settings
+        self.clock: Callable[[], datetime] = utcnow
+        """Wall clock for send dates and receipt windows; tests pin it."""
+        self._client: AliyunSmsClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> AliyunSmsClient:
+        """The instance's HTTP client (one rate limiter for all threads)."""
+        with self._lock:
+            if self._client is None:
+                if self.credentials is None:
+                    raise ConnectionNotFound(f"{self.instance.name}: no connection_id configured (AccessKeyId/Secret)")
+                self._client = AliyunSmsClient(
+                    self.base_url("api"), str(self.credentials.require("login")),
+                    str(self.credentials.require("password")), signature=self.config.signature_version,
+                    security_token=self.credentials.get("security_token"),
+                    timeout=(3.05, self.config.http_timeout_seconds),
+                )
+            return self._client
+
+    def check(self) -> CheckResult:
+        """A QuerySendDetails for a reserved test number: proves the key and the signing."""
+        try:
+            list(self.client.send_details("13800000000", send_date(self.clock())))
+        except (VendorError, ConnectionNotFound) as exc:
+            return CheckResult(False, f"QuerySendDetails failed: {exc}")
+        return CheckResult(True, f"signed QuerySendDetails ok at {self.base_url('api')}")
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+        if stream != "receipts":
+            return super().read(stream, cursor)
+        return receipts.read_receipts(self, cursor)
+
+    def perform(self, action: Action) -> ActionResult:
+        if action.kind != "send_sms":
+            return super().perform(action)
+        return send.perform(self, action)
+
+    def handle_callback(self, request: CallbackRequest) -> CallbackResult:
+        return push.handle(self, request)
+
+
+@hookimpl
+def lifeline_register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    register(AliyunSmsConnector)

@@ -1,0 +1,188 @@
+"""State of the e-mail emulator: a real SMTP server on loopback (aiosmtpd) that keeps what it receives.
+
+`MailWorld` runs an aiosmtpd `Controller` in its own thread (STARTTLS and AUTH when configured)
+and acts as its handler: per-address reply rules (`reject`: e.g. `550 5.1.1` or `450 4.2.1`, at RCPT or at DATA),
+injected faults (`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at DATA; `timeout`:
+accept, then stall past the client's timeout; `duplicate`: keep the message twice) and the list of
+received messages, raw bytes included, for tests to parse back. Like a mailbox provider, it logs
+no addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.emulator import FaultPlan, Faults, free_port
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+
+class MailSettings(BaseModel):
+    """Knobs of the loopback SMTP server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostname: str = "127.0.0.1"
+    smtp_port: int = Field(0, ge=0, description="0 = a free port")
+    users: dict[str, str] = Field(default_factory=dict, repr=False, description="AUTH accounts; empty = no AUTH")
+    tls_cert_file: str | None = Field(None, description="offer STARTTLS with this certificate (PEM)")
+    tls_key_file: str | None = None
+    require_starttls: bool = False
+    faults: Faults = Field(default_factory=Faults)
+
+
+@dataclass
+class Received:
+    seq: int
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    received_at: float
+
+    def public(self) -> Json:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        return {"seq": self.seq, "mail_from": self.mail_from, "rcpt_tos": list(self.rcpt_tos),
+                "message_id": str(parsed.get("Message-ID", "")), "subject": str(parsed.get("Subject", "")),
+                "received_at": self.received_at, "size": len(self.data), "raw": self.data.decode("utf-8", "replace")}
+
+
+class MailWorld:
+    """The SMTP server, its reply rules and mailbox, plus the drive and inspect API."""
+
+    def __init__(self, settings: MailSettings | None = None, now: Callable[[], float] = time.time) -> None:
+        self.settings = settings or MailSettings()
+        self._now = now
+        self.lock = threading.RLock()
+        self.plan = FaultPlan(self.settings.faults)
+        self.received: list[Received] = []
+        self.rules: dict[str, str] = {}
+        self.data_rules: dict[str, str] = {}
+        self.refused: int = 0
+        self._seq = itertools.count(1)
+        self.controller: Controller | None = None
+
+    # ------------------------------------------------------------ server
+
+    def start(self) -> MailWorld:
+        if self.controller is not None:
+            return self
+        tls: ssl.SSLContext | None = None
+        if self.settings.tls_cert_file:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.settings.tls_cert_file, self.settings.tls_key_file)
+        port = self.settings.smtp_port or free_port()
+        self.controller = Controller(
+            self, hostname=self.settings.hostname, port=port, tls_context=tls,
+            require_starttls=self.settings.require_starttls,
+            authenticator=self._authenticate if self.settings.users else None,
+            auth_required=bool(self.settings.users), auth_require_tls=tls is not None,
+        )
+        self.controller.start()
+        self.settings.smtp_port = port
+        log.info("SMTP emulator listening on %s:%d", self.settings.hostname, port)
+        return self
+
+    @property
+    def url(self) -> str:
+        """The connector's base URL for this server (`smtp://host:port`)."""
+        return f"smtp://{self.settings.hostname}:{self.settings.smtp_port}"
+
+    def close(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword)
+              and self.settings.users.get(auth_data.login.decode()) == auth_data.password.decode())
+        return AuthResult(success=ok, handled=False)
+
+    # ------------------------------------------------------------ aiosmtpd handler hooks
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        with self.lock:
+            rule = self.rules.get(address.lower())
+        if rule is None and self.plan.roll("rate_limit"):
+            rule = "451 4.7.1 Rate limit exceeded, try again later"
+        if rule is not None:
+            with self.lock:
+                self.refused += 1
+            return rule
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            rule = next((self.data_rules[a.lower()] for a in envelope.rcpt_tos if a.lower() in self.data_rules), None)
+        if rule is None and self.plan.roll("server_error"):
+            rule = "451 4.3.0 Temporary server error, try again later"
+        if rule is not None:
+            with self.lock:
+                self.refused += 1
+            return rule
+        data = envelope.original_content or b""
+        with self.lock:
+            for _ in range(2 if self.plan.roll("duplicate") else 1):
+                self.received.append(Received(next(self._seq), str(envelope.mail_from), list(envelope.rcpt_tos),
+                                              data, self._now()))
+        if self.plan.roll("timeout"):
+            await asyncio.sleep(self.plan.faults.timeout_seconds)
+        return "250 2.0.0 Message accepted for delivery"
+
+    # ------------------------------------------------------------ drive
+
+    def configure_faults(self, faults: Faults) -> Faults:
+        with self.lock:
+            self.plan.configure(faults)
+            self.settings.faults = faults
+            return faults
+
+    def reject(self, address: str, reply: str = "550 5.1.1 Recipient address rejected: User unknown",
+               stage: Literal["rcpt", "data"] = "rcpt") -> None:
+        """Answer RCPT TO `address` (or the DATA of a message to it) with `reply`, a 4xx or 5xx line."""
+        if not reply[:3].isdigit() or reply[0] not in "45":
+            raise ValueError("reply must start with a 4xx or 5xx code")
+        with self.lock:
+            (self.rules if stage == "rcpt" else self.data_rules)[address.lower()] = reply
+
+    def accept(self, address: str) -> None:
+        with self.lock:
+            self.rules.pop(address.lower(), None)
+            self.data_rules.pop(address.lower(), None)
+
+    def clear(self) -> int:
+        """Empty the mailbox; return how many messages it held."""
+        with self.lock:
+            count, self.received = len(self.received), []
+            return count
+
+    # ------------------------------------------------------------ inspection
+
+    def messages(self) -> list[Json]:
+        with self.lock:
+            return [m.public() for m in self.received]
+
+    def summary(self) -> Json:
+        with self.lock:
+            return {"smtp": {"host": self.settings.hostname, "port": self.settings.smtp_port, "url": self.url,
+                             "starttls": self.settings.tls_cert_file is not None, "auth": bool(self.settings.users)},
+                    "messages": len(self.received), "refused": self.refused,
+                    "rules": len(self.rules) + len(self.data_rules),
+                    "faults": self.plan.faults.model_dump(), "faults_injected": dict(self.plan.injected)}

@@ -1,0 +1,195 @@
+"""The per-tenant DAGs, built from the `plugins.toml` layout (`dags/lifeline_dags.py` calls `generate`).
+
+For every tenant `t`:
+- `lifeline__t__sync` (one per schedule, `lifeline__t__sync_<key>` when its instances differ):
+  per vendor plugin, `plan_<plugin>` lists its (instance, stream) pairs at run time and a
+  `sync_<plugin>` task mapped over them runs in pool `lifeline_<plugin>`; every stream synced
+  updates the asset `lifeline://t/evidence`.
+- `lifeline__t__reconcile`, scheduled on that asset: reconcile -> remediate -> dispatch.
+- `lifeline__t__reminders`, every 10 minutes: plan reminders -> dispatch.
+A report DAG is one more entry in `_builders`. Task callables import `core.airflow.tasks` when they
+run; nothing here loads a plugin, opens the store or calls a vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import cache, partial
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import (
+    DAG,
+    Asset,
+    CronDataIntervalTimetable,
+    CronTriggerTimetable,
+    get_current_context,
+    get_parsing_context,
+    task,
+)
+from airflow.sdk.bases.decorator import TaskDecorator
+from airflow.sdk.exceptions import AirflowTimetableInvalid
+
+from core.airflow.layout import SyncGroup, Tenant, read
+from core.airflow.retry import VendorRetryPolicy
+from core.config import ConfigError
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+REMINDERS_CRON = "*/10 * * * *"
+POLICY = VendorRetryPolicy()
+Summary = dict[str, Any]
+
+
+def dag_id(tenant: str, name: str) -> str:
+    return f"lifeline__{tenant}__{name}"
+
+
+def pool(plugin: str) -> str:
+    """The Airflow pool capping concurrent calls to one vendor plugin (create it: `make airflow` does)."""
+    return f"lifeline_{plugin}"
+
+
+def evidence(tenant: str) -> Asset:
+    return Asset(name=f"lifeline__{tenant}__evidence", uri=f"lifeline://{tenant}/evidence", group="lifeline")
+
+
+def run_time(context: Mapping[str, Any]) -> datetime:
+    """The run's instant: its interval end or logical date, else (manual, asset-triggered) `run_after`."""
+    value = context.get("data_interval_end") or context.get("logical_date") or context["dag_run"].run_after
+    return datetime.fromtimestamp(value.timestamp(), UTC)
+
+
+def _default_args(retries: int) -> dict[str, Any]:
+    return {
+        "owner": "lifeline", "retries": retries, "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(minutes=30), "retry_policy": POLICY,
+    }
+
+
+def _dag(tenant: Tenant, name: str, schedule: Any, retries: int, doc: str) -> DAG:
+    return DAG(
+        dag_id(tenant.name, name), schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
+        default_args=_default_args(retries), tags=["lifeline", tenant.name], doc_md=doc,
+    )
+
+
+def _task(**kwargs: Any) -> TaskDecorator:
+    """`@task` returning its summary dict as one XCom (a `dict` return would be split per key)."""
+    return task(multiple_outputs=False, **kwargs)
+
+
+@cache
+def _cron_problem(schedule: str) -> str | None:
+    try:
+        CronDataIntervalTimetable(schedule, timezone="UTC").validate()
+    except AirflowTimetableInvalid as exc:
+        return str(exc)
+    return None
+
+
+def _timetable(group: SyncGroup, zone: str) -> CronDataIntervalTimetable:
+    problem = _cron_problem(group.schedule)
+    if problem:
+        raise ConfigError([f"{group.where}: {problem}"])
+    return CronDataIntervalTimetable(group.schedule, timezone=zone)
+
+
+def sync_dag(config: str, tenant: Tenant, group: SyncGroup) -> DAG:
+    doc = (f"Sync {', '.join(i.key for i in group.instances)} of tenant {tenant.name} "
+           f"({group.schedule}, {tenant.timezone}).")
+    with _dag(tenant, group.name, _timetable(group, tenant.timezone), 3, doc) as dag:
+        for plugin in group.plugins:
+            keys = [i.key for i in group.instances if i.plugin == plugin]
+            _sync_task(config, tenant.name, plugin).expand_kwargs(_plan_task(config, tenant.name, plugin, keys)())
+    return dag
+
+
+def _plan_task(config: str, tenant: str, plugin: str, keys: list[str]) -> Any:
+    @_task(task_id=f"plan_{plugin}")
+    def plan() -> list[dict[str, str]]:
+        from core.airflow import tasks
+
+        return tasks.plan_sync(config, tenant, keys)
+
+    return plan
+
+
+def _sync_task(config: str, tenant: str, plugin: str) -> Any:
+    asset = evidence(tenant)
+
+    @_task(task_id=f"sync_{plugin}", pool=pool(plugin), outlets=[asset],
+          map_index_template="{{ instance }}:{{ stream }}")
+    def sync(instance: str, stream: str) -> Summary:
+        from core.airflow import tasks
+
+        summary = tasks.sync(config, instance, stream)
+        get_current_context()["outlet_events"][asset].extra = summary
+        return summary
+
+    return sync
+
+
+def reconcile_dag(config: str, tenant: Tenant) -> DAG:
+    name = tenant.name
+    doc = f"Reconcile, remediate and dispatch for tenant {name}, after its connectors synced new evidence."
+    with _dag(tenant, "reconcile", [evidence(name)], 2, doc) as dag:
+
+        @_task()
+        def reconcile() -> Summary:
+            from core.airflow import tasks
+
+            return tasks.reconcile(config, name, run_time(get_current_context()))
+
+        @_task()
+        def remediate() -> Summary:
+            from core.airflow import tasks
+
+            return tasks.remediate(config, name, run_time(get_current_context()))
+
+        @_task()
+        def dispatch() -> Summary:
+            from core.airflow import tasks
+
+            return tasks.dispatch(config, name)
+
+        reconcile() >> remediate() >> dispatch()
+    return dag
+
+
+def reminders_dag(config: str, tenant: Tenant) -> DAG:
+    name = tenant.name
+    doc = f"Plan the reminders now due for tenant {name} and dispatch them."
+    with _dag(tenant, "reminders", CronTriggerTimetable(REMINDERS_CRON, timezone=tenant.timezone), 2, doc) as dag:
+
+        @_task()
+        def plan_reminders() -> Summary:
+            from core.airflow import tasks
+
+            return tasks.plan_reminders(config, name, run_time(get_current_context()))
+
+        @_task()
+        def dispatch() -> Summary:
+            from core.airflow import tasks
+
+            return tasks.dispatch(config, name)
+
+        plan_reminders() >> dispatch()
+    return dag
+
+
+def _builders(tenant: Tenant) -> list[tuple[str, Callable[[str, Tenant], DAG]]]:
+    syncs = [(g.name, partial(sync_dag, group=g)) for g in tenant.groups]
+    return [*syncs, ("reconcile", reconcile_dag), ("reminders", reminders_dag)]
+
+
+def generate(path: Path) -> list[DAG]:
+    """Build every tenant's DAGs, or only the one a task process is parsing the file for."""
+    wanted = get_parsing_context().dag_id
+    built = []
+    for tenant in read(path):
+        for name, build in _builders(tenant):
+            if wanted in (None, dag_id(tenant.name, name)):
+                built.append(build(str(path), tenant))
+    return built

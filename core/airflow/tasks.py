@@ -1,0 +1,102 @@
+"""Run-time bodies of the DAG tasks: thin calls into `core/`, the same functions the CLI drives.
+
+Imported by the task callables when they run, never at parse time: loading the config here loads
+the plugins. Every function takes the config path the DAG was generated from and returns a
+JSON-able summary (the task's XCom). Exceptions propagate: `core.airflow.retry` decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from core import plugins
+from core.airflow.masking import mask_credentials
+from core.config import Config, load
+from core.connections import ConnectionNotFound, resolve
+from core.store import Store
+
+
+def _config(path: str) -> Config:
+    return load(path, plugins.get_host())
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[Store]:
+    store = Store(config.store_url)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+def _mask_tenant(config: Config, tenant: str) -> None:
+    """Mask every credential the tenant's connectors may use (dispatch builds them lazily)."""
+    for conn_id in {s.config.connection_id for s in config.instances(tenant) if s.config.connection_id}:
+        try:
+            mask_credentials(resolve(conn_id))
+        except ConnectionNotFound:
+            continue  # the connector that needs it fails with this error itself
+
+
+def plan_sync(path: str, tenant: str, keys: list[str]) -> list[dict[str, str]]:
+    """The (instance, stream) pairs of these connector instances, from the plugins' stream lists."""
+    config = _config(path)
+    config.tenant(tenant)
+    return [{"instance": setup.instance.name, "stream": stream}
+            for setup in config.instances(tenant) if setup.key in keys for stream in setup.streams]
+
+
+def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
+    from core.sync import build_connector, sync_stream
+
+    config = _config(path)
+    setup = config.setups[instance]
+    connector = build_connector(setup)
+    if connector.credentials is not None:
+        mask_credentials(connector.credentials)
+    with _store(config) as store:
+        summary = sync_stream(store, setup, stream, connector)
+    written = summary.written
+    return {
+        "instance": instance, "stream": stream, "inserted": written.inserted, "updated": written.updated,
+        "quarantined": written.quarantined, "checkpoints": summary.checkpoints,
+        "watermark": summary.watermark.isoformat() if summary.watermark else None,
+    }
+
+
+def reconcile(path: str, tenant: str, now: datetime) -> dict[str, Any]:
+    from core.reconcile import reconcile as run
+
+    config = _config(path)
+    with _store(config) as store:
+        return run(store, tenant, now, config, plugins.get_host()).as_dict()
+
+
+def remediate(path: str, tenant: str, now: datetime) -> dict[str, Any]:
+    from core.remediation import remediate as run
+
+    config = _config(path)
+    with _store(config) as store:
+        return run(store, tenant, now, config, plugins.get_host()).as_dict()
+
+
+def plan_reminders(path: str, tenant: str, now: datetime) -> dict[str, Any]:
+    from core.reminders import plan_reminders as run  # the reminder planner's entry point (being written)
+
+    config = _config(path)
+    with _store(config) as store:
+        return dict(run(store, tenant, now, config).as_dict())
+
+
+def dispatch(path: str, tenant: str) -> dict[str, Any]:
+    """Perform the tenant's due outbox rows on the wall clock (a late retry must see what is due now)."""
+    from core.outbox import dispatch as run
+
+    config = _config(path)
+    _mask_tenant(config, tenant)
+    with _store(config) as store:
+        return dataclasses.asdict(run(store, config, tenant))

@@ -1,0 +1,149 @@
+"""Dispatch: claim due outbox rows, have their connector perform them, record what happened.
+
+`perform` gets the row's idempotency key; connectors hand it to vendors that take one and look
+the object up before creating it again where they do not. So whatever stops a worker between the
+vendor call and the store update (a crash, a kill, a lost response), the next claim of the row
+ends in the same vendor object, never a second one. Failures that may pass are retried with
+exponential backoff; the others, and rows out of attempts, are parked as dead with the error and
+a health record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from core.config import Config, PolicySettings
+from core.connections import ConnectionNotFound
+from core.connector import Connector, describe_error
+from core.http import VendorError, redact
+from core.models import Action, utcnow
+from core.outbox import queue, results
+from core.store import Store
+from core.sync import build_connector
+
+log = logging.getLogger("lifeline.outbox")
+
+MAX_BACKOFF = timedelta(hours=1)
+Probe = Callable[[str, Action], None]
+"""Called at `claimed`, `performed` (vendor call returned, nothing recorded yet) and `recorded`."""
+
+
+class Permanent(Exception):
+    """A failure that repeating the same call cannot fix (configuration, a rejected request)."""
+
+
+@dataclass
+class DispatchSummary:
+    tenant: str
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.tenant}: {self.claimed} claimed, {self.done} done, {self.retried} to retry, "
+                f"{self.dead} dead")
+
+
+def default_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def backoff(policy: PolicySettings, attempts: int, error: Exception) -> timedelta:
+    """Delay before the next try: doubling from the tenant's base, at least the vendor's Retry-After."""
+    delay = timedelta(seconds=policy.dispatch_backoff_seconds * 2 ** max(attempts - 1, 0))
+    retry_after = error.retry_after if isinstance(error, VendorError) else None
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return min(delay, MAX_BACKOFF)
+
+
+def classify(error: Exception) -> bool:
+    """True when the failure may pass on a later try."""
+    if isinstance(error, VendorError):
+        return error.retryable
+    return not isinstance(error, Permanent | ConnectionNotFound | NotImplementedError | ValidationError)
+
+
+def describe(error: Exception) -> str:
+    """One line for the row, the health record and the CLI: no input values, nothing secret."""
+    if isinstance(error, VendorError):
+        return str(error)  # redacted when it was raised
+    detail = describe_error(error) if isinstance(error, ValidationError) else str(error)
+    return redact(f"{type(error).__name__}: {detail}")
+
+
+class Sinks:
+    """Connectors built on first use, one per instance, for the whole dispatch run (the store is the
+    contact book candidate channels resolve addresses in)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config, self.store = config, store
+        self._built: dict[str, Connector] = {}
+
+    def get(self, action: Action) -> Connector:
+        setup = self.config.setups.get(action.connector)
+        if setup is None or setup.tenant != action.tenant:
+            raise Permanent(f"connector instance {action.connector!r} is not configured for {action.tenant}")
+        if action.kind not in setup.connector_class.actions:
+            raise Permanent(f"{action.connector} ({setup.connector_class.name}) cannot {action.kind}")
+        connector = self._built.get(action.connector)
+        if connector is None:
+            connector = self._built[action.connector] = build_connector(setup, self.store)
+        return connector
+
+
+def dispatch(store: Store, config: Config, tenant: str, *, now: datetime | None = None, worker: str | None = None,
+             limit: int = 50, lease: timedelta = queue.LEASE, probe: Probe | None = None,
+             sinks: Sinks | None = None) -> DispatchSummary:
+    """Perform the tenant's due actions until none is left due; `now` fixes the clock (tests, drills)."""
+    policy = config.tenant(tenant).policy
+    worker = worker or default_worker()
+    sinks = sinks or Sinks(config, store)
+    summary = DispatchSummary(tenant)
+    while True:
+        at = now or utcnow()
+        token, claimed = queue.claim(store, worker, at, tenant=tenant, limit=limit, lease=lease)
+        if not claimed:
+            return summary
+        summary.claimed += len(claimed)
+        for action in claimed:
+            _one(store, sinks, policy, action, token, now, probe, summary)
+
+
+def _one(store: Store, sinks: Sinks, policy: PolicySettings, action: Action, token: str, now: datetime | None,
+         probe: Probe | None, summary: DispatchSummary) -> None:
+    if probe:
+        probe("claimed", action)
+    try:
+        if action.attempts > policy.dispatch_max_attempts:
+            raise Permanent(f"gave up after {action.attempts - 1} tries; last error: {action.last_error}")
+        result = sinks.get(action).perform(action)
+    except Exception as exc:  # every failure is recorded on the row; none stops the run
+        at = now or utcnow()
+        error = describe(exc)
+        if classify(exc) and action.attempts < policy.dispatch_max_attempts:
+            queue.retry(store, action.idempotency_key, token, error, at + backoff(policy, action.attempts, exc), at)
+            summary.retried += 1
+            log.info("%s %s on %s: retry later: %s", action.idempotency_key, action.kind, action.connector, error)
+        elif queue.bury(store, action, token, error, at):
+            summary.dead += 1
+            summary.problems.append(f"{action.idempotency_key} {action.kind} on {action.connector}: {error}")
+            log.warning("%s %s on %s is dead: %s", action.idempotency_key, action.kind, action.connector, error)
+        return
+    if probe:
+        probe("performed", action)
+    with store.begin() as conn:
+        queue.complete(conn, action.idempotency_key, result.remote_id, now or utcnow())
+        results.keep(store, conn, action, result)
+    summary.done += 1
+    if probe:
+        probe("recorded", action)

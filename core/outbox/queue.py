@@ -1,0 +1,227 @@
+"""The outbox table: plan an action once by its key, claim due rows under a lease, settle them.
+
+Every row is `planned -> claimed -> done | dead`, or `planned -> cancelled`. A claim takes due rows
+with one UPDATE (on PostgreSQL its subquery locks them `FOR UPDATE SKIP LOCKED`, on SQLite the
+UPDATE itself is the write lock), so concurrent workers never take the same row while its lease
+runs. A worker that dies leaves its rows `claimed`; once the lease is over they are claimed again
+and performed again with the same idempotency key, which the sink turns into "already done".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.models import Action, ActionStatus
+from core.store import Store
+from core.store.schema import actions, health, outcomes
+
+LEASE = timedelta(minutes=5)
+"""How long a claim lasts; longer than any one vendor call with its retries."""
+DEAD_HEALTH_KIND = "outbox_dead"
+SUPERSEDED = "cancelled: its outcome was superseded"
+
+
+@dataclass(frozen=True)
+class Row:
+    """An outbox row as listed for people (CLI, tests)."""
+
+    action: Action
+    created_at: datetime
+    updated_at: datetime
+
+
+def _action(row: Any) -> Action:
+    return Action(
+        idempotency_key=row.idempotency_key, tenant=row.tenant, connector=row.connector, kind=row.kind,
+        interview_id=row.interview_id, outcome_version=row.outcome_version, payload=row.payload,
+        status=ActionStatus(row.status), attempts=row.attempts, due_at=row.due_at, remote_id=row.remote_id,
+        last_error=row.last_error,
+    )
+
+
+def _insert(conn: sa.Connection) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(actions)
+
+
+def enqueue(conn: sa.Connection, planned: Iterable[Action], now: datetime) -> list[str]:
+    """Plan each action exactly once; return the keys that are (again) waiting to be dispatched.
+
+    A key already in the outbox keeps its row: a `planned` row takes the new payload, outcome
+    version and due time (the same decision, re-stated); a `cancelled` row is planned again (the
+    decision stands again); a claimed, done or dead row is left alone. Call it inside the
+    transaction that records why the actions were planned.
+    """
+    wanted = {a.idempotency_key: a for a in planned}
+    if not wanted:
+        return []
+    found = {r.idempotency_key: r.status for r in conn.execute(
+        sa.select(actions.c.idempotency_key, actions.c.status).where(actions.c.idempotency_key.in_(wanted))
+    )}
+    fresh = [a for key, a in wanted.items() if key not in found]
+    if fresh:
+        conn.execute(_insert(conn).on_conflict_do_nothing(index_elements=["idempotency_key"]), [{
+            "idempotency_key": a.idempotency_key, "tenant": a.tenant, "connector": a.connector, "kind": a.kind,
+            "interview_id": a.interview_id, "outcome_version": a.outcome_version, "payload": a.payload,
+            "status": ActionStatus.planned.value, "attempts": 0, "due_at": a.due_at, "created_at": now,
+            "updated_at": now,
+        } for a in fresh])
+    again = [key for key, status in found.items() if status in (ActionStatus.planned, ActionStatus.cancelled)]
+    for key in again:
+        a = wanted[key]
+        conn.execute(sa.update(actions).where(
+            actions.c.idempotency_key == key,
+            actions.c.status.in_([ActionStatus.planned.value, ActionStatus.cancelled.value]),
+        ).values(status=ActionStatus.planned.value, payload=a.payload, outcome_version=a.outcome_version,
+                 due_at=a.due_at, last_error=None, updated_at=now))
+    return [a.idempotency_key for a in fresh] + again
+
+
+def _current_outcome(t: sa.FromClause) -> sa.ColumnElement[bool]:
+    """A row planned for an outcome that has since been superseded is not dispatched."""
+    superseded = sa.exists().where(
+        outcomes.c.interview_id == t.c.interview_id, outcomes.c.version == t.c.outcome_version,
+        outcomes.c.superseded_at.is_not(None),
+    )
+    return sa.or_(t.c.outcome_version.is_(None), ~superseded)
+
+
+def _claimable(t: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
+    fresh = sa.and_(t.c.status == ActionStatus.planned.value, t.c.due_at <= now, _current_outcome(t))
+    abandoned = sa.and_(t.c.status == ActionStatus.claimed.value, t.c.lease_until <= now)
+    return sa.or_(fresh, abandoned)
+
+
+def claim(store: Store, worker: str, now: datetime, *, tenant: str | None = None, limit: int = 50,
+          lease: timedelta = LEASE) -> tuple[str, list[Action]]:
+    """Claim up to `limit` due rows (and rows whose lease ran out); return the lease token and them.
+
+    Each claim counts as an attempt, so a row that crashes its worker again and again runs out.
+    """
+    token = f"{worker}:{secrets.token_hex(4)}"[:64]
+    due = actions.alias("due")
+    pick = sa.select(due.c.id).where(_claimable(due, now)).order_by(due.c.due_at, due.c.id).limit(limit)
+    if tenant is not None:
+        pick = pick.where(due.c.tenant == tenant)
+    if store.dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    with store.begin() as conn:
+        picked = actions.c.id.in_(pick.scalar_subquery())
+        conn.execute(sa.update(actions).where(picked, _claimable(actions, now)).values(
+            status=ActionStatus.claimed.value, lease_owner=token, lease_until=now + lease,
+            attempts=actions.c.attempts + 1, updated_at=now,
+        ))
+        rows = conn.execute(sa.select(actions).where(actions.c.lease_owner == token,
+                                                     actions.c.status == ActionStatus.claimed.value)
+                            .order_by(actions.c.due_at, actions.c.id)).all()
+    return token, [_action(r) for r in rows]
+
+
+def complete(conn: sa.Connection, key: str, remote_id: str, now: datetime) -> bool:
+    """Record the sink's result: the object exists, whatever became of the row meanwhile.
+
+    A worker whose lease ran out may finish after another worker took the row over and failed:
+    the row is still marked done (and a dead row's health record resolved), never left to retry.
+    """
+    unsettled = [ActionStatus.claimed.value, ActionStatus.planned.value, ActionStatus.dead.value]
+    done = conn.execute(sa.update(actions).where(
+        actions.c.idempotency_key == key, actions.c.status.in_(unsettled),
+    ).values(status=ActionStatus.done.value, remote_id=remote_id, last_error=None, lease_owner=None,
+             lease_until=None, updated_at=now))
+    conn.execute(sa.update(health).where(
+        health.c.kind == DEAD_HEALTH_KIND, health.c.subject == key, health.c.resolved_at.is_(None),
+    ).values(resolved_at=now))
+    return done.rowcount == 1
+
+
+def retry(store: Store, key: str, token: str, error: str, due_at: datetime, now: datetime) -> bool:
+    """Plan the row again for `due_at` after a failure that may pass (only while `token` holds it)."""
+    with store.begin() as conn:
+        moved = conn.execute(sa.update(actions).where(
+            actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
+            actions.c.lease_owner == token,
+        ).values(status=ActionStatus.planned.value, due_at=due_at, last_error=error[:2000], lease_owner=None,
+                 lease_until=None, updated_at=now))
+    return moved.rowcount == 1
+
+
+def bury(store: Store, action: Action, token: str, error: str, now: datetime) -> bool:
+    """Park the row as dead with its error and raise a health record for people to look at."""
+    with store.begin() as conn:
+        moved = conn.execute(sa.update(actions).where(
+            actions.c.idempotency_key == action.idempotency_key, actions.c.status == ActionStatus.claimed.value,
+            actions.c.lease_owner == token,
+        ).values(status=ActionStatus.dead.value, last_error=error[:2000], lease_owner=None, lease_until=None,
+                 updated_at=now))
+        if moved.rowcount != 1:
+            return False
+        about = f" for interview {action.interview_id}" if action.interview_id else ""
+        conn.execute(sa.insert(health).values(
+            tenant=action.tenant, kind=DEAD_HEALTH_KIND, subject=action.idempotency_key, raised_at=now,
+            message=f"{action.kind} on {action.connector}{about} failed {action.attempts}x: {error}"[:4000],
+        ))
+    return True
+
+
+def requeue(store: Store, tenant: str, keys: Sequence[str] | None, now: datetime) -> int:
+    """Plan dead rows again (all of the tenant's when `keys` is None) and resolve their health records."""
+    cond = [actions.c.tenant == tenant, actions.c.status == ActionStatus.dead.value]
+    if keys is not None:
+        cond.append(actions.c.idempotency_key.in_(keys))
+    with store.begin() as conn:
+        found = [r.idempotency_key for r in conn.execute(sa.select(actions.c.idempotency_key).where(*cond))]
+        if not found:
+            return 0
+        conn.execute(sa.update(actions).where(*cond, actions.c.idempotency_key.in_(found)).values(
+            status=ActionStatus.planned.value, attempts=0, due_at=now, updated_at=now))
+        conn.execute(sa.update(health).where(
+            health.c.kind == DEAD_HEALTH_KIND, health.c.subject.in_(found), health.c.resolved_at.is_(None),
+        ).values(resolved_at=now))
+    return len(found)
+
+
+def cancel_superseded(conn: sa.Connection, now: datetime, interview_ids: Sequence[str] | None = None,
+                      tenant: str | None = None) -> int:
+    """Cancel planned rows whose outcome was superseded (reconcile may call it right after superseding)."""
+    cond = [actions.c.status == ActionStatus.planned.value, actions.c.outcome_version.is_not(None),
+            ~_current_outcome(actions)]
+    if tenant is not None:
+        cond.append(actions.c.tenant == tenant)
+    if interview_ids is not None:
+        cond.append(actions.c.interview_id.in_(interview_ids))
+    result = conn.execute(sa.update(actions).where(*cond).values(
+        status=ActionStatus.cancelled.value, last_error=SUPERSEDED, updated_at=now))
+    return int(result.rowcount)
+
+
+def cancel(conn: sa.Connection, keys: Sequence[str], reason: str, now: datetime) -> int:
+    """Cancel the rows of `keys` that are still only planned."""
+    result = conn.execute(sa.update(actions).where(
+        actions.c.idempotency_key.in_(keys), actions.c.status == ActionStatus.planned.value,
+    ).values(status=ActionStatus.cancelled.value, last_error=f"cancelled: {reason}"[:2000], updated_at=now))
+    return int(result.rowcount)
+
+
+def rows(store: Store, tenant: str, *, status: ActionStatus | None = None, interview_id: str | None = None,
+         limit: int = 1000) -> list[Row]:
+    """The tenant's outbox rows, newest change first."""
+    query = sa.select(actions).where(actions.c.tenant == tenant)
+    if status is not None:
+        query = query.where(actions.c.status == status.value)
+    if interview_id is not None:
+        query = query.where(actions.c.interview_id == interview_id)
+    with store.engine.connect() as conn:
+        found = conn.execute(query.order_by(actions.c.updated_at.desc(), actions.c.id.desc()).limit(limit)).all()
+    return [Row(_action(r), r.created_at, r.updated_at) for r in found]
+
+
+def get(store: Store, key: str) -> Action | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(actions).where(actions.c.idempotency_key == key)).first()
+    return None if row is None else _action(row)

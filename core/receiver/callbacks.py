@@ -1,0 +1,132 @@
+"""`/callbacks/{instance}`: vendor callbacks, verified by the connector, deduplicated, stored, answered.
+
+Served for every enabled instance whose connector overrides `handle_callback`. The order is fixed:
+verify (the connector raises `CallbackRejected`: 401, nothing stored), then in one transaction
+insert the (source, event id) into `inbound_events` if absent and, only when it was absent, write
+the records; then answer with the connector's reply. A repeated delivery gets the same answer and
+stores nothing. The request path does no network calls, so vendors get their answer in time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from core.config import Config, ConnectorSetup
+from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Connector
+from core.http.redact import redact
+from core.receiver.conformance import accepts_callbacks
+from core.store import Store
+from core.store.schema import inbound_events
+from core.sync import build_connector
+
+log = logging.getLogger("lifeline.receiver.callbacks")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One callback endpoint: its instance and connector (or why the connector could not be built)."""
+
+    setup: ConnectorSetup
+    connector: Connector | None
+    error: str | None = None
+
+
+def callback_endpoints(config: Config) -> dict[str, Endpoint]:
+    """An endpoint per enabled callback-accepting instance; a broken one answers 503, never blocks the rest."""
+    endpoints = {}
+    for setup in config.instances():
+        if not accepts_callbacks(setup.connector_class):
+            continue
+        name = setup.instance.name
+        try:
+            endpoints[name] = Endpoint(setup, build_connector(setup))
+        except Exception as exc:  # a missing connection must not keep the receiver down
+            error = redact(f"{type(exc).__name__}: {exc}")
+            log.error("callbacks for %s are unavailable: %s", name, error)
+            endpoints[name] = Endpoint(setup, None, error)
+    return endpoints
+
+
+def store_callback(store: Store, tenant: str, source: str, result: CallbackResult, at: datetime) -> bool:
+    """Dedupe and store in one transaction; False when (source, event id) was stored before."""
+    with store.begin() as conn:
+        if result.event_id is not None:
+            insert = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(inbound_events)
+            claimed = conn.execute(insert.values(source=source, event_id=result.event_id, received_at=at)
+                                   .on_conflict_do_nothing(index_elements=["source", "event_id"]))
+            if claimed.rowcount == 0:
+                return False
+        if result.records:
+            store.write(tenant, result.records, conn)
+    return True
+
+
+def callback_router(config: Config, store: Store, clock: Callable[[], datetime]) -> APIRouter:
+    router = APIRouter()
+    endpoints = callback_endpoints(config)
+
+    def process(endpoint: Endpoint, request: CallbackRequest) -> Response:
+        assert endpoint.connector is not None
+        name = endpoint.setup.instance.name
+        try:
+            result = endpoint.connector.handle_callback(request)
+        except CallbackRejected as exc:
+            log.warning("%s: callback rejected: %s", name, redact(exc.reason))
+            return JSONResponse({"error": "callback rejected"}, status_code=401)
+        foreign = {r.source for r in result.records} - {name}
+        if foreign:
+            log.error("%s: handle_callback returned records of other sources %s", name, sorted(foreign))
+            return JSONResponse({"error": "callback could not be processed"}, status_code=500)
+        fresh = store_callback(store, endpoint.setup.tenant, name, result, request.received_at)
+        log.info("%s: callback %s %s (%d records)", name, result.event_id or "-", "stored" if fresh else "duplicate",
+                 len(result.records) if fresh else 0)
+        return _reply(result)
+
+    @router.api_route("/callbacks/{instance}", methods=["GET", "POST"], include_in_schema=False)
+    async def callback(instance: str, request: Request) -> Response:
+        endpoint = endpoints.get(instance)
+        if endpoint is None:
+            return JSONResponse({"error": "no callback endpoint here"}, status_code=404)
+        if endpoint.connector is None:
+            return JSONResponse({"error": "callback endpoint unavailable"}, status_code=503)
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        incoming = CallbackRequest(headers=_lowered(request.headers), query=dict(request.query_params), body=body,
+                                   received_at=clock())
+        try:
+            return await run_in_threadpool(process, endpoint, incoming)
+        except SQLAlchemyError as exc:
+            log.error("%s: callback not stored (%s); the vendor will retry", instance, type(exc).__name__)
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        except Exception as exc:  # a plugin bug: the vendor retries, we log without the payload
+            log.error("%s: handle_callback failed: %s", instance, redact(f"{type(exc).__name__}: {exc}"))
+            return JSONResponse({"error": "callback could not be processed"}, status_code=500)
+
+    return router
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _reply(result: CallbackResult) -> Response:
+    reply = result.reply
+    if reply is None:
+        return Response(status_code=result.status_code)
+    if isinstance(reply, bytes | str):
+        return PlainTextResponse(reply, status_code=result.status_code)
+    return JSONResponse(reply, status_code=result.status_code)

@@ -1,0 +1,84 @@
+"""Which evidence each interview kind needs, and so which connector streams gate its decision.
+
+`KIND_NEEDS` is the one place this is said. A configured stream is needed by a kind when its
+`StreamInfo.produces` holds any record type that kind needs; an interview of that kind is decided
+only once every such stream's watermark has passed its window end + grace (the completeness gate).
+
+| kind     | needs                                                                      |
+|----------|----------------------------------------------------------------------------|
+| video    | interviews, notifications, receipts, confirmations, reschedule requests, link events, attendance |
+| ai_async | the same (attendance = the vendor's started/submitted states)              |
+| phone    | the same without link events (there is no join link)                       |
+| onsite   | interviews, notifications, receipts, confirmations, reschedule requests    |
+
+A kind "has an attendance source" when it needs Attendance and a configured stream produces it;
+without one, no join seen is no evidence of a miss and the interview is `unknown`. Onsite attendance
+only ever comes from people (an interviewer's attestation), so it is never awaited.
+
+Evidence from sources that are not configured connector instances (Lifeline's own services: the
+join-link receiver, confirmation pages, attestations) is pushed as it happens: complete up to now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from core.config import ConnectorSetup
+from core.models import (
+    Attendance,
+    Confirmation,
+    DeliveryEvent,
+    Interview,
+    InterviewKind,
+    LinkEvent,
+    Notification,
+    Record,
+    RescheduleRequest,
+)
+
+_SCHEDULE_AND_REACH: tuple[type[Record], ...] = (
+    Interview, Notification, DeliveryEvent, Confirmation, RescheduleRequest,
+)
+KIND_NEEDS: Mapping[InterviewKind, tuple[type[Record], ...]] = {
+    InterviewKind.video: (*_SCHEDULE_AND_REACH, LinkEvent, Attendance),
+    InterviewKind.ai_async: (*_SCHEDULE_AND_REACH, LinkEvent, Attendance),
+    InterviewKind.phone: (*_SCHEDULE_AND_REACH, Attendance),
+    InterviewKind.onsite: _SCHEDULE_AND_REACH,
+}
+
+StreamKey = tuple[str, str]
+"""(source, stream): a connector instance's stream, as keyed in `sync_state`."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """A tenant's gating streams per interview kind, and the kinds with an attendance source."""
+
+    streams: Mapping[InterviewKind, tuple[StreamKey, ...]]
+    attendance: frozenset[InterviewKind]
+
+    @property
+    def all_streams(self) -> tuple[StreamKey, ...]:
+        return tuple(sorted({key for keys in self.streams.values() for key in keys}))
+
+    def fingerprint(self) -> str:
+        text = repr(sorted((k.value, v) for k, v in self.streams.items())) + repr(sorted(self.attendance))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
+    """Derive a tenant's needs from its enabled connector instances' declared streams."""
+    produced: dict[StreamKey, set[type[Record]]] = {}
+    for setup in setups:
+        for info in setup.connector_class.streams:
+            if info.name in setup.streams:
+                produced[(setup.instance.name, info.name)] = set(info.produces)
+    streams = {
+        kind: tuple(sorted(key for key, types in produced.items() if types & set(needed)))
+        for kind, needed in KIND_NEEDS.items()
+    }
+    makes_attendance = any(Attendance in types for types in produced.values())
+    attendance = frozenset(k for k, needed in KIND_NEEDS.items() if Attendance in needed and makes_attendance)
+    return Needs(streams, attendance)

@@ -1,0 +1,367 @@
+"""The classification rules as set-based SQL statements (SQLAlchemy Core; SQLite and PostgreSQL).
+
+For the interviews in scope, a first pass reads their attendance (which decides most of them), a
+second pass the rest of the evidence of those it did not decide (answers, link events, reach), then
+the first matching class wins, in DESIGN.md's order (the evidence ids behind a decision are looked up
+afterwards, only for decisions that changed):
+
+1. `cancelled` (ATS status; `candidate_declined` when the candidate had declined, else `ats`) and
+   `rescheduled` (ATS status `ats`; a later version in the same thread known before the start
+   `new_version`) - decided at once.
+2. `pending`: `window_open` while now < end + grace; `stream_behind` while a needed stream's
+   watermark has not passed end + grace (the completeness gate).
+3. attendance (candidate segments overlapping [start - 15 min, end]): `attended_partial`
+   (`short_attendance`) below the minimum; `attended` when the first join is at most `late_after`
+   after the start, else `attended_late` (`late_join`). Async interviews: a submission by the deadline
+   is `attended` (`submitted`), after it `attended_late` (`submitted_late`), a start without one
+   `attended_partial` (`not_submitted`) unless it had errors (then technical). Without attendance,
+   a reschedule request approved before the start that nobody carried out is `rescheduled`
+   (`request_approved`): with attendance, the interview plainly took place in its window.
+4. `missed_technical`: a human join error (`join_error`) or at least `technical_clicks` human
+   link events (`repeated_attempts`) in [start - 15 min, end]. Needs an attendance source.
+5. `missed_declined`: the latest answer before the end was a decline (`declined`) or a request to
+   move it (`reschedule_requested`: the candidate's answer, or anyone's request nobody acted on),
+   and nobody cancelled.
+6. `unknown` (`no_attendance_source`): without an attendance source, no join seen proves nothing.
+7. `missed_read_no_show`: reached before the end - a confirmation (`confirmed_no_show`), a human
+   link event (`link_opened`), or a trusted read receipt (`read`; e-mail opens are not trusted).
+8. `missed_not_reached`: `nothing_sent`, every send failed (`undelivered`), or delivered (or
+   accepted without a failure report) but never read (`delivered_unread`).
+
+Machine-made link events never count. Only evidence at or before the window end counts as reach,
+so follow-ups sent after a miss do not change why it was missed. HR tasks are not reach (but a
+receipt is not told apart by its notification's purpose: Lifeline creates HR tasks after a miss).
+
+Both passes read only columns of the covering index `ix_evidence_reconcile`, never the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.config import PolicySettings
+from core.models import InterviewKind, OutcomeClass
+from core.reconcile.gate import Gate
+from core.reconcile.needs import Needs
+from core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
+from core.reconcile.sqlfn import id_list, millis_between, shift, unindexed
+from core.store.schema import evidence, interviews
+
+RULE_VERSION = "2026.1"
+"""Bump when a rule changes: the next run re-decides every interview (a full run)."""
+PRE_JOIN_SECONDS = 15 * 60
+"""Joins and link events this long before the start count for the interview."""
+
+OC = OutcomeClass
+
+
+def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[str]] | None,
+               gate: Gate, needs: Needs, policy: PolicySettings) -> int:
+    """Copy the interviews in scope (all of the tenant's when `ids` is None) with their bounds."""
+    i, later = interviews, interviews.alias("later")
+    moved = sa.exists().where(
+        later.c.thread_id == i.c.thread_id, unindexed(later.c.tenant) == i.c.tenant, later.c.sequence > i.c.sequence,
+        sa.or_(later.c.source_updated_at.is_(None), later.c.source_updated_at < i.c.start_at),
+    )
+    decidable = sa.or_(sa.false(), *[
+        sa.and_(i.c.kind == kind.value, i.c.end_at <= cut) for kind, cut in gate.cutoffs.items() if cut is not None
+    ])
+    rows = sa.select(
+        i.c.id, i.c.kind, i.c.status, i.c.start_at, i.c.end_at,
+        shift(i.c.start_at, sa.literal(-PRE_JOIN_SECONDS)),
+        shift(i.c.start_at, sa.literal(policy.late_after_minutes * 60)),
+        _flag(moved),
+        sa.case((i.c.end_at > gate.open_after, "window_open"), (sa.not_(decidable), "stream_behind")),
+        _flag(i.c.kind.in_([k.value for k in needs.attendance])),
+    )
+    if ids is None:
+        rows = rows.where(i.c.tenant == tenant)
+    else:
+        rows = rows.where(i.c.id.in_(ids), unindexed(i.c.tenant) == tenant)
+    conn.execute(sa.insert(SCOPE).from_select(list(SCOPE.c.keys()), rows))
+    return int(conn.execute(sa.select(sa.func.count()).select_from(SCOPE)).scalar_one())
+
+
+def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.case((condition, 1), else_=0)
+
+
+Condition = sa.ColumnElement[bool]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one evidence row `e` says about the interview in scope `s`, per kind.
+
+    The conditions do not test `kind` themselves: `of(kind, ...)` adds the test where needed, and
+    the packed counters test it once per row for all their counts.
+    """
+
+    attended: Condition
+    """attendance: a candidate segment overlapping [start - 15 min, end]."""
+    completed: Condition
+    """attendance: such a segment marked completed (an async submission)."""
+    window_link: Condition
+    """link_event: a human one in [start - 15 min, end]."""
+    engaged: Condition
+    """link_event: a human one up to the end."""
+    declined: Condition
+    """confirmation: a decline up to the end."""
+    asked: Condition
+    """confirmation: a reschedule answer up to the end."""
+    requested: Condition
+    """reschedule_request: submitted or approved up to the end."""
+    approved: Condition
+    """reschedule_request: approved before the start."""
+    confirmed: Condition
+    """confirmation: a confirmation up to the end."""
+    sent: Condition
+    """notification: sent to the candidate (not an HR task, not only queued) up to the end."""
+    receipt: Condition
+    """delivery_event: up to the end."""
+    trusted: Condition
+    """a channel whose read receipts are real (not e-mail opens)."""
+
+    @staticmethod
+    def of(kind: str, condition: Condition) -> Condition:
+        return sa.and_(evidence.c.kind == kind, condition)
+
+    def any_declined(self) -> Condition:
+        """Declines, reschedule answers and requests up to the end."""
+        return sa.or_(self.of("confirmation", sa.or_(self.declined, self.asked)),
+                      self.of("reschedule_request", self.requested))
+
+    def any_asked(self) -> Condition:
+        """Reschedule answers and requests up to the end."""
+        return sa.or_(self.of("confirmation", self.asked), self.of("reschedule_request", self.requested))
+
+    def reach(self) -> Condition:
+        """Read receipts, human link events and confirmations up to the end."""
+        read = sa.or_(self.of("delivery_event", sa.and_(self.receipt, evidence.c.type == "read", self.trusted)),
+                      self.of("notification", sa.and_(self.sent, evidence.c.code == "read", self.trusted)))
+        return sa.or_(read, self.of("link_event", self.engaged), self.of("confirmation", self.confirmed))
+
+
+def _facts() -> Facts:
+    s, e = SCOPE, evidence
+    at, kind_type, before_end = e.c.occurred_at, e.c.type, e.c.occurred_at <= s.c.end_at
+    attended = sa.and_(kind_type == "candidate", before_end, sa.func.coalesce(e.c.ended_at, at) >= s.c.pre_start)
+    human = e.c.human == sa.true()
+    return Facts(
+        attended=attended,
+        completed=sa.and_(attended, e.c.code == "completed"),
+        window_link=sa.and_(human, at >= s.c.pre_start, before_end),
+        engaged=sa.and_(human, before_end),
+        declined=sa.and_(kind_type == "decline", before_end),
+        asked=sa.and_(kind_type == "reschedule", before_end),
+        requested=sa.and_(kind_type.in_(["submitted", "approved"]), before_end),
+        approved=sa.and_(kind_type == "approved", at < s.c.start_at),
+        confirmed=sa.and_(kind_type == "confirm", before_end),
+        sent=sa.and_(kind_type != "hr_task", e.c.code != "queued", before_end),
+        receipt=before_end,
+        trusted=sa.func.coalesce(e.c.channel, "") != "email",
+    )
+
+
+BASE = 1_000_000
+"""A packed counter holds up to three counts, each below BASE, as base-BASE digits of one SUM."""
+
+
+def _digit_one(position: int) -> sa.ColumnElement[int]:
+    """1 in the given digit, as a BIGINT (PostgreSQL would bind a large Python int as INTEGER)."""
+    return sa.literal(BASE ** position, sa.BigInteger)
+
+
+def _packed(weights: dict[str, sa.ColumnElement[int]]) -> sa.ColumnElement[int]:
+    """SUM of each row's weight for its kind: the kind is read once, the digits add up separately."""
+    return sa.func.sum(sa.case(weights, value=evidence.c.kind, else_=0))
+
+
+def _by_status(status: sa.ColumnElement[str], trusted: Condition) -> sa.ColumnElement[int]:
+    """Digits failed (0), delivered or read (1), read on a trusted channel (2)."""
+    return sa.case((status == "failed", _digit_one(0)), (status == "delivered", _digit_one(1)),
+                   (status == "read", _digit_one(1) + sa.case((trusted, _digit_one(2)), else_=0)), else_=0)
+
+
+def _digit(packed: Any, position: int) -> sa.ColumnElement[int]:
+    shifted: sa.ColumnElement[int] = sa.cast(packed, sa.BigInteger) // _digit_one(position)
+    digit: sa.ColumnElement[int] = shifted % _digit_one(1)
+    return digit
+
+
+def _joined() -> sa.Select[Any]:
+    """Pass 1, every interview in scope: its attendance (one index seek each)."""
+    s, e, f = SCOPE, evidence, _facts()
+    at = e.c.occurred_at
+    left = sa.func.coalesce(e.c.ended_at, s.c.end_at)
+    attended = f.attended
+    rows = s.outerjoin(e, sa.and_(e.c.interview_id == s.c.interview_id, e.c.kind == "attendance"))
+    return (
+        sa.select(
+            s.c.interview_id,
+            sa.func.min(at).filter(attended),
+            sa.func.coalesce(sa.func.sum(millis_between(at, left)).filter(attended, left > at), 0),
+            sa.func.min(sa.func.coalesce(e.c.ended_at, at)).filter(attended, e.c.code == "completed"),
+            id_list(e.c.id).filter(attended),
+        )
+        .select_from(rows)
+        .group_by(s.c.interview_id)
+    )
+
+
+def _signals() -> sa.Select[Any]:
+    """Pass 2, only interviews attendance did not decide: answers, link events and reach.
+
+    Few aggregates: counts share packed SUMs, the rest use FILTER (no aggregate step for other rows).
+    """
+    s, j, e, f = SCOPE, JOINED, evidence, _facts()
+    at, code, kind_type = e.c.occurred_at, e.c.code, e.c.type
+    settled = sa.case((s.c.kind == InterviewKind.ai_async.value, j.c.first_submit.is_not(None)),
+                      else_=j.c.first_join.is_not(None))
+    undecided = sa.or_(s.c.status == "cancelled", sa.and_(
+        s.c.pending.is_(None), s.c.status != "rescheduled", s.c.moved == 0, sa.not_(settled)))
+    return (
+        sa.select(
+            j.c.interview_id,
+            sa.func.max(at).filter(f.any_declined()),
+            sa.func.max(at).filter(f.any_asked()),
+            sa.func.max(at).filter(f.of("confirmation", f.confirmed)),
+            _packed({"link_event": sa.case((f.engaged, _digit_one(2) + sa.case((at >= s.c.pre_start, sa.case(
+                (kind_type == "join_error", _digit_one(0)), else_=_digit_one(1))), else_=0)), else_=0)}),
+            _packed({"delivery_event": sa.case((f.receipt, _by_status(kind_type, f.trusted)), else_=0),
+                     "notification": sa.case((f.sent, _by_status(code, f.trusted)), else_=0)}),
+            sa.func.count().filter(sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt))),
+            sa.func.count().filter(f.of("reschedule_request", f.approved)),
+        )
+        .select_from(j.join(s, s.c.interview_id == j.c.interview_id)
+                     .outerjoin(e, e.c.interview_id == s.c.interview_id))
+        .where(undecided)
+        .group_by(j.c.interview_id)
+    )
+
+
+def _facts_table() -> sa.Subquery:
+    """Scope, pass 1 and pass 2 side by side, the packed counts unpacked (0 where pass 2 did not run)."""
+    s, j, g = SCOPE, JOINED, SIGNALS
+    links, reach = sa.func.coalesce(g.c.links, 0), sa.func.coalesce(g.c.reach, 0)
+    counts = {
+        "errors": _digit(links, 0), "clicks": _digit(links, 1), "engaged_n": _digit(links, 2),
+        "failed_n": _digit(reach, 0), "reached_n": _digit(reach, 1), "read_n": _digit(reach, 2),
+        "sent_n": sa.func.coalesce(g.c.sent_n, 0), "approved_n": sa.func.coalesce(g.c.approved_n, 0),
+    }
+    return (sa.select(s, j.c.first_join, j.c.att_ms, j.c.first_submit, j.c.att_ids, g.c.last_no, g.c.last_asked,
+                      g.c.last_yes, *[value.label(name) for name, value in counts.items()])
+            .select_from(s.join(j, j.c.interview_id == s.c.interview_id)
+                         .outerjoin(g, g.c.interview_id == s.c.interview_id))
+            .subquery("facts"))
+
+
+def _outcome(f: Any, policy: PolicySettings) -> sa.ColumnElement[str]:
+    is_async = f.kind == InterviewKind.ai_async.value
+    live = sa.not_(is_async)
+    joined = f.first_join.is_not(None)
+    return sa.case(
+        (f.status == "cancelled", OC.cancelled.value),
+        (sa.or_(f.status == "rescheduled", f.moved == 1), OC.rescheduled.value),
+        (f.pending.is_not(None), OC.pending.value),
+        (sa.and_(is_async, f.first_submit <= f.end_at), OC.attended.value),
+        (sa.and_(is_async, f.first_submit.is_not(None)), OC.attended_late.value),
+        (sa.and_(is_async, joined, f.errors > 0), OC.missed_technical.value),
+        (sa.and_(is_async, joined), OC.attended_partial.value),
+        (sa.and_(live, joined, f.att_ms < policy.min_attendance_minutes * 60_000), OC.attended_partial.value),
+        (sa.and_(live, joined, f.first_join <= f.late_bound), OC.attended.value),
+        (sa.and_(live, joined), OC.attended_late.value),
+        (f.approved_n > 0, OC.rescheduled.value),
+        (sa.and_(f.has_source == 1, sa.or_(f.errors > 0, f.clicks >= policy.technical_clicks)),
+         OC.missed_technical.value),
+        (sa.and_(f.last_no.is_not(None), sa.or_(f.last_yes.is_(None), f.last_no > f.last_yes)),
+         OC.missed_declined.value),
+        (f.has_source == 0, OC.unknown.value),
+        (sa.or_(f.read_n > 0, f.engaged_n > 0, f.last_yes.is_not(None)), OC.missed_read_no_show.value),
+        else_=OC.missed_not_reached.value,
+    )
+
+
+def _explained(d: Any) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
+    """Sub-reason and confidence of each class."""
+    oc, is_async = d.outcome, d.kind == InterviewKind.ai_async.value
+    delivered = sa.or_(d.reached_n > 0, d.failed_n == 0)
+    sub = sa.case(
+        (oc == OC.cancelled.value, sa.case((d.last_no.is_not(None), "candidate_declined"), else_="ats")),
+        (oc == OC.rescheduled.value, sa.case((d.status == "rescheduled", "ats"), (d.moved == 1, "new_version"),
+                                            else_="request_approved")),
+        (oc == OC.pending.value, d.pending),
+        (oc == OC.attended.value, sa.case((is_async, "submitted"), else_="on_time")),
+        (oc == OC.attended_late.value, sa.case((is_async, "submitted_late"), else_="late_join")),
+        (oc == OC.attended_partial.value, sa.case((is_async, "not_submitted"), else_="short_attendance")),
+        (oc == OC.missed_technical.value, sa.case((d.errors > 0, "join_error"), else_="repeated_attempts")),
+        (oc == OC.missed_declined.value, sa.case((d.last_asked == d.last_no, "reschedule_requested"),
+                                                else_="declined")),
+        (oc == OC.unknown.value, "no_attendance_source"),
+        (oc == OC.missed_read_no_show.value, sa.case((d.last_yes.is_not(None), "confirmed_no_show"),
+                                                    (d.engaged_n > 0, "link_opened"), else_="read")),
+        else_=sa.case((d.sent_n == 0, "nothing_sent"), (delivered, "delivered_unread"), else_="undelivered"),
+    )
+    confidence = sa.case(
+        (oc == OC.pending.value, sa.case((d.pending == "window_open", "high"), else_="low")),
+        (oc == OC.unknown.value, "low"),
+        (oc == OC.attended_partial.value, "medium"),
+        (sa.and_(oc == OC.missed_technical.value, d.errors == 0), "medium"),
+        (sa.and_(oc == OC.missed_read_no_show.value, d.engaged_n == 0, d.last_yes.is_(None)), "medium"),
+        (sa.and_(oc == OC.missed_not_reached.value, d.sent_n > 0, delivered), "medium"),
+        else_="high",
+    )
+    return sub, confidence
+
+
+def decide(conn: sa.Connection, policy: PolicySettings) -> None:
+    """Classify every interview in scope into the decision table: two passes, then one statement."""
+    conn.execute(sa.insert(JOINED).from_select(list(JOINED.c.keys()), _joined()))
+    conn.execute(sa.insert(SIGNALS).from_select(list(SIGNALS.c.keys()), _signals()))
+    facts = _facts_table()
+    # materialized: the outcome is computed once per interview, not once per reference to it below
+    d = sa.select(facts, _outcome(facts.c, policy).label("outcome")).cte("d").prefix_with("MATERIALIZED")
+    sub, confidence = _explained(d.c)
+    attended = [OC.attended.value, OC.attended_late.value, OC.attended_partial.value]
+    ids = sa.case((d.c.outcome.in_(attended), sa.func.coalesce(d.c.att_ids, "")))  # the others: fill_evidence_ids
+    rows = sa.select(d.c.interview_id, d.c.outcome, sub, confidence, ids, sa.literal(RULE_VERSION))
+    conn.execute(sa.insert(DECISION).from_select(list(DECISION.c.keys()), rows))
+
+
+def fill_evidence_ids(conn: sa.Connection) -> None:
+    """The ids of the evidence behind each changed decision still without them.
+
+    Attendance decisions got theirs from pass 1, and the hook's own ids are kept; the others are
+    looked up per interview through the covering index, only among the kinds the class rests on.
+    """
+    d, s, e, f = DECISION, SCOPE, evidence, _facts()
+
+    def ids(kinds: list[str], condition: Condition) -> sa.ScalarSelect[str]:
+        # the condition filters the aggregate: only (interview_id, kind) can pick an index, the covering one
+        rows = s.join(e, sa.and_(e.c.interview_id == s.c.interview_id, e.c.kind.in_(kinds)))
+        return (sa.select(id_list(e.c.id).filter(condition)).select_from(rows)
+                .where(s.c.interview_id == d.c.interview_id).scalar_subquery())
+
+    attended = f.of("attendance", f.attended)
+    window_link = f.of("link_event", f.window_link)
+    reach = ["delivery_event", "notification", "link_event", "confirmation"]
+    oc, is_async = d.c.outcome, sa.select(s.c.kind).where(s.c.interview_id == d.c.interview_id).scalar_subquery()
+    chosen = sa.case(
+        (oc.in_([OC.cancelled.value, OC.missed_declined.value]),
+         ids(["confirmation", "reschedule_request"], f.any_declined())),
+        (oc == OC.rescheduled.value, ids(["reschedule_request"], f.of("reschedule_request", f.approved))),
+        (oc.in_([OC.attended.value, OC.attended_late.value, OC.attended_partial.value]),
+         ids(["attendance"], attended)),
+        (sa.and_(oc == OC.missed_technical.value, is_async == InterviewKind.ai_async.value),
+         ids(["attendance", "link_event"], sa.or_(attended, window_link))),
+        (oc == OC.missed_technical.value, ids(["link_event"], window_link)),
+        (oc == OC.missed_read_no_show.value, ids(reach, f.reach())),
+        (oc == OC.missed_not_reached.value,
+         ids(["notification", "delivery_event"],
+             sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt)))),
+    )
+    conn.execute(sa.update(d).where(d.c.evidence_ids.is_(None), d.c.interview_id.in_(
+        sa.select(CHANGED.c.interview_id))).values(evidence_ids=chosen))

@@ -1,0 +1,123 @@
+"""The evidence export: one interview's time-ordered trail, in the tenant's zone.
+
+What was sent when and on which channel, delivered / failed / read, link opens (machine-made ones
+shown but marked as not counted), join attempts and errors, joins and leaves, confirmations,
+reschedule requests, and the outcome history. Receipts that carry only their notification's id are
+included through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.models import zone_info
+from core.reconcile.outcomes import to_outcome
+from core.store import Store
+from core.store.schema import evidence, interviews, outcomes
+
+_LINK = {"open": "link opened", "join_attempt": "join attempt", "join_ok": "join link worked",
+         "join_error": "join error"}
+_ANSWER = {"confirm": "confirmed", "decline": "declined", "reschedule": "asked to reschedule"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    event: str
+    channel: str | None
+    detail: str
+    source: str
+    evidence_id: int | None
+    counted: bool = True
+
+
+@dataclass(frozen=True)
+class Trail:
+    interview: dict[str, Any]
+    timezone: str
+    entries: tuple[Entry, ...]
+    outcomes: tuple[dict[str, Any], ...]
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(zone_info(self.timezone))
+
+    def as_dict(self) -> dict[str, Any]:
+        iv = self.interview
+        return {
+            "interview": {**iv, "start_at": self.local(iv["start_at"]).isoformat(),
+                          "end_at": self.local(iv["end_at"]).isoformat()},
+            "timezone": self.timezone,
+            "trail": [{"at": self.local(e.at).isoformat(), "event": e.event, "channel": e.channel,
+                       "detail": e.detail, "source": e.source, "evidence_id": e.evidence_id, "counted": e.counted}
+                      for e in self.entries],
+            "outcomes": [{**o, "decided_at": self.local(o["decided_at"]).isoformat(),
+                          "superseded_at": self.local(o["superseded_at"]).isoformat() if o["superseded_at"] else None}
+                         for o in self.outcomes],
+        }
+
+
+def evidence_trail(store: Store, interview_id: str, zone: str | None = None) -> Trail | None:
+    """The trail of one interview (None when there is no such interview); `zone` defaults to its own."""
+    i, e, o = interviews, evidence, outcomes
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(i).where(i.c.id == interview_id)).first()
+        if row is None:
+            return None
+        sent = sa.select(e.c.source + "/" + e.c.remote_id).where(e.c.interview_id == interview_id,
+                                                                e.c.kind == "notification")
+        rows = conn.execute(sa.select(e).where(sa.or_(
+            e.c.interview_id == interview_id,
+            sa.and_(e.c.interview_id.is_(None), e.c.kind == "delivery_event", e.c.ref.in_(sent)),
+        ))).all()
+        history = conn.execute(sa.select(o).where(o.c.interview_id == interview_id).order_by(o.c.version)).all()
+    entries = [entry for r in rows for entry in _entries(r._mapping)]
+    decided = []
+    for h in history:
+        outcome = to_outcome(h._mapping)
+        ids = ", ".join(str(n) for n in outcome.evidence_ids) or "-"
+        note = f"; superseded {h.superseded_at.isoformat()}" if h.superseded_at else ""
+        entries.append(Entry(h.decided_at, f"outcome v{h.version}: {h.outcome}", None,
+                             f"{h.sub_reason or '-'}, {h.confidence} confidence, evidence {ids}, "
+                             f"rules {h.rule_version}{note}", "lifeline", None))
+        decided.append({**outcome.model_dump(mode="json"), "decided_at": h.decided_at,
+                        "superseded_at": h.superseded_at})
+    entries.sort(key=lambda x: (x.at, x.evidence_id is None, x.evidence_id or 0))
+    interview = {
+        "id": row.id, "tenant": row.tenant, "kind": row.kind, "status": row.status, "start_at": row.start_at,
+        "end_at": row.end_at, "thread_id": row.thread_id, "sequence": row.sequence, "platform": row.platform,
+    }
+    return Trail(interview, zone or row.timezone, tuple(entries), tuple(decided))
+
+
+def _entries(r: Any) -> list[Entry]:
+    data, kind, kind_type = r["data"], r["kind"], r["type"]
+    base = {"channel": r["channel"], "source": r["source"], "evidence_id": r["id"]}
+    if kind == "notification":
+        return [Entry(r["occurred_at"], f"sent {kind_type}", detail=f"to {data.get('recipient', '?')}, "
+                      f"status {r['code']}", **base)]
+    if kind == "delivery_event":
+        return [Entry(r["occurred_at"], kind_type, detail=_join(r["code"], f"for {r['ref']}"), **base)]
+    if kind == "link_event":
+        counted = bool(r["human"])
+        why = "" if counted else f"machine-made ({data.get('machine_reason') or 'flagged'}), not counted"
+        return [Entry(r["occurred_at"], _LINK.get(kind_type, kind_type), detail=_join(r["code"], why),
+                      counted=counted, **base)]
+    if kind == "attendance":
+        out = [Entry(r["occurred_at"], "joined" if r["code"] != "completed" else "started",
+                     detail=f"{kind_type}", **base)]
+        if r["ended_at"] is not None:
+            done = "submitted" if r["code"] == "completed" else "left"
+            out.append(Entry(r["ended_at"], done, detail=_join(kind_type, data.get("leave_reason")), **base))
+        return out
+    if kind == "confirmation":
+        return [Entry(r["occurred_at"], _ANSWER.get(kind_type, kind_type), detail="", **base)]
+    return [Entry(r["occurred_at"], f"reschedule request {kind_type}",
+                  detail=_join(f"by {data.get('requested_by', '?')}", r["code"]), **base)]
+
+
+def _join(*parts: str | None) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,157 @@
+"""Turn the steps of a playbook into outbox rows for one case: routed, rendered, keyed.
+
+Keys are `idempotency_key(interview, origin version, "<kind>/<step>", sequence)`: the same
+decision about the same appointment always yields the same keys, so planning twice plans once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.actions import Link
+from core.config import Config
+from core.http.redact import redact
+from core.links import join_link
+from core.models import Action, ActionStatus, InterviewKind, NotificationPurpose, idempotency_key
+from core.plugins import PluginHost
+from core.remediation.case import Case
+from core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
+from core.remediation.messages import compose, outside_quiet_hours, payload
+from core.remediation.payloads import payload_of
+from core.remediation.policies import STEPS, Step
+from core.remediation.render import staff_text, with_links
+from core.remediation.routes import Route, Unroutable, route
+from core.remediation.texts import T
+from core.store import Store
+from core.store.schema import actions
+
+HR_LINKS: dict[str, tuple[HrAction, ...]] = {
+    "hr_fyi": ("reissue", "attended"), "hr_fyi_offer": ("attended",), "hr_decision": ("offer", "attended"),
+    "contact_fix": ("offer",), "partial": ("reissue", "attended"), "second_miss": ("offer", "attended"),
+    "ask": ("attended",),
+}
+REINVITES = frozenset({NotificationPurpose.reissued_link.value, NotificationPurpose.reschedule_offer.value})
+"""Message purposes that re-invite the candidate (what `max_auto_reinvites` counts)."""
+MESSAGE_KINDS = ("send_message", "send_email", "send_sms")
+
+
+@dataclass
+class Built:
+    actions: list[Action] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def action_key(case: Case, step: Step) -> str:
+    return idempotency_key(case.interview.id, case.origin_version, f"{step.kind}/{step.name}", case.sequence)
+
+
+def staff_links(config: Config, case: Case, purpose: str) -> list[Link]:
+    locale = config.tenant(case.tenant).locale
+    return [Link(label=T[locale][f"link.{a}"], url=hr_link(HrLink(a, case.tenant, case.interview.id, case.sequence)))
+            for a in HR_LINKS.get(purpose, ())]
+
+
+class Builder:
+    """Builds the actions of one planning run (a store for link tokens, the config, the plugins)."""
+
+    def __init__(self, store: Store, config: Config, host: PluginHost, now: datetime) -> None:
+        self.store, self.config, self.host, self.now = store, config, host, now
+
+    def settled(self, keys: list[str]) -> set[str]:
+        """Those of `keys` already dispatched (or being): building them again would change nothing
+        but rotate links the candidate already holds."""
+        with self.store.engine.connect() as conn:
+            return set(conn.execute(sa.select(actions.c.idempotency_key).where(
+                actions.c.idempotency_key.in_(keys),
+                actions.c.status.in_([ActionStatus.claimed.value, ActionStatus.done.value, ActionStatus.dead.value]),
+            )).scalars())
+
+    def build(self, case: Case, steps: tuple[Step, ...], earlier_misses: int = 0) -> Built:
+        """The actions of `steps`; a candidate step that cannot be routed hands over to an HR task."""
+        built = Built()
+        handover = False
+        settled = self.settled([action_key(case, s) for s in steps])
+        for step in steps:
+            if action_key(case, step) in settled:
+                built.steps.append(step.name)
+                continue
+            try:
+                built.actions.append(self.action(case, step, route(self.config, case, step), earlier_misses))
+                built.steps.append(step.name)
+            except Unroutable as exc:
+                if step.to == "platform":
+                    continue  # the source cannot re-issue: Lifeline's own link is rotated anyway
+                built.problems.append(f"{case.interview.id}: step {step.name}: {exc}")
+                handover = handover or step.to == "candidate"
+        hr_task = STEPS["hr_decision"]
+        if handover and not any(s.kind == "create_task" and s.to == "hr" for s in steps):
+            try:
+                built.actions.append(self.action(case, hr_task, route(self.config, case, hr_task), earlier_misses))
+                built.steps.append(hr_task.name)
+            except Unroutable as exc:
+                built.problems.append(f"{case.interview.id}: step {hr_task.name}: {exc}")
+        return built
+
+    def action(self, case: Case, step: Step, where: Route, earlier_misses: int = 0) -> Action:
+        if step.to == "platform":
+            payload = payload_of(step.kind, invitation_id=case.interview.remote_id, reason="technical")
+        elif step.to == "candidate":
+            payload = self.candidate_payload(case, step, where)
+        else:
+            payload = self.staff_payload(case, step, where, earlier_misses)
+        due = self.now + timedelta(minutes=step.delay_minutes)
+        if step.to == "candidate" and case.candidate is not None:
+            due = outside_quiet_hours(due, case.candidate.timezone, self.config.tenant(case.tenant).policy.quiet_hours)
+        action = Action(
+            idempotency_key=action_key(case, step), tenant=case.tenant, connector=where.connector, kind=where.kind,
+            interview_id=case.interview.id, outcome_version=case.outcome.version, payload=payload, due_at=due,
+        )
+        return self.rendered_by_plugin(case, action) if step.to != "candidate" else action
+
+    def candidate_payload(self, case: Case, step: Step, where: Route) -> dict[str, Any]:
+        candidate = case.candidate
+        assert candidate is not None  # routed to the candidate
+        interview = case.interview
+        purpose, join = step.purpose, ""
+        if purpose == "reissued_link":
+            if self.slot_open(case):
+                join = join_link(self.store, interview.id, reissue=True, now=self.now)
+            else:
+                purpose = "technical"  # the slot is gone: a new time, not a dead link
+        reschedule = "" if join and where.kind == "send_sms" else reschedule_link(self.store, interview.id, self.now)
+        letter = compose(purpose, candidate, self.config.tenant(case.tenant).locale, interview, join=join,
+                         reschedule=reschedule)
+        return payload(where, candidate, interview.id, letter)
+
+    def slot_open(self, case: Case) -> bool:
+        """Whether a fresh link still helps: an async interview (reset), or a live one not over yet."""
+        return case.interview.kind is InterviewKind.ai_async or case.interview.end_at > self.now
+
+    def staff_payload(self, case: Case, step: Step, where: Route, earlier_misses: int) -> dict[str, Any]:
+        tenant = self.config.tenant(case.tenant)
+        purpose = "hr_fyi_offer" if step.purpose == "hr_fyi" and not self.slot_open(case) else step.purpose
+        links = staff_links(self.config, case, purpose)
+        title, text = staff_text(purpose, case, tenant.timezone, tenant.locale, links, count=earlier_misses)
+        if step.kind == "create_task":
+            due = self.now + timedelta(hours=tenant.policy.task_due_hours)
+            return payload_of("create_task", assignees=where.recipients, title=title, description=text, due_at=due,
+                              links=links, interview_id=case.interview.id)
+        return payload_of(step.kind, recipients=where.recipients, title=title, text=text, links=links,
+                          interview_id=case.interview.id, purpose=NotificationPurpose.hr_task)
+
+    def rendered_by_plugin(self, case: Case, action: Action) -> Action:
+        """Let a `lifeline_render_task` plugin replace the text (redacted, Lifeline's links kept)."""
+        if action.kind not in ("send_message", "create_task") or not self.host.implements("lifeline_render_task"):
+            return action
+        text = self.host.render_task(action, case.interview, case.evidence)
+        if not isinstance(text, str) or not text.strip():
+            return action
+        field_name = "description" if action.kind == "create_task" else "text"
+        links = [Link.model_validate(link) for link in action.payload.get("links", ())]
+        payload = {**action.payload, field_name: with_links(redact(text), links)}
+        return action.model_copy(update={"payload": payload})

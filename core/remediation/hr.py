@@ -1,0 +1,69 @@
+"""HR's one-click next steps behind the signed links of their tasks: done once, whoever clicks twice.
+
+- `attended`: HR confirms the candidate took part; recorded as attendance evidence (source
+  `<tenant>.hr`), which reconciliation takes up and which supersedes the miss.
+- `reissue`: a fresh join link to the candidate (a person decided: no re-invite cap).
+- `offer`: the reschedule page offered to the candidate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from core.config import Config
+from core.models import Attendance, Role
+from core.outbox import enqueue
+from core.plugins import PluginHost
+from core.remediation.build import Builder, action_key
+from core.remediation.case import load_case, outcome_of
+from core.remediation.links import HrLink
+from core.remediation.policies import Step
+from core.remediation.routes import Unroutable, route
+from core.store import Store
+from core.store.schema import outcomes
+
+STEPS = {
+    "reissue": Step("hr_reissue", "send_message", "candidate", "reissued_link"),
+    "offer": Step("hr_offer", "send_message", "candidate", "reschedule_offer"),
+}
+
+
+class Result(StrEnum):
+    done = "done"
+    already = "already"
+    stale = "stale"
+    """The interview changed (or is gone) since the link was made."""
+    unroutable = "unroutable"
+
+
+def source_of(tenant: str) -> str:
+    return f"{tenant}.hr"
+
+
+def perform(store: Store, config: Config, host: PluginHost, link: HrLink, now: datetime) -> Result:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(outcomes).where(outcomes.c.interview_id == link.interview_id,
+                                                     outcomes.c.superseded_at.is_(None))).first()
+        case = load_case(conn, link.tenant, outcome_of(row)) if row is not None else None
+    if case is None or case.sequence != link.sequence or link.tenant not in config.data.tenants:
+        return Result.stale
+    if link.action == "attended":
+        mark = Attendance(source=source_of(link.tenant), remote_id=f"attended:{case.interview.id}:{case.sequence}",
+                          interview_id=case.interview.id, occurred_at=case.interview.start_at,
+                          left_at=case.interview.end_at, role=Role.candidate, completed=True,
+                          status_raw="confirmed_by_hr")
+        return Result.done if store.write(link.tenant, [mark]).inserted else Result.already
+    step = STEPS[link.action]
+    builder = Builder(store, config, host, now)
+    if builder.settled([action_key(case, step)]):
+        return Result.already
+    try:
+        action = builder.action(case, step, route(config, case, step))
+    except Unroutable:
+        return Result.unroutable
+    with store.begin() as conn:
+        planned = enqueue(conn, [action], now)
+    return Result.done if planned else Result.already

@@ -1,0 +1,76 @@
+"""Links in remediation texts: the candidate's reschedule page, and HR's one-click next steps.
+
+The candidate's link is a `link_tokens` token of purpose `reschedule` (one per candidate per
+interview version, like the join link). HR links are signed, not stored: `/hr/<data>.<mac>`
+names the action, the interview and its version, with an HMAC under the deployment's key; they
+open a confirmation page whose button does the action, so a link scanner does nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, cast
+
+import sqlalchemy as sa
+
+from core.links import LinkPurpose, issue_token, public_base_url
+from core.models.contact import hash_key
+from core.store import Store
+from core.store.schema import link_tokens
+
+HrAction = Literal["attended", "reissue", "offer"]
+HR_ACTIONS: tuple[HrAction, ...] = ("attended", "reissue", "offer")
+RESCHEDULE_TTL = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class HrLink:
+    action: HrAction
+    tenant: str
+    interview_id: str
+    sequence: int
+
+
+def _mac(data: str) -> str:
+    digest = hmac.new(hash_key(), f"hr-link:{data}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def hr_link(link: HrLink, base_url: str | None = None) -> str:
+    raw = json.dumps([link.action, link.tenant, link.interview_id, link.sequence], separators=(",", ":"))
+    data = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return f"{(base_url or public_base_url()).rstrip('/')}/hr/{data}.{_mac(data)}"
+
+
+def read_hr_link(signed: str) -> HrLink | None:
+    """The link behind `signed`, or None when it was not made here or was altered."""
+    data, _, mac = signed.partition(".")
+    if not hmac.compare_digest(mac.encode(), _mac(data).encode()):
+        return None
+    try:
+        action, tenant, interview_id, sequence = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        link = HrLink(cast(HrAction, action), str(tenant), str(interview_id), int(sequence))
+    except (ValueError, TypeError):
+        return None
+    return link if link.action in HR_ACTIONS else None
+
+
+def reschedule_link(store: Store, interview_id: str, now: datetime, base_url: str | None = None) -> str:
+    """The candidate's reschedule page for the interview's current version (`/r/<token>`).
+
+    Offers go out after a miss, so the token lives `RESCHEDULE_TTL` from now rather than ending
+    with the interview window like a join token.
+    """
+    token = issue_token(store, interview_id, purpose=LinkPurpose.reschedule, now=now)
+    until = now + RESCHEDULE_TTL
+    with store.begin() as conn:
+        conn.execute(sa.update(link_tokens).where(
+            link_tokens.c.token == token.token,
+            sa.or_(link_tokens.c.expires_at.is_(None), link_tokens.c.expires_at < until),
+        ).values(expires_at=until))
+    return f"{(base_url or public_base_url()).rstrip('/')}/r/{token.token}"

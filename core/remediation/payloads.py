@@ -1,0 +1,12 @@
+"""Action payloads, validated by the shared model of their kind (`core.actions.PAYLOADS`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.actions import PAYLOADS
+
+
+def payload_of(kind: str, **fields: Any) -> dict[str, Any]:
+    """A payload of `kind` as JSON; invalid fields raise (a planning bug, never sent)."""
+    return PAYLOADS[kind].model_validate(fields).model_dump(mode="json", exclude_none=True)

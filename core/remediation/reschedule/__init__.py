@@ -1,0 +1,24 @@
+"""The reschedule loop: offer -> page -> request -> approval -> new window in the same thread (or a polite no)."""
+
+from core.remediation.reschedule.decisions import (
+    REMINDER_PLANNER,
+    Decided,
+    DecisionSummary,
+    apply_decisions,
+    finish,
+    record_decision,
+)
+from core.remediation.reschedule.requests import Submitted, adopt, offered_slots, submit
+
+__all__ = [
+    "REMINDER_PLANNER",
+    "Decided",
+    "DecisionSummary",
+    "Submitted",
+    "adopt",
+    "apply_decisions",
+    "finish",
+    "offered_slots",
+    "record_decision",
+    "submit",
+]

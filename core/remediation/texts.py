@@ -1,0 +1,300 @@
+"""Words of HR tasks, candidate messages and the reschedule pages, in zh-CN and en."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.models import zone_info
+
+LOCALES = ("zh-CN", "en")
+BEIJING = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+_ZH_WEEKDAYS = "一二三四五六日"
+
+
+def locale_of(*preferences: str | None) -> str:
+    """The first supported locale among `preferences` (`zh`, `zh-Hans`, `en-GB`... match); else zh-CN."""
+    for tag in preferences:
+        lowered = (tag or "").strip().lower()
+        if lowered.startswith("zh"):
+            return "zh-CN"
+        if lowered.startswith("en"):
+            return "en"
+    return "zh-CN"
+
+
+def when(value: datetime, zone: str, locale: str, *, date: bool = True) -> str:
+    """`2026年3月2日（周一）14:00` / `Mon 2 Mar 2026, 14:00`, in `zone`."""
+    local = value.astimezone(zone_info(zone))
+    if not date:
+        return local.strftime("%H:%M")
+    if locale == "zh-CN":
+        return f"{local.year}年{local.month}月{local.day}日（周{_ZH_WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+
+
+def short(value: datetime, zone: str) -> str:
+    """`03-02 14:00`: for evidence lines."""
+    return value.astimezone(zone_info(zone)).strftime("%m-%d %H:%M")
+
+
+def zone_name(zone: str, locale: str) -> str:
+    """How a time zone is named to a reader: 北京时间 for Beijing in Chinese, else its IANA name."""
+    if locale == "zh-CN":
+        return "北京时间" if zone in BEIJING else f"{zone} 时间"
+    return zone
+
+
+def window(start: datetime, end: datetime, zone: str, locale: str) -> str:
+    """`start–end` with the zone named: `…14:00–14:45（北京时间）` / `…, 14:00–14:45 (Europe/Berlin)`."""
+    same_day = start.astimezone(zone_info(zone)).date() == end.astimezone(zone_info(zone)).date()
+    span = f"{when(start, zone, locale)}–{when(end, zone, locale, date=not same_day)}"
+    return f"{span}（{zone_name(zone, locale)}）" if locale == "zh-CN" else f"{span} ({zone})"
+
+
+T: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        # vocabulary
+        "kind.ai_async": "AI 面试", "kind.video": "视频面试", "kind.phone": "电话面试", "kind.onsite": "现场面试",
+        "channel.sms": "短信", "channel.email": "邮件", "channel.voice": "电话", "channel.dingtalk": "钉钉",
+        "channel.feishu": "飞书", "channel.wechat": "微信", "channel.platform": "面试平台",
+        "purpose.invite": "面试邀请", "purpose.reminder_t3d": "提醒（提前3天）",
+        "purpose.reminder_t1d": "提醒（提前1天）", "purpose.reminder_t1h": "提醒（提前1小时）",
+        "purpose.confirm_request": "确认请求", "purpose.urgent": "紧急提醒",
+        "purpose.reschedule_offer": "改期邀请", "purpose.reissued_link": "新链接", "purpose.cancellation": "取消通知",
+        "purpose.hr_task": "HR 任务",
+        "state.sent": "已发送，无回执", "state.failed": "发送失败", "state.delivered": "已送达，未读",
+        "state.read": "已读",
+        "confirm.confirm": "确认参加", "confirm.decline": "婉拒", "confirm.reschedule": "申请改期",
+        "outcome.missed_technical": "候选人尝试进入但因技术问题未能参加",
+        "outcome.missed_declined": "候选人已婉拒或申请改期，但面试未被取消",
+        "outcome.missed_read_no_show": "候选人已读通知，但未到场",
+        "outcome.missed_not_reached": "通知未能触达候选人",
+        "outcome.attended_partial": "候选人中途离开，参加时长不足",
+        "outcome.unknown": "没有该面试的到场数据",
+        # evidence
+        "ev.title": "证据：", "ev.none": "没有发给候选人的通知记录。",
+        "ev.sent": "{at} {channel} {purpose} → {state}",
+        "ev.clicks": "链接：打开 {opens} 次，尝试进入 {attempts} 次{machine}",
+        "ev.machine": "（另有 {n} 次疑似邮件扫描，不计入）",
+        "ev.errors": "进入失败 {n} 次（错误码 {codes}）",
+        "ev.joined": "已进入面试，共 {minutes} 分钟", "ev.not_joined": "未进入面试",
+        "ev.confirm": "{at} 候选人{action}",
+        # HR tasks and messages
+        "hr.who": "候选人：{name}{phone}", "hr.phone": "（手机 {phone}）",
+        "hr.interview": "面试：{kind}，{when}{platform}", "hr.platform": "，平台 {platform}",
+        "hr.what": "情况：{what}", "hr.next": "下一步：{step}", "hr.advice": "此判断仅供参考，不会自动拒绝候选人。",
+        "hr_fyi.title": "【已处理】{name} 的面试因技术问题未能进入",
+        "hr_fyi.step": "已自动向候选人发送新的面试链接，无需操作。若候选人仍无法进入，请提供备用方式（如电话）。",
+        "hr_fyi_offer.title": "【已处理】{name} 的面试因技术问题未能进行",
+        "hr_fyi_offer.step": "已自动邀请候选人另选时间（技术问题不计入候选人的责任），无需操作。"
+                             "如需尽快安排，请直接联系候选人。",
+        "hr_decision.title": "【待决定】{name} 未参加面试",
+        "hr_decision.step": "请决定是否为候选人改期：可邀请候选人自选时间，或确认候选人实际已参加。",
+        "contact_fix.title": "【待处理】{name} 的面试通知未送达，请核实联系方式",
+        "contact_fix.step": "请核实候选人的联系方式{phone}，在招聘系统中更正后，邀请候选人改约。",
+        "partial.title": "【待决定】{name} 面试中途中断",
+        "partial.step": "请与面试官确认是否需要继续面试；如需继续，请重新发送链接。",
+        "update_ats.title": "【待处理】{name} 婉拒或申请改期",
+        "update_ats.step": "已向候选人发送改期链接。请在招聘系统中更新该面试的状态。",
+        "second_miss.title": "【需人工决定】{name} 在同一职位第 {count} 次未参加面试",
+        "second_miss.step": "系统不再自动联系候选人。请人工决定是否再次安排，或结束该流程（不会自动拒绝）。",
+        "ask.title": "请确认：{name} 是否参加了面试？",
+        "ask.step": "系统没有该面试的到场数据。如候选人已参加，请点击“确认已参加”。",
+        "reschedule_task.title": "【待处理】{name} 申请改期",
+        "rescheduled.title": "【已改期】{name} 的面试改至 {when}",
+        "rescheduled.step": "请在招聘系统中更新面试时间。新的日历邀请和链接已发给候选人。",
+        "incident.title": "【故障】{platform} 平台上 {count} 场面试因技术问题未能进入",
+        "incident.body": "{window} 分钟内，{platform} 平台上有 {count} 场面试的候选人尝试进入但失败（首场 {first}）。"
+                         "这很可能是平台故障，而不是候选人的问题。请检查平台状态；受影响的候选人已收到新链接。",
+        "link.attended": "确认已参加", "link.reissue": "重新发送链接", "link.offer": "邀请候选人改约",
+        "link.join": "进入面试", "link.pick": "选择新的时间",
+        "link.approval": "查看审批",
+        # candidate messages
+        "c.hello": "{name}，您好：",
+        "c.reissued_link.title": "您的面试新链接",
+        "c.reissued_link.body": "我们注意到您进入面试时遇到了问题。这是新的面试链接（旧链接已失效）：{join}\n"
+                                "面试时间：{when}",
+        "c.technical.title": "关于您的面试",
+        "c.technical.body": "很抱歉，您原定 {when} 的面试因技术问题未能进行，这不会影响对您的评价。"
+                            "请在这里选择新的时间：{reschedule}",
+        "c.resend.title": "关于您的面试",
+        "c.resend.body": "我们之前发给您的面试通知可能没有送达，原定 {when} 的面试未能进行。"
+                         "如您仍有意向，请在这里选择新的时间：{reschedule}",
+        "c.reschedule_offer.title": "重新安排您的面试",
+        "c.reschedule_offer.body": "您原定 {when} 的面试未能进行。如您仍有意向，请在这里选择新的时间：{reschedule}",
+        "c.rescheduled.title": "您的面试已改期",
+        "c.rescheduled.body": "您的面试已改至 {when}。面试链接：{join}\n日历邀请已附上。",
+        "c.refused.title": "关于您的改期申请",
+        "c.refused.keep": "很抱歉，您申请的时间未能安排。您的面试仍为原定时间 {when}，链接不变。",
+        "c.refused.contact": "很抱歉，您申请的时间未能安排。招聘人员会尽快与您联系后续安排。",
+        "c.reschedule_more": "如需更改时间：{reschedule}",
+        "c.sign": "祝好！",
+        # approval form
+        "ap.title": "面试改期申请：{name}", "ap.candidate": "候选人", "ap.interview": "原定面试",
+        "ap.reason": "原因", "ap.slots": "候选人希望的时间（依次为首选、次选）", "ap.evidence": "证据",
+        "ap.note": "同意即按首选时间改期；如不合适请拒绝，并另行联系候选人。", "ap.key": "Lifeline 编号",
+        "reason.schedule_conflict": "时间冲突", "reason.technical_issue": "技术问题", "reason.personal": "个人原因",
+        "reason.other": "其他",
+    },
+    "en": {
+        "kind.ai_async": "AI interview", "kind.video": "video interview", "kind.phone": "phone interview",
+        "kind.onsite": "on-site interview",
+        "channel.sms": "SMS", "channel.email": "e-mail", "channel.voice": "call", "channel.dingtalk": "DingTalk",
+        "channel.feishu": "Feishu", "channel.wechat": "WeChat", "channel.platform": "the platform",
+        "purpose.invite": "invitation", "purpose.reminder_t3d": "reminder (3 days before)",
+        "purpose.reminder_t1d": "reminder (1 day before)", "purpose.reminder_t1h": "reminder (1 hour before)",
+        "purpose.confirm_request": "confirmation request", "purpose.urgent": "urgent reminder",
+        "purpose.reschedule_offer": "reschedule offer", "purpose.reissued_link": "new link",
+        "purpose.cancellation": "cancellation", "purpose.hr_task": "HR task",
+        "state.sent": "sent, no receipt", "state.failed": "failed", "state.delivered": "delivered, not read",
+        "state.read": "read",
+        "confirm.confirm": "confirmed", "confirm.decline": "declined", "confirm.reschedule": "asked to reschedule",
+        "outcome.missed_technical": "the candidate tried to join but could not (technical problem)",
+        "outcome.missed_declined": "the candidate declined or asked to reschedule, but nobody cancelled",
+        "outcome.missed_read_no_show": "the candidate read the messages but did not show up",
+        "outcome.missed_not_reached": "our messages did not reach the candidate",
+        "outcome.attended_partial": "the candidate left early; attendance was too short",
+        "outcome.unknown": "there is no attendance data for this interview",
+        "ev.title": "Evidence:", "ev.none": "No message to the candidate on record.",
+        "ev.sent": "{at} {channel} {purpose} → {state}",
+        "ev.clicks": "Link: opened {opens}x, join attempts {attempts}x{machine}",
+        "ev.machine": " ({n} more by mail scanners, not counted)",
+        "ev.errors": "Join errors {n}x (codes {codes})",
+        "ev.joined": "Joined for {minutes} min in total", "ev.not_joined": "Never joined",
+        "ev.confirm": "{at} the candidate {action}",
+        "hr.who": "Candidate: {name}{phone}", "hr.phone": " (phone {phone})",
+        "hr.interview": "Interview: {kind}, {when}{platform}", "hr.platform": ", platform {platform}",
+        "hr.what": "What happened: {what}", "hr.next": "Next step: {step}",
+        "hr.advice": "This is advice only; no candidate is rejected automatically.",
+        "hr_fyi.title": "[Handled] {name} could not join the interview (technical)",
+        "hr_fyi.step": "A new interview link went to the candidate automatically; nothing to do. If they still "
+                       "cannot join, offer another way in (e.g. a phone call).",
+        "hr_fyi_offer.title": "[Handled] {name}'s interview did not take place (technical)",
+        "hr_fyi_offer.step": "The candidate was invited to pick a new time automatically (a technical problem does "
+                             "not count against them); nothing to do. To move faster, contact the candidate.",
+        "hr_decision.title": "[Decide] {name} missed the interview",
+        "hr_decision.step": "Decide whether to reschedule: invite the candidate to pick a new time, or confirm "
+                            "that they did attend.",
+        "contact_fix.title": "[To do] Messages to {name} did not arrive: check the contact details",
+        "contact_fix.step": "Check the candidate's contact details{phone}, correct them in the ATS, then invite the "
+                            "candidate to pick a new time.",
+        "partial.title": "[Decide] {name}'s interview was cut short",
+        "partial.step": "Ask the interviewer whether to continue; if so, send the link again.",
+        "update_ats.title": "[To do] {name} declined or asked to reschedule",
+        "update_ats.step": "The candidate got a link to pick a new time. Update the interview's status in the ATS.",
+        "second_miss.title": "[Your decision] {name} missed an interview for this job {count} times",
+        "second_miss.step": "Lifeline no longer contacts the candidate by itself. Decide whether to schedule again "
+                            "or to close the process (nothing is rejected automatically).",
+        "ask.title": "Please confirm: did {name} attend the interview?",
+        "ask.step": "There is no attendance data for this interview. If the candidate attended, press "
+                    "\"Confirm attended\".",
+        "reschedule_task.title": "[To do] {name} asks to reschedule",
+        "rescheduled.title": "[Rescheduled] {name}'s interview moved to {when}",
+        "rescheduled.step": "Update the interview time in the ATS. The candidate has the new calendar invitation "
+                            "and link.",
+        "incident.title": "[Incident] {count} interviews on {platform} failed to start (technical)",
+        "incident.body": "Within {window} minutes, candidates of {count} interviews on {platform} tried to join and "
+                         "failed (first at {first}). This looks like a platform fault, not the candidates. Check the "
+                         "platform; the candidates affected already got new links.",
+        "link.attended": "Confirm attended", "link.reissue": "Send the link again",
+        "link.offer": "Invite to reschedule", "link.approval": "Open the approval",
+        "link.join": "Join the interview", "link.pick": "Pick a new time",
+        "c.hello": "Dear {name},",
+        "c.reissued_link.title": "A new link for your interview",
+        "c.reissued_link.body": "We saw that joining your interview did not work. Here is a new link (the old one no "
+                                "longer works): {join}\nTime: {when}",
+        "c.technical.title": "About your interview",
+        "c.technical.body": "We are sorry: a technical problem kept your interview planned for {when} from taking "
+                            "place. This does not count against you. Please pick a new time here: {reschedule}",
+        "c.resend.title": "About your interview",
+        "c.resend.body": "Our earlier messages may not have reached you, and the interview planned for {when} did not "
+                         "take place. If you are still interested, please pick a new time here: {reschedule}",
+        "c.reschedule_offer.title": "Let's find a new time for your interview",
+        "c.reschedule_offer.body": "Your interview planned for {when} did not take place. If you are still "
+                                   "interested, please pick a new time here: {reschedule}",
+        "c.rescheduled.title": "Your interview has a new time",
+        "c.rescheduled.body": "Your interview now takes place {when}. Link: {join}\nThe calendar invitation is "
+                              "attached.",
+        "c.refused.title": "About your request to reschedule",
+        "c.refused.keep": "We are sorry, the time you asked for could not be arranged. Your interview stays at {when}, "
+                          "with the same link.",
+        "c.refused.contact": "We are sorry, the time you asked for could not be arranged. The recruiter will contact "
+                             "you about the next steps soon.",
+        "c.reschedule_more": "To ask for another time: {reschedule}",
+        "c.sign": "Kind regards",
+        "ap.title": "Interview reschedule request: {name}", "ap.candidate": "Candidate",
+        "ap.interview": "Planned interview", "ap.reason": "Reason",
+        "ap.slots": "Times the candidate asks for (first choice first)", "ap.evidence": "Evidence",
+        "ap.note": "Approving moves the interview to the first choice; if it does not suit, refuse and contact the "
+                   "candidate.", "ap.key": "Lifeline reference",
+        "reason.schedule_conflict": "schedule conflict", "reason.technical_issue": "technical problem",
+        "reason.personal": "personal reasons", "reason.other": "other",
+    },
+}
+REASONS = ("schedule_conflict", "technical_issue", "personal", "other")
+
+P: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "switch": "English", "switch_to": "en",
+        "form.title": "重新安排面试时间",
+        "form.intro": "请告诉我们原因，并选择您方便的时间。招聘方确认后，我们会把新的时间和面试链接发给您。",
+        "form.current": "原定时间：{kind}，{when}", "form.reason": "原因",
+        "form.note": "补充说明（可选，不要填写手机号等个人信息）",
+        "form.slots": "可选时间（可多选；最早的一个为首选）", "form.propose": "或者提出您方便的时间",
+        "form.zone": "以上时间均为{zone}。", "form.submit": "提交申请", "form.choice": "时间 {n}",
+        "form.need_time": "请至少选择或填写一个时间。", "form.bad_time": "填写的时间需在 2 小时之后、60 天之内。",
+        "thanks.title": "已收到您的申请", "thanks.body": "招聘方确认后，我们会把结果和新的面试链接发给您。",
+        "already.title": "您已提交过申请", "already.body": "我们正在处理您的申请，结果会通过消息告知您。",
+        "rotated.title": "此链接已失效", "rotated.body": "该面试已有变动，请使用我们最近一次发给您的消息中的链接。",
+        "expired.title": "此链接已过期", "expired.body": "如仍需更改面试时间，请直接回复邀请消息联系招聘方。",
+        "cancelled.title": "此面试已取消", "cancelled.body": "该面试已被取消。如有疑问，请回复邀请消息联系招聘方。",
+        "not_found.title": "链接无效", "not_found.body": "未找到该链接，请检查链接是否完整。",
+        "unavailable.title": "暂时无法提交", "unavailable.body": "请直接回复邀请消息联系招聘方，抱歉给您带来不便。",
+        "hr.attended": "确认候选人已参加了这场面试？", "hr.reissue": "给候选人重新发送面试链接？",
+        "hr.offer": "邀请候选人自选新的面试时间？", "hr.confirm": "确认",
+        "hr.done.attended": "已记录：候选人已参加。", "hr.done.reissue": "新的面试链接已安排发送给候选人。",
+        "hr.done.offer": "改期邀请已安排发送给候选人。", "hr.already": "此操作之前已完成，无需重复。",
+        "hr.stale": "该面试已有变动（或已不存在），此链接不再适用。",
+        "hr.unroutable": "无法自动联系候选人（未配置候选人渠道），请直接联系候选人。",
+        "hr.invalid": "链接无效。", "hr.title": "Lifeline",
+    },
+    "en": {
+        "switch": "中文", "switch_to": "zh-CN",
+        "form.title": "Find a new time for your interview",
+        "form.intro": "Tell us why, and pick times that suit you. Once the recruiter confirms, we send you the new "
+                      "time and the interview link.",
+        "form.current": "Planned time: {kind}, {when}", "form.reason": "Reason", "form.choice": "Time {n}",
+        "form.note": "Anything to add (optional; please no phone numbers or other personal details)",
+        "form.slots": "Available times (pick any; the earliest one you pick is your first choice)",
+        "form.propose": "Or suggest times that suit you", "form.zone": "All times are in {zone}.",
+        "form.submit": "Send my request",
+        "form.need_time": "Please pick or suggest at least one time.",
+        "form.bad_time": "Suggested times must be at least 2 hours and at most 60 days ahead.",
+        "thanks.title": "Thank you, we have your request",
+        "thanks.body": "Once the recruiter confirms, we send you the outcome and the new interview link.",
+        "already.title": "Your request is already with us",
+        "already.body": "We are working on it and will let you know by message.",
+        "rotated.title": "This link has been replaced",
+        "rotated.body": "The interview has changed; please use the link in our most recent message.",
+        "expired.title": "This link has expired",
+        "expired.body": "To ask for another time, reply to the invitation message.",
+        "cancelled.title": "This interview was cancelled",
+        "cancelled.body": "The interview has been cancelled. If you have questions, reply to the invitation message.",
+        "not_found.title": "This link is not valid",
+        "not_found.body": "We could not find this link; please check that it is complete.",
+        "unavailable.title": "We cannot take requests right now",
+        "unavailable.body": "Please reply to the invitation message to reach the recruiter. Sorry for the trouble.",
+        "hr.attended": "Confirm that the candidate took part in this interview?",
+        "hr.reissue": "Send the candidate a new interview link?",
+        "hr.offer": "Invite the candidate to pick a new interview time?", "hr.confirm": "Confirm",
+        "hr.done.attended": "Recorded: the candidate attended.",
+        "hr.done.reissue": "A new interview link is on its way to the candidate.",
+        "hr.done.offer": "The invitation to pick a new time is on its way to the candidate.",
+        "hr.already": "This was done before; nothing more to do.",
+        "hr.stale": "The interview has changed (or is gone); this link no longer applies.",
+        "hr.unroutable": "The candidate cannot be reached automatically (no candidate channel configured); "
+                         "please contact them directly.",
+        "hr.invalid": "This link is not valid.", "hr.title": "Lifeline",
+    },
+}
+"""Words of the pages behind the reschedule and HR links."""

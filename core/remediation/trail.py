@@ -1,0 +1,85 @@
+"""The evidence trail in one glance: what was sent when on which channel, read or not, clicks, joins."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.models import (
+    Attendance,
+    Channel,
+    Confirmation,
+    ConfirmationAction,
+    DeliveryEvent,
+    DeliveryType,
+    Evidence,
+    LinkEvent,
+    LinkEventType,
+    Notification,
+    NotificationPurpose,
+    Role,
+)
+
+_RANK = {"sent": 0, DeliveryType.failed: 1, DeliveryType.delivered: 2, DeliveryType.read: 3}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message to the candidate and the best news about it."""
+
+    at: datetime
+    purpose: NotificationPurpose
+    channel: Channel
+    recipient: str
+    state: str
+    """`sent`, `failed`, `delivered` or `read`."""
+
+
+@dataclass
+class Trail:
+    sent: list[Sent] = field(default_factory=list)
+    opens: int = 0
+    machine_opens: int = 0
+    join_attempts: int = 0
+    join_errors: Counter[str] = field(default_factory=Counter)
+    attended_minutes: float = 0.0
+    joined: bool = False
+    confirmations: list[tuple[datetime, ConfirmationAction]] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        return any(s.state in ("delivered", "read") for s in self.sent)
+
+    def channels_tried(self) -> set[Channel]:
+        return {s.channel for s in self.sent}
+
+
+def summarise(evidence: Sequence[Evidence]) -> Trail:
+    """Fold an interview's evidence into a `Trail`; machine-made clicks are counted apart."""
+    trail = Trail()
+    notes = {e.id: e for e in evidence if isinstance(e, Notification) and e.purpose is not NotificationPurpose.hr_task}
+    state: dict[str, str] = {key: n.status.value if n.status.value in _RANK else "sent" for key, n in notes.items()}
+    for e in evidence:
+        match e:
+            case DeliveryEvent() if e.notification_id in state:
+                if _RANK[e.type] > _RANK.get(state[e.notification_id], 0):
+                    state[e.notification_id] = e.type.value
+            case LinkEvent() if e.machine_made:
+                trail.machine_opens += 1
+            case LinkEvent() if e.type is LinkEventType.open:
+                trail.opens += 1
+            case LinkEvent() if e.type is LinkEventType.join_error:
+                trail.join_errors[e.code or "?"] += 1
+            case LinkEvent() if e.type in (LinkEventType.join_attempt, LinkEventType.join_ok):
+                trail.join_attempts += 1
+            case Attendance() if e.role is Role.candidate:
+                trail.joined = True
+                if e.left_at is not None:
+                    trail.attended_minutes += (e.left_at - e.occurred_at).total_seconds() / 60
+            case Confirmation():
+                trail.confirmations.append((e.occurred_at, e.action))
+    trail.sent = [Sent(n.occurred_at, n.purpose, n.channel, n.recipient, state[key]) for key, n in notes.items()]
+    trail.sent.sort(key=lambda s: s.at)
+    return trail

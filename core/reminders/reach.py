@@ -1,0 +1,126 @@
+"""What became of the reminders of one interview version: outbox rows, notifications, receipts, confirmations.
+
+Rows are recognised as reminders by their payload's purpose; the evidence of a row is the
+`notification` whose idempotency key is the row's and the `delivery_event`s that refer to it.
+An accepted e-mail counts as delivered (the best an SMTP send can tell; opens are no evidence).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.models import (
+    ActionStatus,
+    Channel,
+    ConfirmationAction,
+    DeliveryStatus,
+    DeliveryType,
+    Interview,
+    NotificationPurpose,
+    canonical_id,
+    idempotency_key,
+)
+from core.reminders.schedule import STAFF_SLOTS, VARIANTS
+from core.store.schema import actions, evidence
+
+PURPOSES = frozenset(p.value for variants in VARIANTS.values() for p in variants)
+REACHED = frozenset({DeliveryStatus.delivered.value, DeliveryStatus.read.value})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A notification of a reminder row and the receipts of it."""
+
+    at: datetime
+    channel: str
+    status: str
+    receipts: frozenset[str] = frozenset()
+
+    @property
+    def failed(self) -> bool:
+        return self.status == DeliveryStatus.failed.value or DeliveryType.failed.value in self.receipts
+
+    @property
+    def reached(self) -> bool:
+        return (self.status in REACHED or bool(self.receipts & REACHED)
+                or (self.channel == Channel.email.value and self.status == DeliveryStatus.sent.value))
+
+
+@dataclass
+class Reach:
+    """The reminder rows of an interview (key -> status) and what is known about their sends."""
+
+    rows: dict[str, ActionStatus] = field(default_factory=dict)
+    updated: dict[str, datetime] = field(default_factory=dict)
+    sent: dict[str, Sent] = field(default_factory=dict)
+    answer: ConfirmationAction | None = None
+
+    def failed(self, key: str) -> bool:
+        found = self.sent.get(key)
+        return self.rows.get(key) is ActionStatus.dead or (found is not None and found.failed)
+
+    def reached(self, key: str) -> bool:
+        found = self.sent.get(key)
+        return found is not None and found.reached
+
+    def gave_up(self, key: str, now: datetime, threshold: timedelta) -> bool:
+        """The send failed, or went out and has no receipt `threshold` later."""
+        if self.failed(key):
+            return True
+        if self.rows.get(key) is not ActionStatus.done or self.reached(key):
+            return False
+        found = self.sent.get(key)
+        return (found.at if found else self.updated[key]) + threshold <= now
+
+
+def reminder_key(interview: Interview, purpose: NotificationPurpose, channel: Channel | None) -> str:
+    """The outbox key of one reminder: per interview version (SEQUENCE), purpose and channel (None = staff)."""
+    kind = f"reminder:{purpose.value}:{channel.value if channel else 'staff'}"
+    return idempotency_key(interview.id, 0, kind, interview.thread.sequence)
+
+
+def keys(interview: Interview) -> dict[str, tuple[NotificationPurpose, Channel | None]]:
+    """Every key a reminder of the interview's current version may have: (purpose, channel; None = staff)."""
+    found: dict[str, tuple[NotificationPurpose, Channel | None]] = {}
+    for variants in VARIANTS.values():
+        for purpose in variants:
+            for channel in Channel:
+                found[reminder_key(interview, purpose, channel)] = (purpose, channel)
+    for slot in STAFF_SLOTS:
+        found[reminder_key(interview, slot, None)] = (slot, None)
+    return found
+
+
+def load_reach(conn: sa.Connection, interview: Interview) -> Reach:
+    reach = Reach()
+    for row in conn.execute(sa.select(actions.c.idempotency_key, actions.c.status, actions.c.payload,
+                                      actions.c.updated_at).where(actions.c.interview_id == interview.id)):
+        if (row.payload or {}).get("purpose") in PURPOSES:
+            reach.rows[row.idempotency_key] = ActionStatus(row.status)
+            reach.updated[row.idempotency_key] = row.updated_at
+    notes: dict[str, tuple[str, Any]] = {}
+    for note in conn.execute(sa.select(evidence.c.source, evidence.c.remote_id, evidence.c.occurred_at,
+                                       evidence.c.channel, evidence.c.code, evidence.c.data).where(
+            evidence.c.interview_id == interview.id, evidence.c.kind == "notification")):
+        key = (note.data or {}).get("idempotency_key")
+        if key in reach.rows:
+            notes[canonical_id(note.source, note.remote_id)] = (key, note)
+    receipts: dict[str, set[str]] = defaultdict(set)
+    if notes:
+        for ref, kind in conn.execute(sa.select(evidence.c.ref, evidence.c.type).where(
+                evidence.c.kind == "delivery_event", evidence.c.ref.in_(notes))):
+            receipts[ref].add(kind)
+    for ref, (key, note) in notes.items():
+        reach.sent[key] = Sent(note.occurred_at, note.channel or "", note.code or "", frozenset(receipts[ref]))
+    answers = conn.execute(sa.select(evidence.c.type, evidence.c.data).where(
+        evidence.c.interview_id == interview.id, evidence.c.kind == "confirmation",
+    ).order_by(evidence.c.occurred_at, evidence.c.id)).all()
+    for kind, data in answers:
+        if (data or {}).get("sequence_seen") in (None, interview.thread.sequence):
+            reach.answer = ConfirmationAction(kind)
+    return reach

@@ -1,0 +1,86 @@
+"""Who gets a reminder where: the candidate's channels in order, and the interviewers' work chat.
+
+A candidate channel counts when the candidate has a contact point on it and the tenant has an
+enabled connector instance of its plugin (`policy.candidate_connectors` names one, else the
+first); the order is the candidate's own preference, then `policy.reminder_channels`. An SMS
+instance without an approved template for the purpose cannot say it and is passed over.
+Interviewers are reached on the DingTalk/Feishu instance the interview came from, else the
+tenant's `hr_connector`, else the first DingTalk/Feishu instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from core.config import Config, ConnectorSetup
+from core.models import Channel, Interview, NotificationPurpose
+from core.store.schema import candidates, contact_points
+
+CANDIDATE_PLUGINS = {Channel.sms: ("aliyun_sms", "send_sms"), Channel.email: ("email", "send_email")}
+STAFF_PLUGINS = ("dingtalk", "feishu")
+
+
+@dataclass(frozen=True)
+class Person:
+    """The candidate as the planner needs them: no raw contact values, just the channels they have."""
+
+    id: str
+    name: str
+    locale: str
+    timezone: str
+    preferred: tuple[Channel, ...]
+    reachable: frozenset[Channel]
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: Channel
+    setup: ConnectorSetup
+    kind: str
+
+
+def load_person(conn: sa.Connection, candidate_id: str | None) -> Person | None:
+    row = conn.execute(sa.select(candidates).where(candidates.c.id == candidate_id)).first() if candidate_id else None
+    if row is None:
+        return None
+    have = {Channel(c) for c in conn.execute(sa.select(contact_points.c.channel).where(
+        contact_points.c.candidate_id == row.id)).scalars()}
+    preferred = tuple(Channel(c) for c in (row.data or {}).get("preferred_channels", ()) if c in Channel.__members__)
+    return Person(row.id, row.name, row.locale, row.timezone, preferred, frozenset(have))
+
+
+def _instance(config: Config, tenant: str, plugin: str, key: str | None) -> ConnectorSetup | None:
+    found = [s for s in config.instances(tenant) if s.connector_class.name == plugin]
+    return next((s for s in found if s.key == key), None) if key else next(iter(found), None)
+
+
+def _can_say(setup: ConnectorSetup, purpose: NotificationPurpose) -> bool:
+    templates = getattr(setup.settings, "templates", None)
+    return not isinstance(templates, dict) or purpose in templates
+
+
+def candidate_routes(config: Config, tenant: str, person: Person, purpose: NotificationPurpose) -> list[Route]:
+    """The candidate's usable channels for `purpose`, in order."""
+    policy = config.tenant(tenant).policy
+    order = dict.fromkeys([*person.preferred, *(Channel(c) for c in policy.reminder_channels)])
+    routes = []
+    for channel in order:
+        if channel not in CANDIDATE_PLUGINS or channel not in person.reachable:
+            continue
+        plugin, kind = CANDIDATE_PLUGINS[channel]
+        setup = _instance(config, tenant, plugin, policy.candidate_connectors.get(channel.value))
+        if setup is not None and kind in setup.connector_class.actions and _can_say(setup, purpose):
+            routes.append(Route(channel, setup, kind))
+    return routes
+
+
+def staff_route(config: Config, tenant: str, interview: Interview) -> ConnectorSetup | None:
+    """The work-chat instance for the interview's interviewers, or None when there is none or nobody to tell."""
+    if not interview.interviewer_ids:
+        return None
+    usable = {s.instance.name: s for s in config.instances(tenant)
+              if s.connector_class.name in STAFF_PLUGINS and "send_message" in s.connector_class.actions}
+    hr = config.tenant(tenant).policy.hr_connector
+    return usable.get(interview.source) or usable.get(f"{tenant}.{hr}") or next(iter(usable.values()), None)

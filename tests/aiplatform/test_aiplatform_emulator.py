@@ -1,0 +1,130 @@
+"""The emulator over HTTP: the protocol's auth, errors, paging, idempotency, lifecycle and control API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.aiplatform.emulator import AIPlatformWorld, create_app
+from core.emulator import FaultPlan
+from core.models import parse_instant
+from tests.aiplatform.aiplatform_helpers import platform
+
+
+class Api:
+    def __init__(self, url: str) -> None:
+        self.url = f"{url}/v1"
+        grant = {"grant_type": "client_credentials", "client_id": "emulator-client",
+                 "client_secret": "emulator-client-secret"}
+        self.token = requests.post(f"{self.url}/oauth/token", json=grant, timeout=5).json()["access_token"]
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=5, **kwargs)
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[AIPlatformWorld, Api, str]]:
+    with platform() as (world, url):
+        yield world, Api(url), url
+
+
+def error(response: requests.Response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+def test_lifecycle_and_deadline_bases(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, _, _ = emulator
+    relative = world.invite("A", email="a@example.com", window_hours=24)
+    on_open = world.invite("B", email="b@example.com", deadline_basis="from_first_open", window_hours=24)
+    assert parse_instant(relative["deadline_at"]) - parse_instant(relative["invited_at"]) == timedelta(hours=24)
+    assert on_open["deadline_at"] == on_open["open_by"]
+    world.advance(3600)
+    opened = world.open_link(on_open["id"])
+    assert parse_instant(opened["deadline_at"]) == parse_instant(opened["first_opened_at"]) + timedelta(hours=24)
+    assert world.start(relative["id"])["status"] == "started"
+    assert world.advance(23.5 * 3600) == 1 and world.get(relative["id"])["status"] == "expired"
+    assert world.extend(relative["id"], 6)["status"] == "started"
+    reset = world.reset(relative["id"])
+    assert (reset["status"], reset["resets"], reset["link"]["version"], reset["started_at"]) == ("invited", 1, 2, None)
+    assert [e.type for e in world.events if e.invitation_id == relative["id"]] == [
+        "invitation.created", "invitation.opened", "interview.started", "invitation.expired",
+        "invitation.extended", "invitation.reset",
+    ]
+    assert {e.attempt for e in world.events if e.type == "invitation.reset"} == {1}
+
+
+def test_auth_errors(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, api, url = emulator
+    bad = requests.post(f"{url}/v1/oauth/token", json={"grant_type": "client_credentials", "client_id": "x",
+                                                       "client_secret": "y"}, timeout=5)
+    assert error(bad) == (401, "invalid_client")
+    assert error(requests.get(f"{url}/v1/invitations", timeout=5)) == (401, "invalid_token")
+    assert api.call("GET", "/invitations").status_code == 200
+    world.expire_tokens()
+    answer = api.call("GET", "/invitations")
+    assert error(answer) == (401, "token_expired") and answer.headers["X-Request-Id"].startswith("req_")
+
+
+def test_paging_and_cursor_errors(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, api, _ = emulator
+    for n in range(5):
+        world.invite(f"C{n}", email=f"c{n}@example.com")
+    first = api.call("GET", "/invitations", params={"limit": 2}).json()
+    second = api.call("GET", "/invitations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    third = api.call("GET", "/invitations", params={"limit": 2, "cursor": second["next_cursor"]}).json()
+    ids = [i["id"] for page in (first, second, third) for i in page["data"]]
+    assert len(ids) == len(set(ids)) == 5 and third["next_cursor"] is None and first["as_of"].endswith("Z")
+    later = api.call("GET", "/invitations", params={"updated_since": first["as_of"]}).json()
+    assert later["data"] == []
+    assert error(api.call("GET", "/invitations", params={"limit": 500})) == (400, "invalid_request")
+    assert error(api.call("GET", "/events", params={"cursor": first["next_cursor"]})) == (400, "invalid_cursor")
+    assert error(api.call("GET", "/invitations", params={"updated_since": "yesterday"})) == (400, "invalid_request")
+
+
+def test_idempotency_keys(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, api, _ = emulator
+    body = {"candidate": {"name": "D", "phone": "13812341234"}, "window_hours": 24}
+    assert error(api.call("POST", "/invitations", json=body)) == (400, "invalid_request")
+    made = api.call("POST", "/invitations", json=body, headers={"Idempotency-Key": "k1"})
+    again = api.call("POST", "/invitations", json=body, headers={"Idempotency-Key": "k1"})
+    assert made.status_code == again.status_code == 201 and made.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true" and len(world.invitations) == 1
+    other = api.call("POST", "/invitations", json={**body, "window_hours": 12}, headers={"Idempotency-Key": "k1"})
+    assert error(other) == (422, "idempotency_key_reused")
+    closed = world.withdraw(made.json()["id"])["id"]
+    assert error(api.call("POST", f"/invitations/{closed}/reset", json={}, headers={"Idempotency-Key": "k2"})) == (
+        409, "invitation_closed")
+    assert error(api.call("GET", "/invitations/inv_nothing")) == (404, "not_found")
+
+
+def test_the_rate_limit_is_enforced_and_counted(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, api, _ = emulator
+    answers = [api.call("GET", "/invitations") for _ in range(world.settings.requests_per_second + 5)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused and refused[0].headers["Retry-After"] == "1" and world.meter.total_breaches == len(refused)
+
+
+def test_the_control_api(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    _, _, url = emulator
+    made = requests.post(f"{url}/_emulator/drive/invite", json={"name": "E", "email": "e@example.com"}, timeout=5)
+    invitation = made.json()["result"]["id"]
+    assert requests.post(f"{url}/_emulator/drive/open_link", json={"invitation_id": invitation},
+                         timeout=5).json()["result"]["status"] == "opened"
+    assert requests.post(f"{url}/_emulator/drive/submit", json={"invitation_id": invitation},
+                         timeout=5).status_code == 409
+    assert requests.post(f"{url}/_emulator/drive/close", json={}, timeout=5).status_code == 404
+    assert requests.put(f"{url}/_emulator/faults", json={"server_error": 1.0}, timeout=5).status_code == 200
+    assert requests.get(f"{url}/v1/invitations", timeout=5).status_code == 503
+    state = requests.get(f"{url}/_emulator/state", timeout=5).json()
+    assert state["faults_injected"] == {"server_error": 1} and len(state["events"]) == 2
+    assert "e@example.com" not in str(state)
+
+
+def test_lifeline_emulate_can_drive_the_app() -> None:
+    app = create_app()
+    assert isinstance(app.state.world.faults, FaultPlan)

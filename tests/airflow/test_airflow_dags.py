@@ -1,0 +1,126 @@
+"""The DAG file: what it generates from plugins.toml, its parse time, and how a bad file shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
+
+from core.airflow.dags import evidence, run_time
+from core.airflow.layout import read
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+CONFIG = """
+[tenants.acme]
+timezone = "Europe/Berlin"
+[tenants.acme.connectors.dt]
+plugin = "dingtalk"
+connection_id = "dingtalk_acme"
+agent_id = 1
+[tenants.acme.connectors.fs]
+plugin = "feishu"
+[tenants.acme.connectors.off]
+plugin = "sms"
+enabled = false
+
+[tenants.beta.connectors.ai]
+plugin = "aiplatform"
+schedule = "*/5 * * * *"
+[tenants.beta.connectors.dt]
+plugin = "dingtalk"
+"""
+
+
+def bag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> DagBag:
+    path = tmp_path / "plugins.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("LIFELINE_CONFIG", str(path))
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_one_sync_reconcile_and_reminders_dag_per_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dagbag = bag(tmp_path, monkeypatch, CONFIG)
+    assert (dagbag.import_errors, dagbag.captured_warnings) == ({}, {})  # no deprecated Airflow 2 API either
+    assert sorted(dagbag.dag_ids) == [
+        "lifeline__acme__reconcile", "lifeline__acme__reminders", "lifeline__acme__sync",
+        "lifeline__beta__reconcile", "lifeline__beta__reminders", "lifeline__beta__sync_ai", "lifeline__beta__sync_dt",
+    ]
+    sync = dagbag.dags["lifeline__acme__sync"]
+    assert isinstance(sync.timetable, CronDataIntervalTimetable)
+    assert (sync.timetable.expression, sync.timetable.timezone, sync.max_active_runs) == ("*/15 * * * *",
+                                                                                          "Europe/Berlin", 1)
+    tasks = {t.task_id: t for t in sync.tasks}
+    assert sorted(tasks) == ["plan_dingtalk", "plan_feishu", "sync_dingtalk", "sync_feishu"]  # disabled sms left out
+    assert (tasks["sync_dingtalk"].pool, tasks["sync_feishu"].pool) == ("lifeline_dingtalk", "lifeline_feishu")
+    assert tasks["sync_dingtalk"].outlets == [evidence("acme")]
+    assert tasks["sync_dingtalk"].retry_policy is not None and tasks["sync_dingtalk"].retries == 3
+    assert dagbag.dags["lifeline__beta__sync_ai"].timetable.expression == "*/5 * * * *"
+
+    reconcile = dagbag.dags["lifeline__acme__reconcile"]
+    assert list(reconcile.timetable.asset_condition.objects) == [evidence("acme")]
+    assert [t.task_id for t in reconcile.topological_sort()] == ["reconcile", "remediate", "dispatch"]
+    assert reconcile.max_active_runs == 1
+    reminders = dagbag.dags["lifeline__acme__reminders"]
+    assert isinstance(reminders.timetable, CronTriggerTimetable)
+    assert [t.task_id for t in reminders.topological_sort()] == ["plan_reminders", "dispatch"]
+
+
+def test_a_task_process_builds_only_its_own_dag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "lifeline__beta__sync_dt")
+    assert bag(tmp_path, monkeypatch, CONFIG).dag_ids == ["lifeline__beta__sync_dt"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("[tenants.acme.connectors.dt]\nplugin = \"dingtalk\"\nenabled = 3\n",
+     "plugins.toml: tenants.acme.connectors.dt.enabled: input should be a valid boolean"),
+    ("[tenants.acme]\ncolour = \"red\"\n", "plugins.toml: tenants.acme.colour: extra inputs are not permitted"),
+    ("[tenants.acme\n", "plugins.toml: line 1, column 14: "),
+    ("[tenants.acme.connectors.dt]\nplugin = \"dingtalk\"\nschedule = \"61 * * * *\"\n",
+     "plugins.toml: tenants.acme.connectors.dt.schedule: [61 * * * *] is not acceptable, out of range"),
+])
+def test_a_bad_plugins_toml_is_an_import_error_naming_file_key_and_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, problem: str) -> None:
+    dagbag = bag(tmp_path, monkeypatch, text)
+    assert dagbag.dag_ids == []
+    [error] = dagbag.import_errors.values()
+    assert problem in error
+
+
+def test_a_missing_plugins_toml_is_an_import_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIFELINE_CONFIG", str(tmp_path / "nowhere.toml"))
+    [error] = DagBag(dag_folder=str(DAGS)).import_errors.values()
+    assert "nowhere.toml: file not found (set LIFELINE_CONFIG for the DAG processor)" in error
+
+
+def test_fifty_tenants_parse_within_budget_without_loading_plugins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.plugins
+
+    monkeypatch.setattr(core.plugins, "get_host", lambda: pytest.fail("plugins loaded at parse time"))
+    tenants = "".join(f'[tenants.t{i}.connectors.dt]\nplugin = "dingtalk"\n[tenants.t{i}.connectors.fs]\n'
+                      f'plugin = "feishu"\n[tenants.t{i}.connectors.ai]\nplugin = "aiplatform"\n' for i in range(50))
+    dagbag = bag(tmp_path, monkeypatch, tenants)
+    assert dagbag.import_errors == {} and len(dagbag.dags) == 150
+    [stat] = dagbag.dagbag_stats
+    assert stat.duration < timedelta(seconds=5), stat
+
+
+def test_layout_groups_instances_by_schedule(tmp_path: Path) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    acme, beta = read(path)
+    assert [(g.name, g.schedule, g.plugins) for g in acme.groups] == [("sync", "*/15 * * * *", ["dingtalk", "feishu"])]
+    assert [g.name for g in beta.groups] == ["sync_ai", "sync_dt"]
+
+
+def test_run_time_falls_back_to_run_after_without_a_data_interval() -> None:
+    at = datetime(2026, 3, 1, 8, 15, tzinfo=UTC)
+    run = SimpleNamespace(run_after=at + timedelta(minutes=1))
+    assert run_time({"data_interval_end": at, "logical_date": at - timedelta(minutes=15), "dag_run": run}) == at
+    assert run_time({"logical_date": at, "dag_run": run}) == at
+    assert run_time({"data_interval_end": None, "logical_date": None, "dag_run": run}) == at + timedelta(minutes=1)

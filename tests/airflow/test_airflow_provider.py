@@ -1,0 +1,86 @@
+"""The provider info, the hooks behind its connection types, masking and the retry policy."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from importlib import import_module
+from importlib.metadata import distribution
+from pathlib import Path
+
+import airflow
+import jsonschema
+import pytest
+from airflow.sdk import BaseHook, RetryAction
+from airflow.sdk._shared.secrets_masker import redact
+from airflow.sdk._shared.secrets_masker.secrets_masker import DEFAULT_SENSITIVE_FIELDS
+
+from core.airflow.hooks import DingTalkHook
+from core.airflow.masking import secret_values, sensitive
+from core.airflow.provider import get_provider_info
+from core.airflow.retry import VendorRetryPolicy
+from core.config import ConfigError
+from core.connections import ConnectionNotFound, Credentials
+from core.http.errors import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError
+
+
+def airflow_hides(key: str) -> bool:
+    """Airflow's own rule with its default list: any listed word inside the key."""
+    return any(word in key.lower() for word in DEFAULT_SENSITIVE_FIELDS)
+
+
+def test_provider_info_matches_airflows_schema_and_the_distribution() -> None:
+    info = get_provider_info()
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(info, schema)
+    assert info["package-name"] == distribution("lifeline").metadata["Name"]
+    assert [t["connection-type"] for t in info["connection-types"]] == ["dingtalk", "feishu", "aiplatform"]
+
+
+def test_each_connection_type_has_a_hook_airflow_accepts() -> None:
+    for conn in get_provider_info()["connection-types"]:
+        module, _, name = conn["hook-class-name"].rpartition(".")
+        hook = getattr(import_module(module), name)
+        assert issubclass(hook, BaseHook)
+        assert (hook.conn_type, hook.hook_name, hook.conn_name_attr) == (
+            conn["connection-type"], conn["hook-name"], "conn_id")
+        assert "get_ui_field_behaviour" not in vars(hook) and "get_connection_form_widgets" not in vars(hook)
+
+
+def test_every_secret_field_is_masked_by_airflow_or_by_lifeline() -> None:
+    fields = [key for conn in get_provider_info()["connection-types"] for key in conn["conn-fields"]]
+    assert sorted(k for k in fields if not airflow_hides(k)) == ["callback_aes_key", "encrypt_key"]
+    assert all(sensitive(k) for k in fields if not airflow_hides(k))
+    assert [k for k in ("app_key", "appKey", "encoding_aes_key", "corp_id", "agent_id") if sensitive(k)] == [
+        "app_key", "appKey", "encoding_aes_key"]
+
+
+def test_hook_returns_the_credentials_with_their_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    aes_key = "hook-test-aes-key-0123456789"
+    monkeypatch.setenv("AIRFLOW_CONN_DINGTALK_HOOKTEST", json.dumps({
+        "conn_type": "dingtalk", "login": "hook-test-appkey", "password": "hook-test-appsecret",
+        "extra": {"callback_aes_key": aes_key, "callback_token": "hook-test-token"}}))
+    credentials = DingTalkHook(conn_id="dingtalk_hooktest").get_conn()
+    assert (credentials.login, credentials.extra["callback_aes_key"]) == ("hook-test-appkey", aes_key)
+    assert redact(f"{aes_key} hook-test-appkey corp") == "*** *** corp"
+
+
+def test_only_the_missed_secrets_are_picked() -> None:
+    creds = Credentials("x", conn_type="feishu", login="cli_a1", extra={"encrypt_key": "ek-123456", "tenant": "t1"})
+    assert secret_values(creds) == ["ek-123456"]
+
+
+@pytest.mark.parametrize(("error", "action", "delay"), [
+    (AuthFailed("bad secret", http_status=401), RetryAction.FAIL, None),
+    (PermissionDenied("no scope", http_status=403), RetryAction.FAIL, None),
+    (InvalidRequest("bad field", http_status=400), RetryAction.FAIL, None),
+    (RateLimited("slow", http_status=429, retry_after=7), RetryAction.RETRY, timedelta(seconds=7)),
+    (TransientError("down", http_status=503), RetryAction.RETRY, None),
+    (ConfigError(["plugins.toml: tenants.a: bad"]), RetryAction.FAIL, None),
+    (ConnectionNotFound("connection 'x' is not defined"), RetryAction.FAIL, None),
+    (OSError("disk full"), RetryAction.DEFAULT, None),
+])
+def test_retry_policy_fails_fast_on_credentials_and_retries_rate_limits(
+        error: Exception, action: RetryAction, delay: timedelta | None) -> None:
+    decision = VendorRetryPolicy().evaluate(error, try_number=1, max_tries=4)
+    assert (decision.action, decision.retry_delay) == (action, delay)

@@ -1,0 +1,138 @@
+"""Every documented error code, answered by the emulator over HTTP and mapped by the connector."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from connectors.aliyun_sms.codes import BUSINESS, GATEWAY, ChannelPaused
+from connectors.aliyun_sms.emulator import SmsWorld
+from connectors.aliyun_sms.plugin import AliyunSmsConnector
+from core.http import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError, VendorError
+from core.models import DeliveryEvent, DeliveryStatus, DeliveryType, Notification
+from core.store import Store
+from tests.aliyun_sms.sms_helpers import calls, drive, make_connector, send_action
+
+RAISED: dict[str, type[VendorError]] = {
+    "channel": ChannelPaused, "permission": PermissionDenied, "request": InvalidRequest, "transient": TransientError,
+}
+
+
+@pytest.mark.parametrize("code", sorted(BUSINESS))
+def test_every_business_code(connector: AliyunSmsConnector, world: SmsWorld, emulator: str, code: str) -> None:
+    drive(emulator, "fail_next", code=code, action="SendSms")
+    category = BUSINESS[code][0]
+    if category == "recipient":  # final for this number: a failed delivery, the row completes
+        result = connector.perform(send_action("ll-biz"))
+        notification, event = result.records
+        assert isinstance(notification, Notification) and notification.status == DeliveryStatus.failed
+        assert isinstance(event, DeliveryEvent) and (event.type, event.code) == (DeliveryType.failed, code)
+        assert event.notification_id == "acme.sms/ll-biz" and result.handoff == {}
+    else:
+        with pytest.raises(RAISED[category]) as caught:
+            connector.perform(send_action("ll-biz"))
+        assert caught.value.code == code and caught.value.http_status == 200
+        assert caught.value.retryable == (category == "transient")
+        assert caught.value.request_id
+    assert calls(world, "SendSms") == 1, "a business refusal is never repeated by the client"
+    assert world.messages == []
+    assert calls(world, "QuerySendDetails") == (2 if category == "transient" else 0), "only isp.* looks up"
+
+
+@pytest.mark.parametrize("code", sorted(GATEWAY))
+def test_every_gateway_code(connector: AliyunSmsConnector, world: SmsWorld, code: str) -> None:
+    world.fail_next(code, action="SendSms")
+    status = GATEWAY[code][0]
+    if code.startswith("Throttling") or code == "SignatureNonceUsed":  # refused unprocessed: retried at once
+        result = connector.perform(send_action("ll-gw"))
+        assert result.detail["biz_id"] and connector.client.stats.retries == 1
+        assert len(world.messages) == 1
+        if code.startswith("Throttling"):
+            assert connector.client.stats.rate_limited == 1
+        return
+    if status >= 500:  # ambiguous for a send: looked up, not found, raised for dispatch to retry
+        with pytest.raises(TransientError) as transient:
+            connector.perform(send_action("ll-gw"))
+        assert transient.value.http_status == status and transient.value.retryable
+        assert calls(world, "QuerySendDetails") == 2  # today and yesterday
+        assert world.messages == []
+        return
+    with pytest.raises(AuthFailed) as caught:
+        connector.perform(send_action("ll-gw"))
+    assert (caught.value.code, caught.value.http_status) == (code, status) and not caught.value.retryable
+
+
+def test_throttling_waits_the_advertised_retry_after(connector: AliyunSmsConnector, world: SmsWorld) -> None:
+    world.settings.retry_after_ms = 250
+    world.fail_next("Throttling.User", action="QuerySendDetails")
+    started = time.monotonic()
+    assert list(connector.client.send_details("13812345678", time.strftime("%Y%m%d"))) == []
+    assert time.monotonic() - started >= 0.25
+
+
+def test_throttling_that_does_not_end_is_raised_as_rate_limited(connector: AliyunSmsConnector,
+                                                                world: SmsWorld) -> None:
+    world.fail_next("Throttling.User", times=10, action="SendSms")
+    with pytest.raises(RateLimited) as caught:
+        connector.perform(send_action("ll-busy"))
+    assert caught.value.retryable and caught.value.retry_after == pytest.approx(0.01)
+    assert world.messages == []
+
+
+@pytest.mark.parametrize("code", ["MissingPhoneNumbers", "InvalidOutId"])
+def test_request_shape_errors_are_invalid_requests(connector: AliyunSmsConnector, world: SmsWorld,
+                                                   code: str) -> None:
+    world.fail_next(code, action="SendSms")
+    with pytest.raises(InvalidRequest) as caught:
+        connector.perform(send_action("ll-shape"))
+    assert (caught.value.code, caught.value.http_status, caught.value.retryable) == (code, 400, False)
+
+
+@pytest.mark.parametrize(("window", "limits", "message"), [
+    ("minute", {"minute": 1, "hour": 5, "day": 10}, "触发分钟级流控Permits:1"),
+    ("hour", {"minute": None, "hour": 1, "day": 10}, "触发小时级流控Permits:1"),
+    ("day", {"minute": None, "hour": None, "day": 1}, "触发天级流控Permits:1"),
+])
+def test_a_per_number_limit_is_a_failed_delivery_never_a_retry(connector: AliyunSmsConnector, world: SmsWorld,
+                                                                window: str, limits: dict[str, int | None],
+                                                                message: str) -> None:
+    world.set_limits(**limits)
+    assert connector.perform(send_action("ll-first")).detail["biz_id"]
+    world.advance(61 if window != "minute" else 0)
+    refused = connector.perform(send_action("ll-second"))
+    notification, event = refused.records
+    assert notification.status == DeliveryStatus.failed and notification.status_raw == "isv.BUSINESS_LIMIT_CONTROL"
+    assert event.type == DeliveryType.failed and event.code == "isv.BUSINESS_LIMIT_CONTROL"
+    assert message in refused.detail["error"]
+    assert calls(world, "SendSms") == 2 and world.summary()["limit_refusals"] == 1
+    assert len(world.messages) == 1
+    # the limit is per signature + template + number: another template or number still goes out
+    assert connector.perform(send_action("ll-other-template", template_code="SMS_900000002")).detail["biz_id"]
+    assert connector.perform(send_action("ll-other-number", recipient="cand2")).detail["biz_id"]
+
+
+def test_the_emulator_validates_templates_and_the_account(connector: AliyunSmsConnector, world: SmsWorld) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"params": {"name": "张三"}}, "isv.TEMPLATE_MISSING_PARAMETERS"),
+        ({"params": {"name": "张三", "time": "https://evil.example.com"}}, "isv.PARAM_NOT_SUPPORT_URL"),
+        ({"params": {"name": "张" * 40, "time": "10:00"}}, "isv.PARAM_LENGTH_LIMIT"),
+        ({"template_code": "SMS_000000000"}, "isv.SMS_TEMPLATE_ILLEGAL"),
+    ]
+    for payload, code in cases:
+        with pytest.raises(InvalidRequest) as caught:
+            connector.perform(send_action(f"ll-{code}", **payload))
+        assert caught.value.code == code
+    world.set_balance(0)
+    with pytest.raises(ChannelPaused) as paused:
+        connector.perform(send_action("ll-broke"))
+    assert paused.value.code == "isv.AMOUNT_NOT_ENOUGH"
+    assert world.messages == []
+
+
+def test_an_unapproved_signature_is_refused(emulator: str, contacts: Store) -> None:
+    connector = make_connector(emulator, contacts, sign_name="未报备签名")
+    with pytest.raises(InvalidRequest) as caught:
+        connector.perform(send_action("ll-sign"))
+    assert caught.value.code == "isv.SMS_SIGNATURE_ILLEGAL"

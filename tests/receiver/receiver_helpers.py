@@ -1,0 +1,115 @@
+"""Shared set-up for the links, receiver and aiplatform tests: plugins, config, seeded store, receiver."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from connectors.aiplatform import plugin as aiplatform_plugin
+from core.config import Config, load
+from core.emulator import LoopbackServer
+from core.models import (
+    AppointmentThread,
+    Candidate,
+    Interview,
+    InterviewKind,
+    InterviewStatus,
+    Record,
+    canonical_id,
+    utcnow,
+)
+from core.plugins import PluginHost
+from core.receiver.app import create_app
+from core.store import Store
+
+TENANT = "acme"
+SOURCE = f"{TENANT}.ats"
+JOIN_URL = "https://meet.example.com/room/42?pwd=s3cret"
+
+
+def plugin_host() -> PluginHost:
+    """The installed plugins, plus aiplatform registered in-process until its entry point is installed."""
+    host = PluginHost().load_entry_points()
+    if "aiplatform" not in host.connectors:
+        host.register(aiplatform_plugin, "aiplatform")
+    return host
+
+
+def write_config(directory: Path, body: str = "", locale: str = "zh-CN") -> Path:
+    """A plugins.toml with tenant `acme` (zone Asia/Shanghai) plus `body` (more TOML tables)."""
+    path = directory / "plugins.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [tenants.{TENANT}]
+        timezone = "Asia/Shanghai"
+        locale = "{locale}"
+        """) + textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def load_config(directory: Path, body: str = "", host: PluginHost | None = None, locale: str = "zh-CN") -> Config:
+    return load(write_config(directory, body, locale), host or plugin_host())
+
+
+def interview(remote_id: str = "iv1", *, start: datetime | None = None, minutes: int = 45, sequence: int = 0,
+              kind: InterviewKind = InterviewKind.video, join_url: str | None = JOIN_URL,
+              status: InterviewStatus = InterviewStatus.scheduled, candidate: str | None = "cand1",
+              thread: str = "thread-1") -> Interview:
+    start = start or utcnow() + timedelta(hours=1)
+    return Interview(
+        source=SOURCE, remote_id=remote_id, kind=kind, start_at=start, end_at=start + timedelta(minutes=minutes),
+        timezone="Asia/Shanghai", status=status, thread=AppointmentThread(thread_id=thread, ical_uid=f"{thread}@t",
+                                                                          sequence=sequence),
+        candidate_id=canonical_id(SOURCE, candidate) if candidate else None, join_url=join_url, platform="meet",
+    )
+
+
+def candidate(remote_id: str = "cand1", locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> Candidate:
+    return Candidate(source=SOURCE, remote_id=remote_id, name="张三", locale=locale, timezone=timezone)
+
+
+def seed(store: Store, *records: Record) -> None:
+    store.write(TENANT, records or (candidate(), interview()))
+
+
+@contextmanager
+def running_receiver(config: Config, store: Store, host: PluginHost | None = None,
+                     clock: Callable[[], datetime] = utcnow) -> Iterator[str]:
+    """The receiver on loopback; yields its base URL."""
+    with LoopbackServer(create_app(config, store, host or plugin_host(), clock)) as server:
+        yield server.url
+
+
+def toml_value(value: object) -> str:
+    """A TOML literal for settings values (strings, numbers, booleans, lists, tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def instance_table(name: str, plugin: str, settings: Mapping[str, object], connection_id: str | None = None,
+                   base_urls: Mapping[str, str] | None = None) -> str:
+    """A `[tenants.acme.connectors.<name>]` table."""
+    lines = [f"[tenants.{TENANT}.connectors.{name}]", f'plugin = "{plugin}"']
+    if connection_id:
+        lines.append(f'connection_id = "{connection_id}"')
+    if base_urls:
+        lines.append(f"base_urls = {toml_value(base_urls)}")
+    lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def stored_rows(store: Store) -> dict[str, int]:
+    """Rows per record table (what a callback may have written)."""
+    return {table: store.count(table) for table in ("evidence", "interviews", "candidates", "inbound_events")}

@@ -35,6 +35,7 @@ from core.store import Store, schema
 from core.sync import build_connector, sync_stream
 
 PAST = timedelta(hours=80)
+MAX_PASSES = 6
 TRUTHS = ("attended", "missed_technical", "missed_read_no_show", "missed_not_reached")
 WEIGHTS = (0.55, 0.15, 0.15, 0.15)
 HR = {"userid": "hr01", "union_id": "unionhr01", "name": "HR Wang"}
@@ -49,8 +50,11 @@ class DemoReport:
     quota_breaches: int = 0
     api_calls: int = 0
     hr_tasks: int = 0
+    quarantined: int = 0
     detection_latency_p95_minutes: float = 0.0
     faults_injected: dict[str, int] = field(default_factory=dict)
+    samples: list[dict[str, str]] = field(default_factory=list)
+    """A few HR todos as HR sees them in DingTalk (subject and description)."""
 
 
 def _world(servers: list[Any], config: Config, plugin: str) -> Any:
@@ -109,8 +113,10 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, seed: int, f
         from core.remediation.run import remediate
 
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("pipeline", total=2)
-            for _ in range(2):  # the second pass must create nothing twice
+            task = progress.add_task("pipeline passes", total=MAX_PASSES)
+            for done in range(MAX_PASSES):  # like the scheduler: again until decided; re-runs create nothing twice
+                if done >= 2 and _all_decided(store, len(truth)):
+                    break
                 for setup in config.instances(tenant):
                     connector = build_connector(setup, store)
                     for stream in setup.streams:
@@ -129,6 +135,14 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, seed: int, f
             server.stop()
 
 
+def _all_decided(store: Store, expected: int) -> bool:
+    o = schema.outcomes
+    with store.engine.connect() as conn:
+        decided = conn.execute(sa.select(sa.func.count(sa.distinct(o.c.interview_id)))
+                               .where(o.c.outcome != "pending")).scalar_one()
+    return int(decided) >= expected
+
+
 def _total(counts: Any) -> int:
     """Sum of the numbers in an emulator's (possibly nested) call or breach counters."""
     if isinstance(counts, dict):
@@ -143,16 +157,25 @@ def _report(store: Store, truth: dict[str, str], dingtalk: Any, servers: list[An
         rows = conn.execute(sa.select(i.c.remote_id, i.c.end_at, o.c.outcome, o.c.decided_at)
                             .join(o, o.c.interview_id == i.c.id).where(o.c.outcome != "pending")
                             .order_by(o.c.version.desc())).all()
+        stored = set(conn.execute(sa.select(i.c.remote_id)).scalars())
+        quarantined = conn.execute(sa.select(sa.func.count()).select_from(schema.quarantine)).scalar_one()
     decided = {r.remote_id: r.outcome for r in rows}
-    report = DemoReport(interviews=len(truth))
+    report = DemoReport(interviews=len(truth), quarantined=int(quarantined))
     for inv, real in truth.items():
-        got = decided.get(inv, "undecided")
+        # an invitation the platform garbled (a `malformed` fault) is quarantined, with its reason, not guessed at
+        got = decided.get(inv, "undecided" if inv in stored or not quarantined else "quarantined")
         report.confusion.setdefault(real, {}).setdefault(got, 0)
         report.confusion[real][got] += 1
         if real == "attended" and got.startswith("missed"):
             report.false_missed += 1
     todos = dingtalk.todo_list()
     report.hr_tasks = len(todos)
+    report.samples = [{"subject": t.get("subject", ""), "description": t.get("description", "")} for t in todos[:2]]
+    injected: Counter[str] = Counter()
+    for server in servers:
+        plan = getattr(server.app.state.world, "faults", None) or getattr(server.app.state.world, "plan", None)
+        injected.update(plan.injected if plan is not None else {})
+    report.faults_injected = dict(injected)
     per_key = Counter(t.get("sourceId") for t in todos)
     report.duplicates = sum(c - 1 for c in per_key.values() if c > 1)
     worlds = [s.app.state.world for s in servers]
@@ -181,11 +204,15 @@ def show(report: DemoReport, console: Console) -> None:
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")
-    for key in ("hr_tasks", "duplicates", "false_missed", "quota_breaches", "api_calls",
+    for key in ("hr_tasks", "duplicates", "false_missed", "quarantined", "quota_breaches", "api_calls",
                 "detection_latency_p95_minutes"):
         summary.add_row(key, str(getattr(report, key)))
+    summary.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults_injected.items())) or "-")
     console.print(summary)
+    for sample in report.samples:
+        console.rule("an HR todo in DingTalk")
+        console.print(f"[bold]{sample['subject']}[/]\n{sample['description']}", markup=True, highlight=False)
 
 
 def write_json(report: DemoReport, path: Path) -> None:
-    path.write_text(json.dumps(report.__dict__, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(report.__dict__, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -14,11 +14,12 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Literal, Protocol
 
 import uvicorn
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
 
 FaultKind = Literal["rate_limit", "server_error", "timeout", "expire_token", "malformed", "duplicate"]
 
@@ -163,3 +164,52 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ControlledWorld(Protocol):
+    """What the common control endpoints need from an emulator's state object."""
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def configure_faults(self, faults: Faults) -> Faults: ...
+
+
+def control_router(world: ControlledWorld, actions: Sequence[str],
+                   inspect: Mapping[str, Callable[[], Any]] | None = None,
+                   bad_input: tuple[type[Exception], ...] = (KeyError, ValueError)) -> APIRouter:
+    """The `/_emulator` endpoints every emulator serves: state, faults, and drive actions.
+
+    `GET /state` (and `/state/{kind}` for each `inspect` entry), `PUT /faults` with a `Faults` body
+    (what `lifeline emulate --faults` sets), `POST /drive/{action}` with the keyword arguments of
+    one of the world's `actions` as JSON (validated: 422 on bad arguments, 400 on `bad_input`).
+    """
+    router = APIRouter(prefix="/_emulator")
+    drive_actions = {name: validate_call(getattr(world, name)) for name in actions}
+    kinds = dict(inspect or {})
+
+    @router.get("/state")
+    def state() -> dict[str, Any]:
+        return world.summary()
+
+    @router.get("/state/{kind}")
+    def state_of(kind: str) -> Any:
+        if kind not in kinds:
+            raise HTTPException(404, f"unknown kind {kind!r}; one of {sorted(kinds)}")
+        return kinds[kind]()
+
+    @router.put("/faults")
+    def faults(knobs: Faults) -> Faults:
+        return world.configure_faults(knobs)
+
+    @router.post("/drive/{action}")
+    def drive(action: str, kwargs: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+        if action not in drive_actions:
+            raise HTTPException(404, f"unknown action {action!r}; one of {sorted(drive_actions)}")
+        try:
+            return {"result": drive_actions[action](**(kwargs or {}))}
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+        except bad_input as exc:
+            raise HTTPException(400, f"{action}: {type(exc).__name__} {exc}") from exc
+
+    return router

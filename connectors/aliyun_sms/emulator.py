@@ -16,12 +16,11 @@ import hmac
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError, validate_call
 
 from connectors.aliyun_sms.emulator_state import (
     BusinessError,
@@ -32,7 +31,7 @@ from connectors.aliyun_sms.emulator_state import (
     fail,
 )
 from connectors.aliyun_sms.signing import parse_v3_authorization, v2_signature, v3_signature
-from core.emulator import Faults
+from core.emulator import control_router
 
 __all__ = ["EmulatorSettings", "SmsWorld", "create_app"]
 
@@ -190,41 +189,10 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
 
 def control(world: SmsWorld) -> APIRouter:
     """`/_emulator/*`: inspect and drive the world (never faulted or metered)."""
-    router = APIRouter(prefix="/_emulator")
     inspect: dict[str, Callable[[], Any]] = {"messages": world.message_list, "reports": world.report_list}
-    actions: dict[str, Callable[..., Any]] = {
-        name: validate_call(getattr(world, name)) for name in (
-            "advance", "set_outcome", "fail_next", "stall_next", "set_report_url", "deliver_reports", "set_limits",
-            "set_balance",
-        )
-    }
-
-    @router.get("/state")
-    def state() -> Json:
-        return world.summary()
-
-    @router.get("/state/{kind}")
-    def state_of(kind: str) -> Any:
-        if kind not in inspect:
-            raise HTTPException(404, f"unknown kind {kind!r}; one of {sorted(inspect)}")
-        return inspect[kind]()
-
-    @router.put("/faults")
-    def faults(knobs: Faults) -> Faults:
-        return world.configure_faults(knobs)
-
-    @router.post("/drive/{action}")
-    def drive(action: str, kwargs: Annotated[Json | None, Body()] = None) -> Json:
-        if action not in actions:
-            raise HTTPException(404, f"unknown action {action!r}; one of {sorted(actions)}")
-        try:
-            return {"result": actions[action](**(kwargs or {}))}
-        except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
-        except (KeyError, ValueError, BusinessError) as exc:
-            raise HTTPException(400, f"{action}: {type(exc).__name__} {exc}") from exc
-
-    return router
+    actions = ("advance", "set_outcome", "fail_next", "stall_next", "set_report_url", "deliver_reports", "set_limits",
+               "set_balance")
+    return control_router(world, actions, inspect, bad_input=(KeyError, ValueError, BusinessError))
 
 
 def create_app(settings: EmulatorSettings | None = None, world: SmsWorld | None = None) -> FastAPI:

@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import ValidationError, validate_call
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.dingtalk.emulator_state import (
@@ -38,7 +37,7 @@ from connectors.dingtalk.emulator_state import (
     quota_key,
     utc_minute,
 )
-from core.emulator import Faults
+from core.emulator import control_router
 
 __all__ = ["ApiError", "DingTalkWorld", "EmulatorSettings", "OapiError", "create_app"]
 
@@ -1103,8 +1102,7 @@ def not_found(request: Request, exc: Exception) -> Response:
 
 
 def control(world: DingTalkWorld) -> APIRouter:
-    """`/_emulator/*`: inspect and drive the world from another process (never faulted or metered)."""
-    router = APIRouter(prefix="/_emulator")
+    """`/_emulator/*`: inspect and drive the world (never faulted or metered)."""
     inspect: dict[str, Callable[[], Any]] = {
         "users": lambda: [u.public() for u in world.users.values()], "messages": world.messages,
         "robot_messages": lambda: world.push_messages("robot"), "dings": lambda: world.push_messages("ding"),
@@ -1112,41 +1110,13 @@ def control(world: DingTalkWorld) -> APIRouter:
         "interviews": world.interviews, "flows": lambda: list(world.flows.values()), "attendance": world.attendance,
         "callbacks": world.callbacks,
     }
-    actions: dict[str, Callable[..., Any]] = {
-        name: validate_call(getattr(world, name)) for name in (
-            "add_user", "set_delivery", "mark_read", "set_receipt", "mark_push_read", "set_todo_done",
-            "decide_approval", "terminate_approval", "add_calendar_event", "set_attendee_response", "check_in",
-            "add_interview", "cancel_interview", "add_attendance", "add_leave", "advance", "expire_tokens",
-            "set_callback_url", "send_check_url", "deliver_pending_callbacks",
-        )
-    }
-
-    @router.get("/state")
-    def state() -> Json:
-        return world.summary()
-
-    @router.get("/state/{kind}")
-    def state_of(kind: str) -> Any:
-        if kind not in inspect:
-            raise HTTPException(404, f"unknown kind {kind!r}; one of {sorted(inspect)}")
-        return inspect[kind]()
-
-    @router.put("/faults")
-    def faults(knobs: Faults) -> Faults:
-        return world.configure_faults(knobs)
-
-    @router.post("/drive/{action}")
-    def drive(action: str, kwargs: Annotated[Json | None, Body()] = None) -> Json:
-        if action not in actions:
-            raise HTTPException(404, f"unknown action {action!r}; one of {sorted(actions)}")
-        try:
-            return {"result": actions[action](**(kwargs or {}))}
-        except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
-        except (KeyError, ValueError, StopIteration) as exc:
-            raise HTTPException(400, f"{action}: {type(exc).__name__} {exc}") from exc
-
-    return router
+    actions = (
+        "add_user", "set_delivery", "mark_read", "set_receipt", "mark_push_read", "set_todo_done",
+        "decide_approval", "terminate_approval", "add_calendar_event", "set_attendee_response", "check_in",
+        "add_interview", "cancel_interview", "add_attendance", "add_leave", "advance", "expire_tokens",
+        "set_callback_url", "send_check_url", "deliver_pending_callbacks",
+    )
+    return control_router(world, actions, inspect, bad_input=(KeyError, ValueError, StopIteration))
 
 
 def create_app(settings: EmulatorSettings | None = None, world: DingTalkWorld | None = None) -> FastAPI:

@@ -39,7 +39,7 @@ from connectors.feishu.emulator_state import (
     mask,
     rate_limit_error,
 )
-from core.emulator import Faults
+from core.emulator import control_router
 
 __all__ = ["EmulatorSettings", "FeishuWorld", "create_app"]
 
@@ -1313,23 +1313,6 @@ def create_app(settings: EmulatorSettings | None = None, world: FeishuWorld | No
         code = 99991301 if exc.status_code == 405 else 99991201
         return JSONResponse({"code": code, "msg": exc.detail}, status_code=exc.status_code)
 
-    @app.get("/_emulator/state")
-    def state() -> dict[str, Any]:
-        return world.snapshot()
-
-    @app.put("/_emulator/faults")
-    def put_faults(faults: Faults) -> dict[str, Any]:
-        world.faults.configure(faults)
-        return faults.model_dump()
-
-    @app.post("/_emulator/drive/{action}")
-    def drive(action: str, kwargs: dict[str, Any] | None = None) -> Response:
-        if action not in DRIVE_ACTIONS:
-            return JSONResponse({"error": f"unknown action {action}"}, status_code=404)
-        try:
-            result = getattr(world, action)(**(kwargs or {}))
-        except (KeyError, ValueError, TypeError, StopIteration) as exc:
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=400)
-        return JSONResponse({"result": result})
-
+    app.include_router(control_router(world, sorted(DRIVE_ACTIONS),
+                                      bad_input=(KeyError, ValueError, TypeError, StopIteration)))
     return app

@@ -1025,6 +1025,15 @@ class FeishuWorld:
         with self.lock:
             return {app: dict(apis) for app, apis in self._breaches.items()}
 
+    def configure_faults(self, faults: Faults) -> Faults:
+        """New fault knobs (the `/_emulator/faults` endpoint)."""
+        self.faults.configure(faults)
+        return faults
+
+    def summary(self) -> dict[str, Any]:
+        """What `GET /_emulator/state` shows."""
+        return self.snapshot()
+
     def snapshot(self) -> dict[str, Any]:
         """Everything inspectable, JSON-ready (served at `GET /_emulator/state`)."""
         with self.lock:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import NotificationPurpose, UtcDateTime
+from core.models import Audience, NotificationPurpose, UtcDateTime
 
 
 class _Payload(BaseModel):
@@ -25,8 +25,26 @@ class Link(_Payload):
     url: str
 
 
+UNSAID_STAFF_PURPOSES = frozenset({NotificationPurpose.hr_task.value, NotificationPurpose.reminder_t1d.value,
+                                   NotificationPurpose.reminder_t1h.value})
+"""Message purposes that mean staff when a message does not say its audience (see `message_audience`)."""
+
+
+def message_audience(purpose: str, audience: str | None) -> Audience:
+    """Who a `send_message` went to: its `audience`, else (a payload planned before the field existed)
+    staff for an HR task or an interviewer's T-1d/T-1h reminder (Lifeline sent candidates their
+    reminders only by SMS and e-mail) and the candidate for anything else."""
+    if audience is not None:
+        return Audience(audience)
+    return Audience.staff if purpose in UNSAID_STAFF_PURPOSES else Audience.candidate
+
+
 class SendMessage(_Payload):
-    """A card/message to people on the platform (HR, interviewers) or to a candidate channel."""
+    """A card/message to people on the platform (HR, interviewers) or to a candidate channel.
+
+    `audience` says which: the connector records it on the `Notification`s it returns, and only a
+    candidate's reads count as reaching the candidate. Lifeline's planners always set it.
+    """
 
     recipients: tuple[str, ...] = Field(min_length=1)
     title: str
@@ -35,6 +53,12 @@ class SendMessage(_Payload):
     urgent: bool = False
     interview_id: str | None = None
     purpose: str = "hr_task"
+    audience: Audience | None = Field(None, description="candidate (their IM account) or staff (HR, interviewers)")
+
+    @property
+    def recipient_audience(self) -> Audience:
+        """`audience`, or when unset what `message_audience` infers from the purpose."""
+        return message_audience(self.purpose, self.audience)
 
 
 class CreateTask(_Payload):

@@ -16,8 +16,8 @@ from core.http.redact import install_redaction
 from core.models.contact import DEV_HASH_KEY, hash_key
 from core.plugins import PluginHost, get_host
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+out: Console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err: Console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 class Context:
@@ -58,10 +58,21 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--manifest", is_flag=True,
+              help="also write the plugin manifest the Airflow DAG file checks plugins.toml against "
+                   "[$LIFELINE_PLUGIN_MANIFEST, else $AIRFLOW_HOME/lifeline-plugins.json]")
 @pass_ctx
-def plugins(ctx: Context, as_json: bool) -> None:
+def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
     """List plugins, their versions, connectors and hooks (failed and disabled ones too)."""
-    described = ctx.host.describe()
+    host = ctx.host
+    described = host.describe()
+    if manifest:
+        from core.airflow import manifest as manifest_mod
+
+        written = manifest_mod.write(host)
+        failed = [p["name"] for p in described if p["status"] != "loaded"]
+        err.print(f"plugin manifest written to {written} ({len(described) - len(failed)} loaded"
+                  f"{', not loaded: ' + ', '.join(failed) if failed else ''})", soft_wrap=True, markup=False)
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return
@@ -143,7 +154,8 @@ def db_status(ctx: Context, url: str | None) -> None:
         err.print("run `lifeline db upgrade` to bring the schema up to date")
         raise SystemExit(1)
     for table in ("interviews", "candidates", "evidence", "quarantine", "outcomes", "actions", "health"):
-        out.print(f"  {table}: {store.count(table)} rows")
+        seen = f" (bad records, met {store.quarantine_seen()} times)" if table == "quarantine" else ""
+        out.print(f"  {table}: {store.count(table)} rows{seen}")
 
 
 @cli.command()
@@ -211,20 +223,24 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
 
 
 @cli.command()
-@click.option("--interviews", "n", type=int, default=60, show_default=True, help="simulated candidates")
+@click.option("--interviews", "n", type=click.IntRange(1, 5000), default=60, show_default=True,
+              help="simulated interviews (AI interviews and Feishu Hire video interviews)")
+@click.option("--days", type=click.IntRange(2, 60), default=4, show_default=True,
+              help="simulated days: interviews start on days 1 to D-1, the last day is for following up")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--faults", type=float, default=0.02, show_default=True, help="probability of each vendor fault")
 @click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
               help="SQLite file for the demo (recreated)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write the figures as JSON")
 @pass_ctx
-def demo(ctx: Context, n: int, seed: int, faults: float, store_path: Path, json_path: Path | None) -> None:
-    """Run the whole pipeline against the vendor emulators with a simulated population."""
+def demo(ctx: Context, n: int, days: int, seed: int, faults: float, store_path: Path, json_path: Path | None) -> None:
+    """Run the whole pipeline over simulated days against the vendor emulators and a simulated population."""
     from core import demo as demo_mod
 
     cfg = ctx.config()
-    out.print(f"Lifeline demo: {n} AI interviews on the emulators named in {cfg.path}, faults {faults}")
-    report = demo_mod.run(cfg, ctx.host, store_path, n, seed, faults, out)
+    out.print(f"Lifeline demo: {n} interviews over {days} simulated days on the emulators named in {cfg.path}, "
+              f"faults {faults}, seed {seed}")
+    report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, out)
     demo_mod.show(report, out)
     if json_path:
         demo_mod.write_json(report, json_path)

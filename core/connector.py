@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.connections import Credentials
-from core.models import Action, Channel, ContactPoint, Record
+from core.models import Action, Channel, ContactPoint, InterviewKind, Record
 
 R = TypeVar("R", bound=Record)
 
@@ -40,11 +40,14 @@ class ContactBook(Protocol):
 
 @dataclass(frozen=True)
 class StreamInfo:
-    """A stream a connector can read: its name, the record types it yields, one line about it."""
+    """A stream a connector can read: its name, the record types it yields, one line about it, and the
+    interview kinds its evidence is about (`None`: any kind; an AI platform's events say nothing about
+    a video interview, so they must not make reconcile wait for them or count as its attendance source)."""
 
     name: str
     produces: tuple[type[Record], ...]
     description: str = ""
+    kinds: tuple[InterviewKind, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,15 @@ class Connector(ABC):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any] | None:
+        """The connection (`login`, `password`, `extra`) that reaches this connector's emulator `world`.
+
+        Read from the world's fixed, fake settings, e.g. for `AIRFLOW_CONN_<ID>` in the sandbox;
+        None when the emulator takes no credentials.
+        """
+        return None
 
     def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
                  contacts: ContactBook | None = None) -> None:

@@ -1,218 +1,264 @@
-"""`lifeline demo`: the real pipeline against the built-in vendor emulators, with known ground truth.
+"""`lifeline demo`: the real pipeline over simulated days, against the vendor emulators, with known ground truth.
 
-The vendors are emulated on loopback (the ports `plugins.toml` names); everything else is real:
-the connectors talk HTTP to the emulators, the store is a SQLite file, and sync, reconcile,
-remediation and dispatch are the same functions Airflow and the CLI run. A seeded population of
-AI-interview invitations behaves like candidates do (finish, open and walk away, fail to join,
-never open); the platform's clock then moves past every deadline, and the pipeline must say who
-missed and why, and create each HR task exactly once, twice over.
+The vendors are emulated on loopback (the ports `plugins.toml` names) and Lifeline's receiver
+(join links, confirm and reschedule pages, HR's next steps) is served on loopback too; everything
+else is real: the connectors talk HTTP, the store is a SQLite file, and sync, reminders, reconcile,
+remediation and dispatch are the functions Airflow and the CLI run. The sandbox (core.sandbox)
+books interviews and plays the candidates, interviewers and HR while a virtual clock moves the
+whole world - this process and every emulator - through the days in `TICK` steps; after each
+step the pipeline runs like the scheduler would. At the end Lifeline's decisions are compared
+with what really happened, and every message to a person is checked for duplicates.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import statistics
-import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import requests
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.airflow.standalone import serve_emulators
-from core.config import Config
-from core.emulator import Faults
+from core.airflow.standalone import Emulators, serve_emulators
+from core.config import Config, ConnectorSetup
+from core.emulator import Faults, LoopbackServer
+from core.links import PUBLIC_URL_ENV
+from core.models import utcnow, zone_info
+from core.models.time import reset_clock
 from core.plugins import PluginHost
+from core.sandbox import Booking, Sandbox, draw
 from core.store import Store, schema
 from core.sync import build_connector, sync_stream
 
-PAST = timedelta(hours=80)
-MAX_PASSES = 6
-TRUTHS = ("attended", "missed_technical", "missed_read_no_show", "missed_not_reached")
-WEIGHTS = (0.55, 0.15, 0.15, 0.15)
-HR = {"userid": "hr01", "union_id": "unionhr01", "name": "HR Wang"}
+TICK = timedelta(minutes=30)
+"""How often the pipeline runs in simulated time (the reminders DAG runs every 10 minutes, syncs more often)."""
+SETTLE_TICKS = 8
+"""Extra steps after the last day for the interviews that end on it."""
+ORDER = ("attended", "attended_late", "attended_partial", "missed_technical", "missed_declined",
+         "missed_read_no_show", "missed_not_reached", "rescheduled", "cancelled")
 
 
 @dataclass
 class DemoReport:
     interviews: int = 0
+    days: int = 0
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     false_missed: int = 0
     duplicates: int = 0
     quota_breaches: int = 0
     api_calls: int = 0
     hr_tasks: int = 0
+    approvals: int = 0
+    candidate_messages: dict[str, int] = field(default_factory=dict)
+    staff_messages: int = 0
     quarantined: int = 0
     detection_latency_p95_minutes: float = 0.0
+    second_chances: int = 0
+    people: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
     samples: list[dict[str, str]] = field(default_factory=list)
     """A few HR todos as HR sees them in DingTalk (subject and description)."""
 
 
-def _world(servers: list[Any], config: Config, plugin: str) -> Any:
-    for setup in config.instances():
-        if setup.config.plugin == plugin:
-            port = next(iter(setup.instance.base_urls.values())).split(":")[2].split("/")[0]
-            return next(s.app.state.world for s in servers if str(s.port) == port)
-    raise LookupError(f"the demo config has no {plugin} instance")
-
-
-def _seed(platform: Any, rng: random.Random, n: int) -> dict[str, str]:
-    """Invite `n` candidates and let each behave per a drawn ground truth; returns invitation -> truth."""
-    truth: dict[str, str] = {}
-    for i in range(n):
-        kind = rng.choices(TRUTHS, WEIGHTS)[0]
-        inv = platform.invite(f"Candidate {i:03d}", email=f"candidate{i:03d}@example.com", window_hours=48,
-                              external_ref=f"req-{i:03d}")
-        iid = inv["id"]
-        truth[iid] = kind
-        platform.advance(rng.randint(60, 3600))
-        if kind == "attended":
-            platform.start(iid)
-            platform.advance(rng.randint(600, 1800))
-            platform.submit(iid)
-        elif kind == "missed_technical":
-            platform.open_link(iid)
-            platform.technical(iid, "join_error", "NETWORK_ERROR")
-            platform.technical(iid, "device_check_failed", "CAMERA_BLOCKED")
-        elif kind == "missed_read_no_show":
-            platform.open_link(iid)
-    return truth
-
-
-def run(config: Config, host: PluginHost, store_path: Path, n: int, seed: int, faults: float,
+def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
         console: Console) -> DemoReport:
     tenant = next(iter(config.data.tenants))
     store_path.unlink(missing_ok=True)
     store = Store(f"sqlite:///{store_path.resolve()}")
     store.upgrade()
-    servers, env = serve_emulators(config)
-    os.environ.update(env)
+    emulators = serve_emulators(config)
+    saved = {k: os.environ.get(k) for k in [*emulators.env, PUBLIC_URL_ENV]}
+    os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
+    from core.receiver.app import create_app
+
+    receiver = LoopbackServer(create_app(config, store, host)).start()
+    os.environ[PUBLIC_URL_ENV] = receiver.url
     try:
-        platform = _world(servers, config, "aiplatform")
-        dingtalk = _world(servers, config, "dingtalk")
-        dingtalk.add_user(HR["userid"], union_id=HR["union_id"], name=HR["name"])
-        rng = random.Random(seed)
-        platform.advance(-PAST.total_seconds())  # the population was invited days ago...
-        truth = _seed(platform, rng, n)
-        platform.advance(time.time() - platform.now())  # ...and every deadline has passed by now
-        for server in servers:  # faults once the population exists; every emulator takes the same knobs
-            requests.put(f"{server.url}/_emulator/faults", json=Faults.uniform(faults, seed).model_dump(),
-                         timeout=10).raise_for_status()
-        now = datetime.now(UTC)
-        from core.outbox import dispatch
-        from core.reconcile import reconcile
-        from core.remediation.run import remediate
-
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("pipeline passes", total=MAX_PASSES)
-            for done in range(MAX_PASSES):  # like the scheduler: again until decided; re-runs create nothing twice
-                if done >= 2 and _all_decided(store, len(truth)):
-                    break
-                for setup in config.instances(tenant):
-                    connector = build_connector(setup, store)
-                    for stream in setup.streams:
-                        try:
-                            sync_stream(store, setup, stream, connector)
-                        except Exception as exc:  # a fault the retries could not absorb: the next pass resumes
-                            console.print(f"  {setup.instance.name}:{stream}: {type(exc).__name__}, resumed next pass")
-                reconcile(store, tenant, now, config, host)
-                remediate(store, tenant, now, config, host)
-                dispatch(store, config, tenant, now=now)
-                progress.advance(task)
+        worlds = _worlds(config, tenant, emulators)
+        start = utcnow()
+        zone = config.tenant(tenant).timezone
+        offset = zone_info(zone).utcoffset(start.replace(tzinfo=None)) or timedelta(0)
+        bookings = draw(seed, n, days, start, offset)
+        sandbox = Sandbox(config, tenant, worlds, receiver.url, bookings, seed)
+        sandbox.setup()
+        for world in worlds.values():  # faults once the world is set up; every emulator takes the same knobs
+            world.configure_faults(Faults.uniform(faults, seed))
+        _simulate(config, host, store, tenant, sandbox, start, days, console)
         grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
-        return _report(store, truth, dingtalk, servers, now, grace)
+        return _report(store, bookings, sandbox, worlds, grace, days)
     finally:
-        for server in servers:
-            server.stop()
+        reset_clock()
+        receiver.stop()
+        emulators.stop()
+        store.engine.dispose()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
-def _all_decided(store: Store, expected: int) -> bool:
-    o = schema.outcomes
-    with store.engine.connect() as conn:
-        decided = conn.execute(sa.select(sa.func.count(sa.distinct(o.c.interview_id)))
-                               .where(o.c.outcome != "pending")).scalar_one()
-    return int(decided) >= expected
+def _worlds(config: Config, tenant: str, emulators: Emulators) -> dict[str, Any]:
+    """The emulator state of each of the tenant's plugins (the sandbox drives one instance per vendor)."""
+    found: dict[str, Any] = {}
+    for setup in config.instances(tenant):
+        world = emulators.worlds.get(setup.instance.name)
+        if world is not None:
+            found.setdefault(setup.connector_class.name, world)
+    return found
 
 
-def _total(counts: Any) -> int:
-    """Sum of the numbers in an emulator's (possibly nested) call or breach counters."""
-    if isinstance(counts, dict):
-        return sum(_total(v) for v in counts.values())
-    return int(counts) if isinstance(counts, int) else 0
+def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandbox: Sandbox, start: datetime,
+              days: int, console: Console) -> None:
+    from core.outbox import dispatch
+    from core.reconcile import reconcile
+    from core.remediation.run import remediate
+    from core.reminders import plan_reminders
+
+    steps = int(timedelta(days=days) / TICK) + SETTLE_TICKS
+    zone = zone_info(config.tenant(tenant).timezone)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(4, "sync") as pool:
+        task = progress.add_task("simulated days", total=steps, status="")
+        for step in range(1, steps + 1):
+            now = start + step * TICK
+            sandbox.observe()
+            sandbox.advance_to(now)
+            sandbox.settle(now)
+            list(pool.map(partial(_sync, store, console), config.instances(tenant)))  # like mapped sync tasks
+            plan_reminders(store, tenant, now, config)
+            reconcile(store, tenant, now, config, host)
+            remediate(store, tenant, now, config, host)
+            dispatch(store, config, tenant, now=now)
+            decided = sum(1 for b in sandbox.bookings if b.truth)
+            local = now.astimezone(zone)
+            day = min((now - start).days + 1, days)
+            progress.update(task, advance=1, description=f"day {day}/{days} {local:%a %H:%M}",
+                            status=f"{decided}/{len(sandbox.bookings)} over · HR tasks {sandbox.did['hr_todos']}")
 
 
-def _report(store: Store, truth: dict[str, str], dingtalk: Any, servers: list[Any], started: datetime,
-            grace: timedelta) -> DemoReport:
+def _sync(store: Store, console: Console, setup: ConnectorSetup) -> None:
+    """One instance's streams, in order; a fault the retries could not absorb waits for the next run."""
+    connector = build_connector(setup, store)
+    for stream in setup.streams:
+        try:
+            sync_stream(store, setup, stream, connector)
+        except Exception as exc:
+            console.log(f"{setup.instance.name}:{stream}: {type(exc).__name__}; resumed next run")
+
+
+def _decisions(store: Store) -> tuple[dict[str, tuple[str, datetime, datetime]], set[str], int]:
+    """Per interview remote id, the first decision about its first version (outcome, window end, decided at)."""
     o, i = schema.outcomes, schema.interviews
-    with store.engine.connect() as conn:  # the first decision: remediation may reopen a window later
+    with store.engine.connect() as conn:
         rows = conn.execute(sa.select(i.c.remote_id, i.c.end_at, o.c.outcome, o.c.decided_at)
                             .join(o, o.c.interview_id == i.c.id).where(o.c.outcome != "pending")
-                            .order_by(o.c.version.desc())).all()
+                            .order_by(o.c.version.desc(), o.c.decided_at.desc())).all()
         stored = set(conn.execute(sa.select(i.c.remote_id)).scalars())
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(schema.quarantine)).scalar_one()
-    decided = {r.remote_id: r.outcome for r in rows}
-    report = DemoReport(interviews=len(truth), quarantined=int(quarantined))
-    for inv, real in truth.items():
-        # an invitation the platform garbled (a `malformed` fault) is quarantined, with its reason, not guessed at
-        got = decided.get(inv, "undecided" if inv in stored or not quarantined else "quarantined")
+    return {r.remote_id: (r.outcome, r.end_at, r.decided_at) for r in rows}, stored, int(quarantined)
+
+
+def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dict[str, Any], grace: timedelta,
+            days: int) -> DemoReport:
+    decided, stored, quarantined = _decisions(store)
+    report = DemoReport(interviews=len(bookings), days=days, quarantined=quarantined, people=dict(sandbox.did))
+    latencies = []
+    for b in bookings:
+        real = b.truth or "not over"
+        if b.remote_id in decided:
+            got, end_at, at = decided[b.remote_id]
+            latencies.append(max((at - (end_at + grace)).total_seconds() / 60, 0.0))
+        else:
+            got = "undecided" if b.remote_id in stored or not quarantined else "quarantined"
         report.confusion.setdefault(real, {}).setdefault(got, 0)
         report.confusion[real][got] += 1
-        if real == "attended" and got.startswith("missed"):
+        if real.startswith("attended") and got.startswith("missed"):
             report.false_missed += 1
-    todos = dingtalk.todo_list()
-    report.hr_tasks = len(todos)
-    report.samples = [{"subject": t.get("subject", ""), "description": t.get("description", "")} for t in todos[:2]]
-    injected: Counter[str] = Counter()
-    for server in servers:
-        plan = getattr(server.app.state.world, "faults", None) or getattr(server.app.state.world, "plan", None)
-        injected.update(plan.injected if plan is not None else {})
-    report.faults_injected = dict(injected)
-    per_key = Counter(t.get("sourceId") for t in todos)
-    report.duplicates = sum(c - 1 for c in per_key.values() if c > 1)
-    worlds = [s.app.state.world for s in servers]
-    report.api_calls = sum(_total(w.call_counts() if hasattr(w, "call_counts") else w.calls) for w in worlds)
-    report.quota_breaches = sum(_total(w.qps_breaches() if hasattr(w, "qps_breaches") else w.breaches())
-                                for w in worlds if hasattr(w, "qps_breaches") or hasattr(w, "breaches"))
-    # from when the decision became possible (window end + grace, or the pipeline's start) to the decision
-    latencies = [(r.decided_at - max(r.end_at + grace, started)).total_seconds() / 60
-                 for r in rows if r.outcome != "pending"]
     if latencies:
-        report.detection_latency_p95_minutes = round(statistics.quantiles(latencies, n=20)[-1]
-                                                     if len(latencies) > 1 else latencies[0], 1)
+        report.detection_latency_p95_minutes = round(
+            statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0], 1)
+    report.second_chances = sandbox.did["second_chances_taken"]
+    dingtalk, sms, mail = (worlds.get(p) for p in ("dingtalk", "aliyun_sms", "email"))
+    if dingtalk is not None:
+        todos = dingtalk.todo_list()
+        report.hr_tasks, report.approvals = len(todos), len(dingtalk.approval_list())
+        report.samples = [{"subject": t.get("subject", ""), "description": t.get("description", "")}
+                          for t in todos if "/hr/" in str(t.get("description"))][:2]
+        report.duplicates += _repeats(t.get("sourceId") for t in todos)
+        report.staff_messages += len(dingtalk.messages())
+    if "feishu" in worlds:
+        report.staff_messages += sum(1 for m in worlds["feishu"].messages.values() if m.sender_type == "app")
+    if sms is not None:
+        texts = sms.message_list()
+        report.candidate_messages["sms"] = len(texts)
+        report.duplicates += _repeats(m["out_id"] for m in texts)
+    if mail is not None:
+        received = mail.messages()
+        report.candidate_messages["email"] = len({m["message_id"] for m in received})
+        # the `duplicate` fault makes the server keep a message twice; a re-send by Lifeline has no excuse
+        report.duplicates += max(_repeats(m["message_id"] for m in received) - mail.faults.injected["duplicate"], 0)
+    injected: Counter[str] = Counter()
+    for world in worlds.values():
+        injected.update(world.faults.injected)
+        report.api_calls += world.api_calls()
+        report.quota_breaches += world.quota_breaches()
+    report.faults_injected = dict(injected)
     return report
 
 
+def _repeats(keys: Any) -> int:
+    counts = Counter(k for k in keys if k)
+    return sum(c - 1 for c in counts.values() if c > 1)
+
+
 def show(report: DemoReport, console: Console) -> None:
-    table = Table(title=f"Outcomes vs ground truth ({report.interviews} AI interviews)")
-    decided = sorted({d for row in report.confusion.values() for d in row})
-    table.add_column("ground truth")
+    table = Table(title=f"Lifeline's decisions vs what really happened ({report.interviews} interviews, "
+                        f"{report.days} simulated days)")
+    decided = sorted({d for row in report.confusion.values() for d in row},
+                     key=lambda d: (ORDER.index(d) if d in ORDER else len(ORDER), d))
+    table.add_column("really \\ decided")
     for d in decided:
-        table.add_column(d, justify="right")
-    for real in TRUTHS:
-        row = report.confusion.get(real, {})
-        table.add_row(real, *(str(row.get(d, 0)) for d in decided))
+        table.add_column(d.replace("_", " "), justify="right")
+    for real in sorted(report.confusion, key=lambda d: (ORDER.index(d) if d in ORDER else len(ORDER), d)):
+        row = report.confusion[real]
+        table.add_row(real.replace("_", " "),
+                      *(f"[bold]{row.get(d, 0)}[/]" if d == real else str(row.get(d, 0) or "·") for d in decided))
     console.print(table)
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")
-    for key in ("hr_tasks", "duplicates", "false_missed", "quarantined", "quota_breaches", "api_calls",
-                "detection_latency_p95_minutes"):
-        summary.add_row(key, str(getattr(report, key)))
+    rows = [("HR tasks (DingTalk todos)", report.hr_tasks), ("reschedule approvals", report.approvals),
+            *((f"messages to candidates: {k}", v) for k, v in sorted(report.candidate_messages.items())),
+            ("messages to staff (DingTalk, Feishu)", report.staff_messages),
+            ("second chances taken", report.second_chances), ("duplicates", report.duplicates),
+            ("false missed", report.false_missed), ("quarantined records", report.quarantined),
+            ("API calls", report.api_calls), ("quota breaches", report.quota_breaches),
+            ("detection latency p95 (min)", report.detection_latency_p95_minutes)]
+    for name, value in rows:
+        summary.add_row(name, str(value))
     summary.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults_injected.items())) or "-")
     console.print(summary)
+    people = Table(title="What the simulated people did")
+    people.add_column("action")
+    people.add_column("count", justify="right")
+    for name, value in sorted(report.people.items()):
+        people.add_row(name.replace("_", " "), str(value))
+    console.print(people)
     for sample in report.samples:
         console.rule("an HR todo in DingTalk")
         console.print(f"[bold]{sample['subject']}[/]\n{sample['description']}", markup=True, highlight=False)
 
 
 def write_json(report: DemoReport, path: Path) -> None:
-    path.write_text(json.dumps(report.__dict__, indent=2, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,25 +1,32 @@
-"""Shared pieces of the vendor emulators: fault injection, quota meters and a loopback server.
+"""Shared pieces of the vendor emulators: fault injection, quota meters, virtual time, a base world,
+background delivery, the `/_emulator` control router and a loopback server.
 
-Every built-in connector ships an emulator of its vendor's HTTP API (a FastAPI app). The
-vendor-specific parts (paths, envelopes, error bodies) live with the connector; what is common
-lives here so all emulators take the same fault knobs and are run the same way by tests, the
-sandbox and `lifeline emulate`.
+Every built-in connector ships an emulator of its vendor's API: a FastAPI app (`create_app(settings=None,
+world=None)`) whose `app.state.world` is an `EmulatorWorld`. The vendor-specific parts (paths, envelopes,
+error bodies) live with the connector; what is common lives here so all emulators take the same fault
+knobs, run on the same virtual clock, answer the same inspection calls and are run the same way by tests,
+the sandbox and `lifeline emulate`. An emulator whose vendor protocol is not HTTP (e-mail: SMTP) serves
+only the control endpoints on its app, and its factory also takes `port`: where its world listens.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
+
+log = logging.getLogger(__name__)
 
 FaultKind = Literal["rate_limit", "server_error", "timeout", "expire_token", "malformed", "duplicate"]
 
@@ -120,8 +127,172 @@ class QuotaMeter:
             return True
 
     @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    @property
     def total_breaches(self) -> int:
         return sum(self.breaches.values())
+
+
+class VirtualClock:
+    """An emulator's time: a wall clock (injectable) plus an offset that only `advance()` moves.
+
+    Thread-safe; `now` can be handed to anything that takes a clock (`QuotaMeter(clock=...)`).
+    """
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def offset(self) -> float:
+        """Seconds `advance()` has moved this clock past the wall clock."""
+        return self._offset
+
+    def now(self) -> float:
+        """Epoch seconds: the wall clock plus every `advance()` so far."""
+        return self.wall() + self._offset
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    def advance(self, seconds: float) -> float:
+        """Move virtual time by `seconds` (backwards when negative); returns the new time."""
+        with self._lock:
+            self._offset += seconds
+            return self.wall() + self._offset
+
+
+class DeliveryWorker:
+    """Runs a world's `deliver()` (callbacks, webhooks, receipt pushes) on a daemon thread.
+
+    The thread starts on the first `start()` or `kick()` and then delivers every `interval` seconds,
+    at once when kicked; `run()` delivers on the caller's thread instead (tests, drive actions),
+    never at the same time as the thread. `close()` stops it for good.
+    """
+
+    def __init__(self, deliver: Callable[[], int], name: str, interval: float = 0.5) -> None:
+        self.deliver = deliver
+        self.name = name
+        self.interval = interval
+        self._running = threading.Lock()
+        self._starting = threading.Lock()
+        self._wakeup = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Make sure the thread runs (again, if a delivery killed it)."""
+        with self._starting:
+            if not self._closed.is_set() and (self._thread is None or not self._thread.is_alive()):
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+
+    def kick(self) -> None:
+        """Deliver now on the thread (starting it if need be)."""
+        self.start()
+        self._wakeup.set()
+
+    def run(self, deliver: Callable[[], int] | None = None) -> int:
+        """Deliver on the caller's thread (`deliver`, default the worker's own); returns what it returns."""
+        with self._running:
+            return (deliver or self.deliver)()
+
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            self._wakeup.wait(self.interval)
+            self._wakeup.clear()
+            if self._closed.is_set():
+                return
+            try:
+                self.run()
+            except Exception:  # a bug in one delivery must not stop the later ones
+                log.exception("%s: delivery failed", self.name)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class Retried(Protocol):
+    """A queued push (callback, webhook) as `record_attempt` updates it."""
+
+    next_at: float
+    status: str
+    attempts: int
+
+
+def record_attempt(item: Retried, ok: bool, now: float, delays: Sequence[float]) -> int:
+    """Count one delivery attempt of `item`: `delivered` when `ok`; else due again `delays[n - 1]` after
+    the n-th failure, `failed` for good once every delay is used. Returns 1 when delivered, else 0."""
+    item.attempts += 1
+    if ok:
+        item.status = "delivered"
+    elif item.attempts > len(delays):
+        item.status = "failed"
+    else:
+        item.next_at = now + delays[item.attempts - 1]
+    return int(ok)
+
+
+class FaultSettings(Protocol):
+    """What a world's settings must hold: the fault knobs it starts with."""
+
+    faults: Faults
+
+
+SettingsT = TypeVar("SettingsT", bound=FaultSettings)
+
+
+class EmulatorWorld(ABC, Generic[SettingsT]):
+    """Base of every emulator's state object ("world"): settings, a lock, virtual time, the fault plan.
+
+    The uniform surface tests, the sandbox and `lifeline demo` use on any world: `now()`, `advance(seconds)`,
+    `faults` (the `FaultPlan`), `configure_faults()`, `api_calls()`, `quota_breaches()`, `summary()`, `close()`.
+    """
+
+    def __init__(self, settings: SettingsT, now: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = VirtualClock(now)
+        self.lock = threading.RLock()
+        self.faults = FaultPlan(settings.faults)
+
+    def now(self) -> float:
+        """Epoch seconds on the world's clock (the injected clock plus any `advance()`)."""
+        return self.clock.now()
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def advance(self, seconds: float) -> Any:
+        """Move the world's time forward; returns the new time (a world may return what the move caused)."""
+        return self.clock.advance(seconds)
+
+    def configure_faults(self, faults: Faults) -> Faults:
+        """Replace the fault knobs and reseed their draws (`PUT /_emulator/faults`)."""
+        with self.lock:
+            self.faults.configure(faults)
+            self.settings.faults = faults
+            return faults
+
+    @abstractmethod
+    def api_calls(self) -> int:
+        """Vendor API calls served (past authentication, refused ones included); `/_emulator` calls never count."""
+
+    def quota_breaches(self) -> int:
+        """Calls the real vendor would have refused for its rate limits or quotas (0: the vendor meters none)."""
+        return 0
+
+    @abstractmethod
+    def summary(self) -> dict[str, Any]:
+        """Counts and state, JSON-ready: the body of `GET /_emulator/state`."""
+
+    def close(self) -> None:
+        """Stop the world's background threads and servers."""
 
 
 def free_port() -> int:
@@ -173,15 +344,23 @@ class ControlledWorld(Protocol):
 
     def configure_faults(self, faults: Faults) -> Faults: ...
 
+    def api_calls(self) -> int: ...
+
+    def quota_breaches(self) -> int: ...
+
 
 def control_router(world: ControlledWorld, actions: Sequence[str],
                    inspect: Mapping[str, Callable[[], Any]] | None = None,
-                   bad_input: tuple[type[Exception], ...] = (KeyError, ValueError)) -> APIRouter:
+                   bad_input: tuple[type[Exception], ...] = (KeyError, ValueError),
+                   error_status: Callable[[Exception], int | None] | None = None) -> APIRouter:
     """The `/_emulator` endpoints every emulator serves: state, faults, and drive actions.
 
-    `GET /state` (and `/state/{kind}` for each `inspect` entry), `PUT /faults` with a `Faults` body
-    (what `lifeline emulate --faults` sets), `POST /drive/{action}` with the keyword arguments of
-    one of the world's `actions` as JSON (validated: 422 on bad arguments, 400 on `bad_input`).
+    `GET /state` (the world's `summary()` plus `api_calls` and `quota_breaches`; `/state/{kind}` for
+    each `inspect` entry), `PUT /faults` with a `Faults` body (what `lifeline emulate --faults` sets),
+    `POST /drive/{action}` with the keyword arguments of one of the world's `actions` as JSON
+    (validated: 422 on bad arguments). An exception a drive action raises answers with the status
+    `error_status(exc)` gives (a world whose errors carry the vendor's own status: 409, 404...), else 400
+    when it is `bad_input`; the `HTTPException` is raised `from` it, for an app's error handler to render.
     """
     router = APIRouter(prefix="/_emulator")
     drive_actions = {name: validate_call(getattr(world, name)) for name in actions}
@@ -189,7 +368,7 @@ def control_router(world: ControlledWorld, actions: Sequence[str],
 
     @router.get("/state")
     def state() -> dict[str, Any]:
-        return world.summary()
+        return {**world.summary(), "api_calls": world.api_calls(), "quota_breaches": world.quota_breaches()}
 
     @router.get("/state/{kind}")
     def state_of(kind: str) -> Any:
@@ -209,7 +388,12 @@ def control_router(world: ControlledWorld, actions: Sequence[str],
             return {"result": drive_actions[action](**(kwargs or {}))}
         except ValidationError as exc:
             raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
-        except bad_input as exc:
-            raise HTTPException(400, f"{action}: {type(exc).__name__} {exc}") from exc
+        except Exception as exc:
+            status = error_status(exc) if error_status is not None else None
+            if status is None and isinstance(exc, bad_input):
+                status = 400
+            if status is None:
+                raise
+            raise HTTPException(status, f"{action}: {type(exc).__name__} {exc}") from exc
 
     return router

@@ -93,9 +93,10 @@ def store(db_url: str) -> Iterator[Store]:
     s.engine.dispose()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the installed `lifeline` console script for real."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([str(BIN / "lifeline"), *args], capture_output=True, text=True, env=full_env,
-                          cwd=cwd or ROOT, timeout=120, check=False)
+                          cwd=cwd or ROOT, timeout=timeout, check=False)
 

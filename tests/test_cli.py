@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from core.connector import Malformed
+from core.store import Store
 from tests.conftest import run_cli
 
 
@@ -16,6 +18,15 @@ def test_db_upgrade_creates_the_schema_and_status_reports_it(db_url: str) -> Non
     status = run_cli("db", "status", "--url", db_url)
     assert status.returncode == 0, status.stderr
     assert "evidence: 0 rows" in status.stdout
+    assert "quarantine: 0 rows (bad records, met 0 times)" in status.stdout
+    store = Store(db_url)
+    try:  # a bad record met by three syncs is one row, met three times
+        for _ in range(3):
+            store.quarantine("acme", "acme.dt", "receipts", [Malformed(reason="userid: field required", payload={})])
+    finally:
+        store.engine.dispose()
+    status = run_cli("db", "status", "--url", db_url)
+    assert "quarantine: 1 rows (bad records, met 3 times)" in status.stdout, status.stdout
     engine = sa.create_engine(db_url)
     try:
         tables = set(sa.inspect(engine).get_table_names())

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
+from core.actions import SendMessage
 from core.models import (
     AppointmentThread,
+    Audience,
     Candidate,
     Channel,
     ContactPoint,
@@ -16,6 +18,7 @@ from core.models import (
     InterviewKind,
     LinkEvent,
     LinkEventType,
+    Notification,
     from_epoch,
     from_epoch_millis,
     from_epoch_seconds,
@@ -128,3 +131,30 @@ def test_idempotency_keys_are_deterministic() -> None:
 def test_channels_parse_by_kind() -> None:
     assert ContactPoint.parse(Channel.email, "a@b.cn").channel is Channel.email
     assert ContactPoint.parse(Channel.dingtalk, "manager4220").masked == "manager4220"
+
+
+def test_a_notification_says_whom_it_went_to() -> None:
+    def sent(purpose: str, **kw: object) -> Notification:
+        return Notification(source="acme.dt", remote_id="n1", occurred_at="2026-03-01T09:00:00+08:00",
+                            purpose=purpose, channel="dingtalk", recipient="u1", **kw)
+
+    assert sent("invite").audience is Audience.candidate  # an ATS invitation, an SMS reminder: the candidate's
+    assert sent("hr_task").audience is Audience.staff
+    assert sent("reminder_t1h", audience="staff").audience is Audience.staff  # an interviewer's reminder
+    assert sent("reminder_t1h", audience=None).audience is Audience.candidate
+    staff = sent("reminder_t1d", audience=Audience.staff)
+    assert Notification.model_validate(staff.model_dump(mode="json")) == staff
+    with pytest.raises(ValidationError):
+        sent("invite", audience="interviewer")
+
+
+def test_a_message_payload_says_whom_it_is_for() -> None:
+    def message(**kw: object) -> SendMessage:
+        return SendMessage.model_validate({"recipients": ["u1"], "title": "t", "text": "x", **kw})
+
+    assert message(purpose="reminder_t1h", audience="candidate").recipient_audience is Audience.candidate
+    assert message(purpose="reschedule_offer", audience="staff").recipient_audience is Audience.staff
+    # payloads planned before `audience` existed: HR tasks and interviewers' reminders were staff's
+    assert message().recipient_audience is Audience.staff
+    assert message(purpose="reminder_t1d").recipient_audience is Audience.staff
+    assert message(purpose="reissued_link").recipient_audience is Audience.candidate

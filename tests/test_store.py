@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from core.connector import Checkpoint, Malformed
 from core.models import (
     AppointmentThread,
+    Audience,
     Candidate,
     ContactPoint,
     DeliveryEvent,
     DeliveryType,
     Interview,
     InterviewKind,
+    InterviewStatus,
     LinkEvent,
     LinkEventType,
     Notification,
     NotificationPurpose,
 )
 from core.store import Store, schema
+from core.store.store import quarantine_fingerprint
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -131,3 +138,229 @@ def test_the_store_is_the_contact_book(store: Store) -> None:
     assert phone.masked == "138****1234"
     assert store.contact("acme.hire/c1", Channel.feishu) is None
     assert store.contact("acme.hire/nobody", Channel.sms) is None
+
+
+def test_an_ats_resync_never_moves_a_rescheduled_interview_back(store: Store) -> None:
+    """Remediation moved the interview (SEQUENCE 1); the ATS still reports SEQUENCE 0 at the old time."""
+    moved = T0 + timedelta(days=2)
+    ats = _interview().model_copy(update={"join_url": "https://vc.example/old", "interviewer_ids": ("u1",)})
+    store.write("acme", [ats])
+    rescheduled = ats.model_copy(update={"start_at": moved, "end_at": moved + timedelta(hours=1),
+                                         "join_url": "https://vc.example/new", "source_updated_at": T0,
+                                         "thread": ats.thread.model_copy(update={"sequence": 1})})
+    store.write("acme", [rescheduled])
+
+    def stored() -> tuple[Any, Interview]:
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.interviews)).one()
+        return row, Interview.model_validate(row.data)
+
+    resync = store.write("acme", [ats.model_copy(update={"interviewer_ids": ("u1", "u2")})])
+    assert (resync.inserted, resync.updated) == (0, 1)
+    row, kept = stored()
+    assert (row.sequence, row.start_at, row.end_at) == (1, moved, moved + timedelta(hours=1))
+    assert kept.thread.sequence == 1 and kept.join_url == "https://vc.example/new" and kept.source_updated_at == T0
+    assert kept.interviewer_ids == ("u1", "u2")  # what is not the appointment is still the ATS's to say
+
+    store.write("acme", [ats.model_copy(update={"status": InterviewStatus.cancelled})])  # the ATS cancels it
+    row, kept = stored()
+    assert (row.status, row.sequence, row.start_at) == ("cancelled", 1, moved)
+    assert kept.status is InterviewStatus.cancelled and kept.start_at == moved
+
+    # within one batch, too: the newer version stays whatever order the records come in
+    newer = rescheduled.model_copy(update={"thread": ats.thread.model_copy(update={"sequence": 2})})
+    store.write("acme", [newer, ats])
+    row, kept = stored()
+    assert (row.sequence, row.start_at, kept.thread.sequence) == (2, moved, 2)
+
+    # an equal or higher SEQUENCE is a newer report: taken whole
+    elsewhere = T0 + timedelta(days=5)
+    store.write("acme", [_interview(sequence=2, start=elsewhere)])
+    row, kept = stored()
+    assert (row.sequence, row.start_at, row.status, kept.join_url) == (2, elsewhere, "scheduled", None)
+
+
+def test_a_receipt_carries_its_notifications_audience_whenever_either_arrives(store: Store) -> None:
+    staff = Notification(source="acme.dt", remote_id="work:7:u1", interview_id="acme.hire/iv1", occurred_at=T0,
+                         purpose=NotificationPurpose.reminder_t1h, channel="dingtalk", recipient="u1",
+                         audience=Audience.staff)
+    task = Notification(source="acme.dt", remote_id="todo:3", interview_id="acme.hire/iv1", occurred_at=T0,
+                        purpose=NotificationPurpose.hr_task, channel="dingtalk", recipient="hr1")
+
+    def read(of: Notification) -> DeliveryEvent:
+        return DeliveryEvent(source=of.source, remote_id=f"{of.remote_id}:read", occurred_at=T0,
+                             notification_id=of.id, type=DeliveryType.read, channel="dingtalk")
+
+    def audience() -> dict[str, str | None]:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.evidence.c.remote_id, schema.evidence.c.audience))
+            return {remote_id: value for remote_id, value in rows}
+
+    store.write("acme", [read(staff), read(task)])  # the receipts first: whose they are is not known yet
+    assert audience() == {"work:7:u1:read": None, "todo:3:read": None}
+    store.write("acme", [staff, task, *_evidence()])
+    assert audience() == {"work:7:u1:read": "staff", "todo:3:read": "staff", "todo:3": "staff", "work:7:u1": "staff",
+                          "task-1": "candidate", "task-1:read:user42": "candidate", "open-1": None}
+    store.write("acme", [read(staff)])  # and a receipt after its notification gets it at once
+    assert audience()["work:7:u1:read"] == "staff"
+
+
+def test_migration_0006_fills_in_the_audience_of_existing_evidence(db_url: str) -> None:
+    s = Store(db_url)
+    try:
+        s.upgrade("0005")
+        e = sa.table("evidence", *(sa.column(c) for c in (
+            "tenant", "source", "kind", "remote_id", "interview_id", "type", "channel", "human", "code", "ref")),
+            sa.column("occurred_at", schema.UtcTimestamp()), sa.column("synced_at", schema.UtcTimestamp()),
+            sa.column("data", schema.Json))
+
+        def row(source: str, kind: str, remote_id: str, kind_type: str, channel: str, ref: str | None = None,
+                ) -> dict[str, Any]:
+            data = {"source": source, "remote_id": remote_id, "interview_id": "acme.hire/iv1",
+                    "occurred_at": T0.isoformat(), "recipient": "x", "purpose": kind_type, "channel": channel} \
+                if kind == "notification" else {"source": source, "remote_id": remote_id}
+            return {"tenant": "acme", "source": source, "kind": kind, "remote_id": remote_id,
+                    "interview_id": "acme.hire/iv1", "occurred_at": T0, "type": kind_type, "channel": channel,
+                    "human": True, "code": "sent", "ref": ref, "data": data, "synced_at": T0}
+
+        with s.begin() as conn:
+            conn.execute(sa.insert(e), [
+                row("acme.sms", "notification", "out-1", "reminder_t1h", "sms"),  # the candidate's reminder
+                row("acme.dt", "notification", "work:1:u1", "reminder_t1h", "dingtalk"),  # the interviewer's
+                row("acme.dt", "notification", "work:2:hr", "hr_task", "dingtalk"),
+                row("acme.fs", "notification", "om_1", "reschedule_offer", "feishu"),  # an offer by IM
+                row("acme.dt", "delivery_event", "work:1:u1:read", "read", "dingtalk", "acme.dt/work:1:u1"),
+                row("acme.fs", "delivery_event", "om_1/read/ou_1", "read", "feishu", "acme.fs/om_1"),
+                row("acme.fs", "delivery_event", "om_9/read/ou_1", "read", "feishu", "acme.fs/om_9"),
+                row("acme.links", "link_event", "open-1", "open", "sms"),
+            ])
+        assert s.upgrade() == s.head()
+        with s.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.evidence.c.remote_id, schema.evidence.c.audience,
+                                          schema.evidence.c.data)).all()
+        found = {r.remote_id: r.audience for r in rows}
+        assert found == {"out-1": "candidate", "work:1:u1": "staff", "work:2:hr": "staff", "om_1": "candidate",
+                         "work:1:u1:read": "staff", "om_1/read/ou_1": "candidate", "om_9/read/ou_1": None,
+                         "open-1": None}
+        records = {r.remote_id: Notification.model_validate(r.data) for r in rows if "purpose" in r.data}
+        assert {k: n.audience.value for k, n in records.items()} == {
+            "out-1": "candidate", "work:1:u1": "staff", "work:2:hr": "staff", "om_1": "candidate"}
+
+        with s.begin() as conn:
+            command.downgrade(s._alembic(conn), "0005")
+        with s.engine.connect() as conn:
+            assert "audience" not in {c["name"] for c in sa.inspect(conn).get_columns("evidence")}
+            assert all("audience" not in data for data in conn.execute(sa.select(e.c.data)).scalars())
+        assert s.upgrade() == s.head()
+    finally:
+        s.engine.dispose()
+
+
+def test_a_bad_record_met_again_is_quarantined_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record that stays malformed at the vendor is read by every sync: one row, counted."""
+    now = [T0]
+    monkeypatch.setattr("core.store.store.utcnow", lambda: now[0])
+    bad = Malformed(reason="userid: field required", payload={"task_id": 7, "tags": ("a",), "n": None}, remote_id="7")
+    met = []
+    for offset in range(3):
+        now[0] = T0 + timedelta(hours=offset)
+        summary = store.commit_batch("acme", "acme.dt", "receipts", [], [bad], Checkpoint({"offset": offset}, T0))
+        met.append((summary.quarantined, summary.quarantined_new))
+    assert met == [(1, 1), (1, 0), (1, 0)]  # the sync summary counts meetings
+
+    def rows() -> list[Any]:
+        with store.engine.connect() as conn:
+            return list(conn.execute(sa.select(schema.quarantine).order_by(schema.quarantine.c.id)))
+
+    def total() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(schema.sync_state.c.quarantined_total)).scalar_one())
+
+    [row] = rows()
+    assert (row.seen_count, row.received_at, row.last_seen_at) == (3, T0, T0 + timedelta(hours=2))
+    assert (row.reason, row.payload, row.remote_id) == ("userid: field required", bad.payload | {"tags": ["a"]}, "7")
+    assert row.fingerprint == quarantine_fingerprint("acme", "acme.dt", "receipts", "7", bad.reason, bad.payload)
+    assert len(row.fingerprint) == 64
+    assert total() == 1  # the health counter counts distinct bad records
+
+    # the same record twice in one call: no new row, seen twice more
+    assert store.quarantine("acme", "acme.dt", "receipts", [bad, replace(bad, payload={"n": None, "task_id": 7,
+                                                                                        "tags": ["a"]})]) == 2
+    assert [r.seen_count for r in rows()] == [5]  # key order and tuple-or-list do not make another record
+
+    # another reason, payload, id or stream is another bad record
+    other = [replace(bad, reason="userid: not a string"), replace(bad, payload={"task_id": 8}),
+             replace(bad, remote_id=None), replace(bad, payload="not even json")]
+    summary = store.commit_batch("acme", "acme.dt", "receipts", [], [*other, bad], Checkpoint({"offset": 9}, T0))
+    assert (summary.quarantined, summary.quarantined_new) == (5, 4)
+    store.quarantine("acme", "acme.dt", "tasks", [bad])
+    assert [r.seen_count for r in rows()] == [6, 1, 1, 1, 1, 1]
+    assert len({r.fingerprint for r in rows()}) == 6
+    assert total() == 5
+    assert store.quarantine_seen() == 11 and store.quarantine_seen(stream="tasks") == 1
+    assert store.count("quarantine", source="acme.dt") == 6
+
+
+def test_migration_0007_collapses_existing_duplicates_in_quarantine(db_url: str) -> None:
+    s = Store(db_url)
+    try:
+        s.upgrade("0006")
+        q = sa.table("quarantine", *(sa.column(c) for c in ("tenant", "source", "stream", "remote_id", "reason")),
+                     sa.column("id", sa.Integer), sa.column("payload", schema.Json),
+                     sa.column("received_at", schema.UtcTimestamp()))
+        st = schema.sync_state
+
+        def row(id_: int, hours: int, remote_id: str | None = "7", reason: str = "userid: field required",
+                payload: Any = None, stream: str = "receipts") -> dict[str, Any]:
+            return {"id": id_, "tenant": "acme", "source": "acme.dt", "stream": stream, "remote_id": remote_id,
+                    "reason": reason, "payload": {"task_id": 7, "at": 1.5} if payload is None else payload,
+                    "received_at": T0 + timedelta(hours=hours)}
+
+        with s.begin() as conn:
+            conn.execute(sa.insert(q), [
+                row(1, 0), row(2, 1), row(3, 1, reason="userid: not a string"), row(4, 2),
+                row(5, 3, payload={"at": 1.5, "task_id": 7}),  # the same payload, keys in another order
+                row(6, -1, remote_id=None, payload={"text": "b'\\xff'"}), row(7, 5, remote_id=None, payload={
+                    "text": "b'\\xff'"}),
+                row(8, 4, stream="tasks"),
+            ])
+            conn.execute(sa.insert(st), [
+                {"source": "acme.dt", "stream": "receipts", "tenant": "acme", "cursor": {}, "quarantined_total": 7},
+                {"source": "acme.dt", "stream": "tasks", "tenant": "acme", "cursor": {}, "quarantined_total": 1},
+                {"source": "acme.dt", "stream": "clean", "tenant": "acme", "cursor": {}, "quarantined_total": 0},
+            ])
+        assert s.upgrade() == s.head()
+
+        def collapsed() -> dict[int, tuple[int, datetime, datetime]]:
+            with s.engine.connect() as conn:
+                return {r.id: (r.seen_count, r.received_at, r.last_seen_at)
+                        for r in conn.execute(sa.select(schema.quarantine))}
+
+        def totals() -> dict[str, int]:
+            with s.engine.connect() as conn:
+                return {r.stream: r.quarantined_total for r in conn.execute(sa.select(st))}
+
+        assert collapsed() == {
+            1: (4, T0, T0 + timedelta(hours=3)), 3: (1, T0 + timedelta(hours=1), T0 + timedelta(hours=1)),
+            6: (2, T0 - timedelta(hours=1), T0 + timedelta(hours=5)), 8: (1, T0 + timedelta(hours=4),
+                                                                            T0 + timedelta(hours=4))}
+        assert totals() == {"receipts": 3, "tasks": 1, "clean": 0}  # now distinct bad records
+        # the fingerprints the migration gave are the ones the code computes: meeting it again counts on
+        s.commit_batch("acme", "acme.dt", "receipts", [], [
+            Malformed(reason="userid: field required", payload={"task_id": 7, "at": 1.5}, remote_id="7"),
+            Malformed(reason="userid: field required", payload=b"\xff")], None)
+        assert {k: v[0] for k, v in collapsed().items()} == {1: 5, 3: 1, 6: 3, 8: 1}
+        assert totals()["receipts"] == 3
+
+        with s.begin() as conn:
+            command.downgrade(s._alembic(conn), "0006")
+        with s.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("quarantine")}
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("quarantine")}
+        assert not columns & {"fingerprint", "last_seen_at", "seen_count"}
+        assert indexes == {"ix_quarantine_source_stream"}
+        assert totals() == {"receipts": 9, "tasks": 1, "clean": 0}  # back to meetings: 7 rows, then 2 more
+        assert s.upgrade() == s.head()
+        assert {k: v[0] for k, v in collapsed().items()} == {1: 1, 3: 1, 6: 1, 8: 1}  # the counts went with 0006
+    finally:
+        s.engine.dispose()

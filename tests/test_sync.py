@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from core import Checkpoint, Connector, Instance, StreamInfo
 from core.config import ConnectorSetup, InstanceConfig
 from core.connector import NoSettings, StreamItem
-from core.models import LinkEvent
+from core.models import AppointmentThread, Interview, InterviewKind, InterviewStatus, LinkEvent
 from core.store import Store, schema
 from core.sync import sync_stream
 
@@ -111,3 +111,34 @@ def test_handoffs_reach_the_next_read_once_and_none_are_lost(store: Store) -> No
     assert store.stream_state("acme.rc", "receipts").cursor == {"pending": ["late", "m1", "m2", "m3"]}
     assert store.pending_handoffs("acme.rc", "receipts") == ([], {})
     assert store.count("handoffs", stream="tasks") == 0  # an empty handoff is never queued
+
+
+class Ats(Connector):
+    """Always reports the same interview: SEQUENCE 0 at its original time (it never heard of a reschedule)."""
+
+    name = "ats"
+    streams = (StreamInfo("interviews", (Interview,)),)
+
+    def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
+        yield self.parse(Interview, {}, remote_id="iv1", kind=InterviewKind.video, start_at=T0,
+                         end_at=T0 + timedelta(hours=1), status=InterviewStatus.scheduled,
+                         thread=AppointmentThread(thread_id="th1", ical_uid="iv1@ats", sequence=0))
+        yield Checkpoint({"polled": int(cursor.get("polled", 0)) + 1}, T0)
+
+
+def test_a_resync_of_the_ats_keeps_a_rescheduled_interview_where_lifeline_moved_it(store: Store) -> None:
+    setup = ConnectorSetup("acme", "ats", InstanceConfig(plugin="ats"), Ats, NoSettings(),
+                           Instance(tenant="acme", name="acme.ats"))
+    sync_stream(store, setup, "interviews")
+    with store.engine.connect() as conn:
+        original = Interview.model_validate(conn.execute(sa.select(schema.interviews.c.data)).scalar_one())
+    moved = T0 + timedelta(days=1)  # what an approved reschedule writes: same thread, SEQUENCE + 1
+    store.write("acme", [original.model_copy(update={
+        "start_at": moved, "end_at": moved + timedelta(hours=1),
+        "thread": original.thread.model_copy(update={"sequence": 1})})])
+    summary = sync_stream(store, setup, "interviews")
+    assert summary.written.updated == 1
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(schema.interviews)).one()
+    assert (row.sequence, row.start_at, row.data["thread"]["sequence"]) == (1, moved, 1)
+    assert store.stream_state("acme.ats", "interviews").cursor == {"polled": 2}

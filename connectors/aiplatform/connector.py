@@ -37,7 +37,17 @@ from core.connector import (
     describe_error,
 )
 from core.http import InvalidRequest, Quota, RateLimiter, TransientError, VendorError
-from core.models import Action, Attendance, Candidate, Interview, LinkEvent, Notification, Record, parse_instant
+from core.models import (
+    Action,
+    Attendance,
+    Candidate,
+    Interview,
+    InterviewKind,
+    LinkEvent,
+    Notification,
+    Record,
+    parse_instant,
+)
 
 log = logging.getLogger("lifeline.connectors.aiplatform")
 
@@ -56,14 +66,22 @@ class AIPlatformConnector(Connector):
     description = "Async AI/video interview platform (reference connector, protocol v1)"
     settings_model = AIPlatformSettings
     streams = (
-        StreamInfo("interviews", (Interview, Candidate), "invitations: window, deadline basis, status, join link"),
-        StreamInfo("events", (Notification, LinkEvent, Attendance), "invites, opens, starts, submits, tech errors"),
+        StreamInfo("interviews", (Interview, Candidate), "invitations: window, deadline basis, status, join link",
+                   kinds=(InterviewKind.ai_async,)),
+        StreamInfo("events", (Notification, LinkEvent, Attendance), "invites, opens, starts, submits, tech errors",
+                   kinds=(InterviewKind.ai_async,)),
     )
     actions = ("create_invitation", "reissue_link")
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": "https://api.aiplatform.example/v1"}
     emulator = "connectors.aiplatform.emulator:create_app"
     callback_kit: ClassVar[str] = "connectors.aiplatform.callback_kit:kit"
     settings: AIPlatformSettings
+
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any]:
+        """The emulated API client's id and secret, and the webhook secret."""
+        s = world.settings
+        return {"login": s.client_id, "password": s.client_secret, "extra": {"webhook_secret": s.webhook_secret}}
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -22,14 +22,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.aiplatform.emulator_state import AIPlatformWorld, EmulatorSettings, PlatformError, instant_ms, iso
-from core.emulator import Faults
+from core.emulator import control_router
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 
-DRIVE_ACTIONS = frozenset(
-    ("invite", "open_link", "start", "submit", "technical", "withdraw", "reset", "extend", "tick", "advance",
-     "expire_tokens", "set_callback_url", "deliver_pending_events")
-)  # fmt: skip
+DRIVE_ACTIONS = ("invite", "open_link", "start", "submit", "technical", "withdraw", "reset", "extend", "tick",
+                 "advance", "expire_tokens", "set_callback_url", "deliver_pending_events")
 CORRUPTIONS = ("missing", "garbled", "wrong_type")
 
 
@@ -103,8 +101,8 @@ def create_invitation(world: AIPlatformWorld, call: Call) -> tuple[int, dict[str
         candidate["name"], email=candidate.get("email"), phone=candidate.get("phone"),
         external_ref=body.get("external_ref"), candidate_ref=candidate.get("external_ref"),
         kind=str(body.get("interview_kind", "ai_async")), deadline_basis=str(body.get("deadline_basis", "from_invite")),
-        window_hours=window, deadline_at=body.get("deadline_at"), locale=str(candidate.get("locale", "zh-CN")),
-        timezone=str(candidate.get("timezone", "Asia/Shanghai")),
+        window_hours=window, deadline_at=body.get("deadline_at"), opens_at=body.get("opens_at"),
+        locale=str(candidate.get("locale", "zh-CN")), timezone=str(candidate.get("timezone", "Asia/Shanghai")),
     )
     return 201, created
 
@@ -194,15 +192,14 @@ class Gateway:
         if world.faults.roll("server_error"):
             raise PlatformError(503, "unavailable", "temporarily unavailable, retry later")
         body = await _json_body(request)
-        client_id = ""
+        client_id = world.authenticate(request.headers.get("authorization")) if api.authenticated else ""
+        world.count_call(api.name)
         if api.authenticated:
-            client_id = world.authenticate(request.headers.get("authorization"))
             if world.faults.roll("expire_token"):
                 raise PlatformError(401, "token_expired", "access token expired")
             if world.faults.roll("rate_limit"):
                 raise world.rate_limited()
             world.check_rate(client_id)
-        world.count_call(api.name)
         return Call(client_id, request.url.path, dict(request.query_params), body, dict(request.path_params))
 
     def _handle(self, api: Api, call: Call, key: str | None) -> tuple[int, dict[str, Any], bool]:
@@ -276,28 +273,19 @@ def create_app(settings: EmulatorSettings | None = None, world: AIPlatformWorld 
 
     @app.exception_handler(StarletteHTTPException)
     async def not_routed(request: Request, exc: StarletteHTTPException) -> Response:
-        code = "not_found" if exc.status_code == 404 else "invalid_request"
-        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+        """The protocol's error envelope, also for a drive action's `PlatformError` (its own status and code)."""
+        cause = exc.__cause__
+        if isinstance(cause, PlatformError):
+            code, message = cause.code, cause.message
+        else:
+            code, message = "not_found" if exc.status_code == 404 else "invalid_request", str(exc.detail)
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code)
 
-    @app.get("/_emulator/state")
-    def state() -> dict[str, Any]:
-        return world.snapshot()
-
-    @app.put("/_emulator/faults")
-    def put_faults(faults: Faults) -> dict[str, Any]:
-        world.faults.configure(faults)
-        return faults.model_dump()
-
-    @app.post("/_emulator/drive/{action}")
-    def drive(action: str, kwargs: dict[str, Any] | None = None) -> Response:
-        if action not in DRIVE_ACTIONS:
-            return JSONResponse({"error": f"unknown action {action}"}, status_code=404)
-        try:
-            result = getattr(world, action)(**(kwargs or {}))
-        except PlatformError as exc:
-            return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status)
-        except (KeyError, ValueError, TypeError) as exc:
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=400)
-        return JSONResponse({"result": result})
-
+    app.include_router(control_router(world, DRIVE_ACTIONS, bad_input=(KeyError, ValueError, TypeError),
+                                      error_status=platform_status))
     return app
+
+
+def platform_status(exc: Exception) -> int | None:
+    """A drive action's `PlatformError` answers with its protocol status (409 `invitation_closed`...)."""
+    return exc.status if isinstance(exc, PlatformError) else None

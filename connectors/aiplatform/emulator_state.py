@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.aiplatform.signing import signed_headers
-from core.emulator import FaultPlan, Faults, QuotaMeter
+from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
 from core.http.redact import mask_email, mask_phone
 from core.models import parse_instant
 
@@ -99,6 +98,8 @@ class Invitation:
     extension_ms: int = 0
     link_version: int = 1
     resets: int = 0
+    opens_ms: int | None = None
+    """A scheduled session: the link works from here (a reset opens at once)."""
 
     def deadline_ms(self) -> int:
         """When submission closes: absolute, invite + window, or first open + window (open_by until opened)."""
@@ -153,15 +154,11 @@ def instant_ms(value: str) -> int:
     return int(parse_instant(value).timestamp() * 1000)
 
 
-class AIPlatformWorld:
+class AIPlatformWorld(EmulatorWorld[EmulatorSettings]):
     """The emulated platform: state, drive methods for tests and the sandbox, inspection."""
 
     def __init__(self, settings: EmulatorSettings | None = None, now: Callable[[], float] = time.time) -> None:
-        self.settings = settings or EmulatorSettings()
-        self._clock = now
-        self._offset = 0.0
-        self.lock = threading.RLock()
-        self.faults = FaultPlan(self.settings.faults)
+        super().__init__(settings or EmulatorSettings(), now)
         self.rng = random.Random(self.settings.faults.seed)
         self.invitations: dict[str, Invitation] = {}
         self.events: list[Event] = []
@@ -171,24 +168,13 @@ class AIPlatformWorld:
         self._seq = 0
         self._tokens: dict[str, float] = {}
         self._remembered: dict[tuple[str, str], Remembered] = {}
-        self._delivering = threading.Lock()
-        self._wakeup = threading.Event()
-        self._closed = threading.Event()
-        self._worker: threading.Thread | None = None
+        self.webhooks = DeliveryWorker(self._deliver_due, "aiplatform-webhooks")
 
     # -- clock and ids ----------------------------------------------------------------------------
 
-    def now(self) -> float:
-        """Epoch seconds on the injected clock plus any `advance()`."""
-        return self._clock() + self._offset
-
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
     def advance(self, seconds: float) -> int:
         """Move virtual time forward; invitations past their deadline expire. Returns how many did."""
-        with self.lock:
-            self._offset += seconds
+        self.clock.advance(seconds)
         return self.tick()
 
     def new_id(self, prefix: str, hex_chars: int = 12) -> str:
@@ -230,6 +216,13 @@ class AIPlatformWorld:
         with self.lock:
             self.calls[api] += 1
 
+    def api_calls(self) -> int:
+        with self.lock:
+            return sum(self.calls.values())
+
+    def quota_breaches(self) -> int:
+        return self.meter.total_breaches
+
     def check_rate(self, client_id: str) -> None:
         if not self.meter.hit(client_id):
             raise self.rate_limited()
@@ -264,8 +257,10 @@ class AIPlatformWorld:
     def invite(self, name: str, *, email: str | None = None, phone: str | None = None,
                external_ref: str | None = None, candidate_ref: str | None = None, kind: str = "ai_async",
                deadline_basis: str = "from_invite", window_hours: int | None = 72, deadline_at: str | None = None,
-               locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> dict[str, Any]:
-        """Invite a candidate (the platform e-mails or texts the link); returns the invitation."""
+               opens_at: str | None = None, locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+        """Invite a candidate (the platform e-mails or texts the link); returns the invitation.
+
+        `opens_at` schedules the session: until then the link opens to "not open yet" and `start` is refused."""
         if kind not in KINDS or deadline_basis not in BASES:
             raise PlatformError(400, "invalid_request", "unknown interview_kind or deadline_basis")
         if (deadline_basis == "absolute") != (deadline_at is not None):
@@ -274,17 +269,19 @@ class AIPlatformWorld:
             raise PlatformError(400, "invalid_request", "window_hours is required for a relative deadline")
         if not (email or phone):
             raise PlatformError(400, "invalid_request", "the candidate needs an email or a phone")
+        if opens_at and deadline_at and instant_ms(opens_at) >= instant_ms(deadline_at):
+            raise PlatformError(400, "invalid_request", "opens_at must be before deadline_at")
         with self.lock:
             now = self.now_ms()
             inv = Invitation(
                 id=self.new_id("inv_"), external_ref=external_ref,
                 candidate={"id": self.new_id("cand_"), "external_ref": candidate_ref, "name": name,
-                           "locale": locale, "timezone": timezone},
+                           "locale": locale, "timezone": timezone, "email": email, "phone": phone},
                 interview_kind=kind, deadline_basis=deadline_basis, window_hours=window_hours,
                 channel="email" if email else "sms", recipient=mask_email(email) if email else mask_phone(phone or ""),
                 invited_ms=now, open_by_ms=now + self.settings.open_by_hours * HOUR_MS,
                 absolute_ms=instant_ms(deadline_at) if deadline_at else None, link_token=self.new_id("", 24),
-                updated_ms=now, seq=self._next_seq(),
+                updated_ms=now, seq=self._next_seq(), opens_ms=instant_ms(opens_at) if opens_at else None,
             )
             self.invitations[inv.id] = inv
             self._emit(inv, "invitation.created", {"channel": inv.channel, "recipient": inv.recipient})
@@ -307,6 +304,8 @@ class AIPlatformWorld:
             inv = self._live(invitation_id)
             if inv.status == "started":
                 raise PlatformError(409, "invitation_closed", "the interview is already started")
+            if inv.opens_ms is not None and self.now_ms() < inv.opens_ms:
+                raise PlatformError(409, "not_open", f"the session opens at {iso(inv.opens_ms)}")
             if inv.first_opened_ms is None:
                 self.open_link(invitation_id)
             inv.started_ms, inv.status = self.now_ms(), "started"
@@ -356,9 +355,11 @@ class AIPlatformWorld:
             now = self.now_ms()
             inv.resets += 1
             inv.status, inv.invited_ms, inv.open_by_ms = "invited", now, now + self.settings.open_by_hours * HOUR_MS
-            inv.first_opened_ms = inv.started_ms = inv.submitted_ms = inv.expired_ms = None
+            inv.first_opened_ms = inv.started_ms = inv.submitted_ms = inv.expired_ms = inv.opens_ms = None
             inv.extension_ms = 0
             inv.window_hours = window_hours or inv.window_hours
+            if window_hours and inv.deadline_basis == "absolute":  # a new window, counted from the reset
+                inv.deadline_basis, inv.absolute_ms = "from_invite", None
             self._new_link(inv, new_link)
             self._touch(inv)
             self._emit(inv, "invitation.reset", {
@@ -427,16 +428,22 @@ class AIPlatformWorld:
         self.events.append(event)
         if self.settings.callback_url:
             self.deliveries.append(Delivery(event.id, self.now()))
-            self._kick()
+            if self.settings.deliver_in_background:
+                self.webhooks.kick()
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def render(self, inv: Invitation) -> dict[str, Any]:
-        """An invitation as the API returns it (no raw contact data)."""
+    def render(self, inv: Invitation, masked: bool = False) -> dict[str, Any]:
+        """An invitation as the API returns it to its client (with the contact data that client gave);
+        `masked` for the emulator's own state view, which shows no addresses."""
+        candidate = dict(inv.candidate)
+        if masked:
+            candidate.update(email=mask_email(candidate["email"]) if candidate.get("email") else None,
+                             phone=mask_phone(candidate["phone"]) if candidate.get("phone") else None)
         return {
-            "id": inv.id, "external_ref": inv.external_ref, "candidate": dict(inv.candidate),
+            "id": inv.id, "external_ref": inv.external_ref, "candidate": candidate,
             "interview_kind": inv.interview_kind, "status": inv.status, "deadline_basis": inv.deadline_basis,
-            "window_hours": inv.window_hours, "invited_at": iso(inv.invited_ms),
+            "window_hours": inv.window_hours, "invited_at": iso(inv.invited_ms), "opens_at": iso(inv.opens_ms),
             "first_opened_at": iso(inv.first_opened_ms), "started_at": iso(inv.started_ms),
             "submitted_at": iso(inv.submitted_ms), "expired_at": iso(inv.expired_ms),
             "open_by": iso(inv.open_by_ms), "deadline_at": iso(inv.deadline_ms()),
@@ -477,39 +484,25 @@ class AIPlatformWorld:
         with self.lock:
             self.settings = self.settings.model_copy(update={"callback_url": url})
 
-    def _kick(self) -> None:
-        if not self.settings.deliver_in_background:
-            return
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._deliver_loop, name="aiplatform-webhooks", daemon=True)
-            self._worker.start()
-        self._wakeup.set()
-
     def deliver_pending_events(self) -> int:
         """POST every due delivery once (failures are retried later); returns how many got a 2xx."""
+        return self.webhooks.run()
+
+    def _deliver_due(self) -> int:
         url = self.settings.callback_url
         if not url:
             return 0
         delivered = 0
-        with self._delivering:
+        with self.lock:
+            due = [d for d in self.deliveries if d.status == "pending" and d.next_at <= self.now()]
+            events = {e.id: e for e in self.events if e.id in {d.event_id for d in due}}
+        for delivery in due:
+            body = json.dumps(self.render_event(events[delivery.event_id]), separators=(",", ":")).encode()
+            ok = self._post(url, delivery, body)
+            if ok and self.faults.roll("duplicate"):
+                self._post(url, delivery, body)
             with self.lock:
-                due = [d for d in self.deliveries if d.status == "pending" and d.next_at <= self.now()]
-                events = {e.id: e for e in self.events if e.id in {d.event_id for d in due}}
-            for delivery in due:
-                body = json.dumps(self.render_event(events[delivery.event_id]), separators=(",", ":")).encode()
-                ok = self._post(url, delivery, body)
-                if ok and self.faults.roll("duplicate"):
-                    self._post(url, delivery, body)
-                with self.lock:
-                    delivery.attempts += 1
-                    delays = self.settings.callback_retry_delays
-                    if ok:
-                        delivery.status = "delivered"
-                        delivered += 1
-                    elif delivery.attempts > len(delays):
-                        delivery.status = "failed"
-                    else:
-                        delivery.next_at = self.now() + delays[delivery.attempts - 1]
+                delivered += record_attempt(delivery, ok, self.now(), self.settings.callback_retry_delays)
         return delivered
 
     def _post(self, url: str, delivery: Delivery, body: bytes) -> bool:
@@ -521,28 +514,21 @@ class AIPlatformWorld:
             return False
         return 200 <= response.status_code < 300
 
-    def _deliver_loop(self) -> None:
-        while not self._closed.is_set():
-            self._wakeup.wait(timeout=0.5)
-            self._wakeup.clear()
-            if not self._closed.is_set():
-                self.deliver_pending_events()
-
     def close(self) -> None:
         """Stop the background delivery thread."""
-        self._closed.set()
-        self._wakeup.set()
-        if self._worker is not None:
-            self._worker.join(timeout=5)
+        self.webhooks.close()
 
     # -- inspection -------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
         """Everything inspectable, JSON-ready (served at `GET /_emulator/state`)."""
         with self.lock:
             return {
                 "now": self.now(),
-                "invitations": [self.render(i) for i in self.invitations.values()],
+                "invitations": [self.render(i, masked=True) for i in self.invitations.values()],
                 "events": [self.render_event(e) for e in self.events],
                 "deliveries": [dataclasses.asdict(d) for d in self.deliveries],
                 "calls": dict(self.calls),

@@ -18,6 +18,7 @@ from core.models import (
     Attendance,
     Candidate,
     Channel,
+    ContactPoint,
     DeadlineBasis,
     Interview,
     InterviewKind,
@@ -55,12 +56,17 @@ def invitation_records(connector: Connector, raw: Any) -> list[Item]:
     except ValidationError as exc:
         return [Malformed(describe_error(exc), raw, _raw_id(raw))]
     source = connector.instance.name
-    candidate = connector.parse(
-        Candidate, raw, remote_id=inv.candidate.id, name=inv.candidate.name, locale=inv.candidate.locale,
-        timezone=inv.candidate.timezone,
-    )
+    try:
+        contacts = [*([ContactPoint.phone(inv.candidate.phone)] if inv.candidate.phone else []),
+                    *([ContactPoint.email(inv.candidate.email)] if inv.candidate.email else [])]
+        candidate: Item = connector.parse(
+            Candidate, raw, remote_id=inv.candidate.id, name=inv.candidate.name, locale=inv.candidate.locale,
+            timezone=inv.candidate.timezone, contacts=tuple(contacts),
+        )
+    except ValueError as exc:  # an unusable phone or address: the candidate waits in quarantine, the interview not
+        candidate = Malformed(f"candidate contact: {exc}", raw, inv.candidate.id)
     interview = connector.parse(
-        Interview, raw, remote_id=inv.id, kind=InterviewKind.ai_async, start_at=inv.invited_at,
+        Interview, raw, remote_id=inv.id, kind=InterviewKind.ai_async, start_at=inv.opens_at or inv.invited_at,
         end_at=inv.deadline_at, timezone=connector.instance.timezone,
         status=STATUSES.get(inv.status, InterviewStatus.unknown), status_raw=inv.status,
         thread=AppointmentThread(thread_id=canonical_id(source, inv.id), ical_uid=f"{inv.id}@{connector.name}",

@@ -8,12 +8,12 @@ Outgoing request bodies (`NewInvitation`, `ReissueLink`) forbid unknown fields.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.models import UtcDateTime
+from core.models import UtcDateTime, utcnow
 
 PROTOCOL_VERSION = "1"
 InterviewKind = Literal["ai_async", "async_video"]
@@ -33,6 +33,9 @@ class WireCandidate(_Incoming):
     name: str = Field(min_length=1)
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
+    email: str | None = None
+    phone: str | None = None
+    """Contact data the client gave at creation, returned to that client only (§2)."""
 
 
 class WireLink(_Incoming):
@@ -51,6 +54,8 @@ class WireInvitation(_Incoming):
     deadline_basis: DeadlineBasis
     window_hours: int | None = Field(None, ge=1)
     invited_at: UtcDateTime
+    opens_at: UtcDateTime | None = None
+    """A scheduled session: the link works from here (None: from the invitation)."""
     first_opened_at: UtcDateTime | None = None
     started_at: UtcDateTime | None = None
     submitted_at: UtcDateTime | None = None
@@ -109,11 +114,14 @@ class NewInvitation(BaseModel):
     deadline_basis: DeadlineBasis = "from_invite"
     window_hours: int | None = Field(72, ge=1, le=24 * 60)
     deadline_at: UtcDateTime | None = Field(None, description="required when deadline_basis is absolute")
+    opens_at: UtcDateTime | None = Field(None, description="a scheduled session: the link works from here")
 
     @model_validator(mode="after")
     def _deadline(self) -> NewInvitation:
         if (self.deadline_basis == "absolute") != (self.deadline_at is not None):
             raise ValueError("deadline_at is given exactly when deadline_basis is absolute")
+        if self.opens_at and self.deadline_at and self.opens_at >= self.deadline_at:
+            raise ValueError("opens_at must be before deadline_at")
         return self
 
 
@@ -132,7 +140,7 @@ class ReissueLink(BaseModel):
     @model_validator(mode="after")
     def _hours(self) -> ReissueLink:
         if self.hours is None and self.new_deadline is not None:
-            left = (self.new_deadline - datetime.now(UTC)).total_seconds()
+            left = (self.new_deadline - utcnow()).total_seconds()
             self.hours = max(1, min(24 * 30, math.ceil(left / 3600)))
         if self.mode == "extend" and self.hours is None:
             raise ValueError("extend needs hours")

@@ -159,9 +159,9 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
         try:
             key_id, action = authenticate(world, request.method, request.url.path, request.headers, query, params,
                                           body)
-            if not world.quota.hit(f"{key_id} {action}") or world.plan.roll("rate_limit"):
+            if not world.quota.hit(f"{key_id} {action}") or world.faults.roll("rate_limit"):
                 raise GatewayError("Throttling.User")
-            if world.plan.roll("server_error"):
+            if world.faults.roll("server_error"):
                 raise GatewayError("ServiceUnavailable")
             forced = world.take_forced(action)
             if forced is not None:
@@ -175,8 +175,8 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
         except BusinessError as exc:
             response = JSONResponse({"RequestId": request_id, "Code": exc.code, "Message": exc.message},
                                     headers={"x-acs-request-id": request_id})
-        if world.plan.roll("timeout"):
-            stall = world.plan.faults.timeout_seconds
+        if world.faults.roll("timeout"):
+            stall = world.faults.faults.timeout_seconds
         forced_stall = world.take_forced(action, stall=True) if action else None
         if forced_stall is not None:
             stall = max(stall, forced_stall.stall)

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.aliyun_sms.codes import BUSINESS, GATEWAY
-from core.emulator import FaultPlan, Faults, QuotaMeter
+from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
 
 log = logging.getLogger(__name__)
 
@@ -183,17 +182,13 @@ class Ledger:
     refused: dict[str, int] = field(default_factory=dict)
 
 
-class SmsWorld:
+class SmsWorld(EmulatorWorld[EmulatorSettings]):
     """Everything the emulated account knows, plus the drive and inspect API for tests and the sandbox."""
 
     def __init__(self, settings: EmulatorSettings | None = None, now: Callable[[], float] = time.time,
                  qps_clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings or EmulatorSettings()
-        self._now = now
-        self.offset = 0.0
+        super().__init__(settings or EmulatorSettings(), now)
         self.tz = ZoneInfo(self.settings.timezone)
-        self.lock = threading.RLock()
-        self.plan = FaultPlan(self.settings.faults)
         self.quota = QuotaMeter(self.settings.qps_per_api, 1.0, clock=qps_clock)
         self.messages: list[Message] = []
         self.reports: list[Report] = []
@@ -202,23 +197,17 @@ class SmsWorld:
         self.ledger = Ledger()
         self.nonces: dict[str, float] = {}
         self._ids = itertools.count(1)
-        self._push_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.pusher = DeliveryWorker(self._push_due, "aliyun-sms-reports", interval=0.1)
 
     # ------------------------------------------------------------ clock, ids, faults
 
-    def now(self) -> float:
-        return self._now() + self.offset
-
     def wall(self) -> float:
         """The real clock (without `advance`): what signed timestamps are checked against."""
-        return self._now()
+        return self.clock.wall()
 
     def advance(self, seconds: float) -> float:
         """Move the world clock forward; settles messages and pushes what became due."""
-        with self.lock:
-            self.offset += seconds
+        self.clock.advance(seconds)
         self.deliver_reports()
         return self.now()
 
@@ -228,12 +217,6 @@ class SmsWorld:
     def stamp(self, t: float) -> str:
         """Beijing wall time as the API writes it: `yyyy-MM-dd HH:mm:ss`."""
         return self.local(t).strftime("%Y-%m-%d %H:%M:%S")
-
-    def configure_faults(self, faults: Faults) -> Faults:
-        with self.lock:
-            self.plan.configure(faults)
-            self.settings.faults = faults
-            return faults
 
     def use_nonce(self, nonce: str) -> bool:
         """Record a signature nonce; False when it was used in the last 15 minutes."""
@@ -360,7 +343,7 @@ class SmsWorld:
 
     def corrupt(self, rows: list[Json]) -> list[Json]:
         """The `malformed` fault: garble one row's status and drop its dates."""
-        if rows and self.plan.roll("malformed"):
+        if rows and self.faults.roll("malformed"):
             rows = copy.deepcopy(rows)
             rows[0]["SendStatus"] = "?"
             rows[0].pop("ReceiveDate", None)
@@ -382,20 +365,19 @@ class SmsWorld:
                       "report_time": self.stamp(m.settle_at), "success": m.outcome == "delivered",
                       "err_code": m.err_code, "err_msg": "用户接收成功" if m.outcome == "delivered" else "用户接收失败",
                       "sms_size": str(m.parts), "biz_id": m.biz_id, "out_id": m.out_id} for m in settled]
-            for _ in range(2 if self.plan.roll("duplicate") else 1):
+            for _ in range(2 if self.faults.roll("duplicate") else 1):
                 self.reports.append(Report(len(self.reports) + 1, copy.deepcopy(items), now))
 
     def deliver_reports(self) -> int:
         """Collect, then attempt every due push once; return how many were accepted."""
+        return self.pusher.run()
+
+    def _push_due(self) -> int:
         self.collect_reports()
-        delivered = 0
-        with self._push_lock:
-            now = self.now()
-            with self.lock:
-                due = [r for r in self.reports if r.state == "pending" and r.due <= now]
-            for report in due:
-                delivered += self._push(report)
-        return delivered
+        now = self.now()
+        with self.lock:
+            due = [r for r in self.reports if r.state == "pending" and r.due <= now]
+        return sum(self._push(report) for report in due)
 
     def _push(self, report: Report) -> int:
         url = self.settings.report_url
@@ -423,21 +405,12 @@ class SmsWorld:
         return 1
 
     def _ensure_pusher(self) -> None:
-        if not (self.settings.push_background and self.settings.report_url):
-            return
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="aliyun-sms-reports", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.deliver_reports()
+        """Push from the background thread (it polls: messages settle as time passes)."""
+        if self.settings.push_background and self.settings.report_url:
+            self.pusher.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.pusher.close()
 
     # ------------------------------------------------------------ drive
 
@@ -484,6 +457,12 @@ class SmsWorld:
         with self.lock:
             return [r.public() for r in self.reports]
 
+    def api_calls(self) -> int:
+        return self.quota.total_calls
+
+    def quota_breaches(self) -> int:
+        return self.quota.total_breaches
+
     def summary(self) -> Json:
         """Counts of messages, refusals, pushes, calls and injected faults: the `/_emulator/state` body."""
         now = self.now()
@@ -497,7 +476,7 @@ class SmsWorld:
                 "reports": {s: pushes.count(s) for s in sorted(set(pushes))},
                 "report_url": self.settings.report_url, "balance": self.settings.balance,
                 "calls": dict(self.quota.calls), "qps_breaches": dict(self.quota.breaches),
-                "faults": self.plan.faults.model_dump(), "faults_injected": dict(self.plan.injected),
+                "faults": self.faults.faults.model_dump(), "faults_injected": dict(self.faults.injected),
             }
 
 

@@ -48,6 +48,12 @@ class AliyunSmsConnector(Connector):
     emulator = "connectors.aliyun_sms.emulator:create_app"
     callback_kit: ClassVar[str] = "connectors.aliyun_sms.callback_kit:kit"
 
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any]:
+        """The emulated account's first AccessKey (id as `login`, secret as `password`)."""
+        key_id, secret = next(iter(world.settings.access_keys.items()))
+        return {"login": key_id, "password": secret, "extra": {}}
+
     def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
                  contacts: ContactBook | None = None) -> None:
         super().__init__(instance, settings, credentials, contacts)

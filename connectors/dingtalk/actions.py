@@ -82,8 +82,9 @@ def _work_msg(message: SendMessage) -> dict[str, Any]:
 
 
 def send_message(conn: DingTalkConnector, action: Action) -> ActionResult:
-    """One send per batch. Every recipient's `Notification` is returned as a record (dispatch stores it)
-    and handed to the `receipts` stream's cursor key `sent` (it polls them)."""
+    """One send per batch. Every recipient's `Notification` (with the payload's audience: the candidate,
+    or staff) is returned as a record (dispatch stores it) and handed to the `receipts` stream's cursor
+    key `sent` (it polls them)."""
     message = payload(SendMessage, action)
     if message.purpose not in NotificationPurpose.__members__:
         raise InvalidRequest(f"send_message payload: unknown purpose {message.purpose!r}", vendor="dingtalk")
@@ -99,6 +100,7 @@ def send_message(conn: DingTalkConnector, action: Action) -> ActionResult:
     notes = [Notification(
         source=conn.instance.name, remote_id=f"{key}:{user}", interview_id=message.interview_id or action.interview_id,
         occurred_at=sent_at, purpose=message.purpose, channel=Channel.dingtalk, recipient=user,
+        audience=message.recipient_audience,
         status=DeliveryStatus.failed if failure else DeliveryStatus.sent, status_raw=failure,
         idempotency_key=action.idempotency_key,
     ) for key, outcome in sends for user, failure in outcome.items()]
@@ -155,12 +157,15 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
         raise InvalidRequest("set `operator_union_id` (the todo owner's unionId) to create todos", vendor="dingtalk")
     link: Link | None = task.links[0] if task.links else None
     url = link.url if link else conn.options.todo_detail_url
+    if not url:  # DingTalk only creates work todos since 2024-02-01, and those need a detail link
+        raise InvalidRequest(f"{conn.instance.name}: this todo carries no link; set `todo_detail_url` (e.g. the ATS) "
+                             "for such todos", vendor="dingtalk")
     due = task.due_at or utcnow() + timedelta(hours=conn.options.todo_due_hours)
     interview = task.interview_id or action.interview_id
     body: dict[str, Any] = {
         "subject": task.title[:1024], "description": task.description[:4096], "sourceId": action.idempotency_key,
         "creatorId": owner, "executorIds": list(task.assignees), "dueTime": to_epoch_millis(due), "priority": 30,
-        **({"detailUrl": {"appUrl": url, "pcUrl": url}} if url else {}),
+        "detailUrl": {"appUrl": url, "pcUrl": url},
         **({"contentFieldList": [{"fieldKey": TODO_INTERVIEW_FIELD, "fieldValue": interview}]} if interview else {}),
     }
     detail: dict[str, Any] = {"sourceId": action.idempotency_key}

@@ -281,7 +281,7 @@ def getsendresult(call: Call) -> Json:
     if notice is None or notice.appkey != call.app.appkey or world.now() - notice.sent_at > retention:
         return {"send_result": {}}
     if len(notice.status) > 100:
-        raise GatewayError(504, "Call timeout", stall=world.plan.faults.timeout_seconds)
+        raise GatewayError(504, "Call timeout", stall=world.faults.faults.timeout_seconds)
     result: Json = {}
     for status, key in RESULT_LISTS.items():
         users = [u for u, s in notice.status.items() if s == status]
@@ -1014,7 +1014,7 @@ def qps_error(route: Route, per_app: bool) -> Exception:
 
 def inject(world: DingTalkWorld, route: Route, token: str) -> None:
     """Rate-limit, 5xx and expired-token faults, drawn in a fixed order from the seeded plan."""
-    plan = world.plan
+    plan = world.faults
     if plan.roll("rate_limit"):
         raise qps_error(route, per_app=False)
     if plan.roll("server_error"):
@@ -1074,8 +1074,8 @@ def endpoint(world: DingTalkWorld, route: Route) -> Callable[[Request], Any]:
         except (OapiError, ApiError, GatewayError) as exc:
             stall = exc.stall if isinstance(exc, GatewayError) else 0.0
             response = render_error(route, exc)
-        if world.plan.roll("timeout"):
-            stall = max(stall, world.plan.faults.timeout_seconds)
+        if world.faults.roll("timeout"):
+            stall = max(stall, world.faults.faults.timeout_seconds)
         if stall:
             await asyncio.sleep(stall)
         return response

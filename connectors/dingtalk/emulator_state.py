@@ -27,7 +27,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, random_text
-from core.emulator import FaultPlan, Faults, QuotaMeter
+from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,7 @@ class CallbackOutbox:
         self._items: list[Callback] = []
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
-        self._deliver_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = DeliveryWorker(lambda: self._deliver(only_due=True), "dingtalk-callbacks", interval=0.1)
 
     def enqueue(self, event: Json, copies: int = 1) -> None:
         state: Literal["pending", "undeliverable"] = "pending" if self.settings.callback_url else "undeliverable"
@@ -220,8 +217,7 @@ class CallbackOutbox:
             for _ in range(copies):
                 self._items.append(Callback(next(self._seq), copy.deepcopy(event), state=state))
         if self.settings.callback_url and self.settings.callback_background:
-            self._ensure_thread()
-            self._wake.set()
+            self.worker.kick()
 
     def items(self) -> list[Json]:
         with self._lock:
@@ -229,14 +225,13 @@ class CallbackOutbox:
 
     def deliver_pending(self, only_due: bool = False) -> int:
         """Attempt every pending callback once; return how many were delivered."""
-        delivered = 0
-        with self._deliver_lock:
-            with self._lock:
-                now = time.monotonic()
-                batch = [c for c in self._items if c.state == "pending" and (not only_due or c.due <= now)]
-            for item in batch:
-                delivered += self._attempt(item)
-        return delivered
+        return self.worker.run(lambda: self._deliver(only_due))
+
+    def _deliver(self, only_due: bool) -> int:
+        with self._lock:
+            now = time.monotonic()
+            batch = [c for c in self._items if c.state == "pending" and (not only_due or c.due <= now)]
+        return sum(self._attempt(item) for item in batch)
 
     def _attempt(self, item: Callback) -> int:
         url = self.settings.callback_url
@@ -267,25 +262,11 @@ class CallbackOutbox:
         item.state, item.error = "delivered", ""
         return 1
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="dingtalk-callbacks", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.1)
-            self._wake.clear()
-            self.deliver_pending(only_due=True)
-
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.worker.close()
 
 
-class DingTalkWorld:
+class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
     """Everything the emulated DingTalk org knows, plus the drive and inspect API for tests and the sandbox."""
 
     def __init__(
@@ -294,12 +275,8 @@ class DingTalkWorld:
         now: Callable[[], float] = time.time,
         qps_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings or EmulatorSettings()
-        self._now = now
-        self.offset = 0.0
+        super().__init__(settings or EmulatorSettings(), now)
         self.tz = ZoneInfo(self.settings.timezone)
-        self.lock = threading.RLock()
-        self.plan = FaultPlan(self.settings.faults)
         self.rng = random.Random(self.settings.faults.seed)
         self.quota = QuotaMeter(self.settings.qps_per_app_per_api, 1.0, clock=qps_clock)
         self.outbox = CallbackOutbox(self.settings, self.now)
@@ -326,15 +303,7 @@ class DingTalkWorld:
         self.leaves: list[Json] = []
 
     # ------------------------------------------------------------ clock, ids, faults
-
-    def now(self) -> float:
-        return self._now() + self.offset
-
-    def advance(self, seconds: float) -> float:
-        """Move the world clock forward (on top of the injected clock); return the new time."""
-        with self.lock:
-            self.offset += seconds
-            return self.now()
+    # `now()` and `advance()` (which returns the new time) come from `EmulatorWorld`.
 
     def ident(self, kind: str, size: int = 32) -> str:
         """A deterministic id: same seed and call order, same ids (keeps cassettes stable)."""
@@ -351,20 +320,18 @@ class DingTalkWorld:
         return self.local(t).toordinal()
 
     def configure_faults(self, faults: Faults) -> Faults:
-        """Replace the fault knobs (and reseed the draws)."""
+        """Replace the fault knobs (and reseed the draws, the listing corruptions' too)."""
         with self.lock:
-            self.plan.configure(faults)
             self.rng = random.Random(faults.seed)
-            self.settings.faults = faults
-            return faults
+            return super().configure_faults(faults)
 
     def listing(self, records: Sequence[Any], required: Sequence[str] = ()) -> list[Any]:
         """A copy of one listing with the duplicate and malformed faults applied."""
         out = copy.deepcopy(list(records))
-        if out and self.plan.roll("duplicate"):
+        if out and self.faults.roll("duplicate"):
             i = self.rng.randrange(len(out))
             out.insert(i + 1, copy.deepcopy(out[i]))
-        if out and self.plan.roll("malformed"):
+        if out and self.faults.roll("malformed"):
             i = self.rng.randrange(len(out))
             out[i] = self._corrupt(out[i], required)
         return out
@@ -427,6 +394,12 @@ class DingTalkWorld:
     def qps_breaches(self) -> dict[tuple[str, str], int]:
         """Calls per (appkey, api) that the real vendor would have refused for QPS."""
         return {_split(k): v for k, v in self.quota.breaches.items()}
+
+    def api_calls(self) -> int:
+        return self.quota.total_calls
+
+    def quota_breaches(self) -> int:
+        return self.quota.total_breaches
 
     # ------------------------------------------------------------ people
 
@@ -778,7 +751,7 @@ class DingTalkWorld:
 
     def emit(self, event: Json) -> None:
         """Queue an event callback (twice when the duplicate fault hits)."""
-        self.outbox.enqueue(event, copies=2 if self.plan.roll("duplicate") else 1)
+        self.outbox.enqueue(event, copies=2 if self.faults.roll("duplicate") else 1)
 
     def send_check_url(self) -> None:
         """Queue the `check_url` event DingTalk sends when the callback URL is saved."""
@@ -849,7 +822,7 @@ class DingTalkWorld:
                 "callbacks": {s: states.count(s) for s in sorted(set(states))},
                 "calls": [{"app": a, "api": p, "count": n} for (a, p), n in sorted(self.call_counts().items())],
                 "qps_breaches": [{"app": a, "api": p, "count": n} for (a, p), n in sorted(self.qps_breaches().items())],
-                "faults": self.plan.faults.model_dump(), "faults_injected": dict(self.plan.injected),
+                "faults": self.faults.faults.model_dump(), "faults_injected": dict(self.faults.injected),
             }
 
 

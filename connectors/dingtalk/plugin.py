@@ -66,13 +66,21 @@ class DingTalkConnector(Connector):
                    "interview events on calendars: check-ins and declines (interviewer side), unmarked events"),
         StreamInfo("tasks", (Notification, DeliveryEvent, RescheduleRequest),
                    "state of the todos (HR tasks) and approval instances Lifeline created"),
-        StreamInfo("attendance", (Attendance,), "interviewers' approved leave and absence (cause signals)"),
+        StreamInfo("attendance", (Attendance,), "interviewers' approved leave and absence (cause signals)",
+                   kinds=()),
     )
     actions = tuple(sinks.PERFORMERS)
     default_base_urls: ClassVar[Mapping[str, str]] = {
         "oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
     emulator = "connectors.dingtalk.emulator:create_app"
     callback_kit: ClassVar[str] = "connectors.dingtalk.callback_kit:kit"
+
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any]:
+        """The emulated org's first app (AppKey/AppSecret) and its callback token and AES key."""
+        s, app = world.settings, world.settings.apps[0]
+        return {"login": app.appkey, "password": app.appsecret,
+                "extra": {"callback_token": s.callback_token, "callback_aes_key": s.callback_aes_key}}
 
     def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
                  contacts: ContactBook | None = None) -> None:

@@ -7,10 +7,12 @@ records `send_message` returns (one per recipient, remote id `<kind>:<send id>:<
 result window (`receipts_window_hours`, at most DingTalk's 24 h) is over; settled sends are never
 polled again. Sends are at most 100 recipients (work notices), so results exist for every one.
 
-Cursor: `{"pending": {send: {at, purpose, iv, key, users: {userId: sent|delivered|read|failed}}},
+Cursor: `{"pending": {send: {at, purpose, iv, key, audience, users: {userId: sent|delivered|read|failed}}},
 "settled": {send: sent at ms}}`. Watermark: the instant the pass started, once every pending send
 was polled (what happened before it is in the store). Work-notice reads carry no time: a read is
-dated when first observed (an upper bound); robot reads carry `readTimestamp`.
+dated when first observed (an upper bound); robot reads carry `readTimestamp`. The notifications
+yielded again as their state changes keep the send's audience (candidate or staff; an entry from
+before `audience` was kept gets what `message_audience` infers from its purpose).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from connectors.dingtalk.records import Bad, epoch_ms, ident, records, text
+from core.actions import message_audience
 from core.connector import Checkpoint, Malformed, StreamItem, describe_error
 from core.http import InvalidRequest, NotFound
 from core.models import (
@@ -125,6 +128,8 @@ def _track(conn: DingTalkConnector, ledger: Ledger, sent: Sequence[Any], now: da
     for raw in sent:
         try:
             note = Notification.model_validate(raw)
+            if isinstance(raw, Mapping) and raw.get("audience") is None:  # handed in before `audience` was
+                note = note.model_copy(update={"audience": message_audience(note.purpose, None)})
             kind, send_id, user = note.remote_id.split(":", 2)
             if note.source != conn.instance.name or kind not in KINDS or not send_id or not user:
                 raise Bad("not a DingTalk send of this instance")
@@ -136,7 +141,7 @@ def _track(conn: DingTalkConnector, ledger: Ledger, sent: Sequence[Any], now: da
             continue
         entry = ledger.pending.setdefault(key, {
             "at": to_epoch_millis(note.occurred_at), "purpose": note.purpose.value, "iv": note.interview_id,
-            "key": note.idempotency_key, "users": {},
+            "key": note.idempotency_key, "audience": note.audience.value, "users": {},
         })
         if user in entry["users"]:
             continue
@@ -261,7 +266,7 @@ def _notification(conn: DingTalkConnector, key: str, entry: Mapping[str, Any], u
     return conn.parse(Notification, entry, remote_id=f"{key}:{user}", interview_id=entry["iv"],
                       occurred_at=from_epoch_millis(entry["at"]), purpose=entry["purpose"],
                       channel=Channel.dingtalk, recipient=user, status=seen.state, status_raw=seen.raw,
-                      idempotency_key=entry["key"])
+                      idempotency_key=entry["key"], audience=message_audience(entry["purpose"], entry.get("audience")))
 
 
 def _event(conn: DingTalkConnector, key: str, entry: Mapping[str, Any], user: str, kind: DeliveryType,

@@ -5,7 +5,8 @@ and acts as its handler: per-address reply rules (`reject`: e.g. `550 5.1.1` or 
 injected faults (`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at DATA; `timeout`:
 accept, then stall past the client's timeout; `duplicate`: keep the message twice) and the list of
 received messages, raw bytes included, for tests to parse back. Like a mailbox provider, it logs
-no addresses.
+no addresses. Its clock (`now()`, `advance()`) stamps what it receives; SMTP has no quotas, so
+`quota_breaches()` is 0, and `api_calls()` counts mail transactions (`MAIL FROM`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import itertools
 import logging
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.emulator import FaultPlan, Faults, free_port
+from core.emulator import EmulatorWorld, Faults, free_port
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +61,16 @@ class Received:
                 "received_at": self.received_at, "size": len(self.data), "raw": self.data.decode("utf-8", "replace")}
 
 
-class MailWorld:
+class MailWorld(EmulatorWorld[MailSettings]):
     """The SMTP server, its reply rules and mailbox, plus the drive and inspect API."""
 
     def __init__(self, settings: MailSettings | None = None, now: Callable[[], float] = time.time) -> None:
-        self.settings = settings or MailSettings()
-        self._now = now
-        self.lock = threading.RLock()
-        self.plan = FaultPlan(self.settings.faults)
+        super().__init__(settings or MailSettings(), now)
         self.received: list[Received] = []
         self.rules: dict[str, str] = {}
         self.data_rules: dict[str, str] = {}
         self.refused: int = 0
+        self.transactions: int = 0
         self._seq = itertools.count(1)
         self.controller: Controller | None = None
 
@@ -115,11 +113,19 @@ class MailWorld:
 
     # ------------------------------------------------------------ aiosmtpd handler hooks
 
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        with self.lock:
+            self.transactions += 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         with self.lock:
             rule = self.rules.get(address.lower())
-        if rule is None and self.plan.roll("rate_limit"):
+        if rule is None and self.faults.roll("rate_limit"):
             rule = "451 4.7.1 Rate limit exceeded, try again later"
         if rule is not None:
             with self.lock:
@@ -131,7 +137,7 @@ class MailWorld:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             rule = next((self.data_rules[a.lower()] for a in envelope.rcpt_tos if a.lower() in self.data_rules), None)
-        if rule is None and self.plan.roll("server_error"):
+        if rule is None and self.faults.roll("server_error"):
             rule = "451 4.3.0 Temporary server error, try again later"
         if rule is not None:
             with self.lock:
@@ -139,20 +145,14 @@ class MailWorld:
             return rule
         data = envelope.original_content or b""
         with self.lock:
-            for _ in range(2 if self.plan.roll("duplicate") else 1):
+            for _ in range(2 if self.faults.roll("duplicate") else 1):
                 self.received.append(Received(next(self._seq), str(envelope.mail_from), list(envelope.rcpt_tos),
-                                              data, self._now()))
-        if self.plan.roll("timeout"):
-            await asyncio.sleep(self.plan.faults.timeout_seconds)
+                                              data, self.now()))
+        if self.faults.roll("timeout"):
+            await asyncio.sleep(self.faults.faults.timeout_seconds)
         return "250 2.0.0 Message accepted for delivery"
 
     # ------------------------------------------------------------ drive
-
-    def configure_faults(self, faults: Faults) -> Faults:
-        with self.lock:
-            self.plan.configure(faults)
-            self.settings.faults = faults
-            return faults
 
     def reject(self, address: str, reply: str = "550 5.1.1 Recipient address rejected: User unknown",
                stage: Literal["rcpt", "data"] = "rcpt") -> None:
@@ -179,10 +179,16 @@ class MailWorld:
         with self.lock:
             return [m.public() for m in self.received]
 
+    def api_calls(self) -> int:
+        """Mail transactions begun (`MAIL FROM`), refused ones included."""
+        with self.lock:
+            return self.transactions
+
     def summary(self) -> Json:
         with self.lock:
-            return {"smtp": {"host": self.settings.hostname, "port": self.settings.smtp_port, "url": self.url,
+            return {"now": self.now(),
+                    "smtp": {"host": self.settings.hostname, "port": self.settings.smtp_port, "url": self.url,
                              "starttls": self.settings.tls_cert_file is not None, "auth": bool(self.settings.users)},
-                    "messages": len(self.received), "refused": self.refused,
+                    "messages": len(self.received), "refused": self.refused, "transactions": self.transactions,
                     "rules": len(self.rules) + len(self.data_rules),
-                    "faults": self.plan.faults.model_dump(), "faults_injected": dict(self.plan.injected)}
+                    "faults": self.faults.faults.model_dump(), "faults_injected": dict(self.faults.injected)}

@@ -22,7 +22,15 @@ from connectors.feishu.streams import MARKER, marker
 from core import ActionResult
 from core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
 from core.http import Conflict, NotFound, RateLimited
-from core.models import Action, Channel, Notification, NotificationPurpose, from_epoch_millis, to_epoch_millis
+from core.models import (
+    Action,
+    Audience,
+    Channel,
+    Notification,
+    NotificationPurpose,
+    from_epoch_millis,
+    to_epoch_millis,
+)
 
 if TYPE_CHECKING:
     from connectors.feishu.plugin import FeishuConnector
@@ -105,6 +113,7 @@ def send_message(c: FeishuConnector, action: Action) -> ActionResult:
                 purpose=message.purpose,
                 channel=Channel.feishu,
                 recipient=who,
+                audience=message.recipient_audience,
                 status_raw="urgent_" + urgent[-1] if message.urgent else None,
                 idempotency_key=action.idempotency_key,
             )
@@ -181,6 +190,7 @@ def create_task(c: FeishuConnector, action: Action) -> ActionResult:
         purpose=NotificationPurpose.hr_task,
         channel=Channel.feishu,
         recipient=staff_id(id_type, ids[0][1]),
+        audience=Audience.staff,
         idempotency_key=action.idempotency_key,
     )
     return ActionResult(guid, {"url": found.get("url")}, records=(notification,))

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import math
 import random
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
-from core.emulator import FaultPlan, Faults, QuotaMeter
+from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
 
 ID_TYPES = ("open_id", "union_id", "user_id")
 UNAUTHORISED_MSG = "Invalid access token for authorization. Please make a request with token attached"
@@ -265,15 +264,11 @@ class RateMeter(QuotaMeter):
         return max(1, math.ceil(self.per_seconds - (float(self._clock()) - window[0])))
 
 
-class FeishuWorld:
+class FeishuWorld(EmulatorWorld[EmulatorSettings]):
     """The emulated tenant: state, drive methods for tests/the sandbox and inspection."""
 
     def __init__(self, settings: EmulatorSettings | None = None, now: Callable[[], float] = time.time) -> None:
-        self.settings = settings or EmulatorSettings()
-        self._clock = now
-        self._offset = 0.0
-        self.lock = threading.RLock()
-        self.faults = FaultPlan(self.settings.faults)
+        super().__init__(settings or EmulatorSettings(), now)
         self.rng = random.Random(self.settings.faults.seed)
         self.crypto = FeishuEventCrypto(self.settings.encrypt_key, self.settings.verification_token)
         self.scopes: set[str] | None = None if self.settings.scopes is None else set(self.settings.scopes)
@@ -305,24 +300,11 @@ class FeishuWorld:
             for api, tiers in self.settings.rate_tiers.items()
         }
         self._receiver_meter = RateMeter(self.settings.per_receiver_qps, 1.0, clock=self.now)
-        self._delivering = threading.Lock()
-        self._wakeup = threading.Event()
-        self._closed = threading.Event()
-        self._worker: threading.Thread | None = None
+        self.delivery = DeliveryWorker(self._deliver_due, "feishu-callbacks")
 
     # -- clock and ids ---------------------------------------------------------------------------
-
-    def now(self) -> float:
-        """Epoch seconds on the injected clock plus any `advance()`."""
-        return self._clock() + self._offset
-
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        """Move virtual time forward (tokens, dedupe windows, the 7-day window, rate windows)."""
-        with self.lock:
-            self._offset += seconds
+    # `now()`, `now_ms()` and `advance()` come from `EmulatorWorld`: virtual time moves tokens, dedupe
+    # windows, the 7-day window and the rate windows alike.
 
     def new_id(self, prefix: str = "", hex_chars: int = 32) -> str:
         with self.lock:
@@ -939,34 +921,25 @@ class FeishuWorld:
         with self.lock:
             self.callbacks.append(event)
         if self.settings.callback_url and self.settings.deliver_in_background:
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._deliver_loop, name="feishu-callbacks", daemon=True)
-                self._worker.start()
-            self._wakeup.set()
+            self.delivery.kick()
 
     def deliver_pending_events(self) -> int:
         """POST every due callback once (retrying failures later); returns how many got a 200."""
+        return self.delivery.run()
+
+    def _deliver_due(self) -> int:
         url = self.settings.callback_url
         if not url:
             return 0
         delivered = 0
-        with self._delivering:
+        with self.lock:
+            due = [e for e in self.callbacks if e.status == "pending" and e.next_at <= self.now()]
+        for event in due:
+            ok = self._post(url, event)
+            if ok and self.faults.roll("duplicate"):
+                self._post(url, event)
             with self.lock:
-                due = [e for e in self.callbacks if e.status == "pending" and e.next_at <= self.now()]
-            for event in due:
-                ok = self._post(url, event)
-                if ok and self.faults.roll("duplicate"):
-                    self._post(url, event)
-                with self.lock:
-                    event.attempts += 1
-                    delays = self.settings.callback_retry_delays
-                    if ok:
-                        event.status = "delivered"
-                        delivered += 1
-                    elif event.attempts > len(delays):
-                        event.status = "failed"
-                    else:
-                        event.next_at = self.now() + delays[event.attempts - 1]
+                delivered += record_attempt(event, ok, self.now(), self.settings.callback_retry_delays)
         return delivered
 
     def _post(self, url: str, event: CallbackEvent) -> bool:
@@ -999,19 +972,9 @@ class FeishuWorld:
         except (requests.RequestException, ValueError):
             return False
 
-    def _deliver_loop(self) -> None:
-        while not self._closed.is_set():
-            self._wakeup.wait(timeout=0.5)
-            self._wakeup.clear()
-            if not self._closed.is_set():
-                self.deliver_pending_events()
-
     def close(self) -> None:
         """Stop the background delivery thread."""
-        self._closed.set()
-        self._wakeup.set()
-        if self._worker is not None:
-            self._worker.join(timeout=5)
+        self.delivery.close()
 
     # -- inspection --------------------------------------------------------------------------------
 
@@ -1025,10 +988,13 @@ class FeishuWorld:
         with self.lock:
             return {app: dict(apis) for app, apis in self._breaches.items()}
 
-    def configure_faults(self, faults: Faults) -> Faults:
-        """New fault knobs (the `/_emulator/faults` endpoint)."""
-        self.faults.configure(faults)
-        return faults
+    def api_calls(self) -> int:
+        with self.lock:
+            return sum(n for apis in self._calls.values() for n in apis.values())
+
+    def quota_breaches(self) -> int:
+        with self.lock:
+            return sum(n for apis in self._breaches.values() for n in apis.values())
 
     def summary(self) -> dict[str, Any]:
         """What `GET /_emulator/state` shows."""

@@ -8,7 +8,6 @@ App Secret; extras `encrypt_key` and `verification_token` from the app's event s
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -44,7 +43,9 @@ from core.models import (
     Confirmation,
     DeliveryEvent,
     Interview,
+    InterviewKind,
     RescheduleRequest,
+    utcnow,
 )
 
 Reader = Callable[["FeishuConnector", Mapping[str, Any]], Iterator[StreamItem]]
@@ -68,13 +69,21 @@ class FeishuConnector(Connector):
         StreamInfo("interviews", (Interview,), "Hire interviews around now; moved ones followed by application"),
         StreamInfo("rsvps", (Confirmation,), "external attendees' RSVPs on Lifeline's calendar events"),
         StreamInfo("receipts", (DeliveryEvent,), "read_users of the bot's messages until each is settled"),
-        StreamInfo("attendance", (Attendance,), "VC participants of Lifeline's calendar meetings"),
+        StreamInfo("attendance", (Attendance,), "VC participants of Lifeline's calendar meetings",
+                   kinds=(InterviewKind.video,)),
         StreamInfo("tasks", (DeliveryEvent,), "completion of Lifeline's Task v2 tasks (tasklist)"),
         StreamInfo("approvals", (RescheduleRequest,), "status of approval v4 instances Lifeline started"),
     )
     actions = ("send_message", "create_task", "create_approval", "create_calendar_event", "update_calendar_event")
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
     emulator = "connectors.feishu.emulator:create_app"
+
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any]:
+        """The emulated app's App ID/Secret and its event encrypt key and verification token."""
+        s = world.settings
+        return {"login": s.app_id, "password": s.app_secret,
+                "extra": {"encrypt_key": s.encrypt_key, "verification_token": s.verification_token}}
     callback_kit: ClassVar[str] = "connectors.feishu.callback_kit:kit"
 
     def __init__(
@@ -87,8 +96,8 @@ class FeishuConnector(Connector):
         super().__init__(instance, settings, credentials, contacts)
         assert isinstance(settings, FeishuSettings)
         self.config: FeishuSettings = settings
-        self.clock: Callable[[], float] = time.time
-        """Wall clock (epoch seconds) for windows and schedules; tests pin it."""
+        self.clock: Callable[[], float] = lambda: utcnow().timestamp()
+        """Now (epoch seconds) for windows and schedules: `utcnow`, which the sandbox moves; tests pin it."""
         self._client: FeishuClient | None = None
         self._lock = threading.Lock()
 

@@ -1,14 +1,18 @@
 """The per-tenant DAGs, built from the `plugins.toml` layout (`dags/lifeline_dags.py` calls `generate`).
 
 For every tenant `t`:
-- `lifeline__t__sync` (one per schedule, `lifeline__t__sync_<key>` when its instances differ):
-  per vendor plugin, `plan_<plugin>` lists its (instance, stream) pairs at run time and a
-  `sync_<plugin>` task mapped over them runs in pool `lifeline_<plugin>`; every stream synced
-  updates the asset `lifeline://t/evidence`.
+- `lifeline__t__sync` (on the schedule of the tenant's first instance; `lifeline__t__sync_<key>` for
+  each further schedule, `<key>` its first instance):
+  per vendor plugin, `plan_<plugin>` lists its (instance, stream) pairs at run time, from the
+  plugins loaded then, and a `sync_<plugin>` task mapped over them runs in pool `lifeline_<plugin>`;
+  every stream synced updates the asset `lifeline://t/evidence`. The streams the plugin manifest
+  promised at parse time are in the DAG's doc; `plan` warns when the loaded plugins disagree.
 - `lifeline__t__reconcile`, scheduled on that asset: reconcile -> remediate -> dispatch.
 - `lifeline__t__reminders`, every 10 minutes: plan reminders -> dispatch.
 A report DAG is one more entry in `_builders`. Task callables import `core.airflow.tasks` when they
-run; nothing here loads a plugin, opens the store or calls a vendor.
+run; nothing here loads a plugin, opens the store or calls a vendor: `generate` reads plugins.toml
+and the plugin manifest, and raises `ConfigError` (the DAG file's import error) for a bad file, a
+missing manifest or a plugin that is unknown or failed to load.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from airflow.sdk import (
 from airflow.sdk.bases.decorator import TaskDecorator
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
-from core.airflow.layout import SyncGroup, Tenant, read
+from core.airflow.layout import Instance, SyncGroup, Tenant, read_checked
 from core.airflow.retry import VendorRetryPolicy
 from core.config import ConfigError
 
@@ -97,21 +101,28 @@ def _timetable(group: SyncGroup, zone: str) -> CronDataIntervalTimetable:
 
 
 def sync_dag(config: str, tenant: Tenant, group: SyncGroup) -> DAG:
-    doc = (f"Sync {', '.join(i.key for i in group.instances)} of tenant {tenant.name} "
-           f"({group.schedule}, {tenant.timezone}).")
+    doc = "\n".join([
+        f"Sync {', '.join(i.key for i in group.instances)} of tenant {tenant.name} "
+        f"({group.schedule}, {tenant.timezone}). Streams, per the plugin manifest:", "",
+        *(f"- `{i.key}` ({i.plugin}): {', '.join(i.streams) or 'none'}" for i in group.instances),
+    ])
     with _dag(tenant, group.name, _timetable(group, tenant.timezone), 3, doc) as dag:
         for plugin in group.plugins:
-            keys = [i.key for i in group.instances if i.plugin == plugin]
-            _sync_task(config, tenant.name, plugin).expand_kwargs(_plan_task(config, tenant.name, plugin, keys)())
+            members = [i for i in group.instances if i.plugin == plugin]
+            plan = _plan_task(config, tenant.name, plugin, members)
+            _sync_task(config, tenant.name, plugin).expand_kwargs(plan())
     return dag
 
 
-def _plan_task(config: str, tenant: str, plugin: str, keys: list[str]) -> Any:
+def _plan_task(config: str, tenant: str, plugin: str, members: list[Instance]) -> Any:
+    keys = [i.key for i in members]
+    promised = [{"instance": f"{tenant}.{i.key}", "stream": s} for i in members for s in i.streams]
+
     @_task(task_id=f"plan_{plugin}")
     def plan() -> list[dict[str, str]]:
         from core.airflow import tasks
 
-        return tasks.plan_sync(config, tenant, keys)
+        return tasks.plan_sync(config, tenant, keys, promised)
 
     return plan
 
@@ -188,7 +199,7 @@ def generate(path: Path) -> list[DAG]:
     """Build every tenant's DAGs, or only the one a task process is parsing the file for."""
     wanted = get_parsing_context().dag_id
     built = []
-    for tenant in read(path):
+    for tenant in read_checked(path):
         for name, build in _builders(tenant):
             if wanted in (None, dag_id(tenant.name, name)):
                 built.append(build(str(path), tenant))

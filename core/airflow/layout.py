@@ -1,10 +1,13 @@
-"""What the DAG file needs from `plugins.toml`, read without loading a single plugin.
+"""What the DAG file needs from `plugins.toml` and the plugin manifest, read without loading a plugin.
 
 DAG parsing runs every 30 s in the dag-processor and again in every task process, so it must not
-scan entry points, open the store or call a vendor. This reads the file with `tomllib` and checks
-its structure with the same pydantic models and `file: key.path: problem` messages as
-`core.config.load`; plugin names, connector settings and stream lists are resolved at run time by
-the sync DAG's `plan` task, which loads the plugins.
+scan entry points, open the store or call a vendor. This reads `plugins.toml` with `tomllib` and
+checks its structure with the same pydantic models and `file: key.path: problem` messages as
+`core.config.load`; then it checks every instance's `plugin` (and `streams`) against the plugin
+manifest `lifeline plugins --manifest` wrote at deploy time (`core.airflow.manifest`), so a missing
+or broken plugin is the DAG file's import error naming the key, the plugin and the loader's error.
+Connector settings are validated at run time, where the plugins are loaded; the sync DAG's `plan`
+task lists the streams to sync from the loaded plugins too, so a stale manifest cannot misroute a run.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from core.airflow.manifest import Manifest, ManifestError
 from core.config import CONFIG_ENV, ConfigError, ConfigFile, _problems, _toml_position
 
 
@@ -23,6 +27,8 @@ from core.config import CONFIG_ENV, ConfigError, ConfigFile, _problems, _toml_po
 class Instance:
     key: str
     plugin: str
+    streams: tuple[str, ...] = ()
+    """The streams it syncs, per the manifest (empty when read without one)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,8 @@ class SyncGroup:
     where: str
     """Key path of the schedule's first instance, for error messages."""
     name: str
-    """`sync`, or `sync_<first instance key>` when the tenant's instances run on several schedules."""
+    """`sync` for the schedule of the tenant's first enabled instance; `sync_<its first instance key>` for
+    each other schedule. Instances appended later never rename the tenant's `sync` DAG (its history stays)."""
 
     @property
     def plugins(self) -> list[str]:
@@ -53,8 +60,30 @@ def config_path(default: Path) -> Path:
     return Path(os.environ.get(CONFIG_ENV) or default).resolve()
 
 
-def read(path: Path) -> list[Tenant]:
-    """Tenants and their sync groups; raises `ConfigError` with one `file: key: problem` line per problem."""
+def read(path: Path, manifest: Manifest | None = None) -> list[Tenant]:
+    """Tenants and their sync groups; raises `ConfigError` with one `file: key: problem` line per problem.
+
+    With a manifest, every instance's plugin must have loaded where the manifest was written, and
+    its `streams` must be ones the connector declares (disabled instances too: the run-time config
+    load checks them all); without one, plugin names are left to the run-time load.
+    """
+    return _tenants(path.name, _load(path), manifest)
+
+
+def read_checked(path: Path) -> list[Tenant]:
+    """`read` against the manifest at `core.airflow.manifest.path()`: what the DAG file does.
+
+    plugins.toml's own problems come first (they need no manifest), then a missing manifest.
+    """
+    data = _load(path)
+    try:
+        manifest = Manifest.read()
+    except ManifestError as exc:
+        raise ConfigError([str(exc)]) from None
+    return _tenants(path.name, data, manifest)
+
+
+def _load(path: Path) -> ConfigFile:
     label = path.name
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -63,23 +92,42 @@ def read(path: Path) -> list[Tenant]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
     try:
-        data = ConfigFile.model_validate(raw)
+        return ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_problems(label, exc)) from None
+
+
+def _tenants(label: str, data: ConfigFile, manifest: Manifest | None) -> list[Tenant]:
+    problems: list[str] = []
     tenants = []
     for name, tenant in data.tenants.items():
-        by_schedule: dict[str, list[tuple[str, str]]] = {}
+        by_schedule: dict[str, list[Instance]] = {}
         for key, inst in tenant.connectors.items():
+            streams: tuple[str, ...] = ()
+            if manifest is not None:
+                where = f"{label}: tenants.{name}.connectors.{key}"
+                problem = manifest.problem(inst.plugin)
+                if problem:
+                    problems.append(f"{where}.plugin: {problem}")
+                    continue
+                declared = manifest.connectors[inst.plugin].streams
+                unknown = [s for s in inst.streams or [] if s not in declared]
+                if unknown:
+                    problems.append(f"{where}.streams: {inst.plugin} has no stream {unknown[0]!r}")
+                    continue
+                streams = tuple(s for s in declared if inst.streams is None or s in inst.streams)
             if inst.enabled:
-                by_schedule.setdefault(inst.schedule, []).append((key, inst.plugin))
+                by_schedule.setdefault(inst.schedule, []).append(Instance(key, inst.plugin, streams))
         groups = tuple(
             SyncGroup(
                 schedule=schedule,
-                instances=tuple(Instance(key, plugin) for key, plugin in members),
-                where=f"{label}: tenants.{name}.connectors.{members[0][0]}.schedule",
-                name="sync" if len(by_schedule) == 1 else f"sync_{members[0][0]}",
+                instances=tuple(members),
+                where=f"{label}: tenants.{name}.connectors.{members[0].key}.schedule",
+                name="sync" if n == 0 else f"sync_{members[0].key}",
             )
-            for schedule, members in by_schedule.items()
+            for n, (schedule, members) in enumerate(by_schedule.items())
         )
         tenants.append(Tenant(name, tenant.timezone, groups))
+    if problems and manifest is not None:  # only a manifest finds problems here
+        raise ConfigError([*problems, manifest.footer])
     return tenants

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,47 +39,62 @@ POOL_SLOTS = 4
 PASSWORDS = "simple_auth_manager_passwords.json.generated"
 
 
-def _dingtalk(s: Any) -> dict[str, Any]:
-    app = s.apps[0]
-    return {"login": app.appkey, "password": app.appsecret,
-            "extra": {"callback_token": s.callback_token, "callback_aes_key": s.callback_aes_key}}
+@dataclass
+class Emulators:
+    """What `serve_emulators` started: servers, connections, and each instance's world and control URL."""
+
+    servers: list[LoopbackServer] = field(default_factory=list)
+    """The running emulator apps (instances on one port share one)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """`AIRFLOW_CONN_<ID>` variables of the connections that reach them (those not already set)."""
+    worlds: dict[str, Any] = field(default_factory=dict)
+    """Instance name (`sandbox.dingtalk`) -> the state its emulator serves (a `core.emulator.EmulatorWorld`)."""
+    controls: dict[str, str] = field(default_factory=dict)
+    """Instance name -> base URL of its emulator's `/_emulator` endpoints (for e-mail, not the SMTP URL)."""
+
+    def stop(self) -> None:
+        """Stop the servers, then the worlds' own threads and listeners (the e-mail world's SMTP server)."""
+        for server in self.servers:
+            server.stop()
+        for world in {id(w): w for w in self.worlds.values()}.values():
+            world.close()
 
 
-def _feishu(s: Any) -> dict[str, Any]:
-    return {"login": s.app_id, "password": s.app_secret,
-            "extra": {"encrypt_key": s.encrypt_key, "verification_token": s.verification_token}}
+def serve_emulators(config: Config) -> Emulators:
+    """Start the emulators the config points at: one per loopback port its instances' base URLs name.
 
-
-def _aiplatform(s: Any) -> dict[str, Any]:
-    return {"login": s.client_id, "password": s.client_secret, "extra": {"webhook_secret": s.webhook_secret}}
-
-
-EMULATOR_CREDENTIALS: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "dingtalk": _dingtalk, "feishu": _feishu, "aiplatform": _aiplatform}
-"""How a connection to each emulator looks, from the emulator's (fake, fixed) settings."""
-
-
-def serve_emulators(config: Config) -> tuple[list[LoopbackServer], dict[str, str]]:
-    """Start the emulators the config points at; returns them and the `AIRFLOW_CONN_*` variables."""
-    servers: dict[int, LoopbackServer] = {}
-    env: dict[str, str] = {}
-    for setup in config.setups.values():
-        cls = setup.connector_class
-        urls = [urlsplit(url) for url in setup.instance.base_urls.values()]
-        ports = {u.port for u in urls if u.hostname == "127.0.0.1" and u.port}
-        if not cls.emulator or len(ports) != 1:
-            continue
-        port = ports.pop()
-        if port not in servers:
-            module, _, factory = cls.emulator.partition(":")
-            servers[port] = LoopbackServer(getattr(importlib.import_module(module), factory)(), port).start()
-            print(f"{cls.name} emulator for {setup.instance.name} on {servers[port].url}")
-        credentials = EMULATOR_CREDENTIALS.get(setup.config.plugin)
-        conn_id = setup.config.connection_id
-        if conn_id and credentials and env_var_name(conn_id) not in os.environ:
-            world = servers[port].app.state.world
-            env[env_var_name(conn_id)] = json.dumps({"conn_type": setup.config.plugin, **credentials(world.settings)})
-    return list(servers.values()), env
+    An `http` URL's port serves the emulator app. Any other scheme's (e-mail's `smtp://`) is where the
+    emulator's world listens (its factory takes it as `port`); its control app gets a free port. Each
+    connection id gets what the connector's `emulator_connection` says reaches the world.
+    """
+    emulators = Emulators()
+    served: dict[int, tuple[str, Any]] = {}  # port -> (control URL, world)
+    try:
+        for setup in config.setups.values():
+            cls, name = setup.connector_class, setup.instance.name
+            urls = [urlsplit(url) for url in setup.instance.base_urls.values()]
+            ports = {u.port: u.scheme for u in urls if u.hostname == "127.0.0.1" and u.port}
+            if not cls.emulator or len(ports) != 1:
+                continue
+            port, scheme = next(iter(ports.items()))
+            if port not in served:
+                module, _, factory = cls.emulator.partition(":")
+                create = getattr(importlib.import_module(module), factory)
+                http = scheme in ("http", "https")
+                server = LoopbackServer(create() if http else create(port=port), port if http else 0).start()
+                emulators.servers.append(server)
+                served[port] = (server.url, server.app.state.world)
+                where = server.url if http else f"{scheme}://127.0.0.1:{port} (control on {server.url})"
+                print(f"{cls.name} emulator for {name} on {where}")
+            emulators.controls[name], emulators.worlds[name] = served[port]
+            connection = cls.emulator_connection(emulators.worlds[name])
+            conn_id = setup.config.connection_id
+            if conn_id and connection is not None and env_var_name(conn_id) not in os.environ:
+                emulators.env[env_var_name(conn_id)] = json.dumps({"conn_type": setup.config.plugin, **connection})
+    except BaseException:
+        emulators.stop()
+        raise
+    return emulators
 
 
 def airflow_env(root: Path, config: Path, connections: dict[str, str]) -> dict[str, str]:
@@ -95,6 +110,10 @@ def airflow_env(root: Path, config: Path, connections: dict[str, str]) -> dict[s
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": PORT,
         "AIRFLOW__API__BASE_URL": API,  # task processes reach the execution API under it
+        # on a restart the scheduler starts due tasks while the API server is still starting (slowly on a
+        # small machine): let their first calls wait for it instead of failing the task (defaults 5 s, 5 tries)
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
         "LIFELINE_CONFIG": str(config),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -127,25 +146,47 @@ def announce_login(home: Path, timeout: float = 300) -> None:
 
 
 def main() -> int:
+    from core.airflow import manifest
+
     root = Path.cwd().resolve()
     config_path = default_path().resolve()
     config = load(config_path, get_host())
     Store(config.store_url).upgrade()
-    servers, connections = serve_emulators(config)
-    env = airflow_env(root, config_path, connections)
+    emulators = serve_emulators(config)
+    env = airflow_env(root, config_path, emulators.env)
+    # what `lifeline plugins --manifest` does: the DAG file checks plugins.toml against it
+    print(f"plugin manifest: {manifest.write(get_host(), manifest.path(env))}")
     create_pools(env, {s.config.plugin for s in config.setups.values()})
     airflow = subprocess.Popen(["airflow", "standalone"], env=env, start_new_session=True)
     threading.Thread(target=announce_login, args=(Path(env["AIRFLOW_HOME"]),), daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: os.killpg(airflow.pid, signal.SIGTERM))
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:  # standalone stops its children only as a process group
+        stopping.set()
+        os.killpg(airflow.pid, signal.SIGTERM)
+
+    def reap(grace: float = 15) -> None:
+        """Wait for the rest of the group; a task process still reporting to the gone API server would
+        otherwise retry for about a minute after standalone exits. Killed after `grace` seconds."""
+        deadline = time.monotonic() + grace
+        try:
+            while time.monotonic() < deadline:
+                os.killpg(airflow.pid, 0)
+                time.sleep(0.5)
+            os.killpg(airflow.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         airflow.wait()
-    except KeyboardInterrupt:  # standalone stops its children only as a process group
-        os.killpg(airflow.pid, signal.SIGTERM)
+    except KeyboardInterrupt:
+        stop()
         airflow.wait()
     finally:
-        for server in servers:
-            server.stop()
-    return airflow.returncode
+        reap()
+        emulators.stop()
+    return 0 if stopping.is_set() else airflow.returncode  # asked to stop: a clean exit, not make's "Error 241"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ JSON-able summary (the task's XCom). Exceptions propagate: `core.airflow.retry` 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +19,8 @@ from core.airflow.masking import mask_credentials
 from core.config import Config, load
 from core.connections import ConnectionNotFound, resolve
 from core.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def _config(path: str) -> Config:
@@ -42,12 +45,31 @@ def _mask_tenant(config: Config, tenant: str) -> None:
             continue  # the connector that needs it fails with this error itself
 
 
-def plan_sync(path: str, tenant: str, keys: list[str]) -> list[dict[str, str]]:
-    """The (instance, stream) pairs of these connector instances, from the plugins' stream lists."""
+def plan_sync(path: str, tenant: str, keys: list[str],
+              promised: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """The (instance, stream) pairs of these connector instances, from the loaded plugins' stream lists.
+
+    `promised` is what the plugin manifest said at parse time; the loaded plugins win, and a
+    difference is logged: the manifest is stale (plugins changed since `lifeline plugins --manifest`).
+    """
     config = _config(path)
     config.tenant(tenant)
-    return [{"instance": setup.instance.name, "stream": stream}
-            for setup in config.instances(tenant) if setup.key in keys for stream in setup.streams]
+    pairs = [{"instance": setup.instance.name, "stream": stream}
+             for setup in config.instances(tenant) if setup.key in keys for stream in setup.streams]
+    if promised is not None and _set(pairs) != _set(promised):
+        from core.airflow import manifest
+
+        log.warning("the plugin manifest %s is stale: it promised streams %s, the loaded plugins give %s; "
+                    "run `%s` again", manifest.path(), _pairs(promised), _pairs(pairs), manifest.COMMAND)
+    return pairs
+
+
+def _set(pairs: list[dict[str, str]]) -> set[tuple[str, str]]:
+    return {(p["instance"], p["stream"]) for p in pairs}
+
+
+def _pairs(pairs: list[dict[str, str]]) -> str:
+    return ", ".join(f"{p['instance']}:{p['stream']}" for p in pairs) or "none"
 
 
 def sync(path: str, instance: str, stream: str) -> dict[str, Any]:

@@ -20,7 +20,15 @@ import sqlalchemy as sa
 
 from core.links.scanners import BURST, classify_agent, machine_reason
 from core.links.tokens import LinkToken
-from core.models import LinkEvent, LinkEventType, NotificationPurpose, to_epoch_millis
+from core.models import (
+    Audience,
+    DeliveryEvent,
+    DeliveryType,
+    LinkEvent,
+    LinkEventType,
+    Notification,
+    to_epoch_millis,
+)
 from core.models.contact import hash_key
 from core.store import Store
 from core.store.schema import evidence
@@ -85,12 +93,19 @@ def record_visit(store: Store, link: LinkToken, kind: LinkEventType, visit: Visi
 
 
 def _last_delivery(conn: sa.Connection, interview_id: str, at: datetime) -> datetime | None:
-    """The latest message sent or delivered to the candidate for this interview, up to `at`."""
+    """The latest message sent or delivered to the candidate for this interview, up to `at`.
+
+    Only audience `candidate` counts: a notification to the candidate or a receipt of one (a receipt
+    carries its notification's audience; while that notification is unknown, it counts for nothing,
+    as in reconcile). Staff's messages - HR tasks, interviewers' reminders - and their receipts never
+    make a candidate's click look like a scanner. Reads only columns of `ix_evidence_reconcile`.
+    """
     e = evidence
-    sent = sa.and_(e.c.kind == "notification", e.c.type != NotificationPurpose.hr_task.value)
-    delivered = sa.and_(e.c.kind == "delivery_event", e.c.type == "delivered")
+    sent = e.c.kind == Notification.record_type
+    delivered = sa.and_(e.c.kind == DeliveryEvent.record_type, e.c.type == DeliveryType.delivered.value)
     query = sa.select(sa.func.max(e.c.occurred_at)).where(
-        e.c.interview_id == interview_id, sa.or_(sent, delivered), e.c.occurred_at <= at + DELIVERY_SKEW,
+        e.c.interview_id == interview_id, sa.or_(sent, delivered), e.c.audience == Audience.candidate.value,
+        e.c.occurred_at <= at + DELIVERY_SKEW,
     )
     value: datetime | None = conn.execute(query).scalar()
     return value

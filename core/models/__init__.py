@@ -7,6 +7,7 @@ from core.models.records import (
     RECORD_TYPES,
     AppointmentThread,
     Attendance,
+    Audience,
     Candidate,
     Confirmation,
     ConfirmationAction,
@@ -41,7 +42,7 @@ from core.models.time import (
 )
 
 __all__ = [
-    "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance",
+    "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance", "Audience",
     "Candidate", "Channel", "Confidence", "Confirmation", "ConfirmationAction", "ContactPoint",
     "DeadlineBasis", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "Evidence", "Interview",
     "InterviewKind", "InterviewStatus", "LinkEvent", "LinkEventType", "Notification",

@@ -8,7 +8,7 @@ enums are kept next to the normalised ones (`status_raw`).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -57,6 +57,14 @@ class NotificationPurpose(StrEnum):
     reissued_link = "reissued_link"
     cancellation = "cancellation"
     hr_task = "hr_task"
+
+
+class Audience(StrEnum):
+    """Who a notification went to: only what reached the candidate is evidence of reaching them."""
+
+    candidate = "candidate"
+    staff = "staff"
+    """HR or interviewers: their tasks, messages and reminders (and their reads) never reach the candidate."""
 
 
 class DeliveryStatus(StrEnum):
@@ -167,16 +175,30 @@ class Evidence(Record):
 
 
 class Notification(Evidence):
-    """Something Lifeline (or the ATS) sent: invitation, reminder, offer, HR task."""
+    """Something Lifeline (or the ATS) sent: invitation, reminder, offer, HR task.
+
+    `audience` says whom: unset, an HR task is for staff and anything else for the candidate (what
+    an ATS, SMS or e-mail source sends). Lifeline's messages to HR and interviewers (over DingTalk or
+    Feishu) set `staff` explicitly: an interviewer's reminder has a reminder purpose too.
+    """
 
     record_type: ClassVar[str] = "notification"
 
     purpose: NotificationPurpose
     channel: Channel
     recipient: str = Field(description="masked contact or staff user id, never a raw phone or e-mail")
+    audience: Audience = Field(Audience.candidate, description="candidate, or staff (HR, interviewers)")
     status: DeliveryStatus = DeliveryStatus.sent
     status_raw: str | None = None
     idempotency_key: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_audience(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("audience") is None:
+            staff = data.get("purpose") == NotificationPurpose.hr_task
+            return {**data, "audience": Audience.staff if staff else Audience.candidate}
+        return data
 
 
 class DeliveryEvent(Evidence):

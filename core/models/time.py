@@ -19,8 +19,25 @@ UtcDateTime = Annotated[datetime, AfterValidator(_require_aware_utc)]
 """A pydantic field type: rejects naive datetimes and normalises aware ones to UTC."""
 
 
+_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current instant: the wall clock, moved by `advance_clock` (only the sandbox moves it)."""
+    return datetime.now(UTC) + _offset
+
+
+def advance_clock(delta: timedelta) -> datetime:
+    """Move this process's `utcnow` by `delta` (the sandbox's virtual days); returns the new now."""
+    global _offset
+    _offset += delta
+    return utcnow()
+
+
+def reset_clock() -> None:
+    """Back to the wall clock."""
+    global _offset
+    _offset = timedelta(0)
 
 
 def from_epoch_seconds(value: int | float | str) -> datetime:

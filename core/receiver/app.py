@@ -4,7 +4,8 @@
 
 Routes: `GET|HEAD /j/{token}` (interstitial), `POST /j/{token}` (join: 303 to the platform),
 `GET|POST /callbacks/{instance}` (per callback-accepting connector instance), `GET|HEAD
-/healthz` (200 when the store answers, else 503), and remediation's pages (`/r/{token}` for the
+/healthz` (200 when the store answers, else 503), the reminders' confirm page (`GET|POST /c/{token}`:
+confirm, decline or ask to move; core.reminders.web) and remediation's pages (`/r/{token}` for the
 candidate's reschedule form, `/hr/{signed}` for HR's next steps; core.remediation.web). The
 access log names the route, never the path, so tokens stay out of logs.
 """
@@ -28,6 +29,7 @@ from core.plugins import PluginHost
 from core.receiver.callbacks import callback_router
 from core.receiver.join import PAGE_HEADERS, join_router
 from core.remediation.web import remediation_router
+from core.reminders.web import confirm_router
 from core.store import Store
 
 log = logging.getLogger("lifeline.receiver")
@@ -41,6 +43,7 @@ def create_app(config: Config, store: Store, host: PluginHost,
     app = FastAPI(title="Lifeline receiver", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(join_router(config, store, clock))
     app.include_router(callback_router(config, store, clock))
+    app.include_router(confirm_router(store, config, clock))
     app.include_router(remediation_router(store, config, host))
 
     @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)

@@ -11,7 +11,9 @@ only once every such stream's watermark has passed its window end + grace (the c
 | phone    | the same without link events (there is no join link)                       |
 | onsite   | interviews, notifications, receipts, confirmations, reschedule requests    |
 
-A kind "has an attendance source" when it needs Attendance and a configured stream produces it;
+A stream serves the kinds its `StreamInfo.kinds` names (all when None): it gates only those, and
+is an attendance source only for those. A kind "has an attendance source" when it needs Attendance
+and a configured stream serving it produces it;
 without one, no join seen is no evidence of a miss and the interview is `unknown`. Onsite attendance
 only ever comes from people (an interviewer's attestation), so it is never awaited.
 
@@ -70,15 +72,18 @@ class Needs:
 
 def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
     """Derive a tenant's needs from its enabled connector instances' declared streams."""
-    produced: dict[StreamKey, set[type[Record]]] = {}
+    produced: dict[StreamKey, tuple[set[type[Record]], frozenset[InterviewKind]]] = {}
     for setup in setups:
         for info in setup.connector_class.streams:
             if info.name in setup.streams:
-                produced[(setup.instance.name, info.name)] = set(info.produces)
+                kinds = frozenset(InterviewKind) if info.kinds is None else frozenset(info.kinds)
+                produced[(setup.instance.name, info.name)] = (set(info.produces), kinds)
     streams = {
-        kind: tuple(sorted(key for key, types in produced.items() if types & set(needed)))
+        kind: tuple(sorted(key for key, (types, kinds) in produced.items() if kind in kinds and types & set(needed)))
         for kind, needed in KIND_NEEDS.items()
     }
-    makes_attendance = any(Attendance in types for types in produced.values())
-    attendance = frozenset(k for k, needed in KIND_NEEDS.items() if Attendance in needed and makes_attendance)
+    attendance = frozenset(
+        kind for kind, needed in KIND_NEEDS.items()
+        if Attendance in needed and any(Attendance in types and kind in kinds for types, kinds in produced.values())
+    )
     return Needs(streams, attendance)

@@ -29,8 +29,11 @@ afterwards, only for decisions that changed):
    accepted without a failure report) but never read (`delivered_unread`).
 
 Machine-made link events never count. Only evidence at or before the window end counts as reach,
-so follow-ups sent after a miss do not change why it was missed. HR tasks are not reach (but a
-receipt is not told apart by its notification's purpose: Lifeline creates HR tasks after a miss).
+so follow-ups sent after a miss do not change why it was missed. Only what went to the candidate
+is reach: notifications of audience `candidate` and the receipts of those (a receipt carries its
+notification's audience in the store; while that notification is unknown, it counts for nothing).
+HR tasks and messages, and the interviewers' reminders - their sends, deliveries, reads and a
+todo marked done - are staff's and never make a candidate "reached".
 
 Both passes read only columns of the covering index `ix_evidence_reconcile`, never the table.
 """
@@ -43,14 +46,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.config import PolicySettings
-from core.models import InterviewKind, OutcomeClass
+from core.models import Audience, InterviewKind, OutcomeClass
 from core.reconcile.gate import Gate
 from core.reconcile.needs import Needs
 from core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
 from core.reconcile.sqlfn import id_list, millis_between, shift, unindexed
 from core.store.schema import evidence, interviews
 
-RULE_VERSION = "2026.1"
+RULE_VERSION = "2026.2"
 """Bump when a rule changes: the next run re-decides every interview (a full run)."""
 PRE_JOIN_SECONDS = 15 * 60
 """Joins and link events this long before the start count for the interview."""
@@ -119,9 +122,9 @@ class Facts:
     confirmed: Condition
     """confirmation: a confirmation up to the end."""
     sent: Condition
-    """notification: sent to the candidate (not an HR task, not only queued) up to the end."""
+    """notification: sent to the candidate (audience `candidate`, not only queued) up to the end."""
     receipt: Condition
-    """delivery_event: up to the end."""
+    """delivery_event: of a notification to the candidate, up to the end."""
     trusted: Condition
     """a channel whose read receipts are real (not e-mail opens)."""
 
@@ -150,6 +153,7 @@ def _facts() -> Facts:
     at, kind_type, before_end = e.c.occurred_at, e.c.type, e.c.occurred_at <= s.c.end_at
     attended = sa.and_(kind_type == "candidate", before_end, sa.func.coalesce(e.c.ended_at, at) >= s.c.pre_start)
     human = e.c.human == sa.true()
+    to_candidate = e.c.audience == Audience.candidate.value
     return Facts(
         attended=attended,
         completed=sa.and_(attended, e.c.code == "completed"),
@@ -160,8 +164,8 @@ def _facts() -> Facts:
         requested=sa.and_(kind_type.in_(["submitted", "approved"]), before_end),
         approved=sa.and_(kind_type == "approved", at < s.c.start_at),
         confirmed=sa.and_(kind_type == "confirm", before_end),
-        sent=sa.and_(kind_type != "hr_task", e.c.code != "queued", before_end),
-        receipt=before_end,
+        sent=sa.and_(to_candidate, e.c.code != "queued", before_end),
+        receipt=sa.and_(to_candidate, before_end),
         trusted=sa.func.coalesce(e.c.channel, "") != "email",
     )
 

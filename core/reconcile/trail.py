@@ -3,7 +3,8 @@
 What was sent when and on which channel, delivered / failed / read, link opens (machine-made ones
 shown but marked as not counted), join attempts and errors, joins and leaves, confirmations,
 reschedule requests, and the outcome history. Receipts that carry only their notification's id are
-included through it.
+included through it. Messages to staff (HR tasks, interviewers' reminders) and their receipts are
+shown but marked as not counted: they never reach the candidate.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import zone_info
+from core.models import Audience, zone_info
 from core.reconcile.outcomes import to_outcome
 from core.store import Store
 from core.store.schema import evidence, interviews, outcomes
@@ -96,11 +97,16 @@ def evidence_trail(store: Store, interview_id: str, zone: str | None = None) -> 
 def _entries(r: Any) -> list[Entry]:
     data, kind, kind_type = r["data"], r["kind"], r["type"]
     base = {"channel": r["channel"], "source": r["source"], "evidence_id": r["id"]}
-    if kind == "notification":
-        return [Entry(r["occurred_at"], f"sent {kind_type}", detail=f"to {data.get('recipient', '?')}, "
-                      f"status {r['code']}", **base)]
-    if kind == "delivery_event":
-        return [Entry(r["occurred_at"], kind_type, detail=_join(r["code"], f"for {r['ref']}"), **base)]
+    if kind in ("notification", "delivery_event"):
+        audience = r["audience"]
+        counted = audience == Audience.candidate.value
+        why = "" if counted else "to staff, not counted" if audience == Audience.staff.value else \
+            "notification unknown, not counted"
+        if kind == "notification":
+            return [Entry(r["occurred_at"], f"sent {kind_type}", detail=_join(
+                f"to {data.get('recipient', '?')}, status {r['code']}", why), counted=counted, **base)]
+        return [Entry(r["occurred_at"], kind_type, detail=_join(r["code"], f"for {r['ref']}", why), counted=counted,
+                      **base)]
     if kind == "link_event":
         counted = bool(r["human"])
         why = "" if counted else f"machine-made ({data.get('machine_reason') or 'flagged'}), not counted"

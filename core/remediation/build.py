@@ -16,7 +16,15 @@ from core.actions import Link
 from core.config import Config
 from core.http.redact import redact
 from core.links import join_link
-from core.models import Action, ActionStatus, InterviewKind, NotificationPurpose, idempotency_key
+from core.models import (
+    Action,
+    ActionStatus,
+    Audience,
+    Interview,
+    InterviewKind,
+    NotificationPurpose,
+    idempotency_key,
+)
 from core.plugins import PluginHost
 from core.remediation.case import Case
 from core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
@@ -38,6 +46,10 @@ REINVITES = frozenset({NotificationPurpose.reissued_link.value, NotificationPurp
 """Message purposes that re-invite the candidate (what `max_auto_reinvites` counts)."""
 MESSAGE_KINDS = ("send_message", "send_email", "send_sms")
 
+
+def reissue_window(interview: Interview) -> timedelta:
+    """How long a re-issued invitation stays open: the interview's own window, one to seven days."""
+    return min(max(interview.end_at - interview.start_at, timedelta(days=1)), timedelta(days=7))
 
 @dataclass
 class Built:
@@ -99,7 +111,8 @@ class Builder:
 
     def action(self, case: Case, step: Step, where: Route, earlier_misses: int = 0) -> Action:
         if step.to == "platform":
-            payload = payload_of(step.kind, invitation_id=case.interview.remote_id, reason="technical")
+            payload = payload_of(step.kind, invitation_id=case.interview.remote_id, reason="technical",
+                                 new_deadline=self.now + reissue_window(case.interview))
         elif step.to == "candidate":
             payload = self.candidate_payload(case, step, where)
         else:
@@ -142,7 +155,7 @@ class Builder:
             return payload_of("create_task", assignees=where.recipients, title=title, description=text, due_at=due,
                               links=links, interview_id=case.interview.id)
         return payload_of(step.kind, recipients=where.recipients, title=title, text=text, links=links,
-                          interview_id=case.interview.id, purpose=NotificationPurpose.hr_task)
+                          interview_id=case.interview.id, purpose=NotificationPurpose.hr_task, audience=Audience.staff)
 
     def rendered_by_plugin(self, case: Case, action: Action) -> Action:
         """Let a `lifeline_render_task` plugin replace the text (redacted, Lifeline's links kept)."""

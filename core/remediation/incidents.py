@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from core.config import Config
-from core.models import Action, NotificationPurpose, OutcomeClass, idempotency_key
+from core.models import Action, Audience, NotificationPurpose, OutcomeClass, idempotency_key
 from core.outbox import enqueue
 from core.remediation.case import Case
 from core.remediation.payloads import payload_of
@@ -60,7 +60,7 @@ def check(store: Store, config: Config, tenant: str, technical: Sequence[Case], 
                 idempotency_key=idempotency_key(f"incident:{tenant}:{platform}", raised, "send_message/incident", 0),
                 tenant=tenant, connector=where.connector, kind="send_message", due_at=now,
                 payload=payload_of("send_message", recipients=where.recipients, title=title, text=text, urgent=True,
-                                   purpose=NotificationPurpose.hr_task),
+                                   purpose=NotificationPurpose.hr_task, audience=Audience.staff),
             )], now)
             opened.append(subject(platform))
     return opened

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.actions import CalendarInvite, Link
-from core.models import Interview, NotificationPurpose, zone_info
+from core.models import Audience, Interview, NotificationPurpose, zone_info
 from core.remediation.case import CandidateView
 from core.remediation.payloads import payload_of
 from core.remediation.render import candidate_text
@@ -82,4 +82,4 @@ def payload(route: Route, candidate: CandidateView, interview_id: str, letter: L
                           subject=letter.title, text=letter.text, links=letter.links, interview_id=interview_id,
                           calendar=letter.calendar)
     return payload_of("send_message", recipients=route.recipients, title=letter.title, text=letter.text,
-                      links=letter.links, interview_id=interview_id, purpose=purpose)
+                      links=letter.links, interview_id=interview_id, purpose=purpose, audience=Audience.candidate)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.models import (
     Attendance,
+    Audience,
     Channel,
     Confirmation,
     ConfirmationAction,
@@ -57,9 +58,10 @@ class Trail:
 
 
 def summarise(evidence: Sequence[Evidence]) -> Trail:
-    """Fold an interview's evidence into a `Trail`; machine-made clicks are counted apart."""
+    """Fold an interview's evidence into a `Trail`; machine-made clicks are counted apart, and what went to
+    staff (HR tasks and messages, interviewers' reminders) is left out: it tells nothing about the candidate."""
     trail = Trail()
-    notes = {e.id: e for e in evidence if isinstance(e, Notification) and e.purpose is not NotificationPurpose.hr_task}
+    notes = {e.id: e for e in evidence if isinstance(e, Notification) and e.audience is Audience.candidate}
     state: dict[str, str] = {key: n.status.value if n.status.value in _RANK else "sent" for key, n in notes.items()}
     for e in evidence:
         match e:

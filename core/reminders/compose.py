@@ -13,7 +13,7 @@ from typing import Any
 
 from core.actions import CalendarInvite, Link
 from core.links import LinkPurpose, issue_token, join_link, public_base_url
-from core.models import Interview, NotificationPurpose, zone_info
+from core.models import Audience, Interview, NotificationPurpose, zone_info
 from core.remediation.payloads import payload_of
 from core.remediation.render import interview_line
 from core.remediation.texts import T, locale_of, when, zone_name
@@ -100,4 +100,4 @@ def staff_payload(purpose: NotificationPurpose, interview: Interview, name: str,
         lines.append(t["staff.join"].format(url=interview.join_url))
     return payload_of("send_message", recipients=interview.interviewer_ids, interview_id=interview.id,
                       title=t["staff.title"].format(name=name, when=when(interview.start_at, zone, locale)),
-                      text="\n".join(lines), purpose=purpose.value)
+                      text="\n".join(lines), purpose=purpose.value, audience=Audience.staff)

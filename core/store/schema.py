@@ -113,6 +113,8 @@ evidence = sa.Table(
     sa.Column("human", sa.Boolean, nullable=False),
     sa.Column("code", sa.String(64)),
     sa.Column("ref", sa.String(255), comment="canonical id of a related record (e.g. the notification)"),
+    sa.Column("audience", sa.String(16),
+              comment="notification: candidate or staff; delivery_event: its notification's (NULL while unknown)"),
     sa.Column("data", Json, nullable=False),
     _ts("synced_at", False),
     sa.UniqueConstraint("source", "kind", "remote_id"),
@@ -120,7 +122,7 @@ evidence = sa.Table(
     sa.Index(None, "ref"),
     sa.Index(None, "tenant", "synced_at"),
     sa.Index("ix_evidence_reconcile", "interview_id", "kind", "type", "occurred_at", "ended_at", "human", "channel",
-             "code", "id"),
+             "code", "audience", "id"),
 )
 
 sync_state = sa.Table(
@@ -134,7 +136,8 @@ sync_state = sa.Table(
     _ts("last_success_at"),
     sa.Column("last_error", sa.Text),
     sa.Column("records_total", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("quarantined_total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("quarantined_total", sa.BigInteger, nullable=False, server_default="0",
+              comment="distinct bad records this stream quarantined (new quarantine rows), not sightings"),
 )
 
 quarantine = sa.Table(
@@ -146,8 +149,13 @@ quarantine = sa.Table(
     sa.Column("remote_id", sa.String(255)),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", Json, nullable=False),
-    _ts("received_at", False),
+    sa.Column("received_at", UtcTimestamp(), nullable=False, comment="first time a sync met this bad record"),
+    sa.Column("fingerprint", sa.String(64), nullable=False,
+              comment="sha256 hex of tenant, source, stream, remote_id, reason and the canonical JSON payload"),
+    sa.Column("last_seen_at", UtcTimestamp(), nullable=False, comment="last time a sync met it"),
+    sa.Column("seen_count", sa.Integer, nullable=False, server_default="1", comment="times syncs met it"),
     sa.Index(None, "source", "stream"),
+    sa.Index(None, "fingerprint", unique=True),
 )
 
 outcomes = sa.Table(

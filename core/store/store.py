@@ -3,17 +3,33 @@
 SQLite file by default, PostgreSQL by URL. Records are upserted by (source, kind, remote_id), so
 overlapping polls and duplicate callbacks are harmless. A stream's records and its checkpoint are
 committed in one transaction: a crash never advances a cursor past data that was not stored.
+
+Two rules keep the trail right whatever order records arrive in:
+- An interview's appointment never goes back to an older version. A record with a lower
+  `thread.sequence` than the stored one (an ATS resync that still reports the time Lifeline's
+  approved reschedule replaced) keeps the stored version's window, zone, thread (UID, SEQUENCE),
+  join link, platform and `source_updated_at`; the rest of it (status - a cancellation counts -,
+  interviewers, ...) is taken. An equal or higher SEQUENCE is a newer report and is taken whole.
+- A delivery receipt's `audience` column is its notification's (candidate or staff), NULL while
+  that notification is not stored; storing the notification later fills in its receipts.
+
+Quarantine is idempotent per bad record: a record that stays malformed at the vendor is met again by
+every sync (cursors keep it in view on purpose) and is kept once, under its fingerprint (see
+`quarantine_fingerprint`), with the first and last time a sync met it and how many times.
+`WriteSummary.quarantined` counts the meetings of one batch; `sync_state.quarantined_total` counts
+distinct bad records (the rows a stream added to the quarantine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -37,11 +53,17 @@ from core.models import (
     Notification,
     Record,
     RescheduleRequest,
+    canonical_id,
     utcnow,
 )
 from core.store import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+APPOINTMENT = ("start_at", "end_at", "timezone", "thread", "join_url", "platform", "source_updated_at")
+"""What an interview record about an older appointment version cannot change (see the module docstring)."""
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,11 +71,15 @@ class WriteSummary:
     inserted: int = 0
     updated: int = 0
     quarantined: int = 0
+    """Malformed items met (a bad record met again counts again)."""
+    quarantined_new: int = 0
+    """Of those, the bad records not in quarantine before (what `sync_state.quarantined_total` adds up)."""
 
     def add(self, other: WriteSummary) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.quarantined += other.quarantined
+        self.quarantined_new += other.quarantined_new
 
 
 @dataclass(frozen=True)
@@ -66,10 +92,12 @@ class StreamState:
 
 def _evidence_columns(record: Evidence) -> dict[str, Any]:
     """The typed columns reconcile queries; the whole record is kept in `data` as well."""
-    cols: dict[str, Any] = {"ended_at": None, "channel": None, "human": True, "code": None, "ref": None}
+    cols: dict[str, Any] = {"ended_at": None, "channel": None, "human": True, "code": None, "ref": None,
+                            "audience": None}
     match record:
         case Notification():
-            cols.update(type=record.purpose.value, channel=record.channel.value, code=record.status.value)
+            cols.update(type=record.purpose.value, channel=record.channel.value, code=record.status.value,
+                        audience=record.audience.value)
         case DeliveryEvent():
             cols.update(type=record.type.value, channel=record.channel.value, code=record.code,
                         ref=record.notification_id)
@@ -135,8 +163,11 @@ class Store:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
-                keys: Sequence[str]) -> WriteSummary:
-        """Insert-or-update `rows` by `keys`; counts which were new."""
+                keys: Sequence[str], only_if: Callable[[Any], sa.ColumnElement[bool]] | None = None,
+                set_: Callable[[Any], dict[str, Any]] | None = None) -> WriteSummary:
+        """Insert-or-update `rows` by `keys`; counts which were new. `only_if(excluded)`: update only
+        stored rows for which it holds. `set_(excluded)`: what a stored row is updated with (default:
+        the new row's values)."""
         if not rows:
             return WriteSummary()
         rows = list({tuple(r[k] for k in keys): r for r in rows}.values())  # last one in a batch wins
@@ -146,8 +177,9 @@ class Store:
             cond = sa.tuple_(*key_cols).in_([tuple(r[k] for k in keys) for r in chunk])
             existing.update(tuple(row) for row in conn.execute(sa.select(*key_cols).where(cond)))
         stmt = self._insert(table)
-        update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+        update = set_(stmt.excluded) if set_ is not None else {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update,
+                                          where=only_if(stmt.excluded) if only_if is not None else None)
         conn.execute(stmt, rows)
         updated = sum(1 for r in rows if tuple(r[k] for k in keys) in existing)
         return WriteSummary(inserted=len(rows) - updated, updated=updated)
@@ -161,8 +193,11 @@ class Store:
         interviews: list[dict[str, Any]] = []
         candidates: list[Candidate] = []
         evidence: list[dict[str, Any]] = []
+        records = list(records)
+        current = iter(self._not_behind(conn, [r for r in records if isinstance(r, Interview)]))
         for record in records:
             if isinstance(record, Interview):
+                record = next(current)
                 interviews.append({
                     "id": record.id, "tenant": tenant, "source": record.source, "remote_id": record.remote_id,
                     "kind": record.kind.value, "status": record.status.value, "status_raw": record.status_raw,
@@ -185,10 +220,67 @@ class Store:
             else:
                 raise TypeError(f"cannot store {type(record).__name__}")
         summary = WriteSummary()
-        summary.add(self._upsert(conn, schema.interviews, interviews, ("id",)))
+        stored = schema.interviews.c.sequence
+        summary.add(self._upsert(conn, schema.interviews, interviews, ("id",),
+                                 only_if=lambda new: stored <= new.sequence))  # a concurrent reschedule won
         summary.add(self._write_candidates(conn, tenant, candidates, now))
+        self._receipt_audiences(conn, tenant, evidence)
         summary.add(self._upsert(conn, schema.evidence, evidence, ("source", "kind", "remote_id")))
+        self._share_audiences(conn, tenant, evidence)
         return summary
+
+    def _not_behind(self, conn: sa.Connection, records: list[Interview]) -> list[Interview]:
+        """`records`, each reporting an older appointment version than the stored one (or one before it
+        in the batch) given that version's appointment (see the module docstring)."""
+        t = schema.interviews
+        stored: dict[str, int] = {}
+        for chunk in _chunks(sorted({r.id for r in records}), 400):
+            for iv, sequence in conn.execute(sa.select(t.c.id, t.c.sequence).where(t.c.id.in_(chunk))):
+                stored[iv] = sequence
+        behind = sorted({r.id for r in records if r.id in stored and r.thread.sequence < stored[r.id]})
+        latest: dict[str, Interview] = {}
+        for chunk in _chunks(behind, 400):
+            for data in conn.execute(sa.select(t.c.data).where(t.c.id.in_(chunk))).scalars():
+                found = Interview.model_validate(data)
+                latest[found.id] = found
+        out = []
+        for record in records:
+            last = latest.get(record.id)
+            if last is not None and record.thread.sequence < last.thread.sequence:
+                record = record.model_copy(update={name: getattr(last, name) for name in APPOINTMENT})
+            latest[record.id] = record
+            out.append(record)
+        return out
+
+    def _receipt_audiences(self, conn: sa.Connection, tenant: str, rows: list[dict[str, Any]]) -> None:
+        """Give each delivery receipt row its notification's audience (this batch's, else the stored one)."""
+        known = {canonical_id(r["source"], r["remote_id"]): r["audience"] for r in rows if r["kind"] == "notification"}
+        wanted = sorted({r["ref"] for r in rows if r["kind"] == "delivery_event" and r["ref"] and r["ref"] not in known
+                         and "/" in r["ref"]})
+        e = schema.evidence
+        for chunk in _chunks(wanted, 400):
+            keys = [(source, Notification.record_type, remote)
+                    for source, _, remote in (ref.partition("/") for ref in chunk)]
+            for source, remote, audience in conn.execute(
+                    sa.select(e.c.source, e.c.remote_id, e.c.audience).where(
+                        sa.tuple_(e.c.source, e.c.kind, e.c.remote_id).in_(keys), e.c.tenant == tenant)):
+                known[canonical_id(source, remote)] = audience
+        for row in rows:
+            if row["kind"] == "delivery_event":
+                row["audience"] = known.get(row["ref"]) if row["ref"] else None
+
+    def _share_audiences(self, conn: sa.Connection, tenant: str, rows: list[dict[str, Any]]) -> None:
+        """Stored receipts of this batch's notifications (received before them) take their audience."""
+        e = schema.evidence
+        by_audience: dict[str, set[str]] = {}
+        for r in rows:
+            if r["kind"] == "notification":
+                by_audience.setdefault(r["audience"], set()).add(canonical_id(r["source"], r["remote_id"]))
+        for audience, refs in by_audience.items():
+            for chunk in _chunks(sorted(refs), 400):
+                conn.execute(sa.update(e).where(
+                    e.c.ref.in_(chunk), e.c.kind == DeliveryEvent.record_type, e.c.tenant == tenant,
+                    sa.or_(e.c.audience.is_(None), e.c.audience != audience)).values(audience=audience))
 
     def _write_candidates(self, conn: sa.Connection, tenant: str, records: list[Candidate],
                           now: datetime) -> WriteSummary:
@@ -211,18 +303,44 @@ class Store:
 
     def quarantine(self, tenant: str, source: str, stream: str, items: Sequence[Malformed],
                    conn: sa.Connection | None = None) -> int:
-        """Keep bad vendor records with their reason: never dropped, never fatal."""
+        """Keep bad vendor records with their reason: never dropped, never fatal. A bad record met
+        again (same fingerprint) is not kept twice: its row's `seen_count` and `last_seen_at` move on.
+        Returns how many malformed items this call met."""
         if not items:
             return 0
         if conn is None:
             with self.begin() as own:
                 return self.quarantine(tenant, source, stream, items, own)
+        return self._quarantine(conn, tenant, source, stream, items).quarantined
+
+    def _quarantine(self, conn: sa.Connection, tenant: str, source: str, stream: str,
+                    items: Sequence[Malformed]) -> WriteSummary:
+        """`quarantine`, also counting the bad records that were new to the quarantine."""
         now = utcnow()
-        conn.execute(sa.insert(schema.quarantine), [{
-            "tenant": tenant, "source": source, "stream": stream, "remote_id": m.remote_id,
-            "reason": m.reason, "payload": _jsonable(m.payload), "received_at": now,
-        } for m in items])
-        return len(items)
+        rows: dict[str, dict[str, Any]] = {}
+        for m in items:
+            payload = _jsonable(m.payload)
+            fingerprint = quarantine_fingerprint(tenant, source, stream, m.remote_id, m.reason, payload)
+            if fingerprint in rows:  # met twice in one batch: one row, seen twice
+                rows[fingerprint]["seen_count"] += 1
+                continue
+            rows[fingerprint] = {
+                "fingerprint": fingerprint, "tenant": tenant, "source": source, "stream": stream,
+                "remote_id": m.remote_id, "reason": m.reason, "payload": payload,
+                "received_at": now, "last_seen_at": now, "seen_count": 1,
+            }
+        q = schema.quarantine
+        upserted = self._upsert(conn, q, list(rows.values()), ("fingerprint",), set_=lambda new: {
+            "seen_count": q.c.seen_count + new.seen_count, "last_seen_at": new.last_seen_at})
+        return WriteSummary(quarantined=len(items), quarantined_new=upserted.inserted)
+
+    def quarantine_seen(self, **where: Any) -> int:
+        """How many times syncs met the quarantined records matching `where` (column == value)."""
+        q = schema.quarantine
+        cond = [q.c[k] == v for k, v in where.items()]
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(q.c.seen_count), 0)).where(*cond))
+                       .scalar_one())
 
     # sync state ---------------------------------------------------------------------------------
 
@@ -240,7 +358,7 @@ class Store:
         """Store a batch and (if given) its checkpoint atomically, with the handoffs it took in."""
         with self.begin() as conn:
             summary = self.write(tenant, records, conn)
-            summary.quarantined = self.quarantine(tenant, source, stream, malformed, conn)
+            summary.add(self._quarantine(conn, tenant, source, stream, malformed))
             self._touch_state(conn, tenant, source, stream, checkpoint, summary)
             if checkpoint is not None and consumed_handoffs:
                 h = schema.handoffs
@@ -282,7 +400,7 @@ class Store:
         if found is None:
             conn.execute(sa.insert(t).values({
                 "source": source, "stream": stream, "cursor": {}, **values,
-                "records_total": summary.inserted + summary.updated, "quarantined_total": summary.quarantined,
+                "records_total": summary.inserted + summary.updated, "quarantined_total": summary.quarantined_new,
             }))
             return
         if found.watermark is not None and values.get("watermark") is not None:
@@ -290,7 +408,7 @@ class Store:
         conn.execute(sa.update(t).where(*where).values(
             **values,
             records_total=t.c.records_total + summary.inserted + summary.updated,
-            quarantined_total=t.c.quarantined_total + summary.quarantined,
+            quarantined_total=t.c.quarantined_total + summary.quarantined_new,  # distinct bad records
         ))
 
     def record_sync_error(self, tenant: str, source: str, stream: str, error: str) -> None:
@@ -319,7 +437,7 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(*cond)).scalar_one())
 
 
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(rows), size):
         yield rows[i:i + size]
 
@@ -331,6 +449,17 @@ def _jsonable(payload: Any) -> Any:
         return payload
     except (TypeError, ValueError):
         return {"text": repr(payload)}
+
+
+def quarantine_fingerprint(tenant: str, source: str, stream: str, remote_id: str | None, reason: str,
+                           payload: Any) -> str:
+    """What makes a quarantined record the same bad record again: sha256 hex of the canonical JSON of
+    [tenant, source, stream, remote_id, reason, payload], the payload as it is stored (JSON, so
+    tuples are lists and keys strings) with sorted keys. Migration 0007 computes the same."""
+    stored = json.loads(json.dumps(payload))
+    canonical = json.dumps([tenant, source, stream, remote_id, reason, stored], sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

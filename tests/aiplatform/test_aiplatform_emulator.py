@@ -107,6 +107,7 @@ def test_the_rate_limit_is_enforced_and_counted(emulator: tuple[AIPlatformWorld,
     answers = [api.call("GET", "/invitations") for _ in range(world.settings.requests_per_second + 5)]
     refused = [a for a in answers if a.status_code == 429]
     assert refused and refused[0].headers["Retry-After"] == "1" and world.meter.total_breaches == len(refused)
+    assert world.quota_breaches() == len(refused) and world.api_calls() == len(answers) + 1  # + the token
 
 
 def test_the_control_api(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
@@ -115,13 +116,19 @@ def test_the_control_api(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
     invitation = made.json()["result"]["id"]
     assert requests.post(f"{url}/_emulator/drive/open_link", json={"invitation_id": invitation},
                          timeout=5).json()["result"]["status"] == "opened"
-    assert requests.post(f"{url}/_emulator/drive/submit", json={"invitation_id": invitation},
-                         timeout=5).status_code == 409
+    closed = requests.post(f"{url}/_emulator/drive/submit", json={"invitation_id": invitation}, timeout=5)
+    assert error(closed) == (409, "invitation_closed")  # the platform's own status and code
+    assert error(requests.post(f"{url}/_emulator/drive/get", json={"invitation_id": "inv_x"}, timeout=5)) == (
+        404, "not_found")  # not an action
+    assert error(requests.post(f"{url}/_emulator/drive/extend", json={"invitation_id": "inv_x", "hours": 1},
+                               timeout=5)) == (404, "not_found")  # the platform's 404
     assert requests.post(f"{url}/_emulator/drive/close", json={}, timeout=5).status_code == 404
+    assert requests.post(f"{url}/_emulator/drive/advance", json={"seconds": "soon"}, timeout=5).status_code == 422
     assert requests.put(f"{url}/_emulator/faults", json={"server_error": 1.0}, timeout=5).status_code == 200
     assert requests.get(f"{url}/v1/invitations", timeout=5).status_code == 503
     state = requests.get(f"{url}/_emulator/state", timeout=5).json()
     assert state["faults_injected"] == {"server_error": 1} and len(state["events"]) == 2
+    assert state["api_calls"] == 1 and state["quota_breaches"] == 0  # the token; drive calls are no API calls
     assert "e@example.com" not in str(state)
 
 

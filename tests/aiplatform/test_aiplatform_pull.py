@@ -206,3 +206,30 @@ def test_the_client_keeps_to_the_rate_limit(sqlite_url: str, tmp_path: Path, mon
         setup = setup_of(configure(tmp_path, url, monkeypatch, page_size=2, requests_per_second=4))
         sync_stream(store, setup, "events")
         assert world.calls["events.list"] > 8 and world.meter.total_breaches == 0
+
+
+def test_a_scheduled_session_is_the_window_and_the_contacts_reach_the_store(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with platform() as (world, url):
+        now = datetime.fromtimestamp(world.now(), UTC)
+        opens, deadline = now + timedelta(days=2), now + timedelta(days=3)
+        made = world.invite("Cohort", email="cohort@example.com", phone="13812345678", deadline_basis="absolute",
+                            deadline_at=deadline.isoformat(), window_hours=None, opens_at=opens.isoformat())
+        with pytest.raises(PlatformError, match="not_open"):
+            world.start(made["id"])  # the link works from opens_at
+        assert "cohort@example.com" not in str(world.snapshot())  # the emulator's own view masks addresses
+        setup = setup_of(configure(tmp_path, url, monkeypatch))
+        assert sync_stream(store, setup, "interviews").error is None
+        world.advance(4 * 86400)
+        world.tick()  # the deadline passed: a reset with a new window counts it from the reset
+        reset = world.reset(made["id"], window_hours=24)
+        assert reset["status"] == "invited" and reset["deadline_basis"] == "from_invite"
+        assert parse_instant(reset["deadline_at"]) - parse_instant(reset["invited_at"]) == timedelta(hours=24)
+        world.start(made["id"])
+
+    interview = stored_interviews(store)[made["id"]]
+    assert parse_instant(interview["start_at"]) == parse_instant(made["opens_at"])
+    assert parse_instant(interview["end_at"]) == parse_instant(made["deadline_at"])
+    with store.engine.connect() as conn:
+        contacts = conn.execute(sa.text("SELECT channel, masked FROM contact_points ORDER BY channel")).all()
+    assert [tuple(c) for c in contacts] == [("email", "c***@example.com"), ("sms", "138****5678")]

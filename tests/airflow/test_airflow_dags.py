@@ -25,7 +25,7 @@ agent_id = 1
 [tenants.acme.connectors.fs]
 plugin = "feishu"
 [tenants.acme.connectors.off]
-plugin = "sms"
+plugin = "aliyun_sms"
 enabled = false
 
 [tenants.beta.connectors.ai]
@@ -48,7 +48,7 @@ def test_one_sync_reconcile_and_reminders_dag_per_tenant(tmp_path: Path, monkeyp
     assert (dagbag.import_errors, dagbag.captured_warnings) == ({}, {})  # no deprecated Airflow 2 API either
     assert sorted(dagbag.dag_ids) == [
         "lifeline__acme__reconcile", "lifeline__acme__reminders", "lifeline__acme__sync",
-        "lifeline__beta__reconcile", "lifeline__beta__reminders", "lifeline__beta__sync_ai", "lifeline__beta__sync_dt",
+        "lifeline__beta__reconcile", "lifeline__beta__reminders", "lifeline__beta__sync", "lifeline__beta__sync_dt",
     ]
     sync = dagbag.dags["lifeline__acme__sync"]
     assert isinstance(sync.timetable, CronDataIntervalTimetable)
@@ -59,7 +59,8 @@ def test_one_sync_reconcile_and_reminders_dag_per_tenant(tmp_path: Path, monkeyp
     assert (tasks["sync_dingtalk"].pool, tasks["sync_feishu"].pool) == ("lifeline_dingtalk", "lifeline_feishu")
     assert tasks["sync_dingtalk"].outlets == [evidence("acme")]
     assert tasks["sync_dingtalk"].retry_policy is not None and tasks["sync_dingtalk"].retries == 3
-    assert dagbag.dags["lifeline__beta__sync_ai"].timetable.expression == "*/5 * * * *"
+    assert dagbag.dags["lifeline__beta__sync"].timetable.expression == "*/5 * * * *"  # the first instance's
+    assert dagbag.dags["lifeline__beta__sync_dt"].timetable.expression == "*/15 * * * *"
 
     reconcile = dagbag.dags["lifeline__acme__reconcile"]
     assert list(reconcile.timetable.asset_condition.objects) == [evidence("acme")]
@@ -115,7 +116,7 @@ def test_layout_groups_instances_by_schedule(tmp_path: Path) -> None:
     path.write_text(CONFIG, encoding="utf-8")
     acme, beta = read(path)
     assert [(g.name, g.schedule, g.plugins) for g in acme.groups] == [("sync", "*/15 * * * *", ["dingtalk", "feishu"])]
-    assert [g.name for g in beta.groups] == ["sync_ai", "sync_dt"]
+    assert [(g.name, [i.key for i in g.instances]) for g in beta.groups] == [("sync", ["ai"]), ("sync_dt", ["dt"])]
 
 
 def test_run_time_falls_back_to_run_after_without_a_data_interval() -> None:

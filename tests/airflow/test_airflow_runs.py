@@ -26,6 +26,7 @@ from airflow_tinyats import SECRET, World, connection, create_app, host, write_c
 import core.plugins
 from connectors.dingtalk import plugin as dingtalk_plugin
 from connectors.dingtalk.testing import emulated
+from core.airflow import manifest
 from core.emulator import LoopbackServer
 from core.plugins import PluginHost
 from core.store import Store, schema
@@ -41,10 +42,11 @@ def world() -> World:
 
 @pytest.fixture
 def store(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """The emulator on loopback, a plugins.toml and connection pointing at it, and the migrated store."""
+    """The emulator on loopback, a plugins.toml, manifest and connection for it, and the migrated store."""
     with LoopbackServer(create_app(world)) as server:
         config = write_config(tmp_path, server.url)
         monkeypatch.setenv("LIFELINE_CONFIG", str(config))
+        monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(manifest.write(host(), tmp_path / "plugins.json")))
         monkeypatch.setenv("AIRFLOW_CONN_TINYATS_ACME", connection())
         monkeypatch.setattr(core.plugins, "get_host", host)
         s = Store(f"sqlite:///{tmp_path / 'lifeline.db'}")

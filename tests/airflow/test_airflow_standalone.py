@@ -3,39 +3,59 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import requests
 
+from connectors.aliyun_sms import plugin as sms_plugin
 from connectors.dingtalk import plugin as dingtalk_plugin
+from connectors.email import plugin as email_plugin
 from core.airflow.standalone import airflow_env, serve_emulators
 from core.config import load
 from core.emulator import free_port
 from core.plugins import PluginHost
+from core.sync import build_connector
 
 
 def test_emulators_are_served_where_the_config_points_and_connections_reach_them(tmp_path: Path) -> None:
-    port = free_port()
+    port, sms_port, smtp_port = free_port(), free_port(), free_port()
     config = tmp_path / "plugins.toml"
     config.write_text(
         f'[tenants.sandbox.connectors.dt]\nplugin = "dingtalk"\nconnection_id = "sandbox_dingtalk"\n'
         f'base_urls = {{oapi = "http://127.0.0.1:{port}", api = "http://127.0.0.1:{port}"}}\n'
         f'corp_id = "dingemulatorcorp0001"\nagent_id = 3000000001\n'
+        f'[tenants.sandbox.connectors.sms]\nplugin = "aliyun_sms"\nconnection_id = "sandbox_sms"\n'
+        f'base_urls = {{api = "http://127.0.0.1:{sms_port}"}}\nsign_name = "面试助手"\n'
+        f'[tenants.sandbox.connectors.mail]\nplugin = "email"\nbase_urls = {{smtp = "smtp://127.0.0.1:{smtp_port}"}}\n'
+        f'from_address = "recruiting@example.com"\nstarttls = false\n'
         f'[tenants.real.connectors.dt]\nplugin = "dingtalk"\nconnection_id = "real_dingtalk"\n'
         f'corp_id = "c"\nagent_id = 1\n', encoding="utf-8")
     host = PluginHost()
-    host.register(dingtalk_plugin, "dingtalk")
-    servers, connections = serve_emulators(load(config, host))
+    for module, name in ((dingtalk_plugin, "dingtalk"), (sms_plugin, "aliyun_sms"), (email_plugin, "email")):
+        host.register(module, name)
+    loaded = load(config, host)
+    emulators = serve_emulators(loaded)
     try:
-        assert [s.url for s in servers] == [f"http://127.0.0.1:{port}"]  # the real tenant's vendor is left alone
-        conn = json.loads(connections.pop("AIRFLOW_CONN_SANDBOX_DINGTALK"))
-        assert connections == {}
-        token = requests.get(f"{servers[0].url}/gettoken", params={"appkey": conn["login"], "appsecret": conn[
+        assert set(emulators.worlds) == set(emulators.controls) == {"sandbox.dt", "sandbox.sms", "sandbox.mail"}
+        assert emulators.controls["sandbox.dt"] == f"http://127.0.0.1:{port}"  # the real tenant's vendor is left alone
+        assert len(emulators.servers) == 3 and emulators.worlds["sandbox.dt"].settings.corp_id == "dingemulatorcorp0001"
+        conn = json.loads(emulators.env.pop("AIRFLOW_CONN_SANDBOX_DINGTALK"))
+        sms = json.loads(emulators.env["AIRFLOW_CONN_SANDBOX_SMS"])
+        assert set(emulators.env) == {"AIRFLOW_CONN_SANDBOX_SMS"} and sms["conn_type"] == "aliyun_sms"
+        token = requests.get(f"http://127.0.0.1:{port}/gettoken", params={"appkey": conn["login"], "appsecret": conn[
             "password"]}, timeout=10).json()
         assert token["errcode"] == 0 and token["access_token"]
+        os.environ.update(emulators.env)  # restored after the test
+        setup = next(s for s in loaded.setups.values() if s.instance.name == "sandbox.sms")
+        assert build_connector(setup).check().ok
+        mail = emulators.worlds["sandbox.mail"]  # SMTP on the configured port, the control app on a free one
+        assert mail.url == f"smtp://127.0.0.1:{smtp_port}" and emulators.controls["sandbox.mail"] != mail.url
+        state = requests.get(f"{emulators.controls['sandbox.mail']}/_emulator/state", timeout=10).json()
+        assert state["smtp"]["port"] == smtp_port and state["api_calls"] == state["quota_breaches"] == 0
     finally:
-        for server in servers:
-            server.stop()
+        emulators.stop()
+    assert mail.controller is None, "stopping the emulators stops the SMTP server too"
     env = airflow_env(tmp_path, config, {"AIRFLOW_CONN_X": "{}"})
     assert env["AIRFLOW_HOME"] == str(tmp_path / "var" / "airflow") and env["AIRFLOW_CONN_X"] == "{}"
     assert env["AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES"] == "app_key,appkey,aes_key,aeskey,encrypt_key,encryptkey"

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from connectors.aliyun_sms.codes import BUSINESS, GATEWAY, ChannelPaused
-from connectors.aliyun_sms.emulator import SmsWorld
+from connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
 from connectors.aliyun_sms.plugin import AliyunSmsConnector
+from core.emulator import LoopbackServer
 from core.http import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError, VendorError
 from core.models import DeliveryEvent, DeliveryStatus, DeliveryType, Notification
 from core.store import Store
@@ -136,3 +137,17 @@ def test_an_unapproved_signature_is_refused(emulator: str, contacts: Store) -> N
     with pytest.raises(InvalidRequest) as caught:
         connector.perform(send_action("ll-sign"))
     assert caught.value.code == "isv.SMS_SIGNATURE_ILLEGAL"
+
+
+def test_the_world_counts_api_calls_and_qps_breaches(contacts: Store) -> None:
+    """`api_calls()`: every signed call, refused ones included; `quota_breaches()`: those over the per-API QPS."""
+    world = SmsWorld(EmulatorSettings(push_background=False, qps_per_api=1, retry_after_ms=5), qps_clock=lambda: 0.0)
+    with LoopbackServer(create_app(world=world)) as server:
+        connector = make_connector(server.url, contacts)
+        connector.client.backoff = 0.01
+        connector.perform(send_action("ll-count-1"))
+        with pytest.raises(VendorError):
+            connector.perform(send_action("ll-count-2"))  # the frozen meter's second still holds the first send
+    world.close()
+    assert world.api_calls() == calls(world, "SendSms") + calls(world, "QuerySendDetails") > 1
+    assert world.quota_breaches() == sum(world.quota.breaches.values()) >= 1

@@ -37,7 +37,7 @@ def receiver(emulator: str, store: Store, tmp_path: Path, monkeypatch: pytest.Mo
 def test_pushed_receipts_land_in_the_store_once(receiver: str, emulator: str, world: SmsWorld, store: Store) -> None:
     sms = make_connector(emulator, store)
     world.set_report_url(f"{receiver}?token={PUSH_TOKEN}")
-    world.configure_faults(world.plan.faults.model_copy(update={"duplicate": 1.0}))  # every batch pushed twice
+    world.configure_faults(world.faults.faults.model_copy(update={"duplicate": 1.0}))  # every batch pushed twice
     world.set_outcome("+85261234567", "failed", "MK:0001")
     sms.perform(send_action("ll-push-a"))
     sms.perform(send_action("ll-push-b", recipient="cand2"))

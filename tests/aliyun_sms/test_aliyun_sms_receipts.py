@@ -92,11 +92,11 @@ def test_a_failed_poll_keeps_sends_pending_and_the_watermark(connector: AliyunSm
 
 def test_a_garbled_row_is_quarantined_and_polled_again(connector: AliyunSmsConnector, world: SmsWorld) -> None:
     sent = connector.perform(send_action("ll-g")).handoff["receipts"]["sent"]
-    world.configure_faults(world.plan.faults.model_copy(update={"malformed": 1.0}))
+    world.configure_faults(world.faults.faults.model_copy(update={"malformed": 1.0}))
     bad, checkpoint = list(connector.read("receipts", with_sent({}, sent)))
     assert isinstance(bad, Malformed) and "SendStatus" in bad.reason and "PhoneNum" not in bad.payload
     assert isinstance(checkpoint, Checkpoint) and set(checkpoint.cursor["pending"]) == {"ll-g"}
-    world.configure_faults(world.plan.faults.model_copy(update={"malformed": 0.0}))
+    world.configure_faults(world.faults.faults.model_copy(update={"malformed": 0.0}))
     good, _ = list(connector.read("receipts", checkpoint.cursor))
     assert isinstance(good, DeliveryEvent) and good.occurred_at.tzinfo is not None
 

@@ -1,4 +1,4 @@
-"""Reconcile benchmark: 100,000 interviews with about 2,000,000 evidence events in a SQLite store.
+"""Reconcile benchmark: 100,000 interviews with about 2,200,000 evidence events in a SQLite store.
 
 Prints `reconcile_full_vs_duckdb` (our full run / DuckDB running an equivalent hand-written query
 over the same rows), `reconcile_speedup_vs_naive` (a per-interview Python loop / ours, the loop
@@ -7,8 +7,11 @@ timed on a subset), `reconcile_incremental_share` (a run after 1% new events / t
 10,000 interviews.
 
 The store is filled by SQLite itself (INSERT ... SELECT over a recursive counter, indexes built
-after the load): interviews over the last 100 days, each with ~20 events from a mix of stories
+after the load): interviews over the last 100 days, each with ~22 events from a mix of stories
 (attended, late, short, join errors, declines, read or unread reminders, scanner clicks, bounces).
+Most messages go to the candidate; some are staff's (audience `staff`): the interviewers' reminders
+over Feishu and DingTalk and HR tasks, with their read receipts, which never count as reach. As in
+the store, a receipt's `audience` column is its notification's.
 The 1% new events of the incremental run concern the most recent interviews, as in production.
 
 Every ratio's two sides are measured in the same run (each timing the best of three, as the machine
@@ -45,6 +48,7 @@ from core.config import Config, PolicySettings, load
 from core.models import (
     RECORD_TYPES,
     Attendance,
+    Audience,
     Confirmation,
     DeliveryEvent,
     Evidence,
@@ -138,6 +142,10 @@ _EVENTS: list[tuple[str, str, str | None, int, str | None, str, str | None, str]
     ("delivery_event", "delivered", "email", 1, None, "-3590", None, "NOT (b >= 70 AND b < 75)"),
     ("notification", "urgent", "sms", 1, "sent", "-3000", None, "b >= 60"),
     ("delivery_event", "delivered", "sms", 1, "DELIVERED", "-2990", None, "b >= 60 AND (b < 70 OR b >= 80)"),
+    ("notification", "hr_task", "dingtalk", 1, "sent", "-7200", None, "b >= 70 AND b < 85"),
+    ("delivery_event", "read", "dingtalk", 1, None, "-7000", None, "b >= 70 AND b < 85"),
+    ("notification", "reminder_t1h", "dingtalk", 1, "sent", "-3500", None, "k <> 'ai_async'"),
+    ("delivery_event", "read", "dingtalk", 1, None, "-3300", None, "k <> 'ai_async'"),
     ("link_event", "open", None, 1, None, "-600", None, "b < 70 OR (b >= 85 AND b < 90)"),
     ("link_event", "join_attempt", None, 1, None, "-60", None, "b < 70 OR (b >= 93 AND b < 98)"),
     ("link_event", "join_error", None, 1, "E_DEVICE", "30", None, "b >= 93 AND b < 96"),
@@ -148,6 +156,9 @@ _EVENTS: list[tuple[str, str, str | None, int, str | None, str, str | None, str]
     ("attendance", "candidate", None, 1, None, "60", "180", "b >= 66 AND b < 70"),
     ("attendance", "candidate", None, 1, None, "200", "3500", "b >= 66 AND b < 68"),
 ]
+_STAFF_MESSAGES = {("reminder_t1d", "feishu"), ("reminder_t1h", "dingtalk"), ("hr_task", "dingtalk")}
+"""(purpose, channel) of the staff's messages: the interviewers' reminders and HR tasks. The rest go to the
+candidate (whose reminders come by SMS, e-mail and WeChat), as migration 0006 reads older stores."""
 _SOURCES = {"notification": "bench.msg", "delivery_event": "bench.msg", "attendance": "bench.meet",
             "link_event": "bench.links", "confirmation": "bench.pages"}
 
@@ -157,7 +168,8 @@ def _data_json(kind: str, kind_type: str, ends: str | None, slot: int) -> str:
     common = (f"'source', '{_SOURCES[kind]}', 'remote_id', '{kind[0]}' || n || '-{slot}', "
               f"'interview_id', 'bench.ats/iv' || n")
     if kind == "notification":
-        fields = f"'purpose', '{kind_type}', 'channel', ch, 'recipient', '138****0000', 'status', code"
+        fields = (f"'purpose', '{kind_type}', 'channel', ch, 'recipient', '138****0000', 'status', code, "
+                  f"'audience', {_sql(_audience_of(slot))}")
     elif kind == "delivery_event":
         fields = f"'notification_id', {_ref(slot)}, 'type', '{kind_type}', 'channel', ch, 'code', code"
     elif kind == "link_event":
@@ -171,10 +183,25 @@ def _data_json(kind: str, kind_type: str, ends: str | None, slot: int) -> str:
     return f"json_object({common}, 'occurred_at', {_iso('at_s')}, {fields})"
 
 
-def _ref(slot: int) -> str:
+def _owner(slot: int) -> int:
     """A receipt's notification: the nearest notification template before it."""
-    owner = max(i for i in range(slot) if _EVENTS[i][0] == "notification")
-    return f"'bench.msg/n' || n || '-{owner}'"
+    return max(i for i in range(slot) if _EVENTS[i][0] == "notification")
+
+
+def _ref(slot: int) -> str:
+    return f"'bench.msg/n' || n || '-{_owner(slot)}'"
+
+
+def _audience(purpose: str, channel: str | None) -> str:
+    return "staff" if (purpose, channel) in _STAFF_MESSAGES else "candidate"
+
+
+def _audience_of(slot: int) -> str | None:
+    """The `audience` column of a template: a notification's, a receipt's notification's, else NULL."""
+    kind, kind_type, ch = _EVENTS[slot][:3]
+    if kind == "delivery_event":
+        kind, kind_type, ch = _EVENTS[_owner(slot)][:3]
+    return _audience(kind_type, ch) if kind == "notification" else None
 
 
 def _sql(value: str | None) -> str:
@@ -218,10 +245,10 @@ def generate(path: Path, count: int, now: datetime) -> int:
                 ev(n, b, k, at_s, ch, code, human) AS (
                     SELECT n, b, k, {START} + {offset}, {_sql(ch)}, {_sql(code)}, {human} FROM story)
                 INSERT INTO evidence (tenant, source, kind, remote_id, interview_id, occurred_at, ended_at, type,
-                                      channel, human, code, ref, data, synced_at)
+                                      channel, human, code, ref, audience, data, synced_at)
                 SELECT 'bench', '{_SOURCES[kind]}', '{kind}', '{kind[0]}' || n || '-{slot}', 'bench.ats/iv' || n,
                        {_stamp('at_s')}, {ended}, '{kind_type}', ch, human, code,
-                       {_ref(slot) if kind == 'delivery_event' else 'NULL'},
+                       {_ref(slot) if kind == 'delivery_event' else 'NULL'}, {_sql(_audience_of(slot))},
                        {_data_json(kind, kind_type, ends, slot)}, {_stamp('at_s + 120')}
                 FROM ev WHERE {stories}""", params)  # noqa: S608 - SQL from this module's constant templates
         for source, stream in STREAMS:
@@ -236,19 +263,31 @@ def generate(path: Path, count: int, now: datetime) -> int:
 
 
 # Late data for one interview: (kind, type, channel, human, code, minutes after the start, minutes of a
-# segment or None, source). Ten events: a late join, clicks, a follow-up message and its receipts.
-_LATE: list[tuple[str, str, str | None, int, str | None, int, int | None, str]] = [
-    ("attendance", "candidate", None, 1, None, 12, 25, "bench.meet"),
-    ("link_event", "open", None, 1, None, 10, None, "bench.links"),
-    ("link_event", "join_attempt", None, 1, None, 11, None, "bench.links"),
-    ("link_event", "open", None, 0, None, 70, None, "bench.links"),
-    ("notification", "reissued_link", "sms", 1, "sent", 80, None, "bench.msg"),
-    ("delivery_event", "delivered", "sms", 1, "DELIVERED", 81, None, "bench.msg"),
-    ("notification", "hr_task", "dingtalk", 1, "sent", 80, None, "bench.msg"),
-    ("delivery_event", "read", "dingtalk", 1, None, 85, None, "bench.msg"),
-    ("delivery_event", "read", "feishu", 1, None, -30, None, "bench.msg"),
-    ("confirmation", "confirm", "sms", 1, None, -20, None, "bench.pages"),
+# segment or None, source, for a receipt the purpose of its message on its channel: a late one, else the
+# interview's own). Ten events: a late join, clicks, follow-up messages (the candidate's and an HR task),
+# their receipts and a late one of an earlier reminder.
+_LATE: list[tuple[str, str, str | None, int, str | None, int, int | None, str, str | None]] = [
+    ("attendance", "candidate", None, 1, None, 12, 25, "bench.meet", None),
+    ("link_event", "open", None, 1, None, 10, None, "bench.links", None),
+    ("link_event", "join_attempt", None, 1, None, 11, None, "bench.links", None),
+    ("link_event", "open", None, 0, None, 70, None, "bench.links", None),
+    ("notification", "reissued_link", "sms", 1, "sent", 80, None, "bench.msg", None),
+    ("delivery_event", "delivered", "sms", 1, "DELIVERED", 81, None, "bench.msg", "reissued_link"),
+    ("notification", "hr_task", "dingtalk", 1, "sent", 80, None, "bench.msg", None),
+    ("delivery_event", "read", "dingtalk", 1, None, 85, None, "bench.msg", "hr_task"),
+    ("delivery_event", "read", "wechat", 1, None, -30, None, "bench.msg", "reminder_t3d"),
+    ("confirmation", "confirm", "sms", 1, None, -20, None, "bench.pages", None),
 ]
+
+
+def _late_ref(purpose: str, channel: str | None) -> str:
+    """SQL over `interviews` for the id of the message a late receipt reports on (see `_LATE`)."""
+    for slot, (kind, kind_type, ch, *_) in enumerate(_LATE):
+        if kind == "notification" and (kind_type, ch) == (purpose, channel):
+            return f"'bench.msg/late-{slot}-' || id"
+    slot = next(i for i, (kind, kind_type, ch, *_) in enumerate(_EVENTS)
+                if kind == "notification" and (kind_type, ch) == (purpose, channel))
+    return f"'bench.msg/n' || substr(id, {len('bench.ats/iv') + 1}) || '-{slot}'"
 
 
 def add_new_events(path: Path, share: float, now: datetime, later: datetime) -> int:
@@ -259,15 +298,17 @@ def add_new_events(path: Path, share: float, now: datetime, later: datetime) -> 
                                           (wanted // len(_LATE),))]
     synced = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     with con:
-        for slot, (kind, kind_type, ch, human, code, offset, minutes, source) in enumerate(_LATE):
+        for slot, (kind, kind_type, ch, human, code, offset, minutes, source, of) in enumerate(_LATE):
             ended = f"strftime('%Y-%m-%d %H:%M:%f', start_at, '{offset + minutes} minutes') || '000'" \
                 if minutes else "NULL"
+            ref = _late_ref(of, ch) if of else "NULL"
+            audience = _audience(of or kind_type, ch) if kind in ("notification", "delivery_event") else None
             con.executemany(f"""
                 INSERT INTO evidence (tenant, source, kind, remote_id, interview_id, occurred_at, ended_at, type,
-                                      channel, human, code, ref, data, synced_at)
+                                      channel, human, code, ref, audience, data, synced_at)
                 SELECT 'bench', '{source}', '{kind}', 'late-{slot}-' || id, id,
                        strftime('%Y-%m-%d %H:%M:%f', start_at, '{offset} minutes') || '000', {ended},
-                       '{kind_type}', {_sql(ch)}, {human}, {_sql(code)}, NULL,
+                       '{kind_type}', {_sql(ch)}, {human}, {_sql(code)}, {ref}, {_sql(audience)},
                        json_object('source', '{source}', 'remote_id', 'late-{slot}-' || id), ?
                 FROM interviews WHERE id = ?""", [(synced, iv) for iv in recent])  # noqa: S608 - constant templates
         con.execute("UPDATE sync_state SET watermark = ?", (later.strftime("%Y-%m-%d %H:%M:%S.%f"),))
@@ -328,7 +369,8 @@ WITH i AS (SELECT * FROM read_csv('{iv}', header = true, timestampformat = '%Y-%
         'thread_id': 'VARCHAR', 'sequence': 'INTEGER', 'source_updated_at': 'TIMESTAMP'}})),
 e AS (SELECT * FROM read_csv('{ev}', header = true, timestampformat = '%Y-%m-%d %H:%M:%S.%f', columns = {{
         'id': 'BIGINT', 'interview_id': 'VARCHAR', 'kind': 'VARCHAR', 'type': 'VARCHAR', 'occurred_at': 'TIMESTAMP',
-        'ended_at': 'TIMESTAMP', 'human': 'INTEGER', 'channel': 'VARCHAR', 'code': 'VARCHAR'}})),
+        'ended_at': 'TIMESTAMP', 'human': 'INTEGER', 'channel': 'VARCHAR', 'code': 'VARCHAR',
+        'audience': 'VARCHAR'}})),
 s AS (
     SELECT i.*, start_at - INTERVAL 15 MINUTE AS pre_start, start_at + INTERVAL {late} MINUTE AS late_bound,
            EXISTS (SELECT 1 FROM i AS l WHERE l.thread_id = i.thread_id AND l.sequence > i.sequence
@@ -341,6 +383,7 @@ x AS (
     SELECT s.id AS iid, e.*, e.kind = 'attendance' AND e.type = 'candidate' AND e.occurred_at <= s.end_at
                AND coalesce(e.ended_at, e.occurred_at) >= s.pre_start AS att,
            e.kind = 'link_event' AND e.human = 1 AS link, e.occurred_at <= s.end_at AS before_end,
+           coalesce(e.audience = 'candidate', false) AS to_candidate,
            e.occurred_at >= s.pre_start AS after_pre, coalesce(e.ended_at, s.end_at) AS leave_at, s.start_at AS st
     FROM s LEFT JOIN e ON e.interview_id = s.id),
 f AS (
@@ -358,21 +401,20 @@ f AS (
         AS last_resched,
       max(occurred_at) FILTER (before_end AND kind = 'confirmation' AND type = 'confirm') AS last_yes,
       count(*) FILTER (kind = 'reschedule_request' AND type = 'approved' AND occurred_at < st) AS approved_n,
-      count(*) FILTER (before_end AND ((kind = 'delivery_event' AND type = 'failed')
-                       OR (kind = 'notification' AND type <> 'hr_task' AND code = 'failed'))) AS failed_n,
-      count(*) FILTER (before_end AND ((kind = 'delivery_event' AND type IN ('delivered', 'read'))
-                       OR (kind = 'notification' AND type <> 'hr_task' AND code IN ('delivered', 'read'))))
-        AS reached_n,
-      count(*) FILTER (before_end AND ((kind = 'delivery_event' AND type = 'read')
-                       OR (kind = 'notification' AND type <> 'hr_task' AND code = 'read'))
+      count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type = 'failed')
+                       OR (kind = 'notification' AND code = 'failed'))) AS failed_n,
+      count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type IN ('delivered', 'read'))
+                       OR (kind = 'notification' AND code IN ('delivered', 'read')))) AS reached_n,
+      count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type = 'read')
+                       OR (kind = 'notification' AND code = 'read'))
                        AND coalesce(channel, '') <> 'email') AS read_n,
       count(*) FILTER (link AND before_end) AS engaged_n,
-      count(*) FILTER (before_end AND ((kind = 'notification' AND type <> 'hr_task' AND code <> 'queued')
-                                       OR kind = 'delivery_event')) AS sent_n,
+      count(*) FILTER (before_end AND to_candidate AND ((kind = 'notification' AND code <> 'queued')
+                                                        OR kind = 'delivery_event')) AS sent_n,
       string_agg(id::VARCHAR, ',') FILTER (att) AS att_ids,
       string_agg(id::VARCHAR, ',') FILTER (link AND after_pre AND before_end) AS link_ids,
-      string_agg(id::VARCHAR, ',') FILTER (before_end AND kind IN ('notification', 'delivery_event')
-                                           AND coalesce(type, '') <> 'hr_task') AS send_ids
+      string_agg(id::VARCHAR, ',') FILTER (before_end AND to_candidate AND ((kind = 'notification' AND code <> 'queued')
+                                                                          OR kind = 'delivery_event')) AS send_ids
     FROM x GROUP BY iid),
 d AS (
     SELECT s.id, s.kind, s.status, s.moved, s.pending, s.has_source, s.end_at, s.late_bound, f.*,
@@ -423,7 +465,8 @@ def _export(path: Path, directory: Path) -> tuple[Path, Path]:
     with contextlib.closing(sqlite3.connect(path)) as con:
         for target, sql in (
             (iv, "SELECT id, kind, status, start_at, end_at, thread_id, sequence, source_updated_at FROM interviews"),
-            (ev, "SELECT id, interview_id, kind, type, occurred_at, ended_at, human, channel, code FROM evidence"),
+            (ev, "SELECT id, interview_id, kind, type, occurred_at, ended_at, human, channel, code, audience "
+                 "FROM evidence"),
         ):
             cursor = con.execute(sql)
             with target.open("w", newline="", encoding="utf-8") as handle:
@@ -498,9 +541,10 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
         return "missed_declined", "reschedule_requested" if asks and max(asks) == max(noes) else "declined"
     if not has_source:
         return "unknown", "no_attendance_source"
+    to_candidate = {r.id for r in trail if isinstance(r, Notification) and r.audience is Audience.candidate}
     sends = [r for r in trail if r.occurred_at <= end and (
-        (isinstance(r, Notification) and r.purpose.value != "hr_task" and r.status.value != "queued")
-        or isinstance(r, DeliveryEvent))]
+        (isinstance(r, Notification) and r.id in to_candidate and r.status.value != "queued")
+        or (isinstance(r, DeliveryEvent) and r.notification_id in to_candidate))]
     reads = [r for r in sends if r.channel.value != "email" and (
         (isinstance(r, DeliveryEvent) and r.type.value == "read")
         or (isinstance(r, Notification) and r.status.value == "read"))]

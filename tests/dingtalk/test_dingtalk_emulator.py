@@ -488,6 +488,7 @@ def test_qps_limit_per_app_per_api_answers_real_codes(start: Start) -> None:
     assert breaches == {(APPKEY, f"POST {MSG}/getsendprogress"): 1,
                         (APPKEY, "GET /v1.0/workflow/processInstances"): 1}
     assert env.world.call_counts()[(APPKEY, f"POST {MSG}/getsendprogress")] == 21
+    assert env.world.quota_breaches() == 2 and env.world.api_calls() == sum(env.world.call_counts().values()) > 42
     env.qps.t += 1.0
     assert env.old(f"{MSG}/getsendprogress", {"agent_id": AGENT, "task_id": 1}, old)["errcode"] == 0
 
@@ -498,7 +499,7 @@ def test_rate_limit_and_server_error_faults(env: Env) -> None:
     assert env.old(f"{MSG}/getsendprogress", {"agent_id": AGENT, "task_id": 1}, token)["errcode"] == 90002
     reply = env.new("GET", "/v1.0/workflow/processInstances", token=token, params={"processInstanceId": "x"})
     assert reply.status_code == 403 and reply.json()["code"] == "Forbidden.AccessDenied.QpsLimitForApi"
-    assert env.world.qps_breaches() == {} and env.world.plan.injected["rate_limit"] == 2
+    assert env.world.qps_breaches() == {} and env.world.faults.injected["rate_limit"] == 2
     env.world.configure_faults(Faults(server_error=1.0))
     reply = env.new("GET", "/v1.0/workflow/processInstances", token=token, params={"processInstanceId": "x"})
     assert reply.status_code == 500 and reply.json()["code"] == "system.error"
@@ -632,11 +633,12 @@ def test_control_endpoints(env: Env) -> None:
     state = requests.get(f"{env.url}/_emulator/state", timeout=5).json()
     assert state["messages"] == 1 and state["users"] == 5 and state["now"] == T0
     assert {"app": APPKEY, "api": f"POST {MSG}/asyncsend_v2", "count": 1} in state["calls"]
+    assert state["api_calls"] == env.world.api_calls() > 0 and state["quota_breaches"] == 0
     users = requests.get(f"{env.url}/_emulator/state/users", timeout=5).json()
     assert users[0] == {"userid": "u1", "unionId": "union1", "name": "User 1", "deptIds": [1]}  # no mobile
     assert requests.get(f"{env.url}/_emulator/state/nope", timeout=5).status_code == 404
     faults = requests.put(f"{env.url}/_emulator/faults", json={"duplicate": 0.5, "seed": 9}, timeout=5)
-    assert faults.json()["duplicate"] == 0.5 and env.world.plan.faults.seed == 9
+    assert faults.json()["duplicate"] == 0.5 and env.world.faults.faults.seed == 9
     assert requests.put(f"{env.url}/_emulator/faults", json={"duplicate": 2}, timeout=5).status_code == 422
     assert env.drive("advance", seconds=60) == T0 + 60
     assert env.drive("add_user", userid="u9", name="New")["unionId"].startswith("union")

@@ -128,7 +128,7 @@ def test_faulty_sync_loses_nothing_and_duplicates_nothing(store: Store) -> None:
         dt.world.decide_approval(next(iter(approvals[1])), "refuse")
 
         summaries = [sync(store, setup, connector, stream) for _ in range(2) for stream in STREAMS]
-        injected = dict(dt.world.plan.injected)
+        injected = dict(dt.world.faults.injected)
         assert all(injected.get(kind, 0) > 0 for kind in ("rate_limit", "server_error", "malformed", "duplicate"))
         assert sum(s.written.quarantined for s in summaries) > 0
         dt.world.configure_faults(Faults())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,7 @@ from connectors.email.emulator import create_app
 from connectors.email.emulator_state import MailSettings, MailWorld
 from connectors.email.plugin import EmailConnector
 from core import Credentials
-from core.emulator import Faults, LoopbackServer
+from core.emulator import Faults, LoopbackServer, free_port
 from core.http import AuthFailed, InvalidRequest, TransientError
 from core.models import DeliveryEvent, DeliveryStatus, DeliveryType
 from core.store import Store
@@ -131,4 +132,26 @@ def test_the_control_app_runs_the_smtp_server() -> None:
                             timeout=10)
         assert bad.status_code == 400
         assert requests.get(f"{server.url}/_emulator/state/messages", timeout=10).json() == []
+        moved = requests.post(f"{server.url}/_emulator/drive/advance", json={"seconds": 3600}, timeout=10).json()
+        assert moved["result"] == pytest.approx(time.time() + 3600, abs=60)
     app.state.world.close()
+
+
+def test_the_control_app_takes_the_smtp_port() -> None:
+    """`serve_emulators` starts the e-mail emulator on the port of the instance's `smtp://` base URL."""
+    port = free_port()
+    app = create_app(port=port)
+    try:
+        assert app.state.world.url == f"smtp://127.0.0.1:{port}"
+    finally:
+        app.state.world.close()
+
+
+def test_the_world_counts_transactions_on_its_own_clock(connector: EmailConnector, mail: MailWorld) -> None:
+    mail.advance(86400)
+    connector.perform(email_action("ll-clock"))
+    mail.reject(BOUNCE)
+    connector.perform(email_action("ll-refused", recipient="cand2"))  # refused at RCPT: still a transaction
+    assert mail.api_calls() == 2 and mail.quota_breaches() == 0
+    assert [m["received_at"] for m in mail.messages()] == [pytest.approx(time.time() + 86400, abs=60)]
+    assert mail.summary()["now"] == pytest.approx(mail.now())

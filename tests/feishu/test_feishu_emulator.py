@@ -240,6 +240,7 @@ def test_rate_tiers_answer_99991400_with_headers_and_count_breaches(emu: Emu) ->
     app = emu.world.settings.app_id
     assert emu.world.breaches()[app] == {"im.message.read_users": 1}
     assert emu.world.call_counts()[app]["im.message.read_users"] == 51
+    assert emu.world.quota_breaches() == 1 and emu.world.api_calls() == sum(emu.world.call_counts()[app].values())
     emu.clock.t += 1
     assert emu.call("GET", path, params=params).status_code == 200
 
@@ -637,13 +638,14 @@ def test_control_endpoints_drive_and_inspect_over_http(emu: Emu) -> None:
     user = user["result"]
     mid = emu.send(user["open_id"]).json()["data"]["message_id"]
     requests.post(f"{drive}/mark_read", json={"message_id": mid, "user": user["open_id"]}, timeout=5)
-    assert requests.post(f"{drive}/advance", json={"seconds": 60}, timeout=5).json() == {"result": None}
+    assert requests.post(f"{drive}/advance", json={"seconds": 60}, timeout=5).json() == {"result": T0 + 60}
     faults = requests.put(f"{emu.url}/_emulator/faults", json={"rate_limit": 1.0, "seed": 5}, timeout=5)
     assert faults.json()["rate_limit"] == 1.0 and emu.world.faults.faults.seed == 5
     state = requests.get(f"{emu.url}/_emulator/state", timeout=5).json()
     assert state["now"] == T0 + 60 and state["users"][0]["mobile"] == "138****5678"
     assert state["messages"][0]["reads"] == {user["open_id"]: int(T0 * 1000)}
     assert state["calls"][emu.world.settings.app_id]["im.message.create"] == 1
+    assert state["api_calls"] == emu.world.api_calls() > 0 and state["quota_breaches"] == 0
     assert state["callbacks"][0]["event_type"] == "im.message.message_read_v1"
     assert requests.post(f"{drive}/snapshot", json={}, timeout=5).status_code == 404
     assert requests.post(f"{drive}/mark_read", json={"message_id": "om_x", "user": "u"}, timeout=5).status_code == 400

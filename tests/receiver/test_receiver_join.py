@@ -181,3 +181,18 @@ def test_tokens_never_reach_the_logs(store: Store, receiver: str, caplog: pytest
     get(f"{receiver}/j/{token}x")
     assert "GET /j/{token} -> 200" in caplog.text and "POST /j/{token} -> 303" in caplog.text
     assert token not in caplog.text and JOIN_URL not in caplog.text
+
+
+def test_the_receiver_serves_the_confirm_page_every_reminder_links_to(tmp_path: Path, store: Store) -> None:
+    seed(store)
+    config = load_config(tmp_path)
+    token = issue_token(store, IV, purpose=LinkPurpose.confirm).token
+    with running_receiver(config, store) as url:
+        page = requests.get(f"{url}/c/{token}", timeout=10)
+        assert page.status_code == 200 and page.text.count("<button") == 3
+        assert requests.get(f"{url}/c/not-a-token", timeout=10).status_code == 404
+        done = requests.post(f"{url}/c/{token}", data={"action": "decline", "lang": "en"}, timeout=10)
+    assert done.status_code == 200
+    with store.engine.connect() as conn:
+        answer = conn.execute(sa.select(evidence.c.data).where(evidence.c.kind == "confirmation")).scalar_one()
+    assert answer["action"] == "decline" and answer["interview_id"] == IV

@@ -31,7 +31,7 @@ from core.remediation import Playbook, remediate
 from core.remediation.planner import cases
 from core.remediation.policies import STEPS
 from core.remediation.testing import HR_UNION, HR_USER, TENANT, EmulatedTenant, emulated_tenant
-from core.store.schema import health
+from core.store.schema import evidence, health
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -148,6 +148,20 @@ def test_partial_asks_hr_and_unknown_asks_who_was_there(t: EmulatedTenant) -> No
     assert [todo["subject"] for todo in todos(t)] == ["【待决定】周八 面试中途中断"]
     assert any("请确认：吴九 是否参加了面试？" in text for text in texts(t))
     assert sms(t) == []
+
+
+def test_messages_say_whom_they_went_to_so_only_the_candidates_reads_are_reach(t: EmulatedTenant) -> None:
+    t.candidate("c-冯一", "冯一", feishu_first=True)
+    interview = t.interview("iv-冯一", NOW - timedelta(hours=3), candidate="c-冯一")
+    t.decide(interview.id, OutcomeClass.missed_technical, NOW)  # a new time for the candidate, an FYI for HR
+    run(t)
+    planned = {r.action.payload["purpose"]: r.action.payload.get("audience") for r in rows(t.store, TENANT)
+               if r.action.kind == "send_message"}
+    assert planned == {"reschedule_offer": "candidate", "hr_task": "staff"}
+    with t.store.engine.connect() as conn:
+        stored = {tuple(r) for r in conn.execute(sa.select(evidence.c.source, evidence.c.type, evidence.c.audience)
+                                                 .where(evidence.c.kind == "notification"))}
+    assert stored == {("acme.fs", "reschedule_offer", "candidate"), ("acme.dt", "hr_task", "staff")}
 
 
 @pytest.mark.parametrize("outcome", [OutcomeClass.attended, OutcomeClass.pending, OutcomeClass.cancelled])

@@ -159,6 +159,29 @@ def test_approval_moves_the_interview_in_its_thread_once(t: EmulatedTenant) -> N
     assert parse_event_marker(moved_again["description"])["seq"] == "2"  # type: ignore[index]
 
 
+def test_an_ats_resync_after_an_approved_reschedule_keeps_the_new_time(t: EmulatedTenant) -> None:
+    interview, _ = offered(t)
+    start = (NOW + timedelta(days=3)).replace(hour=2, minute=0, second=0)
+    slot = Slot(start_at=start, end_at=start + timedelta(minutes=45))
+    submit(t.store, t.config, interview.id, [slot], NOW, reason_code="schedule_conflict")
+    run(t)
+    approve_by_callback(t, t.dingtalk.approval_list()[0]["instanceId"], "agree")
+    run(t, NOW + timedelta(minutes=1))
+    # HR has not carried the new time into the ATS yet: its next sync still reports SEQUENCE 0, the old time
+    t.store.write(TENANT, [interview])
+    with t.store.engine.connect() as conn:
+        kept = load_interview(conn, interview.id)
+    assert kept is not None
+    assert (kept.start_at, kept.end_at, kept.thread.sequence) == (slot.start_at, slot.end_at, 1)
+    assert kept.status is InterviewStatus.scheduled
+    # and when the ATS cancels the interview, that is still news (the time stays Lifeline's)
+    t.store.write(TENANT, [interview.model_copy(update={"status": InterviewStatus.cancelled})])
+    with t.store.engine.connect() as conn:
+        cancelled = load_interview(conn, interview.id)
+    assert cancelled is not None and cancelled.status is InterviewStatus.cancelled
+    assert (cancelled.start_at, cancelled.thread.sequence) == (slot.start_at, 1)
+
+
 def test_a_refusal_keeps_the_interview_and_tells_the_candidate_politely(t: EmulatedTenant) -> None:
     t.candidate("c1", "张三")
     interview = t.interview("iv1", NOW + timedelta(days=2), candidate="c1")  # asked before the interview

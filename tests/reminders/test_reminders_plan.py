@@ -44,6 +44,7 @@ def test_a_long_lead_time_gets_every_reminder_once(store: Store, config: Config)
     assert len(sms["params"]["code"]) == len(sms["params"]["confirm"]) == 32
     staff = planned[1]
     assert staff.connector == f"{TENANT}.dt" and staff.payload["recipients"] == ["u1", "u2"]
+    assert staff.payload["audience"] == "staff"  # so the interviewers' reads are never the candidate's
     assert summary.as_dict()["planned"] == 5 and summary.skipped == 0
 
     again = plan_reminders(store, TENANT, NOW + timedelta(minutes=10), config)

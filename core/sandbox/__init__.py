@@ -1,0 +1,13 @@
+"""The sandbox: a simulated recruiting world with known ground truth, acting on the vendor emulators.
+
+    bookings = draw(seed, n, days, now, zone_offset)          # who, when, and how they tend to behave
+    sandbox = Sandbox(config, tenant, worlds, receiver_url, bookings, seed)
+    sandbox.setup(); sandbox.observe(); sandbox.advance_to(t); sandbox.settle(t)
+
+`lifeline demo` (core.demo) runs the real pipeline against it over virtual days.
+"""
+
+from core.sandbox.population import Booking, Intent, Kind, Traits, draw
+from core.sandbox.world import Sandbox, truth_of
+
+__all__ = ["Booking", "Intent", "Kind", "Sandbox", "Traits", "draw", "truth_of"]

@@ -1,0 +1,123 @@
+"""The simulated population: candidates, their interviews, and how each of them tends to behave.
+
+Everything is drawn up front from one seeded RNG, so a run is repeatable; what then *happens* (who
+is reached, who joins, who hits the platform outage) comes out of the simulation, and the sandbox
+records it as ground truth. The rates follow what recruiting teams report: SMS is read far more
+often than e-mail, a share of corporate mailboxes run link scanners, no-shows grow with the lead
+time between booking and interview, and technical failures cluster on one platform at one time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
+
+
+class Kind(StrEnum):
+    ai = "ai"
+    """An AI interview on the interview platform: a window to complete it in (attendance observed)."""
+    live = "live"
+    """A video interview booked in Feishu Hire with interviewers (no meeting attendance source)."""
+
+
+class Intent(StrEnum):
+    attend = "attend"
+    no_show = "no_show"
+    decline = "decline"
+    reschedule = "reschedule"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """How one candidate reacts: reachability, reading habits, intent, and second chances."""
+
+    phone_ok: bool
+    email_ok: bool
+    scanner: bool
+    """Their mailbox's security gateway opens every link seconds after delivery."""
+    sms_read: float
+    email_read: float
+    intent: Intent
+    late: bool
+    """Joins well after the start (live) or submits near the deadline (AI)."""
+    device_trouble: bool
+    """Their own camera or network fails, whatever the platform does."""
+    wants_second_chance: bool
+    """Takes up a reschedule offer after a miss."""
+
+
+@dataclass
+class Booking:
+    """One interview of one candidate: when it was booked, its window, and the candidate's traits."""
+
+    ref: str
+    name: str
+    phone: str
+    """Mainland mobile number, or "" for a candidate who gave only an e-mail address."""
+    email: str
+    kind: Kind
+    booked_at: datetime
+    start: datetime
+    end: datetime
+    traits: Traits
+    hr_moves: bool = False
+    """HR moves it in the ATS before it happens (live interviews)."""
+    hr_cancels: bool = False
+    remote_id: str = ""
+    """The vendor's id once created (invitation id, Hire interview id)."""
+    truth: str = ""
+    """What really happened, in outcome-class terms (set by the sandbox as it happens)."""
+    facts: dict[str, datetime] = field(default_factory=dict)
+    """When the candidate was reached, answered, joined, failed... (the sandbox's own record)."""
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+
+
+def no_show_rate(lead: timedelta) -> float:
+    """No-shows grow with the lead time between booking and interview (capped)."""
+    return min(0.06 + 0.03 * lead.total_seconds() / 86400, 0.30)
+
+
+def _traits(rng: random.Random, lead: timedelta) -> Traits:
+    roll, no_show = rng.random(), no_show_rate(lead)
+    intent = (Intent.no_show if roll < no_show else Intent.decline if roll < no_show + 0.05
+              else Intent.reschedule if roll < no_show + 0.10 else Intent.attend)
+    return Traits(
+        phone_ok=rng.random() < 0.92, email_ok=rng.random() < 0.95, scanner=rng.random() < 0.25,
+        sms_read=rng.uniform(0.75, 0.98), email_read=rng.uniform(0.3, 0.7), intent=intent,
+        late=rng.random() < 0.12, device_trouble=rng.random() < 0.03, wants_second_chance=rng.random() < 0.7,
+    )
+
+
+def _at(rng: random.Random, day: datetime, hours: list[float]) -> datetime:
+    """One of the local `hours` on `day` (the instant of a local midnight)."""
+    return day + timedelta(hours=rng.choice(hours))
+
+
+def draw(seed: int, n: int, days: int, now: datetime, zone_offset: timedelta) -> list[Booking]:
+    """`n` interviews starting on days 1 to `days - 1` from `now` (the last day is for deciding and
+    following up), booked 1-7 days before their start (those booked earlier are created at `now`)."""
+    rng = random.Random(seed)
+    midnight = (now + zone_offset).replace(hour=0, minute=0, second=0, microsecond=0) - zone_offset
+    bookings = []
+    for i in range(n):
+        day = midnight + timedelta(days=rng.randint(1, max(days - 1, 1)))
+        kind = Kind.ai if rng.random() < 0.75 else Kind.live
+        start = _at(rng, day, [10, 10.5, 11, 14, 14.5, 15, 15.5, 16, 16.5, 17] if kind is Kind.live else [9, 10, 14])
+        end = start + (timedelta(hours=rng.choice([24, 36])) if kind is Kind.ai else timedelta(minutes=45))
+        lead = timedelta(days=rng.randint(1, 7), hours=rng.randint(0, 23))
+        bookings.append(Booking(
+            ref=f"req-{i:04d}", name=_name(rng),
+            phone=f"138{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else "",  # some give only e-mail
+            email=f"candidate{i:04d}@example.com", kind=kind, booked_at=max(start - lead, now), start=start,
+            end=end, traits=_traits(rng, lead),
+            hr_moves=kind is Kind.live and rng.random() < 0.08, hr_cancels=kind is Kind.live and rng.random() < 0.05,
+        ))
+    return sorted(bookings, key=lambda b: b.start)

@@ -1,0 +1,61 @@
+"""The simulated population: repeatable, inside working hours, and behaving by the stated rates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from core.models import zone_info
+from core.sandbox import Booking, Intent, Kind, Traits, draw, truth_of
+from core.sandbox.population import no_show_rate
+
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+SHANGHAI = timedelta(hours=8)
+
+
+def test_a_seed_draws_the_same_world_and_another_seed_a_different_one() -> None:
+    first, again, other = draw(5, 80, 5, NOW, SHANGHAI), draw(5, 80, 5, NOW, SHANGHAI), draw(6, 80, 5, NOW, SHANGHAI)
+    assert [(b.name, b.start, b.traits) for b in first] == [(b.name, b.start, b.traits) for b in again]
+    assert [b.start for b in first] != [b.start for b in other]
+
+
+def test_interviews_fall_on_working_days_inside_the_run_and_are_booked_ahead() -> None:
+    bookings = draw(1, 300, 5, NOW, SHANGHAI)
+    zone = zone_info("Asia/Shanghai")
+    assert {b.kind for b in bookings} == {Kind.ai, Kind.live}
+    for b in bookings:
+        local = b.start.astimezone(zone)
+        assert NOW + timedelta(hours=1) < b.start < NOW + timedelta(days=5)
+        assert 9 <= local.hour <= 17 and b.end > b.start
+        assert NOW <= b.booked_at < b.start
+        assert b.ref != b.email != b.phone
+    phones = [b.phone for b in bookings if b.phone]
+    assert len(set(phones)) == len(phones)  # one candidate per number: an SMS maps back to them
+    assert 0.1 < 1 - len(phones) / len(bookings) < 0.3  # some candidates give only an e-mail address
+
+
+def test_no_shows_grow_with_the_lead_time() -> None:
+    assert no_show_rate(timedelta(days=1)) < no_show_rate(timedelta(days=4)) < no_show_rate(timedelta(days=30))
+    assert no_show_rate(timedelta(days=30)) == 0.30
+    bookings = draw(2, 2000, 5, NOW, SHANGHAI)
+    no_shows = sum(b.traits.intent is Intent.no_show for b in bookings) / len(bookings)
+    assert 0.08 < no_shows < 0.25
+
+
+def booking(kind: Kind = Kind.ai, **facts: datetime) -> Booking:
+    traits = Traits(phone_ok=True, email_ok=True, scanner=False, sms_read=1.0, email_read=1.0, intent=Intent.attend,
+                    late=False, device_trouble=False, wants_second_chance=False)
+    start = NOW + timedelta(days=1)
+    return Booking("r", "n", "13800000000", "a@example.com", kind, NOW, start, start + timedelta(hours=1), traits,
+                   facts=dict(facts))
+
+
+def test_truth_is_what_happened_in_the_order_the_outcome_classes_use() -> None:
+    t = NOW + timedelta(days=1, minutes=1)
+    assert truth_of(booking(submitted=t, technical=t)) == "attended"
+    assert truth_of(booking(joined=t)) == "attended_partial"
+    assert truth_of(booking(Kind.live, joined=t, late=t + timedelta(minutes=15))) == "attended_late"
+    assert truth_of(booking(technical=t, reached=t)) == "missed_technical"
+    assert truth_of(booking(declined=t, reached=t)) == "missed_declined"
+    assert truth_of(booking(reached=t)) == "missed_read_no_show"
+    assert truth_of(booking()) == "missed_not_reached"
+    assert truth_of(booking(moved=t, submitted=t)) == "rescheduled"

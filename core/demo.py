@@ -28,21 +28,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.airflow.standalone import Emulators, serve_emulators
+from core.airflow.standalone import serve_emulators
 from core.config import Config, ConnectorSetup
 from core.emulator import Faults, LoopbackServer
 from core.links import PUBLIC_URL_ENV
 from core.models import utcnow, zone_info
 from core.models.time import reset_clock
 from core.plugins import PluginHost
-from core.sandbox import Booking, Sandbox, draw
+from core.sandbox import Booking, Sandbox, worlds_of
 from core.store import Store, schema
 from core.sync import build_connector, sync_stream
 
 TICK = timedelta(minutes=30)
 """How often the pipeline runs in simulated time (the reminders DAG runs every 10 minutes, syncs more often)."""
-SETTLE_TICKS = 8
-"""Extra steps after the last day for the interviews that end on it."""
+SETTLE = timedelta(hours=2)
+"""How long the run goes on after the last interview's window has closed and its grace has passed."""
 ORDER = ("attended", "attended_late", "attended_partial", "missed_technical", "missed_declined",
          "missed_read_no_show", "missed_not_reached", "rescheduled", "cancelled")
 
@@ -67,6 +67,8 @@ class DemoReport:
     faults_injected: dict[str, int] = field(default_factory=dict)
     samples: list[dict[str, str]] = field(default_factory=list)
     """A few HR todos as HR sees them in DingTalk (subject and description)."""
+    sms_samples: list[str] = field(default_factory=list)
+    """A reminder and a reschedule offer as the candidate's phone shows them."""
 
 
 def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
@@ -83,12 +85,10 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
     receiver = LoopbackServer(create_app(config, store, host)).start()
     os.environ[PUBLIC_URL_ENV] = receiver.url
     try:
-        worlds = _worlds(config, tenant, emulators)
+        worlds = worlds_of(config, tenant, emulators.worlds)
         start = utcnow()
-        zone = config.tenant(tenant).timezone
-        offset = zone_info(zone).utcoffset(start.replace(tzinfo=None)) or timedelta(0)
-        bookings = draw(seed, n, days, start, offset)
-        sandbox = Sandbox(config, tenant, worlds, receiver.url, bookings, seed)
+        sandbox = Sandbox.populate(config, tenant, worlds, receiver.url, n, days, seed)
+        bookings = sandbox.bookings
         sandbox.setup()
         for world in worlds.values():  # faults once the world is set up; every emulator takes the same knobs
             world.configure_faults(Faults.uniform(faults, seed))
@@ -107,16 +107,6 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
                 os.environ[key] = value
 
 
-def _worlds(config: Config, tenant: str, emulators: Emulators) -> dict[str, Any]:
-    """The emulator state of each of the tenant's plugins (the sandbox drives one instance per vendor)."""
-    found: dict[str, Any] = {}
-    for setup in config.instances(tenant):
-        world = emulators.worlds.get(setup.instance.name)
-        if world is not None:
-            found.setdefault(setup.connector_class.name, world)
-    return found
-
-
 def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandbox: Sandbox, start: datetime,
               days: int, console: Console) -> None:
     from core.outbox import dispatch
@@ -124,7 +114,9 @@ def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandb
     from core.remediation.run import remediate
     from core.reminders import plan_reminders
 
-    steps = int(timedelta(days=days) / TICK) + SETTLE_TICKS
+    grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
+    last = max((b.end for b in sandbox.bookings), default=start) + grace + SETTLE
+    steps = int((max(start + timedelta(days=days), last) - start) / TICK) + 1
     zone = zone_info(config.tenant(tenant).timezone)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
@@ -142,8 +134,7 @@ def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandb
             dispatch(store, config, tenant, now=now)
             decided = sum(1 for b in sandbox.bookings if b.truth)
             local = now.astimezone(zone)
-            day = min((now - start).days + 1, days)
-            progress.update(task, advance=1, description=f"day {day}/{days} {local:%a %H:%M}",
+            progress.update(task, advance=1, description=f"day {(now - start).days + 1} {local:%a %H:%M}",
                             status=f"{decided}/{len(sandbox.bookings)} over · HR tasks {sandbox.did['hr_todos']}")
 
 
@@ -203,6 +194,8 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         texts = sms.message_list()
         report.candidate_messages["sms"] = len(texts)
         report.duplicates += _repeats(m["out_id"] for m in texts)
+        report.sms_samples = [f"【{m['sign_name']}】{m['content']}" for m in texts if "/c/" in m["content"]][:1] + \
+                             [f"【{m['sign_name']}】{m['content']}" for m in texts if "/r/" in m["content"]][:1]
     if mail is not None:
         received = mail.messages()
         report.candidate_messages["email"] = len({m["message_id"] for m in received})
@@ -235,6 +228,9 @@ def show(report: DemoReport, console: Console) -> None:
         table.add_row(real.replace("_", " "),
                       *(f"[bold]{row.get(d, 0)}[/]" if d == real else str(row.get(d, 0) or "·") for d in decided))
     console.print(table)
+    if any("unknown" in row for row in report.confusion.values()):
+        console.print("unknown: Feishu Hire video interviews - Lifeline has no attendance source for them (the Hire "
+                      "API exposes no meeting), so it does not guess; declines, moves and cancellations still count.")
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")
@@ -255,6 +251,9 @@ def show(report: DemoReport, console: Console) -> None:
     for name, value in sorted(report.people.items()):
         people.add_row(name.replace("_", " "), str(value))
     console.print(people)
+    for text in report.sms_samples:
+        console.rule("an SMS on a candidate's phone")
+        console.print(text, markup=False, highlight=False)
     for sample in report.samples:
         console.rule("an HR todo in DingTalk")
         console.print(f"[bold]{sample['subject']}[/]\n{sample['description']}", markup=True, highlight=False)

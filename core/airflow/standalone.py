@@ -4,8 +4,11 @@
 
 Every connector instance of `$LIFELINE_CONFIG` (default `plugins.toml`) whose base URLs name a
 loopback port gets its connector's emulator served on that port, and its connection id the
-emulator's credentials as `AIRFLOW_CONN_<ID>` (unless already set). Airflow lives in `var/airflow`
-(metadata DB, logs, the admin password file); the DAGs come from `dags/`, the pools
+emulator's credentials as `AIRFLOW_CONN_<ID>` (unless already set). Lifeline's receiver (join
+links, confirm and reschedule pages) runs on loopback as `LIFELINE_PUBLIC_URL`, and the sandbox's
+people act in real time on the emulators: the recruiter books interviews over the next days,
+candidates read and answer what the DAGs send them, HR works the todos. Airflow lives in
+`var/airflow` (metadata DB, logs, the admin password file); the DAGs come from `dags/`, the pools
 `lifeline_<plugin>` are created, new DAGs start unpaused, and the login is printed once the API is up.
 """
 
@@ -30,13 +33,15 @@ from core.airflow.masking import SENSITIVE_WORDS
 from core.config import Config, default_path, load
 from core.connections import env_var_name
 from core.emulator import LoopbackServer
-from core.plugins import get_host
+from core.links import PUBLIC_URL_ENV
+from core.plugins import PluginHost, get_host
 from core.store import Store
 
 PORT = os.environ.get("AIRFLOW__API__PORT", "8080")
 API = f"http://127.0.0.1:{PORT}"
 POOL_SLOTS = 4
 PASSWORDS = "simple_auth_manager_passwords.json.generated"
+SANDBOX_INTERVIEWS, SANDBOX_DAYS = 40, 4
 
 
 @dataclass
@@ -145,15 +150,38 @@ def announce_login(home: Path, timeout: float = 300) -> None:
         time.sleep(2)
 
 
+def sandbox(config: Config, host: PluginHost, store: Store, emulators: Emulators,
+            ) -> tuple[LoopbackServer, threading.Event]:
+    """Lifeline's receiver on loopback, and the sandbox's people acting in real time on the emulators of the
+    config's first tenant (`SANDBOX_INTERVIEWS` interviews over the next days); set the returned event to stop."""
+    from core.receiver.app import create_app
+    from core.sandbox import Sandbox, worlds_of
+
+    receiver = LoopbackServer(create_app(config, store, host)).start()
+    stop = threading.Event()
+    tenant = next(iter(config.data.tenants))
+    worlds = worlds_of(config, tenant, emulators.worlds)
+    if worlds:
+        people = Sandbox.populate(config, tenant, worlds, receiver.url, SANDBOX_INTERVIEWS, SANDBOX_DAYS, seed=1)
+        threading.Thread(target=people.run_live, args=(stop,), name="sandbox", daemon=True).start()
+        print(f"sandbox: {SANDBOX_INTERVIEWS} interviews of tenant {tenant} over the next {SANDBOX_DAYS - 1} days; "
+              f"Lifeline's pages on {receiver.url}")
+    return receiver, stop
+
+
 def main() -> int:
     from core.airflow import manifest
 
     root = Path.cwd().resolve()
     config_path = default_path().resolve()
-    config = load(config_path, get_host())
-    Store(config.store_url).upgrade()
+    host = get_host()
+    config = load(config_path, host)
+    store = Store(config.store_url)
+    store.upgrade()
     emulators = serve_emulators(config)
-    env = airflow_env(root, config_path, emulators.env)
+    os.environ.update(emulators.env)  # the receiver's callback routes resolve the connections too
+    receiver, people = sandbox(config, host, store, emulators)
+    env = airflow_env(root, config_path, {**emulators.env, PUBLIC_URL_ENV: receiver.url})
     # what `lifeline plugins --manifest` does: the DAG file checks plugins.toml against it
     print(f"plugin manifest: {manifest.write(get_host(), manifest.path(env))}")
     create_pools(env, {s.config.plugin for s in config.setups.values()})
@@ -185,6 +213,8 @@ def main() -> int:
         airflow.wait()
     finally:
         reap()
+        people.set()
+        receiver.stop()
         emulators.stop()
     return 0 if stopping.is_set() else airflow.returncode  # asked to stop: a clean exit, not make's "Error 241"
 

@@ -21,6 +21,7 @@ import itertools
 import logging
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,9 +31,9 @@ from typing import Any
 import requests
 
 from core.config import Config
-from core.models import NotificationPurpose, utcnow
+from core.models import NotificationPurpose, utcnow, zone_info
 from core.models.time import advance_clock
-from core.sandbox.population import Booking, Intent, Kind
+from core.sandbox.population import Booking, Intent, Kind, draw
 
 log = logging.getLogger("lifeline.sandbox")
 
@@ -81,6 +82,26 @@ class Sandbox:
         ai = sorted(b.start for b in bookings if b.kind is Kind.ai)
         self.outage = (ai[len(ai) // 2], ai[len(ai) // 2] + OUTAGE) if ai else None
         """The platform's bad afternoon: joins in this window fail (technical misses cluster here)."""
+
+    @classmethod
+    def populate(cls, config: Config, tenant: str, worlds: dict[str, Any], receiver_url: str, n: int, days: int,
+                 seed: int) -> Sandbox:
+        """A sandbox with `n` interviews drawn over the next `days` days in the tenant's time zone."""
+        now = utcnow()
+        offset = zone_info(config.tenant(tenant).timezone).utcoffset(now.replace(tzinfo=None)) or timedelta(0)
+        return cls(config, tenant, worlds, receiver_url, draw(seed, n, days, now, offset), seed)
+
+    def run_live(self, stop: threading.Event, every: float = 10.0) -> None:
+        """Act in real time, beside a scheduler that runs the pipeline (`make airflow`): the clocks are the
+        wall clock, and people react to what Lifeline sends as it comes."""
+        self.setup()
+        while True:
+            now = utcnow()
+            self.observe()
+            self.advance_to(now)
+            self.settle(now)
+            if stop.wait(every):
+                return
 
     # ------------------------------------------------------------------ set-up and time
 
@@ -189,24 +210,25 @@ class Sandbox:
 
     # ------------------------------------------------------------------ candidates join
 
-    def _join_ai(self, b: Booking) -> None:
+    def _join_ai(self, b: Booking, attempt: int = 1) -> None:
+        """Join the AI interview; in the platform's bad afternoon (or with a broken camera) it fails, and a
+        second try four minutes later fails too."""
         if "declined" in b.facts or "asked_to_move" in b.facts:
             return
         platform, now = self.worlds["aiplatform"], utcnow()
+        self._press_join(b)
         down = self.outage is not None and self.outage[0] <= now < self.outage[1]
-        for attempt in range(2 if down or b.traits.device_trouble else 1):
-            self._press_join(b)
-            if down or b.traits.device_trouble:
-                platform.technical(b.remote_id, "join_error", "MEDIA_SERVER_UNAVAILABLE" if down else "CAMERA_BLOCKED")
-                b.facts.setdefault("technical", utcnow())
-                self.did["technical_failures"] += 1
-                if attempt == 0:
-                    self.move_clocks(utcnow() + 4 * MINUTE)
-                continue
-            platform.start(b.remote_id)
-            b.facts["joined"] = utcnow()
-            self.did["joined"] += 1
-            self.at(utcnow() + timedelta(minutes=self.rng.randint(20, 40)), self._submit, b)
+        if down or b.traits.device_trouble:
+            platform.technical(b.remote_id, "join_error", "MEDIA_SERVER_UNAVAILABLE" if down else "CAMERA_BLOCKED")
+            b.facts.setdefault("technical", now)
+            self.did["technical_failures"] += 1
+            if attempt == 1:
+                self.at(now + 4 * MINUTE, self._join_ai, b, 2)
+            return
+        platform.start(b.remote_id)
+        b.facts["joined"] = now
+        self.did["joined"] += 1
+        self.at(now + timedelta(minutes=self.rng.randint(20, 40)), self._submit, b)
 
     def _submit(self, b: Booking) -> None:
         self.worlds["aiplatform"].submit(b.remote_id)
@@ -411,8 +433,6 @@ class Sandbox:
 
     def _office_hours(self, at: datetime) -> datetime:
         """`at`, or 09:30 the next working morning when it is outside 09:00-18:00 in the tenant's zone."""
-        from core.models import zone_info
-
         zone = zone_info(self.config.tenant(self.tenant).timezone)
         local = at.astimezone(zone)
         if 9 <= local.hour < 18:
@@ -436,6 +456,15 @@ class Sandbox:
                 if b.kind is Kind.ai and "aiplatform" in self.worlds:
                     inv = self.worlds["aiplatform"].get(b.remote_id)
                     self._missed_window[b.ref] = (inv["resets"], inv["deadline_at"])
+
+
+def worlds_of(config: Config, tenant: str, by_instance: dict[str, Any]) -> dict[str, Any]:
+    """The emulator state the sandbox drives, per plugin: the first of the tenant's instances of each."""
+    found: dict[str, Any] = {}
+    for setup in config.instances(tenant):
+        if setup.instance.name in by_instance:
+            found.setdefault(setup.connector_class.name, by_instance[setup.instance.name])
+    return found
 
 
 def truth_of(b: Booking) -> str:

@@ -194,8 +194,8 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         texts = sms.message_list()
         report.candidate_messages["sms"] = len(texts)
         report.duplicates += _repeats(m["out_id"] for m in texts)
-        report.sms_samples = [f"【{m['sign_name']}】{m['content']}" for m in texts if "/c/" in m["content"]][:1] + \
-                             [f"【{m['sign_name']}】{m['content']}" for m in texts if "/r/" in m["content"]][:1]
+        firsts = (next((m["content"] for m in texts if path in m["content"]), "") for path in ("/c/", "/r/"))
+        report.sms_samples = [text for text in firsts if text]  # a reminder and an offer
     if mail is not None:
         received = mail.messages()
         report.candidate_messages["email"] = len({m["message_id"] for m in received})

@@ -230,7 +230,7 @@ def show(report: DemoReport, console: Console) -> None:
     console.print(table)
     if any("unknown" in row for row in report.confusion.values()):
         console.print("unknown: Feishu Hire video interviews - Lifeline has no attendance source for them (the Hire "
-                      "API exposes no meeting), so it does not guess; declines, moves and cancellations still count.")
+                      "API exposes no meeting), so it does not guess; a decline or a move still counts.")
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")

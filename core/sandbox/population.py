@@ -67,7 +67,6 @@ class Booking:
     traits: Traits
     hr_moves: bool = False
     """HR moves it in the ATS before it happens (live interviews)."""
-    hr_cancels: bool = False
     remote_id: str = ""
     """The vendor's id once created (invitation id, Hire interview id)."""
     truth: str = ""
@@ -118,6 +117,6 @@ def draw(seed: int, n: int, days: int, now: datetime, zone_offset: timedelta) ->
             phone=f"138{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else "",  # some give only e-mail
             email=f"candidate{i:04d}@example.com", kind=kind, booked_at=max(start - lead, now), start=start,
             end=end, traits=_traits(rng, lead),
-            hr_moves=kind is Kind.live and rng.random() < 0.08, hr_cancels=kind is Kind.live and rng.random() < 0.05,
+            hr_moves=kind is Kind.live and rng.random() < 0.08,
         ))
     return sorted(bookings, key=lambda b: b.start)

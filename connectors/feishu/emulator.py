@@ -57,7 +57,7 @@ EVENT_FIELDS = (
 DRIVE_ACTIONS = frozenset(
     ("add_user", "add_chat", "add_user_message", "mark_read", "complete_task", "add_approval_definition",
      "decide_approval", "add_calendar", "add_calendar_event", "update_calendar_event", "add_attendee", "set_rsvp",
-     "add_hire_interview", "update_hire_interview", "record_feedback", "add_attendance_flow",
+     "add_hire_interview", "add_talent", "update_hire_interview", "record_feedback", "add_attendance_flow",
      "add_attendance_result", "add_bot_message", "hold_meeting", "join_meeting", "end_meeting", "advance",
      "expire_tokens", "grant_scopes", "deliver_pending_events", "verify_callback_url")
 )  # fmt: skip
@@ -77,12 +77,14 @@ class Call:
 @dataclass(frozen=True)
 class Reply:
     """A handler's answer: `data`, which list in it holds records (for fault injection) and which
-    fields of those records are required. `top_level` puts the fields next to code/msg (auth)."""
+    fields of those records are required. `top_level` puts the fields next to code/msg (auth);
+    `single` says `data` itself is one record (a get), which the malformed fault may corrupt."""
 
     data: dict[str, Any]
     listing: str | None = None
     required: tuple[str, ...] = ()
     top_level: bool = False
+    single: bool = False
 
 
 Handler = Callable[[FeishuWorld, Call], Reply]
@@ -875,6 +877,53 @@ def interview_tasks(world: FeishuWorld, call: Call) -> Reply:
     return Reply(offset_page(call, items, scope, size, 1002002), "items", ("id", "activity_status"))
 
 
+APPLICATION_NOT_FOUND = 1002201
+TALENT_NOT_FOUND = 1002102
+"""Hire's "Application not exist" / "Talent not exist" (Hire error table; HTTP status unconfirmed)."""
+
+
+def get_application(world: FeishuWorld, call: Call) -> Reply:
+    """`data.application` of an application some interview names (reference §8.3)."""
+    id_type_of(call)
+    application_id = call.path["application_id"]
+    interview = next(
+        (i for i in sorted(world.interviews.values(), key=lambda i: i.record["biz_create_time"])
+         if i.record["application_id"] == application_id),
+        None,
+    )  # fmt: skip
+    if interview is None:
+        raise FeishuError(APPLICATION_NOT_FOUND, "Application not exist")
+    created = str(interview.record["biz_create_time"])
+    application = {
+        "id": application_id,
+        "job_id": interview.job_id,
+        "talent_id": interview.talent_id,
+        "stage": {"id": interview.record["stage_id"], "zh_name": "面试", "en_name": "Interview", "type": 4},
+        "active_status": 1,
+        "delivery_type": 1,
+        "create_time": created,
+        "modify_time": str(interview.record["biz_modify_time"]),
+    }
+    return Reply({"application": application})
+
+
+def get_talent(world: FeishuWorld, call: Call) -> Reply:
+    """`data` {talent_id, basic_info {name, mobile_number, mobile_code, email, ...}} of an added talent
+    (field names: the official SDK's GetTalentResponseBody / CompositeTalentBasicInfo)."""
+    id_type_of(call)
+    talent = world.talents.get(call.path["talent_id"])
+    if talent is None:
+        raise FeishuError(TALENT_NOT_FOUND, "Talent not exist")
+    basic = {"name": talent.name, "mobile_code": talent.mobile_code}
+    if talent.mobile_number:
+        basic["mobile_number"] = talent.mobile_number
+    if talent.email:
+        basic["email"] = talent.email
+    data = {"talent_id": talent.talent_id, "basic_info": basic, "education_list": [], "career_list": [],
+            "is_onboarded": False, "is_in_agency_period": False}  # fmt: skip
+    return Reply(data, required=("talent_id", "basic_info"), single=True)
+
+
 # -- Attendance v1 ------------------------------------------------------------------------------------
 
 
@@ -1111,6 +1160,8 @@ IM_SEND = ("im:message", "im:message:send_as_bot", "im:message:send")
 IM_READ = ("im:message", "im:message:readonly", "im:message:basic")
 CAL_READ = ("calendar:calendar", "calendar:calendar:readonly", "calendar:calendar.event:read")
 HIRE_READ = ("hire:interview:readonly", "hire:interview")
+HIRE_APPLICATION_READ = ("hire:application:readonly", "hire:application")
+HIRE_TALENT_READ = ("hire:talent:readonly", "hire:talent")
 ATTENDANCE = ("attendance:task:readonly",)
 TASK_5XX = (500, 1470500)
 CAL_5XX = (500, 190003)
@@ -1148,6 +1199,10 @@ APIS = (
     Api("hire.interview.list", "GET", "/open-apis/hire/v1/interviews", list_interviews, HIRE_READ, HIRE_5XX),
     Api("hire.interview.get_by_talent", "GET", "/open-apis/hire/v1/interviews/get_by_talent",
         interviews_by_talent, HIRE_READ, HIRE_5XX),
+    Api("hire.application.get", "GET", "/open-apis/hire/v1/applications/{application_id}", get_application,
+        HIRE_APPLICATION_READ, HIRE_5XX),
+    Api("hire.talent.get", "GET", "/open-apis/hire/v2/talents/{talent_id}", get_talent, HIRE_TALENT_READ,
+        HIRE_5XX),
     Api("hire.interview_task.list", "GET", "/open-apis/hire/v1/interview_tasks", interview_tasks,
         ("hire:interview:readonly",), HIRE_5XX),
     Api("attendance.user_flow.query", "POST", "/open-apis/attendance/v1/user_flows/query", query_user_flows,
@@ -1243,6 +1298,12 @@ class Gateway:
 
     def _with_listing_faults(self, reply: Reply) -> dict[str, Any]:
         world, items = self.world, reply.data.get(reply.listing or "")
+        if reply.single:
+            if world.faults.roll("malformed"):
+                broken: dict[str, Any] = corrupt(reply.data, reply.required, world.rng.choice(CORRUPTIONS),
+                                                 world.rng.random())  # fmt: skip
+                return broken
+            return reply.data
         if not isinstance(items, list) or not items:
             return reply.data
         items = list(items)

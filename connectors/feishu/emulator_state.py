@@ -58,6 +58,8 @@ def default_rate_tiers() -> dict[str, list[RateTier]]:
         "attendance.user_flow.query": _tiers((50, 1.0)),
         "hire.interview.list": _tiers((50, 1.0)),
         "hire.interview.get_by_talent": _tiers(*standard),
+        "hire.application.get": _tiers(*standard),
+        "hire.talent.get": _tiers((20, 1.0)),
         "vc.meeting_list.get": _tiers((100, 60.0)),
         "vc.participant_list.get": _tiers((100, 60.0)),
     }
@@ -221,6 +223,17 @@ class HireInterview:
 
 
 @dataclass
+class Talent:
+    """A Hire talent as `GET /open-apis/hire/v2/talents/:talent_id` shows its `basic_info`."""
+
+    talent_id: str
+    name: str
+    mobile_number: str | None = None
+    mobile_code: str = "86"
+    email: str | None = None
+
+
+@dataclass
 class Participant:
     """One join..leave segment of someone in a VC meeting (epoch seconds)."""
 
@@ -283,6 +296,7 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
         self.calendars: dict[str, str] = {}
         self.calendar_events: dict[str, CalendarEvent] = {}
         self.interviews: dict[str, HireInterview] = {}
+        self.talents: dict[str, Talent] = {}
         self.attendance_flows: list[dict[str, Any]] = []
         self.attendance_results: list[dict[str, Any]] = []
         self.meetings: list[Meeting] = []
@@ -784,6 +798,14 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
             self.interviews[interview_id] = HireInterview(interview_id, talent_id, job_id, record)
             return interview_id
 
+    def add_talent(
+        self, talent_id: str, name: str, mobile: str | None = None, email: str | None = None, mobile_code: str = "86"
+    ) -> None:
+        """A Hire talent (replacing one of the same id): what the talent get endpoint answers for it.
+        Interviews may name talents never added; the endpoint then answers "talent not exist"."""
+        with self.lock:
+            self.talents[talent_id] = Talent(talent_id, name, mobile, mobile_code, email)
+
     def update_hire_interview(self, interview_id: str, **fields: Any) -> None:
         """Change interview fields (reschedule `begin_time`/`end_time`, `interview_round_summary`...)."""
         with self.lock:
@@ -1012,6 +1034,11 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
                 "approvals": [dataclasses.asdict(a) for a in self.approvals.values()],
                 "calendar_events": [dataclasses.asdict(e) for e in self.calendar_events.values()],
                 "interviews": [dataclasses.asdict(i) for i in self.interviews.values()],
+                "talents": [
+                    {"talent_id": t.talent_id, "name": t.name, "mobile_code": t.mobile_code,
+                     "mobile_number": mask(t.mobile_number), "email": mask_address(t.email)}
+                    for t in self.talents.values()
+                ],
                 "attendance_flows": list(self.attendance_flows),
                 "attendance_results": list(self.attendance_results),
                 "meetings": [dataclasses.asdict(m) for m in self.meetings],
@@ -1038,3 +1065,11 @@ def rate_limit_error(limit: int, reset: int, status: int = 429) -> FeishuError:
 def mask(mobile: str | None) -> str | None:
     """`138****1234`: phone numbers never leave the emulator in full."""
     return None if not mobile else mobile[:3] + "****" + mobile[-4:]
+
+
+def mask_address(email: str | None) -> str | None:
+    """`a***@example.com`: nor do e-mail addresses (the inspection view)."""
+    if not email:
+        return None
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"

@@ -40,6 +40,7 @@ from core.http import VendorError
 from core.models import (
     Action,
     Attendance,
+    Candidate,
     Confirmation,
     DeliveryEvent,
     Interview,
@@ -66,7 +67,8 @@ class FeishuConnector(Connector):
     description = "Feishu/Lark: Hire interviews, RSVPs, read receipts, VC attendance, tasks, approvals"
     settings_model = FeishuSettings
     streams = (
-        StreamInfo("interviews", (Interview,), "Hire interviews around now; moved ones followed by application"),
+        StreamInfo("interviews", (Interview, Candidate),
+                   "Hire interviews around now (moved ones followed by application) and their talents"),
         StreamInfo("rsvps", (Confirmation,), "external attendees' RSVPs on Lifeline's calendar events"),
         StreamInfo("receipts", (DeliveryEvent,), "read_users of the bot's messages until each is settled"),
         StreamInfo("attendance", (Attendance,), "VC participants of Lifeline's calendar meetings",

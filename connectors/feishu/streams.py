@@ -5,6 +5,12 @@ Every stream ends with one `Checkpoint` whose watermark is the instant its snaps
 completeness gate never trusts data a stream has not actually read; a run that quarantined a
 record claims no watermark at all (`plugin.honest`). Receipts live in `receipts`.
 
+The interviews stream also yields each interview's candidate: the Hire application names the talent
+(`GET /open-apis/hire/v1/applications/:id`, once per interview), the talent's `basic_info` gives
+name, mobile (with its country calling code) and e-mail (`GET /open-apis/hire/v2/talents/:id`, once
+per talent and day, or when its interview is rescheduled). Contact values are never logged; what
+quarantine keeps of a garbled talent has them masked.
+
 Calendar events Lifeline creates carry a marker line `[lifeline interview=<id> seq=<n>]` in their
 description; RSVPs and meeting attendance are read only for such events and linked through it.
 """
@@ -13,21 +19,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import phonenumbers
 
 from connectors.feishu.common import millis, staff_id, vc_time
 from core import Checkpoint, Malformed, StreamItem
 from core.connector import describe_error
-from core.http import InvalidRequest, NotFound
+from core.http import InvalidRequest, NotFound, PermissionDenied, Quota
+from core.http.redact import mask_email, mask_phone
 from core.models import (
     AppointmentThread,
     Attendance,
+    Candidate,
     Channel,
     Confirmation,
     ConfirmationAction,
+    ContactPoint,
     DeliveryEvent,
     DeliveryType,
     Interview,
@@ -44,9 +56,20 @@ from core.models import (
 if TYPE_CHECKING:
     from connectors.feishu.plugin import FeishuConnector
 
+log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 DAY_MS = 86_400_000
 HIRE = "/open-apis/hire/v1/interviews"
+APPLICATION = "/open-apis/hire/v1/applications/{}"
+TALENT = "/open-apis/hire/v2/talents/{}"
+APPLICATION_QUOTA = (Quota(1000, 60.0), Quota(50, 1.0))
+TALENT_QUOTA = (Quota(20, 1.0),)
+HIRE_NOT_FOUND = frozenset({1002102, 1002201, 1002208})
+"""Hire's "Talent not exist" (1002102, 1002208) and "Application not exist" (1002201)."""
+TALENT_REFRESH_MS = DAY_MS
+"""A talent's contacts are read again after this long (and whenever its interview is rescheduled)."""
+TALENT_MEMORY = 5000
+"""At most this many fetched talents are remembered in the cursor (only those of followed interviews)."""
 APPROVALS = "/open-apis/approval/v4/instances"
 MARKER = re.compile(r"\[lifeline interview=(\S+) seq=(\d+)\]")
 MEETING_NO = re.compile(r"/j/(\d{9})(?:\D|$)")
@@ -103,18 +126,22 @@ def at(epoch_ms: int) -> datetime:
 
 
 def read_interviews(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
-    """Interviews starting in [now - lookback, now + horizon]; one that left the window since the last
-    run is re-read by its application (moved, or gone = cancelled). Cursor `seen`: interview id ->
-    [application_id, begin_ms, end_ms, sequence, kind]; `sequence` counts the reschedules observed."""
+    """Interviews starting in [now - lookback, now + horizon], each after its candidate (when new to
+    this cursor, stale or rescheduled); one that left the window since the last run is re-read by its
+    application (moved, or gone = cancelled). Cursor `seen`: interview id -> [application_id,
+    begin_ms, end_ms, sequence, kind, talent_id]; `sequence` counts the reschedules observed, talent_id
+    is None until the application was read ("" when it named none). Cursor `talents`: talent id ->
+    when it was last read (ms), for the talents of followed interviews only."""
     started = c.now_ms()
     low = started - c.config.interview_lookback_days * DAY_MS
     high = started + c.config.interview_horizon_days * DAY_MS
     before: dict[str, list[Any]] = {k: list(v) for k, v in (cursor.get("seen") or {}).items()}
     seen: dict[str, list[Any]] = {}
+    people = _People(c, cursor, started)
     params = {"start_time": str(low), "end_time": str(high), "page_size": 100, "user_id_type": c.config.id_type}
     for page in c.client.pages(HIRE, "hire.interview.list", params):
         for raw in page:
-            yield from _interview(c, raw, before, seen)
+            yield from _interview(c, raw, before, seen, people)
     for interview_id, entry in before.items():
         if interview_id in seen or entry[1] < low:
             continue  # still listed, or aged out of the window normally
@@ -123,7 +150,7 @@ def read_interviews(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[S
         mine = [raw for raw in listed if isinstance(raw, dict) and str(raw.get("id")) == interview_id]
         if mine:
             moved: dict[str, list[Any]] = {}
-            yield from _interview(c, mine[0], before, moved)
+            yield from _interview(c, mine[0], before, moved, people)
             now = moved.get(interview_id, entry)
             if now is entry or now[1] > high:
                 seen[interview_id] = now  # garbled, or moved past the horizon: follow it until it is back
@@ -131,24 +158,31 @@ def read_interviews(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[S
             yield _gone(c, interview_id, entry)
         else:
             seen[interview_id] = entry  # a garbled listing proves nothing: look again next run
-    yield Checkpoint({"seen": seen}, at(started))
+    yield Checkpoint({"seen": seen, "talents": people.remembered(seen)}, at(started))
 
 
 def _interview(
-    c: FeishuConnector, raw: Any, before: Mapping[str, list[Any]], seen: dict[str, list[Any]]
+    c: FeishuConnector, raw: Any, before: Mapping[str, list[Any]], seen: dict[str, list[Any]], people: _People
 ) -> Iterator[StreamItem]:
-    record = build(c, Interview, raw, lambda r: _interview_fields(c, r, before))
+    previous = before.get(str(raw.get("id"))) if isinstance(raw, dict) else None
+    talent = yield from people.talent_of(raw, previous)
+    record = build(c, Interview, raw, lambda r: _interview_fields(c, r, before, talent))
     if isinstance(record, Interview):
         seen[record.remote_id] = [
             record.application_id, int(raw["begin_time"]), int(raw["end_time"]), record.thread.sequence,
-            record.kind.value,
+            record.kind.value, talent,
         ]  # fmt: skip
+        if talent:
+            rescheduled = previous is not None and record.thread.sequence != int(previous[3])
+            yield from people.candidate(talent, record.timezone, rescheduled)
     elif record.remote_id is not None and record.remote_id in before:
         seen[record.remote_id] = before[record.remote_id]  # a garbled copy: keep following the old one
     yield record
 
 
-def _interview_fields(c: FeishuConnector, raw: dict[str, Any], before: Mapping[str, list[Any]]) -> dict[str, Any]:
+def _interview_fields(
+    c: FeishuConnector, raw: dict[str, Any], before: Mapping[str, list[Any]], talent: str | None
+) -> dict[str, Any]:
     interview_id = hire_id(raw["id"])
     begin, end = millis(raw["begin_time"]), millis(raw["end_time"])
     kind = KINDS[raw["interview_type"]]
@@ -179,6 +213,7 @@ def _interview_fields(c: FeishuConnector, raw: dict[str, Any], before: Mapping[s
         "status_raw": f"interview_round_summary={summary}" if summary is not None else None,
         "thread": _thread(c, interview_id, sequence),
         "application_id": hire_id(raw["application_id"]),
+        "candidate_id": canonical_id(c.instance.name, talent) if talent else None,
         "platform": PLATFORMS.get(raw.get("video_type", 0)) if kind is InterviewKind.video else None,
         "interviewer_ids": tuple(dict.fromkeys(interviewers)),
         "source_updated_at": millis(modified) if modified else None,
@@ -207,7 +242,149 @@ def _gone(c: FeishuConnector, interview_id: str, entry: list[Any]) -> Interview 
         status_raw="deleted",
         thread=_thread(c, interview_id, int(entry[3]) + 1),
         application_id=str(entry[0]),
+        candidate_id=canonical_id(c.instance.name, entry[5]) if len(entry) > 5 and entry[5] else None,
     )
+
+
+# -- interviews: candidates (Hire applications and talents) -------------------------------------------------
+
+
+class _People:
+    """Who each interview is with: its application's talent, and that talent as a `Candidate`.
+
+    A missing scope (hire:application:readonly, hire:talent:readonly) is logged once per run and
+    interviews are then read without candidates, as before those reads existed."""
+
+    def __init__(self, c: FeishuConnector, cursor: Mapping[str, Any], now_ms: int) -> None:
+        self.c, self.now_ms = c, now_ms
+        self.read_at: dict[str, int] = {str(k): int(v) for k, v in (cursor.get("talents") or {}).items()}
+        self.done: set[str] = set()
+        self.blocked = False
+
+    def talent_of(self, raw: Any, previous: list[Any] | None) -> Generator[Malformed, None, str | None]:
+        """(generator) The talent id of an interview's application: the cursor's when known, else read;
+        "" when the application is gone, None when unknown (a garbled answer is yielded, then None)."""
+        application_id = raw.get("application_id") if isinstance(raw, dict) else None
+        if not isinstance(application_id, str | int) or not HIRE_ID.match(str(application_id)):
+            return None  # the interview itself is malformed
+        application_id = str(application_id)
+        if previous is not None and len(previous) > 5 and previous[5] is not None and previous[0] == application_id:
+            return str(previous[5])
+        if self.blocked:
+            return None
+        path = APPLICATION.format(application_id)
+        try:
+            data = self.c.client.request("GET", path, api="hire.application.get", quota=APPLICATION_QUOTA,
+                                         params={"user_id_type": self.c.config.id_type})  # fmt: skip
+        except (NotFound, InvalidRequest) as exc:
+            if isinstance(exc, InvalidRequest) and exc.code not in HIRE_NOT_FOUND:
+                raise
+            return ""
+        except PermissionDenied as exc:
+            self._block(exc)
+            return None
+        application = data.get("application") if isinstance(data, dict) else None
+        talent = application.get("talent_id") if isinstance(application, dict) else None
+        if not isinstance(talent, str | int) or not HIRE_ID.match(str(talent)):
+            yield Malformed("application: talent_id missing or garbled", data, f"application/{application_id}")
+            return None
+        return str(talent)
+
+    def candidate(self, talent: str, timezone: str, rescheduled: bool) -> Iterator[Candidate | Malformed]:
+        """The talent as a Candidate, read when not read yet (this run or within a day) or rescheduled;
+        a talent that is gone yields nothing (and is not asked for again until refreshed)."""
+        last = self.read_at.get(talent)
+        fresh = last is not None and self.now_ms - last < TALENT_REFRESH_MS and not rescheduled
+        if self.blocked or talent in self.done or fresh:
+            return
+        self.done.add(talent)
+        try:
+            data = self.c.client.request("GET", TALENT.format(talent), api="hire.talent.get", quota=TALENT_QUOTA,
+                                         params={"user_id_type": self.c.config.id_type})  # fmt: skip
+        except (NotFound, InvalidRequest) as exc:
+            if isinstance(exc, InvalidRequest) and exc.code not in HIRE_NOT_FOUND:
+                raise
+            self.read_at[talent] = self.now_ms  # deleted (the API does not show deleted talents) or unknown
+            return
+        except PermissionDenied as exc:
+            self._block(exc)
+            return
+        record = _candidate(self.c, talent, data, timezone)
+        if isinstance(record, Candidate):
+            self.read_at[talent] = self.now_ms
+        yield record  # a garbled talent is quarantined and read again next run
+
+    def remembered(self, seen: Mapping[str, list[Any]]) -> dict[str, int]:
+        """The read times of the followed interviews' talents, the newest TALENT_MEMORY of them."""
+        wanted = {entry[5] for entry in seen.values() if len(entry) > 5 and entry[5]}
+        kept = sorted(((t, at_ms) for t, at_ms in self.read_at.items() if t in wanted), key=lambda p: -p[1])
+        return dict(kept[:TALENT_MEMORY])
+
+    def _block(self, exc: PermissionDenied) -> None:
+        if not self.blocked:
+            log.warning("%s: interviews are read without candidates: %s", self.c.instance.name, exc)
+        self.blocked = True
+
+
+def _candidate(c: FeishuConnector, talent: str, data: Any, timezone: str) -> Candidate | Malformed:
+    """A talent's `data` {talent_id, basic_info {name, mobile_number, mobile_code, email}} as a Candidate
+    (zone: the interview's talent_time_zone; the talent get documents no zone or locale)."""
+    evidence = _talent_evidence(data)
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("talent data is not an object")
+        if str(data["talent_id"]) != talent:
+            raise ValueError("talent_id differs from the one asked for")
+        info = data["basic_info"]
+        if not isinstance(info, dict):
+            raise TypeError("basic_info is not an object")
+        name = info["name"]
+        if not isinstance(name, str) or not name.strip() or "\ufffd" in name:
+            raise ValueError("basic_info.name is empty or garbled")
+        contacts = []
+        mobile, email = info.get("mobile_number"), info.get("email")
+        if mobile not in (None, ""):
+            if not isinstance(mobile, str):
+                raise TypeError("basic_info.mobile_number is not a string")
+            contacts.append(ContactPoint.phone(mobile, _region(info.get("mobile_code"))))
+        if email not in (None, ""):
+            if not isinstance(email, str):
+                raise TypeError("basic_info.email is not a string")
+            contacts.append(ContactPoint.email(email))
+    except (KeyError, TypeError, ValueError) as exc:
+        return Malformed(f"talent: {describe_error(exc)}", evidence, talent)
+    return c.parse(Candidate, evidence, remote_id=talent, name=name, timezone=timezone, contacts=tuple(contacts))
+
+
+def _region(code: Any) -> str:
+    """The region libphonenumber reads a national number in, from Hire's `mobile_code` (a calling code
+    such as "86" or "+1"; none given: mainland China, Hire's default)."""
+    if code in (None, ""):
+        return "CN"
+    digits = str(code).strip().removeprefix("+")
+    region = phonenumbers.region_code_for_country_code(int(digits)) if digits.isdigit() else "ZZ"
+    if region in ("ZZ", "001"):
+        raise ValueError("basic_info.mobile_code is not a country calling code")
+    return str(region)
+
+
+def _talent_evidence(data: Any) -> Any:
+    """What quarantine keeps of a talent answer: its id and the fields read, contacts masked."""
+    if not isinstance(data, dict):
+        return {"data_type": type(data).__name__}
+    info = data.get("basic_info")
+    if not isinstance(info, dict):
+        return {"talent_id": data.get("talent_id"), "basic_info_type": type(info).__name__}
+    mobile, email = info.get("mobile_number"), info.get("email")
+    return {
+        "talent_id": data.get("talent_id"),
+        "basic_info": {
+            "name": info.get("name"),
+            "mobile_code": info.get("mobile_code"),
+            "mobile_number": mask_phone(mobile) if isinstance(mobile, str) else type(mobile).__name__,
+            "email": mask_email(email) if isinstance(email, str) else type(email).__name__,
+        },
+    }
 
 
 # -- calendar: RSVPs ---------------------------------------------------------------------------------------

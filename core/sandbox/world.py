@@ -177,9 +177,10 @@ class Sandbox:
         else:
             feishu = self.worlds["feishu"]
             number = int(b.ref.rpartition("-")[2])  # Hire ids are numbers
+            talent = str(7_200_000_000_000_000_000 + number)
+            feishu.add_talent(talent, b.name, mobile=b.phone or None, email=b.email)
             b.remote_id = feishu.add_hire_interview(
-                str(7_100_000_000_000_000_000 + number), str(7_200_000_000_000_000_000 + number), _ms(b.start),
-                _ms(b.end),
+                str(7_100_000_000_000_000_000 + number), talent, _ms(b.start), _ms(b.end),
                 interviewers=[self.rng.choice(self.interviewers)] if self.interviewers else [])
             self.by_remote[b.remote_id] = b
             self._plan_live(b)

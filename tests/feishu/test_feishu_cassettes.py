@@ -24,7 +24,7 @@ from connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
 from connectors.feishu.plugin import FeishuConnector
 from core import Checkpoint
 from core.emulator import LoopbackServer
-from core.models import Confirmation, DeliveryEvent, Interview, InterviewKind
+from core.models import Candidate, Confirmation, DeliveryEvent, Interview, InterviewKind
 from core.testkit import cassette, find_leaks, recording
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "feishu"
@@ -72,8 +72,12 @@ def test_hire_interviews_window() -> None:
             begin = NOW_MS + (i + 1) * 3_600_000
             world.add_hire_interview(str(7001 + i), str(9001 + i), begin, begin + 1_800_000, [alice["open_id"]],
                                      interview_type=kind)  # fmt: skip
+        world.add_talent("9001", "Candidate One")  # no contacts: the scrubber would mask them on tape
         items = list(connector.read("interviews", {}))
     interviews = [i for i in items if isinstance(i, Interview)]
+    (candidate,) = [i for i in items if isinstance(i, Candidate)]  # 9002 and 9003 are unknown talents
+    assert candidate.remote_id == "9001" and candidate.name == "Candidate One" and candidate.contacts == ()
+    assert [i.candidate_id for i in interviews] == ["acme.feishu/9001", "acme.feishu/9002", "acme.feishu/9003"]
     assert [(i.application_id, i.kind) for i in interviews] == [
         ("7001", InterviewKind.onsite),
         ("7002", InterviewKind.phone),

@@ -250,7 +250,8 @@ class Sandbox:
             return
         self._press_join(b)
         b.facts["joined"] = utcnow()
-        b.facts["late"] = utcnow() if late > timedelta(minutes=5) else b.facts.get("late", b.start)
+        if late > timedelta(minutes=5):  # past the tenant's usual `late_after_minutes`
+            b.facts["late"] = utcnow()
         self.did["joined"] += 1
 
     # ------------------------------------------------------------------ what Lifeline sent
@@ -474,7 +475,7 @@ def truth_of(b: Booking) -> str:
     if "moved" in f:
         return "rescheduled"
     if "submitted" in f or ("joined" in f and b.kind is Kind.live):
-        return "attended_late" if b.kind is Kind.live and f.get("late", b.start) > b.start else "attended"
+        return "attended_late" if "late" in f else "attended"
     if "joined" in f:
         return "attended_partial"
     if "technical" in f:

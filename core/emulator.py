@@ -12,6 +12,7 @@ only the control endpoints on its app, and its factory also takes `port`: where 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import random
 import socket
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
 
 log = logging.getLogger(__name__)
@@ -397,3 +398,16 @@ def control_router(world: ControlledWorld, actions: Sequence[str],
             raise HTTPException(status, f"{action}: {type(exc).__name__} {exc}") from exc
 
     return router
+
+
+async def json_object(request: Request) -> dict[str, Any] | None:
+    """A request's JSON object body (`{}` when empty), or None when it is not one: each emulator answers
+    that in its vendor's own words."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.aiplatform.emulator_state import AIPlatformWorld, EmulatorSettings, PlatformError, instant_ms, iso
-from core.emulator import control_router
+from core.emulator import control_router, json_object
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 
@@ -246,14 +246,8 @@ def corrupt(item: dict[str, Any], how: str, pick: float) -> dict[str, Any]:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = await json_object(request)
+    if body is None:
         raise PlatformError(400, "invalid_request", "the body must be a JSON object")
     return body
 

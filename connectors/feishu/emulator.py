@@ -39,7 +39,7 @@ from connectors.feishu.emulator_state import (
     mask,
     rate_limit_error,
 )
-from core.emulator import control_router
+from core.emulator import control_router, json_object
 
 __all__ = ["EmulatorSettings", "FeishuWorld", "create_app"]
 
@@ -1341,14 +1341,8 @@ def corrupt(record: Any, required: tuple[str, ...], how: str, pick: float) -> An
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = await json_object(request)
+    if body is None:
         raise field_error("body", "the request body must be a JSON object")
     return body
 

@@ -27,6 +27,9 @@ STORE_ENV = "LIFELINE_STORE_URL"
 IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
 
 
+CHANNEL_KINDS = {"sms": "send_sms", "email": "send_email"}
+"""The action a candidate channel's connector performs (an IM channel's connector: `send_message`)."""
+
 class ConfigError(Exception):
     """One or more problems in the config file, each a `file: key.path: problem` line."""
 
@@ -242,6 +245,20 @@ class Config:
         for setup in self.setups.values():
             if (tenant is None or setup.tenant == tenant) and setup.config.enabled:
                 yield setup
+
+    def channel_instance(self, tenant: str, channel: str) -> ConnectorSetup | None:
+        """The instance that reaches candidates on `channel`: the one `policy.candidate_connectors` names, else
+        the tenant's first that can (SMS: `send_sms`, e-mail: `send_email`, an IM channel: the connector of
+        that name with `send_message`). Reminders and remediation both choose by this."""
+        key = self.tenant(tenant).policy.candidate_connectors.get(channel)
+        if key:
+            return self.setups.get(f"{tenant}.{key}")
+        kind = CHANNEL_KINDS.get(channel)
+        for setup in self.instances(tenant):
+            cls = setup.connector_class
+            if (kind in cls.actions) if kind else (cls.name == channel and "send_message" in cls.actions):
+                return setup
+        return None
 
 
 def default_path() -> Path:

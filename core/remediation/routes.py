@@ -2,8 +2,8 @@
 
 HR and interviewers are reached on `policy.hr_connector` (their platform ids). The candidate is
 reached on the first of their contact points (in their ranking) whose channel the tenant has a
-connector for (`candidate_connectors` names it, else the first instance that serves the channel, as
-for reminders), with the kind that connector performs: `send_email` and
+connector for (`Config.channel_instance`, the rule the reminders use too), with the kind that connector
+performs: `send_email` and
 `send_sms` take the candidate id and resolve the address through the store, never the payload;
 `send_message` (an IM account) takes the account id. A platform step goes to the connector the
 interview came from, when it can do that action.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from core.config import Config, ConnectorSetup
+from core.config import Config
 from core.models import Channel
 from core.remediation.case import CandidateView, Case
 from core.remediation.policies import Step
@@ -22,7 +22,6 @@ from core.remediation.trail import summarise
 
 CANDIDATE_KINDS = ("send_email", "send_sms", "send_message")
 """The message actions a candidate channel's connector may perform, preferred first."""
-CHANNEL_KINDS = {Channel.sms: "send_sms", Channel.email: "send_email"}
 FREE_TEXT = ("send_email", "send_message")
 """Those that carry any text (an SMS only says what an approved template says)."""
 
@@ -72,27 +71,14 @@ def staff(config: Config, tenant: str, kind: str, people: list[str] | tuple[str,
 def candidate_route(config: Config, tenant: str, candidate: CandidateView, avoid: Collection[Channel] = (),
                     kinds: tuple[str, ...] = CANDIDATE_KINDS) -> Route | None:
     """The candidate's first reachable contact (skipping channels in `avoid`) by one of `kinds`, or None."""
-    connectors = config.tenant(tenant).policy.candidate_connectors
     for contact in candidate.contacts:
-        key = connectors.get(contact.channel.value)
-        setup = config.setups.get(instance(tenant, key)) if key else _channel_instance(config, tenant, contact.channel)
+        setup = config.channel_instance(tenant, contact.channel.value)
         if setup is None or contact.channel in avoid:
             continue
         kind = next((k for k in kinds if k in setup.connector_class.actions), None)
         if kind is not None:
             who = contact.masked if kind == "send_message" else candidate.id
             return Route(setup.instance.name, kind, (who,), contact.channel)
-    return None
-
-
-def _channel_instance(config: Config, tenant: str, channel: Channel) -> ConnectorSetup | None:
-    """The tenant's first instance for `channel` when `candidate_connectors` names none: SMS and e-mail by
-    what the connector performs, an IM channel by the connector of that name (as the reminders choose)."""
-    kind = CHANNEL_KINDS.get(channel)
-    for setup in config.instances(tenant):
-        cls = setup.connector_class
-        if (kind in cls.actions) if kind else (cls.name == channel.value and "send_message" in cls.actions):
-            return setup
     return None
 
 

@@ -1,10 +1,10 @@
 """Who gets a reminder where: the candidate's channels in order, and the interviewers' work chat.
 
-A candidate channel counts when the candidate has a contact point on it and the tenant has an
-enabled connector instance of its plugin (`policy.candidate_connectors` names one, else the
-first); the order is the candidate's own preference, then `policy.reminder_channels`. An SMS
-instance without an approved template for the purpose cannot say it and is passed over.
-Interviewers are reached on the DingTalk/Feishu instance the interview came from, else the
+A candidate channel counts when the candidate has a contact point on it and the tenant has a
+connector instance for it (`Config.channel_instance`: `policy.candidate_connectors` names one,
+else the first that sends on the channel); the order is the candidate's own preference, then
+`policy.reminder_channels`. An SMS instance without an approved template for the purpose cannot
+say it and is passed over. Interviewers are reached on the DingTalk/Feishu instance the interview came from, else the
 tenant's `hr_connector`, else the first DingTalk/Feishu instance.
 """
 
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from core.config import Config, ConnectorSetup
+from core.config import CHANNEL_KINDS, Config, ConnectorSetup
 from core.models import Channel, Interview, NotificationPurpose
 from core.store.schema import candidates, contact_points
 
-CANDIDATE_PLUGINS = {Channel.sms: ("aliyun_sms", "send_sms"), Channel.email: ("email", "send_email")}
 STAFF_PLUGINS = ("dingtalk", "feishu")
 
 
@@ -51,11 +50,6 @@ def load_person(conn: sa.Connection, candidate_id: str | None) -> Person | None:
     return Person(row.id, row.name, row.locale, row.timezone, preferred, frozenset(have))
 
 
-def _instance(config: Config, tenant: str, plugin: str, key: str | None) -> ConnectorSetup | None:
-    found = [s for s in config.instances(tenant) if s.connector_class.name == plugin]
-    return next((s for s in found if s.key == key), None) if key else next(iter(found), None)
-
-
 def _can_say(setup: ConnectorSetup, purpose: NotificationPurpose) -> bool:
     templates = getattr(setup.settings, "templates", None)
     return not isinstance(templates, dict) or purpose in templates
@@ -67,10 +61,10 @@ def candidate_routes(config: Config, tenant: str, person: Person, purpose: Notif
     order = dict.fromkeys([*person.preferred, *(Channel(c) for c in policy.reminder_channels)])
     routes = []
     for channel in order:
-        if channel not in CANDIDATE_PLUGINS or channel not in person.reachable:
+        kind = CHANNEL_KINDS.get(channel.value)
+        if kind is None or channel not in person.reachable:
             continue
-        plugin, kind = CANDIDATE_PLUGINS[channel]
-        setup = _instance(config, tenant, plugin, policy.candidate_connectors.get(channel.value))
+        setup = config.channel_instance(tenant, channel.value)
         if setup is not None and kind in setup.connector_class.actions and _can_say(setup, purpose):
             routes.append(Route(channel, setup, kind))
     return routes

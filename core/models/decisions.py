@@ -76,6 +76,9 @@ class Action(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     status: ActionStatus = ActionStatus.planned
     attempts: int = 0
+    maybe_sent: bool = Field(False, description=(
+        "an earlier worker handed this row to its vendor: the object may exist, so a sink that can look it "
+        "up (by the idempotency key it gave the vendor) must do so before creating it"))
     due_at: UtcDateTime
     remote_id: str | None = None
     last_error: str | None = None

@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.models import Action, ActionStatus
-from core.store import Store
+from core.store import Store, insert_new
 from core.store.schema import actions, health, outcomes
 
 LEASE = timedelta(minutes=5)
@@ -46,10 +45,6 @@ def _action(row: Any) -> Action:
     )
 
 
-def _insert(conn: sa.Connection) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(actions)
-
-
 def enqueue(conn: sa.Connection, planned: Iterable[Action], now: datetime) -> list[str]:
     """Plan each action exactly once; return the keys that are (again) waiting to be dispatched.
 
@@ -64,14 +59,13 @@ def enqueue(conn: sa.Connection, planned: Iterable[Action], now: datetime) -> li
     found = {r.idempotency_key: r.status for r in conn.execute(
         sa.select(actions.c.idempotency_key, actions.c.status).where(actions.c.idempotency_key.in_(wanted))
     )}
-    fresh = [a for key, a in wanted.items() if key not in found]
-    if fresh:
-        conn.execute(_insert(conn).on_conflict_do_nothing(index_elements=["idempotency_key"]), [{
-            "idempotency_key": a.idempotency_key, "tenant": a.tenant, "connector": a.connector, "kind": a.kind,
-            "interview_id": a.interview_id, "outcome_version": a.outcome_version, "payload": a.payload,
-            "status": ActionStatus.planned.value, "attempts": 0, "due_at": a.due_at, "created_at": now,
-            "updated_at": now,
-        } for a in fresh])
+    inserted = insert_new(conn, actions, [{
+        "idempotency_key": a.idempotency_key, "tenant": a.tenant, "connector": a.connector, "kind": a.kind,
+        "interview_id": a.interview_id, "outcome_version": a.outcome_version, "payload": a.payload,
+        "status": ActionStatus.planned.value, "attempts": 0, "due_at": a.due_at, "created_at": now,
+        "updated_at": now,
+    } for key, a in wanted.items() if key not in found], ("idempotency_key",))
+    fresh = [key for key in wanted if (key,) in inserted]  # a concurrent planner's row is not ours to report
     again = [key for key, status in found.items() if status in (ActionStatus.planned, ActionStatus.cancelled)]
     for key in again:
         a = wanted[key]
@@ -80,7 +74,7 @@ def enqueue(conn: sa.Connection, planned: Iterable[Action], now: datetime) -> li
             actions.c.status.in_([ActionStatus.planned.value, ActionStatus.cancelled.value]),
         ).values(status=ActionStatus.planned.value, payload=a.payload, outcome_version=a.outcome_version,
                  due_at=a.due_at, last_error=None, updated_at=now))
-    return [a.idempotency_key for a in fresh] + again
+    return fresh + again
 
 
 def _current_outcome(t: sa.FromClause) -> sa.ColumnElement[bool]:

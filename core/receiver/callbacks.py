@@ -16,7 +16,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +23,7 @@ from core.config import Config, ConnectorSetup
 from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Connector
 from core.http.redact import redact
 from core.receiver.conformance import accepts_callbacks
-from core.store import Store
+from core.store import Store, insert_new
 from core.store.schema import inbound_events
 from core.sync import build_connector
 
@@ -61,12 +60,10 @@ def callback_endpoints(config: Config) -> dict[str, Endpoint]:
 def store_callback(store: Store, tenant: str, source: str, result: CallbackResult, at: datetime) -> bool:
     """Dedupe and store in one transaction; False when (source, event id) was stored before."""
     with store.begin() as conn:
-        if result.event_id is not None:
-            insert = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(inbound_events)
-            claimed = conn.execute(insert.values(source=source, event_id=result.event_id, received_at=at)
-                                   .on_conflict_do_nothing(index_elements=["source", "event_id"]))
-            if claimed.rowcount == 0:
-                return False
+        if result.event_id is not None and not insert_new(
+                conn, inbound_events, [{"source": source, "event_id": result.event_id, "received_at": at}],
+                ("source", "event_id")):
+            return False
         if result.records:
             store.write(tenant, result.records, conn)
     return True

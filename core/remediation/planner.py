@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.config import Config
 from core.models import ActionStatus, Outcome, OutcomeClass, utcnow
@@ -25,7 +24,7 @@ from core.remediation import incidents
 from core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built
 from core.remediation.case import Case, earlier_misses, load_case, unplanned_outcomes
 from core.remediation.policies import SECOND_MISS, STEPS, Playbook, PolicyError, Step, capped, choose
-from core.store import Store
+from core.store import Store, insert_new
 from core.store.schema import actions, remediation_cases
 
 log = logging.getLogger("lifeline.remediation")
@@ -122,14 +121,12 @@ def _reinvites_used(conn: sa.Connection, interview_id: str) -> int:
 
 
 def _open_case(conn: sa.Connection, case: Case, playbook: Playbook, built: Built, now: datetime) -> bool:
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(remediation_cases)
-    result = conn.execute(insert.on_conflict_do_nothing(index_elements=["interview_id", "outcome_version"]).values(
+    return bool(insert_new(conn, remediation_cases, [dict(
         tenant=case.tenant, interview_id=case.interview.id, outcome_version=case.outcome.version,
         outcome=case.outcome.outcome.value, origin_version=case.origin_version, sequence=case.sequence,
         application_id=case.interview.application_id, playbook=playbook.name, steps=list(built.steps),
         planned_at=now,
-    ))
-    return result.rowcount == 1
+    )], ("interview_id", "outcome_version")))
 
 
 def cases(store: Store, tenant: str, interview_id: str | None = None) -> Sequence[sa.Row[tuple[object, ...]]]:

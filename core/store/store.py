@@ -437,6 +437,21 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(*cond)).scalar_one())
 
 
+def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+               keys: Sequence[str]) -> set[tuple[Any, ...]]:
+    """Insert the `rows` whose `keys` are not stored yet; returns the keys of the rows this call inserted.
+
+    Exact on both dialects and under concurrency: it asks the database (`ON CONFLICT DO NOTHING
+    RETURNING`), never a rowcount (psycopg reports -1 for an INSERT ... ON CONFLICT) and never a
+    look-up made before the insert. Decide "did I insert it" with this and nothing else.
+    """
+    if not rows:
+        return set()
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    stmt = insert.on_conflict_do_nothing(index_elements=list(keys)).returning(*(table.c[k] for k in keys))
+    return {tuple(row) for row in conn.execute(stmt, list(rows))}
+
+
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(rows), size):
         yield rows[i:i + size]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.config import Config, PolicySettings
 from core.http.redact import redact
@@ -35,7 +34,7 @@ from core.remediation.render import evidence_lines, interview_line
 from core.remediation.routes import Unroutable, instance, staff
 from core.remediation.texts import T, window
 from core.remediation.trail import summarise
-from core.store import Store
+from core.store import Store, insert_new
 from core.store.schema import evidence, interviews, reschedule_requests
 
 MAX_AHEAD = timedelta(days=60)
@@ -97,14 +96,13 @@ def submit(store: Store, config: Config, interview_id: str, slots: Sequence[Slot
     key = idempotency_key(interview_id, 0, f"create_approval/reschedule:{request_id}", interview.thread.sequence)
     approval = _approval(config, tenant, interview, candidate, request_id, key, slots, reason_code, text,
                          evidence_lines(trail, config.tenant(tenant).timezone, config.tenant(tenant).locale), now)
-    insert = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(reschedule_requests)
     with store.begin() as conn:
-        created = conn.execute(insert.on_conflict_do_nothing(index_elements=["interview_id", "sequence"]).values(
+        created = insert_new(conn, reschedule_requests, [dict(
             id=request_id, tenant=tenant, interview_id=interview_id, sequence=interview.thread.sequence,
             requested_by=requested_by.value, reason_code=reason_code, reason_text=text,
             slots=[s.model_dump(mode="json") for s in slots], status=RequestStatus.submitted.value,
             evidence_ref=evidence_ref or f"{source_of(tenant)}/{request_id}", approval_key=key, created_at=now,
-        )).rowcount == 1
+        )], ("interview_id", "sequence"))
         if not created:
             return Submitted(existing(conn, interview_id, interview.thread.sequence) or "", False)
         if evidence_ref is None:

@@ -1,10 +1,10 @@
 """The `send_sms` action: one templated SMS per outbox row, at most once per idempotency key.
 
 SendSms has no idempotency key (channels.md §1.1), so `OutId` carries ours and the send is looked
-up before it is made again: on every re-claim of the row (`attempts > 1`: a retry, or a worker
-that died between the call and the store update) and right after an ambiguous failure (timeout,
-5xx, `isp.SYSTEM_ERROR`), QuerySendDetails for today and yesterday (Beijing) is searched for the
-`OutId`. A per-number flow-control refusal or a bad number is final: the row completes with a
+up before it is made again: whenever an earlier worker handed the row to the gateway
+(`action.maybe_sent`: a retry, or a worker that died or lost its lease between the call and the
+store update) and right after an ambiguous failure (timeout, 5xx, `isp.SYSTEM_ERROR`),
+QuerySendDetails for today and yesterday (Beijing) is searched for the `OutId`. A per-number flow-control refusal or a bad number is final: the row completes with a
 failed `Notification` and `DeliveryEvent` (the planner falls back to another channel), never a retry.
 
 `ActionResult`: `records` (canonical records to store), `handoff` (entries for the `receipts`
@@ -51,7 +51,7 @@ def perform(c: AliyunSmsConnector, action: Action) -> ActionResult:
     number = vendor_number(contact.value.get_secret_value())
     out_id = action.idempotency_key
     now = c.clock()
-    if action.attempts > 1:
+    if action.maybe_sent:
         found = find_sent(c, number, out_id, now)
         if found is not None:
             log.info("%s: SMS %s to %s was sent before; not sending again", c.instance.name, out_id, contact.masked)

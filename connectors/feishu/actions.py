@@ -5,8 +5,8 @@ Keys and their documented windows (reference §3.1, §4.1, §5.1, §6.1): messag
 one hour; task `client_token` 10–100 chars, 5 minutes after success; approval `uuid`, unique per
 tenant forever (a repeat answers 60012: the instance is then looked up by uuid); calendar
 `idempotency_key`, per app and calendar. A key that does not fit is replaced by a deterministic
-`ll-<sha256>` of it. A retried task (`action.attempts > 0`) is first looked up in the tasklist,
-since its token may have outlived its 5-minute window.
+`ll-<sha256>` of it. A task an earlier worker may have created (`action.maybe_sent`) is first looked
+up in the tasklist, since its token may have outlived its 5-minute window.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def create_task(c: FeishuConnector, action: Action) -> ActionResult:
         raise ValueError("task assignees must share one ID type")
     token = bounded_key(action.idempotency_key, 10, 100)
     extra = json.dumps({"lifeline_key": action.idempotency_key, "interview_id": task.interview_id})
-    found = find_task(c, action, task.title, extra) if action.attempts > 0 else None
+    found = find_task(c, action, task.title, extra) if action.maybe_sent else None
     if found is None:
         body: dict[str, Any] = {
             "summary": task.title,

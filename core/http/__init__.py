@@ -15,7 +15,15 @@ from core.http.errors import (
 )
 from core.http.paging import cursor_pages, items, offset_pages, page_token_pages
 from core.http.ratelimit import Quota, RateLimiter
-from core.http.redact import RedactingFilter, install_redaction, mask_email, mask_phone, redact, redact_mapping
+from core.http.redact import (
+    RedactingFilter,
+    install_redaction,
+    mask_email,
+    mask_phone,
+    redact,
+    redact_json,
+    redact_mapping,
+)
 from core.http.tokens import Token, TokenProvider
 
 __all__ = [
@@ -47,5 +55,6 @@ __all__ = [
     "page_token_pages",
     "parse_retry_after",
     "redact",
+    "redact_json",
     "redact_mapping",
 ]

@@ -95,6 +95,21 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
+def redact_json(value: Any) -> Any:
+    """A copy of a JSON-like value with secret keys masked, strings redacted and numbers that are phone
+    numbers masked: what the store keeps of vendor data that is no canonical record (quarantine)."""
+    if isinstance(value, Mapping):
+        return {key: MASK if _KEY_RE.fullmatch(str(key)) else redact_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        masked = redact(str(value))
+        return value if masked == str(value) else masked
+    return value
+
+
 def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `data` (nested dicts/lists too) with secret keys masked and strings redacted."""
     return {key: MASK if _KEY_RE.fullmatch(str(key)) else _redact_value(value) for key, value in data.items()}

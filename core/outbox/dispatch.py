@@ -1,11 +1,13 @@
 """Dispatch: claim due outbox rows, have their connector perform them, record what happened.
 
 `perform` gets the row's idempotency key; connectors hand it to vendors that take one and look
-the object up before creating it again where they do not. So whatever stops a worker between the
-vendor call and the store update (a crash, a kill, a lost response), the next claim of the row
-ends in the same vendor object, never a second one. Failures that may pass are retried with
-exponential backoff; the others, and rows out of attempts, are parked as dead with the error and
-a health record.
+the object up before creating it again where they do not (`Action.maybe_sent`: an earlier worker
+handed the row to the vendor). The worker hands each row over just before the vendor call and
+renews its lease while the call is in flight (see core.outbox.queue), so two live workers never
+perform the same row, and whatever stops a worker between the vendor call and the store update (a
+crash, a kill, a lost response) ends, at the next claim of the row, in the same vendor object,
+never a second one. Failures that may pass are retried with exponential backoff; the others, and
+rows out of attempts, are parked as dead with the error and a health record.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,11 +49,13 @@ class DispatchSummary:
     done: int = 0
     retried: int = 0
     dead: int = 0
+    lost: int = 0
+    """Claimed rows another worker took over before this one got to them."""
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"{self.tenant}: {self.claimed} claimed, {self.done} done, {self.retried} to retry, "
-                f"{self.dead} dead")
+                f"{self.dead} dead" + (f", {self.lost} taken over" if self.lost else ""))
 
 
 def default_worker() -> str:
@@ -104,7 +109,8 @@ class Sinks:
 def dispatch(store: Store, config: Config, tenant: str, *, now: datetime | None = None, worker: str | None = None,
              limit: int = 50, lease: timedelta = queue.LEASE, probe: Probe | None = None,
              sinks: Sinks | None = None) -> DispatchSummary:
-    """Perform the tenant's due actions until none is left due; `now` fixes the clock (tests, drills)."""
+    """Perform the tenant's due actions until none is left due; `now` fixes the clock (tests, drills: no lease
+    renewal then, the clock does not move)."""
     policy = config.tenant(tenant).policy
     worker = worker or default_worker()
     sinks = sinks or Sinks(config, store)
@@ -116,17 +122,24 @@ def dispatch(store: Store, config: Config, tenant: str, *, now: datetime | None 
             return summary
         summary.claimed += len(claimed)
         for action in claimed:
-            _one(store, sinks, policy, action, token, now, probe, summary)
+            _one(store, sinks, policy, action, token, now, lease, probe, summary)
 
 
-def _one(store: Store, sinks: Sinks, policy: PolicySettings, action: Action, token: str, now: datetime | None,
-         probe: Probe | None, summary: DispatchSummary) -> None:
+def _one(store: Store, sinks: Sinks, policy: PolicySettings, claimed: Action, token: str, now: datetime | None,
+         lease: timedelta, probe: Probe | None, summary: DispatchSummary) -> None:
     if probe:
-        probe("claimed", action)
+        probe("claimed", claimed)
+    action = queue.hand_over(store, claimed.idempotency_key, token, now or utcnow(), lease)
+    if action is None:  # the lease ran out while earlier rows of the batch were performed: another worker has it
+        summary.lost += 1
+        log.info("%s: taken over by another worker before its turn; skipped", claimed.idempotency_key)
+        return
     try:
         if action.attempts > policy.dispatch_max_attempts:
             raise Permanent(f"gave up after {action.attempts - 1} tries; last error: {action.last_error}")
-        result = sinks.get(action).perform(action)
+        sink = sinks.get(action)
+        with Renewal(store, action.idempotency_key, token, lease, enabled=now is None):
+            result = sink.perform(action)
     except Exception as exc:  # every failure is recorded on the row; none stops the run
         at = now or utcnow()
         error = describe(exc)
@@ -142,8 +155,51 @@ def _one(store: Store, sinks: Sinks, policy: PolicySettings, action: Action, tok
     if probe:
         probe("performed", action)
     with store.begin() as conn:
-        queue.complete(conn, action.idempotency_key, result.remote_id, now or utcnow())
-        results.keep(store, conn, action, result)
+        settled = queue.complete(conn, action.idempotency_key, token, result.remote_id, now or utcnow())
+        if settled is not queue.Settled.settled:
+            results.keep(store, conn, action, result)
+    if settled is queue.Settled.settled:
+        log.warning("%s %s on %s: performed after another worker settled it (lease lost mid-call)",
+                    action.idempotency_key, action.kind, action.connector)
+    elif settled is queue.Settled.late:
+        log.warning("%s %s on %s: done, recorded after the lease was lost", action.idempotency_key, action.kind,
+                    action.connector)
     summary.done += 1
     if probe:
         probe("recorded", action)
+
+
+class Renewal:
+    """Renews a row's lease on a background thread while its vendor call is in flight.
+
+    Every third of the lease, the lease is extended to a full lease from now, under the claim's token;
+    a worker that dies stops renewing, so its rows come free one lease after its last sign of life.
+    """
+
+    def __init__(self, store: Store, key: str, token: str, lease: timedelta, *, enabled: bool = True) -> None:
+        self.store, self.key, self.token, self.lease, self.enabled = store, key, token, lease, enabled
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Renewal:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, name=f"lease:{self.key[:32]}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        every = self.lease.total_seconds() / 3
+        while not self._stop.wait(every):
+            try:
+                held = queue.renew(self.store, self.key, self.token, utcnow() + self.lease)
+            except Exception as exc:  # the store is away: try again next beat, the lease still runs
+                log.warning("%s: lease not renewed: %s", self.key, type(exc).__name__)
+                continue
+            if not held:
+                log.warning("%s: lease lost while the vendor call was in flight", self.key)
+                return

@@ -1,10 +1,19 @@
 """The outbox table: plan an action once by its key, claim due rows under a lease, settle them.
 
 Every row is `planned -> claimed -> done | dead`, or `planned -> cancelled`. A claim takes due rows
-with one UPDATE (on PostgreSQL its subquery locks them `FOR UPDATE SKIP LOCKED`, on SQLite the
-UPDATE itself is the write lock), so concurrent workers never take the same row while its lease
-runs. A worker that dies leaves its rows `claimed`; once the lease is over they are claimed again
-and performed again with the same idempotency key, which the sink turns into "already done".
+with one UPDATE over a locked pick (`FOR UPDATE SKIP LOCKED` in a materialized CTE on PostgreSQL;
+on SQLite the UPDATE itself is the write lock), so concurrent workers never take the same row
+while its lease runs, and a claim takes at most its `limit`.
+
+The claim's lease token is the row's **fencing token**: every later write of the worker (hand-over,
+lease renewal, retry, bury, completion) names it and changes the row only while it still holds.
+Before calling the vendor a worker *hands the row over* (`hand_over`): a fenced write that renews
+the lease and counts the hand-over. A row handed over before is performed with `maybe_sent`: the
+vendor may already hold the object, so the sink looks it up (by the key it gave the vendor) before
+creating it. While the call is in flight the worker renews the lease (`renew`), so a slow vendor
+never lets a second worker take the row; only a worker that stopped renewing (killed, hung) loses
+it, and its successor finds what it left at the vendor. A worker that finishes after losing its
+row still records that the object exists unless the row was settled meanwhile (`complete`).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,8 +50,8 @@ def _action(row: Any) -> Action:
     return Action(
         idempotency_key=row.idempotency_key, tenant=row.tenant, connector=row.connector, kind=row.kind,
         interview_id=row.interview_id, outcome_version=row.outcome_version, payload=row.payload,
-        status=ActionStatus(row.status), attempts=row.attempts, due_at=row.due_at, remote_id=row.remote_id,
-        last_error=row.last_error,
+        status=ActionStatus(row.status), attempts=row.attempts, maybe_sent=row.handed_over > 0, due_at=row.due_at,
+        remote_id=row.remote_id, last_error=row.last_error,
     )
 
 
@@ -103,35 +113,83 @@ def claim(store: Store, worker: str, now: datetime, *, tenant: str | None = None
     pick = sa.select(due.c.id).where(_claimable(due, now)).order_by(due.c.due_at, due.c.id).limit(limit)
     if tenant is not None:
         pick = pick.where(due.c.tenant == tenant)
+    take = sa.update(actions).values(
+        status=ActionStatus.claimed.value, lease_owner=token, lease_until=now + lease,
+        attempts=actions.c.attempts + 1, updated_at=now,
+    ).returning(*actions.c)
     if store.dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        # Materialized, so the locked pick runs once: as an `IN (subquery)` the planner may re-run it per
+        # row and the UPDATE then takes every due row, whatever the limit.
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        take = take.where(actions.c.id == picked.c.id, _claimable(actions, now))
+    else:
+        take = take.where(actions.c.id.in_(pick.scalar_subquery()), _claimable(actions, now))
     with store.begin() as conn:
-        picked = actions.c.id.in_(pick.scalar_subquery())
-        conn.execute(sa.update(actions).where(picked, _claimable(actions, now)).values(
-            status=ActionStatus.claimed.value, lease_owner=token, lease_until=now + lease,
-            attempts=actions.c.attempts + 1, updated_at=now,
-        ))
-        rows = conn.execute(sa.select(actions).where(actions.c.lease_owner == token,
-                                                     actions.c.status == ActionStatus.claimed.value)
-                            .order_by(actions.c.due_at, actions.c.id)).all()
-    return token, [_action(r) for r in rows]
+        rows = conn.execute(take).all()
+    return token, [_action(r) for r in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
 
-def complete(conn: sa.Connection, key: str, remote_id: str, now: datetime) -> bool:
-    """Record the sink's result: the object exists, whatever became of the row meanwhile.
+def hand_over(store: Store, key: str, token: str, now: datetime, lease: timedelta = LEASE) -> Action | None:
+    """Just before the vendor call: renew the lease and count the hand-over, while `token` holds the row.
 
-    A worker whose lease ran out may finish after another worker took the row over and failed:
-    the row is still marked done (and a dead row's health record resolved), never left to retry.
+    Returns the row as the sink must perform it (`maybe_sent` when an earlier worker handed it over
+    too), or None when the token no longer holds it (another worker took it: do not call the vendor).
     """
+    with store.begin() as conn:
+        row = conn.execute(sa.update(actions).where(
+            actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
+            actions.c.lease_owner == token,
+        ).values(handed_over=actions.c.handed_over + 1, lease_until=now + lease, updated_at=now)
+            .returning(*actions.c)).first()
+    return None if row is None else _action(row).model_copy(update={"maybe_sent": row.handed_over > 1})
+
+
+def renew(store: Store, key: str, token: str, until: datetime) -> bool:
+    """Extend the lease of a row in flight to `until` (only while `token` holds it)."""
+    with store.begin() as conn:
+        moved = conn.execute(sa.update(actions).where(
+            actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
+            actions.c.lease_owner == token,
+        ).values(lease_until=until))
+    return moved.rowcount == 1
+
+
+class Settled(StrEnum):
+    """What `complete` made of a sink's result."""
+
+    recorded = "recorded"
+    """The worker still held the row: done."""
+    late = "late"
+    """The worker had lost the row, but it was not settled yet: done all the same (the object exists)."""
+    settled = "settled"
+    """Another worker had settled the row meanwhile: nothing written."""
+
+
+def complete(conn: sa.Connection, key: str, token: str, remote_id: str, now: datetime) -> Settled:
+    """Record the sink's result for the worker holding `token` (the fencing token).
+
+    A worker whose lease ran out may finish after another worker took the row over: the object
+    exists, so a row not settled meanwhile (claimed by the other, planned again, dead) is still
+    marked done and never retried (and a dead row's health record resolved); a row already done is
+    left as it is and the late result is not stored twice.
+    """
+    values = {"status": ActionStatus.done.value, "remote_id": remote_id, "last_error": None, "lease_owner": None,
+              "lease_until": None, "updated_at": now}
+    held = conn.execute(sa.update(actions).where(
+        actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
+        actions.c.lease_owner == token,
+    ).values(values)).rowcount == 1
+    if held:
+        return Settled.recorded
     unsettled = [ActionStatus.claimed.value, ActionStatus.planned.value, ActionStatus.dead.value]
-    done = conn.execute(sa.update(actions).where(
-        actions.c.idempotency_key == key, actions.c.status.in_(unsettled),
-    ).values(status=ActionStatus.done.value, remote_id=remote_id, last_error=None, lease_owner=None,
-             lease_until=None, updated_at=now))
+    late = conn.execute(sa.update(actions).where(
+        actions.c.idempotency_key == key, actions.c.status.in_(unsettled)).values(values)).rowcount == 1
+    if not late:
+        return Settled.settled
     conn.execute(sa.update(health).where(
         health.c.kind == DEAD_HEALTH_KIND, health.c.subject == key, health.c.resolved_at.is_(None),
     ).values(resolved_at=now))
-    return done.rowcount == 1
+    return Settled.late
 
 
 def retry(store: Store, key: str, token: str, error: str, due_at: datetime, now: datetime) -> bool:

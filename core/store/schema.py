@@ -185,6 +185,8 @@ actions = sa.Table(
     sa.Column("payload", Json, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("handed_over", sa.Integer, nullable=False, server_default="0",
+              comment="times a worker handed the row to its vendor (more than none: look the object up first)"),
     _ts("due_at", False),
     sa.Column("lease_owner", sa.String(64)),
     _ts("lease_until"),

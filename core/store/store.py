@@ -13,8 +13,10 @@ Two rules keep the trail right whatever order records arrive in:
 - A delivery receipt's `audience` column is its notification's (candidate or staff), NULL while
   that notification is not stored; storing the notification later fills in its receipts.
 
-Quarantine is idempotent per bad record: a record that stays malformed at the vendor is met again by
-every sync (cursors keep it in view on purpose) and is kept once, under its fingerprint (see
+Quarantine keeps vendor payloads as they came but redacted (`redact_json`: secrets, phone numbers
+and e-mail addresses masked), like everything outside the contact book. It is idempotent per bad
+record: a record that stays malformed at the vendor is met again by every sync (cursors keep it in
+view on purpose) and is kept once, under its fingerprint (see
 `quarantine_fingerprint`), with the first and last time a sync met it and how many times.
 `WriteSummary.quarantined` counts the meetings of one batch; `sync_state.quarantined_total` counts
 distinct bad records (the rows a stream added to the quarantine).
@@ -40,6 +42,7 @@ from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.connector import Checkpoint, Handoff, Malformed
+from core.http.redact import redact, redact_json
 from core.models import (
     Attendance,
     Candidate,
@@ -319,14 +322,14 @@ class Store:
         now = utcnow()
         rows: dict[str, dict[str, Any]] = {}
         for m in items:
-            payload = _jsonable(m.payload)
-            fingerprint = quarantine_fingerprint(tenant, source, stream, m.remote_id, m.reason, payload)
+            payload, reason = redact_json(_jsonable(m.payload)), redact(m.reason)
+            fingerprint = quarantine_fingerprint(tenant, source, stream, m.remote_id, reason, payload)
             if fingerprint in rows:  # met twice in one batch: one row, seen twice
                 rows[fingerprint]["seen_count"] += 1
                 continue
             rows[fingerprint] = {
                 "fingerprint": fingerprint, "tenant": tenant, "source": source, "stream": stream,
-                "remote_id": m.remote_id, "reason": m.reason, "payload": payload,
+                "remote_id": m.remote_id, "reason": reason, "payload": payload,
                 "received_at": now, "last_seen_at": now, "seen_count": 1,
             }
         q = schema.quarantine

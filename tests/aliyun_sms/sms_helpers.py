@@ -45,10 +45,11 @@ def make_connector(url: str, contacts: Store | None, *, key_id: str = KEY_ID, se
 
 
 def send_action(key: str, recipient: str = "cand1", *, attempts: int = 1, **payload: Any) -> Action:
+    """A `send_sms` row at its `attempts`-th try (after the first, an earlier try handed it to the gateway)."""
     body = {"recipient": f"{ATS}/{recipient}", "purpose": "reminder_t1d",
             "params": {"name": "张三", "time": "2026-03-02 10:00"}, "interview_id": f"{ATS}/iv1", **payload}
     return Action(idempotency_key=key, tenant=TENANT, connector=SOURCE, kind="send_sms", payload=body,
-                  due_at=utcnow(), attempts=attempts)
+                  due_at=utcnow(), attempts=attempts, maybe_sent=attempts > 1)
 
 
 def drive(url: str, verb: str, **kwargs: Any) -> Any:

@@ -98,7 +98,7 @@ def test_task_with_client_token_and_lookup_after_the_window() -> None:
         assert made.fields["tasklists"] == [{"tasklist_guid": "tl-0001-lifeline"}]
         assert "Confirm: https://ll.example/c/tok1" in made.fields["description"]
         r.clock.advance(600)  # past the 5-minute client_token window: a retry finds the task instead
-        retried = task.model_copy(update={"attempts": 1})
+        retried = task.model_copy(update={"attempts": 2, "maybe_sent": True})
         assert r.connector.perform(retried).remote_id == first.remote_id and len(r.world.tasks) == 1
 
 
@@ -173,10 +173,11 @@ def test_calendar_create_is_idempotent_and_a_reschedule_patches_the_same_event()
 
 
 def dispatch(r: Rig, planned: Action) -> ActionResult:
-    """What the outbox does: perform, and on a transient failure perform again (attempts + 1)."""
-    for attempt in range(5):
+    """What the outbox does: perform, and on a transient failure perform again (attempts + 1, handed over
+    before)."""
+    for attempt in range(1, 6):
         try:
-            return r.connector.perform(planned.model_copy(update={"attempts": attempt}))
+            return r.connector.perform(planned.model_copy(update={"attempts": attempt, "maybe_sent": attempt > 1}))
         except TransientError:
             continue
     raise AssertionError(f"{planned.kind} never succeeded")

@@ -27,8 +27,8 @@ NOW = utcnow().replace(microsecond=0)
 
 
 @pytest.fixture
-def t(tmp_path: Path) -> Iterator[EmulatedTenant]:
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'lifeline.db'}") as tenant:
+def t(tmp_path: Path, db_url: str) -> Iterator[EmulatedTenant]:
+    with emulated_tenant(tmp_path, db_url) as tenant:
         yield tenant
 
 
@@ -124,9 +124,9 @@ def test_an_approval_created_by_a_killed_worker_is_found_not_doubled(t: Emulated
     assert objects(t) == {approval.idempotency_key: 1} and len(t.dingtalk.approval_list()) == 1
 
 
-def test_vendor_timeouts_after_the_object_was_created(tmp_path: Path) -> None:
+def test_vendor_timeouts_after_the_object_was_created(tmp_path: Path, db_url: str) -> None:
     slow = {"dt": {"read_timeout_seconds": 0.3}, "sms": {"http_timeout_seconds": 0.3}}
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", settings=slow) as t:
+    with emulated_tenant(tmp_path, db_url, settings=slow) as t:
         seed(t, "张三", OutcomeClass.missed_read_no_show)
         remediate(t.store, TENANT, NOW, t.config, t.host)
         sinks = Sinks(t.config, t.store)

@@ -37,8 +37,8 @@ NOW = utcnow().replace(microsecond=0)
 
 
 @pytest.fixture
-def t(tmp_path: Path) -> Iterator[EmulatedTenant]:
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'lifeline.db'}") as tenant:
+def t(tmp_path: Path, db_url: str) -> Iterator[EmulatedTenant]:
+    with emulated_tenant(tmp_path, db_url) as tenant:
         yield tenant
 
 
@@ -232,9 +232,9 @@ def test_clustered_technical_misses_open_one_incident(t: EmulatedTenant) -> None
     assert len(dings) == 1 and "meetly" in str(dings[0]["content"])  # urgent: a DING to HR
 
 
-def test_a_tenant_override_replaces_the_default_playbook(tmp_path: Path) -> None:
+def test_a_tenant_override_replaces_the_default_playbook(tmp_path: Path, db_url: str) -> None:
     policy = {"playbooks": {"missed_read_no_show": ["hr_decision"]}}
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", policy=policy) as t:
+    with emulated_tenant(tmp_path, db_url, policy=policy) as t:
         missed(t, "张三", OutcomeClass.missed_read_no_show)
         run(t)
         assert len(todos(t)) == 1 and sms(t) == []
@@ -273,9 +273,9 @@ def test_the_cli_plans_and_reports(t: EmulatedTenant, monkeypatch: pytest.Monkey
     assert sent.exit_code == 0 and "2 done" in sent.output and len(todos(t)) == 1
 
 
-def test_candidates_are_not_messaged_in_their_quiet_hours(tmp_path: Path) -> None:
+def test_candidates_are_not_messaged_in_their_quiet_hours(tmp_path: Path, db_url: str) -> None:
     late = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)  # 23:30 in Beijing
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", policy={"quiet_hours": [21, 8]}) as t:
+    with emulated_tenant(tmp_path, db_url, policy={"quiet_hours": [21, 8]}) as t:
         t.candidate("c1", "张三")
         interview = t.interview("iv1", late - timedelta(hours=3), candidate="c1")
         t.decide(interview.id, OutcomeClass.missed_read_no_show, late)

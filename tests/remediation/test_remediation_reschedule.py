@@ -39,10 +39,10 @@ def replan_interview(store: Any, config: Any, tenant: str, interview_id: str, no
 
 
 @pytest.fixture
-def t(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedTenant]:
+def t(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedTenant]:
     replanned.clear()
     monkeypatch.setattr(decisions, "REMINDER_PLANNER", f"{__name__}:replan_interview")
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'lifeline.db'}") as tenant:
+    with emulated_tenant(tmp_path, db_url) as tenant:
         yield tenant
 
 

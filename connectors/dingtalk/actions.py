@@ -27,6 +27,7 @@ from connectors.dingtalk.streams import INSTANCE, NEW_APPROVALS, NEW_TODOS, inst
 from core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
 from core.connector import ActionResult, describe_error
 from core.http import Conflict, InvalidRequest, NotFound, TransientError
+from core.markup import escape_markdown, with_links
 from core.models import (
     Action,
     Channel,
@@ -67,9 +68,14 @@ def _batches(values: Sequence[str], size: int) -> list[list[str]]:
 # ---------------------------------------------------------------- messages
 
 
+def _body(message: SendMessage) -> str:
+    """Title and text as markdown: the payload's plain text escaped (`title` fields and buttons are plain)."""
+    return f"### {escape_markdown(message.title)}\n\n{escape_markdown(message.text)}"
+
+
 def _markdown(message: SendMessage) -> str:
-    links = "".join(f"\n\n[{link.label}]({link.url})" for link in message.links)
-    return f"### {message.title}\n\n{message.text}{links}"
+    links = "".join(f"\n\n[{escape_markdown(link.label)}]({link.url})" for link in message.links)
+    return _body(message) + links
 
 
 def _work_msg(message: SendMessage) -> dict[str, Any]:
@@ -77,7 +83,7 @@ def _work_msg(message: SendMessage) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"title": message.title, "text": _markdown(message)}}
     buttons = [{"title": link.label, "action_url": link.url} for link in message.links]
     return {"msgtype": "action_card", "action_card": {
-        "title": message.title, "markdown": f"### {message.title}\n\n{message.text}",
+        "title": message.title, "markdown": _body(message),
         "btn_orientation": "1" if len(buttons) <= 2 else "0", "btn_json_list": buttons}}
 
 
@@ -129,10 +135,9 @@ def _robot(conn: DingTalkConnector, message: SendMessage, users: list[str]) -> t
 
 def _ding(conn: DingTalkConnector, message: SendMessage, users: list[str],
           remind: int) -> tuple[str, dict[str, str | None]]:
-    links = "".join(f"\n{link.label}: {link.url}" for link in message.links)
     body = conn.http.api.call("POST", DING_SEND, json={
         "robotCode": conn.robot_code, "remindType": remind, "receiverUserIdList": users,
-        "content": f"{message.title}\n{message.text}{links}"})
+        "content": with_links(f"{message.title}\n{message.text}", message.links)})  # plain text
     outcome: dict[str, str | None] = dict.fromkeys(users)
     failed = body.get("failedList")
     for reason, ids in (failed.items() if isinstance(failed, dict) else ()):
@@ -150,7 +155,8 @@ def _key(kind: Kind, send_id: Any) -> str:
 
 
 def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
-    """A work todo owned by `operator_union_id`, executed by the assignees (unionIds)."""
+    """A work todo owned by `operator_union_id`, executed by the assignees (unionIds). Subject and
+    description are plain text; the first link opens from the todo (`detailUrl`), all are listed."""
     task = payload(CreateTask, action)
     owner = conn.options.operator_union_id
     if not owner:
@@ -163,7 +169,8 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
     due = task.due_at or utcnow() + timedelta(hours=conn.options.todo_due_hours)
     interview = task.interview_id or action.interview_id
     body: dict[str, Any] = {
-        "subject": task.title[:1024], "description": task.description[:4096], "sourceId": action.idempotency_key,
+        "subject": task.title[:1024], "description": with_links(task.description, task.links)[:4096],
+        "sourceId": action.idempotency_key,
         "creatorId": owner, "executorIds": list(task.assignees), "dueTime": to_epoch_millis(due), "priority": 30,
         "detailUrl": {"appUrl": url, "pcUrl": url},
         **({"contentFieldList": [{"fieldKey": TODO_INTERVIEW_FIELD, "fieldValue": interview}]} if interview else {}),

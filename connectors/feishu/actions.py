@@ -20,8 +20,9 @@ from connectors.feishu.client import PER_RECEIVER
 from connectors.feishu.common import IdType, bounded_key, split_staff_id, staff_id
 from connectors.feishu.streams import MARKER, marker
 from core import ActionResult
-from core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
+from core.actions import CalendarEvent, CreateApproval, CreateTask, SendMessage
 from core.http import Conflict, NotFound, RateLimited
+from core.markup import escape_markdown, with_links
 from core.models import (
     Action,
     Audience,
@@ -52,8 +53,10 @@ def perform(c: FeishuConnector, action: Action) -> ActionResult:
 
 
 def card(message: SendMessage) -> dict[str, Any]:
-    """An interactive card: title, markdown text and one link button per link (first is primary)."""
-    elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": message.text}}]
+    """An interactive card: plain-text title, the text escaped as `lark_md` and one link button per
+    link (first is primary)."""
+    elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md",
+                                                              "content": escape_markdown(message.text)}}]
     if message.links:
         buttons = [
             {
@@ -149,12 +152,9 @@ def buzz(c: FeishuConnector, message_id: str, id_type: IdType, user: str) -> str
 # -- tasks ---------------------------------------------------------------------------------------------
 
 
-def with_links(text: str, links: tuple[Link, ...]) -> str:
-    return "\n".join([text, *(f"{link.label}: {link.url}" for link in links)])
-
-
 def create_task(c: FeishuConnector, action: Action) -> ActionResult:
-    """A Task v2 task for the assignees (one ID type), in the configured tasklist if any."""
+    """A Task v2 task for the assignees (one ID type), in the configured tasklist if any; summary and
+    description are plain text, the links listed under it and the first one the task's origin link."""
     task = CreateTask.model_validate(action.payload)
     ids = [split_staff_id(a, c.config.id_type) for a in task.assignees]
     id_type = ids[0][0]

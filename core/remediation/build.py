@@ -31,7 +31,7 @@ from core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
 from core.remediation.messages import compose, outside_quiet_hours, payload
 from core.remediation.payloads import payload_of
 from core.remediation.policies import STEPS, Step
-from core.remediation.render import staff_text, with_links
+from core.remediation.render import staff_text
 from core.remediation.routes import Route, Unroutable, route
 from core.remediation.texts import T
 from core.store import Store
@@ -149,7 +149,7 @@ class Builder:
         tenant = self.config.tenant(case.tenant)
         purpose = "hr_fyi_offer" if step.purpose == "hr_fyi" and not self.slot_open(case) else step.purpose
         links = staff_links(self.config, case, purpose)
-        title, text = staff_text(purpose, case, tenant.timezone, tenant.locale, links, count=earlier_misses)
+        title, text = staff_text(purpose, case, tenant.timezone, tenant.locale, count=earlier_misses)
         if step.kind == "create_task":
             due = self.now + timedelta(hours=tenant.policy.task_due_hours)
             return payload_of("create_task", assignees=where.recipients, title=title, description=text, due_at=due,
@@ -158,13 +158,12 @@ class Builder:
                           interview_id=case.interview.id, purpose=NotificationPurpose.hr_task, audience=Audience.staff)
 
     def rendered_by_plugin(self, case: Case, action: Action) -> Action:
-        """Let a `lifeline_render_task` plugin replace the text (redacted, Lifeline's links kept)."""
+        """Let a `lifeline_render_task` plugin replace the text (redacted; Lifeline's links stay beside it)."""
         if action.kind not in ("send_message", "create_task") or not self.host.implements("lifeline_render_task"):
             return action
         text = self.host.render_task(action, case.interview, case.evidence)
         if not isinstance(text, str) or not text.strip():
             return action
         field_name = "description" if action.kind == "create_task" else "text"
-        links = [Link.model_validate(link) for link in action.payload.get("links", ())]
-        payload = {**action.payload, field_name: with_links(redact(text), links)}
+        payload = {**action.payload, field_name: redact(text)}
         return action.model_copy(update={"payload": payload})

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.actions import CalendarInvite, Link
+from core.markup import untrusted
 from core.models import Audience, Interview, NotificationPurpose, zone_info
 from core.remediation.case import CandidateView
 from core.remediation.payloads import payload_of
@@ -47,7 +48,7 @@ def compose(purpose: str, candidate: CandidateView, tenant_locale: str, intervie
             reschedule: str = "", keep: bool = False, calendar: CalendarInvite | None = None) -> Letter:
     locale = locale_of(candidate.locale, tenant_locale)
     title, text = candidate_text(purpose, candidate.name, locale, candidate.timezone, interview.start_at,
-                                 join=join, reschedule=reschedule, keep=keep)
+                                 reschedule=bool(reschedule), keep=keep)
     links = tuple(Link(label=T[locale][label], url=url)
                   for label, url in (("link.join", join), ("link.pick", reschedule)) if url)
     if purpose == "refused" and not keep:
@@ -76,7 +77,7 @@ def payload(route: Route, candidate: CandidateView, interview_id: str, letter: L
             raise Unroutable("an SMS template cannot carry this refusal; it needs e-mail or IM")
         local = letter.start_at.astimezone(zone_info(letter.zone)).strftime("%Y-%m-%d %H:%M")
         return payload_of("send_sms", recipient=candidate.id, purpose=purpose, interview_id=interview_id,
-                          params={"name": candidate.name[:20], "time": local, "code": letter.code})
+                          params={"name": untrusted(candidate.name)[:20], "time": local, "code": letter.code})
     if route.kind == "send_email":
         return payload_of("send_email", recipient=candidate.id, recipient_name=candidate.name, purpose=purpose,
                           subject=letter.title, text=letter.text, links=letter.links, interview_id=interview_id,

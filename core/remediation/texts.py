@@ -1,4 +1,8 @@
-"""Words of HR tasks, candidate messages and the reschedule pages, in zh-CN and en."""
+"""Words of HR tasks, candidate messages and the reschedule pages, in zh-CN and en.
+
+A field marked `!u` (`{name!u}`) takes a value from outside Lifeline (candidate, ATS, vendor): fill
+these templates with `core.markup.fill`, which defangs it. Texts hold no URLs: links travel beside them.
+"""
 
 from __future__ import annotations
 
@@ -76,63 +80,66 @@ T: dict[str, dict[str, str]] = {
         "ev.sent": "{at} {channel} {purpose} → {state}",
         "ev.clicks": "链接：打开 {opens} 次，尝试进入 {attempts} 次{machine}",
         "ev.machine": "（另有 {n} 次疑似邮件扫描，不计入）",
-        "ev.errors": "进入失败 {n} 次（错误码 {codes}）",
+        "ev.errors": "进入失败 {n} 次（错误码 {codes!u}）",
         "ev.joined": "已进入面试，共 {minutes} 分钟", "ev.not_joined": "未进入面试",
         "ev.confirm": "{at} 候选人{action}",
         # HR tasks and messages
-        "hr.who": "候选人：{name}{phone}", "hr.phone": "（手机 {phone}）",
-        "hr.interview": "面试：{kind}，{when}{platform}", "hr.platform": "，平台 {platform}",
-        "hr.what": "情况：{what}", "hr.next": "下一步：{step}", "hr.advice": "此判断仅供参考，不会自动拒绝候选人。",
-        "hr_fyi.title": "【已处理】{name} 的面试因技术问题未能进入",
+        "hr.who": "候选人：{name!u}{phone}", "hr.phone": "（手机 {phone}）",
+        "hr.interview": "面试：{kind}，{when}{platform}", "hr.platform": "，平台 {platform!u}",
+        "hr.what": "情况：{what}", "hr.why": "{what} ({why!u})", "hr.next": "下一步：{step}",
+        "hr.advice": "此判断仅供参考，不会自动拒绝候选人。",
+        "hr_fyi.title": "【已处理】{name!u} 的面试因技术问题未能进入",
         "hr_fyi.step": "已自动向候选人发送新的面试链接，无需操作。若候选人仍无法进入，请提供备用方式（如电话）。",
-        "hr_fyi_offer.title": "【已处理】{name} 的面试因技术问题未能进行",
+        "hr_fyi_offer.title": "【已处理】{name!u} 的面试因技术问题未能进行",
         "hr_fyi_offer.step": "已自动邀请候选人另选时间（技术问题不计入候选人的责任），无需操作。"
                              "如需尽快安排，请直接联系候选人。",
-        "hr_decision.title": "【待决定】{name} 未参加面试",
+        "hr_decision.title": "【待决定】{name!u} 未参加面试",
         "hr_decision.step": "请决定是否为候选人改期：可邀请候选人自选时间，或确认候选人实际已参加。",
-        "contact_fix.title": "【待处理】{name} 的面试通知未送达，请核实联系方式",
+        "contact_fix.title": "【待处理】{name!u} 的面试通知未送达，请核实联系方式",
         "contact_fix.step": "请核实候选人的联系方式{phone}，在招聘系统中更正后，邀请候选人改约。",
-        "partial.title": "【待决定】{name} 面试中途中断",
+        "partial.title": "【待决定】{name!u} 面试中途中断",
         "partial.step": "请与面试官确认是否需要继续面试；如需继续，请重新发送链接。",
-        "update_ats.title": "【待处理】{name} 婉拒或申请改期",
+        "update_ats.title": "【待处理】{name!u} 婉拒或申请改期",
         "update_ats.step": "已向候选人发送改期链接。请在招聘系统中更新该面试的状态。",
-        "second_miss.title": "【需人工决定】{name} 在同一职位第 {count} 次未参加面试",
+        "second_miss.title": "【需人工决定】{name!u} 在同一职位第 {count} 次未参加面试",
         "second_miss.step": "系统不再自动联系候选人。请人工决定是否再次安排，或结束该流程（不会自动拒绝）。",
-        "ask.title": "请确认：{name} 是否参加了面试？",
+        "ask.title": "请确认：{name!u} 是否参加了面试？",
         "ask.step": "系统没有该面试的到场数据。如候选人已参加，请点击“确认已参加”。",
-        "reschedule_task.title": "【待处理】{name} 申请改期",
-        "rescheduled.title": "【已改期】{name} 的面试改至 {when}",
+        "reschedule_task.title": "【待处理】{name!u} 申请改期",
+        "rescheduled.title": "【已改期】{name!u} 的面试改至 {when}",
         "rescheduled.step": "请在招聘系统中更新面试时间。新的日历邀请和链接已发给候选人。",
-        "incident.title": "【故障】{platform} 平台上 {count} 场面试因技术问题未能进入",
-        "incident.body": "{window} 分钟内，{platform} 平台上有 {count} 场面试的候选人尝试进入但失败（首场 {first}）。"
+        "incident.title": "【故障】{platform!u} 平台上 {count} 场面试因技术问题未能进入",
+        "incident.body": "{window} 分钟内，{platform!u} 平台上有 {count} 场面试的候选人尝试进入但失败（首场 {first}）。"
                          "这很可能是平台故障，而不是候选人的问题。请检查平台状态；受影响的候选人已收到新链接。",
         "link.attended": "确认已参加", "link.reissue": "重新发送链接", "link.offer": "邀请候选人改约",
         "link.join": "进入面试", "link.pick": "选择新的时间",
         "link.approval": "查看审批",
         # candidate messages
-        "c.hello": "{name}，您好：",
+        "c.hello": "{name!u}，您好：",
         "c.reissued_link.title": "您的面试新链接",
-        "c.reissued_link.body": "我们注意到您进入面试时遇到了问题。这是新的面试链接（旧链接已失效）：{join}\n"
+        "c.reissued_link.body": "我们注意到您进入面试时遇到了问题。请使用下面的新链接进入面试（旧链接已失效）。\n"
                                 "面试时间：{when}",
         "c.technical.title": "关于您的面试",
         "c.technical.body": "很抱歉，您原定 {when} 的面试因技术问题未能进行，这不会影响对您的评价。"
-                            "请在这里选择新的时间：{reschedule}",
+                            "请通过下面的链接选择新的时间。",
         "c.resend.title": "关于您的面试",
         "c.resend.body": "我们之前发给您的面试通知可能没有送达，原定 {when} 的面试未能进行。"
-                         "如您仍有意向，请在这里选择新的时间：{reschedule}",
+                         "如您仍有意向，请通过下面的链接选择新的时间。",
         "c.reschedule_offer.title": "重新安排您的面试",
-        "c.reschedule_offer.body": "您原定 {when} 的面试未能进行。如您仍有意向，请在这里选择新的时间：{reschedule}",
+        "c.reschedule_offer.body": "您原定 {when} 的面试未能进行。如您仍有意向，请通过下面的链接选择新的时间。",
         "c.rescheduled.title": "您的面试已改期",
-        "c.rescheduled.body": "您的面试已改至 {when}。面试链接：{join}\n日历邀请已附上。",
+        "c.rescheduled.body": "您的面试已改至 {when}，请使用下面的新面试链接。\n日历邀请已附上。",
         "c.refused.title": "关于您的改期申请",
         "c.refused.keep": "很抱歉，您申请的时间未能安排。您的面试仍为原定时间 {when}，链接不变。",
         "c.refused.contact": "很抱歉，您申请的时间未能安排。招聘人员会尽快与您联系后续安排。",
-        "c.reschedule_more": "如需更改时间：{reschedule}",
+        "c.reschedule_more": "如需更改时间，请使用下面的“选择新的时间”链接。",
         "c.sign": "祝好！",
         # approval form
-        "ap.title": "面试改期申请：{name}", "ap.candidate": "候选人", "ap.interview": "原定面试",
+        "ap.title": "面试改期申请：{name!u}", "ap.who": "{name!u}{phone}", "ap.candidate": "候选人",
+        "ap.interview": "原定面试",
         "ap.reason": "原因", "ap.slots": "候选人希望的时间（依次为首选、次选）", "ap.evidence": "证据",
         "ap.note": "同意即按首选时间改期；如不合适请拒绝，并另行联系候选人。", "ap.key": "Lifeline 编号",
+        "ap.because": "{reason!u}", "ap.because_note": "{reason!u}: {note!u}",
         "reason.schedule_conflict": "时间冲突", "reason.technical_issue": "技术问题", "reason.personal": "个人原因",
         "reason.other": "其他",
     },
@@ -159,74 +166,75 @@ T: dict[str, dict[str, str]] = {
         "ev.sent": "{at} {channel} {purpose} → {state}",
         "ev.clicks": "Link: opened {opens}x, join attempts {attempts}x{machine}",
         "ev.machine": " ({n} more by mail scanners, not counted)",
-        "ev.errors": "Join errors {n}x (codes {codes})",
+        "ev.errors": "Join errors {n}x (codes {codes!u})",
         "ev.joined": "Joined for {minutes} min in total", "ev.not_joined": "Never joined",
         "ev.confirm": "{at} the candidate {action}",
-        "hr.who": "Candidate: {name}{phone}", "hr.phone": " (phone {phone})",
-        "hr.interview": "Interview: {kind}, {when}{platform}", "hr.platform": ", platform {platform}",
-        "hr.what": "What happened: {what}", "hr.next": "Next step: {step}",
+        "hr.who": "Candidate: {name!u}{phone}", "hr.phone": " (phone {phone})",
+        "hr.interview": "Interview: {kind}, {when}{platform}", "hr.platform": ", platform {platform!u}",
+        "hr.what": "What happened: {what}", "hr.why": "{what} ({why!u})", "hr.next": "Next step: {step}",
         "hr.advice": "This is advice only; no candidate is rejected automatically.",
-        "hr_fyi.title": "[Handled] {name} could not join the interview (technical)",
+        "hr_fyi.title": "[Handled] {name!u} could not join the interview (technical)",
         "hr_fyi.step": "A new interview link went to the candidate automatically; nothing to do. If they still "
                        "cannot join, offer another way in (e.g. a phone call).",
-        "hr_fyi_offer.title": "[Handled] {name}'s interview did not take place (technical)",
+        "hr_fyi_offer.title": "[Handled] {name!u}'s interview did not take place (technical)",
         "hr_fyi_offer.step": "The candidate was invited to pick a new time automatically (a technical problem does "
                              "not count against them); nothing to do. To move faster, contact the candidate.",
-        "hr_decision.title": "[Decide] {name} missed the interview",
+        "hr_decision.title": "[Decide] {name!u} missed the interview",
         "hr_decision.step": "Decide whether to reschedule: invite the candidate to pick a new time, or confirm "
                             "that they did attend.",
-        "contact_fix.title": "[To do] Messages to {name} did not arrive: check the contact details",
+        "contact_fix.title": "[To do] Messages to {name!u} did not arrive: check the contact details",
         "contact_fix.step": "Check the candidate's contact details{phone}, correct them in the ATS, then invite the "
                             "candidate to pick a new time.",
-        "partial.title": "[Decide] {name}'s interview was cut short",
+        "partial.title": "[Decide] {name!u}'s interview was cut short",
         "partial.step": "Ask the interviewer whether to continue; if so, send the link again.",
-        "update_ats.title": "[To do] {name} declined or asked to reschedule",
+        "update_ats.title": "[To do] {name!u} declined or asked to reschedule",
         "update_ats.step": "The candidate got a link to pick a new time. Update the interview's status in the ATS.",
-        "second_miss.title": "[Your decision] {name} missed an interview for this job {count} times",
+        "second_miss.title": "[Your decision] {name!u} missed an interview for this job {count} times",
         "second_miss.step": "Lifeline no longer contacts the candidate by itself. Decide whether to schedule again "
                             "or to close the process (nothing is rejected automatically).",
-        "ask.title": "Please confirm: did {name} attend the interview?",
+        "ask.title": "Please confirm: did {name!u} attend the interview?",
         "ask.step": "There is no attendance data for this interview. If the candidate attended, press "
                     "\"Confirm attended\".",
-        "reschedule_task.title": "[To do] {name} asks to reschedule",
-        "rescheduled.title": "[Rescheduled] {name}'s interview moved to {when}",
+        "reschedule_task.title": "[To do] {name!u} asks to reschedule",
+        "rescheduled.title": "[Rescheduled] {name!u}'s interview moved to {when}",
         "rescheduled.step": "Update the interview time in the ATS. The candidate has the new calendar invitation "
                             "and link.",
-        "incident.title": "[Incident] {count} interviews on {platform} failed to start (technical)",
-        "incident.body": "Within {window} minutes, candidates of {count} interviews on {platform} tried to join and "
+        "incident.title": "[Incident] {count} interviews on {platform!u} failed to start (technical)",
+        "incident.body": "Within {window} minutes, candidates of {count} interviews on {platform!u} tried to join and "
                          "failed (first at {first}). This looks like a platform fault, not the candidates. Check the "
                          "platform; the candidates affected already got new links.",
         "link.attended": "Confirm attended", "link.reissue": "Send the link again",
         "link.offer": "Invite to reschedule", "link.approval": "Open the approval",
         "link.join": "Join the interview", "link.pick": "Pick a new time",
-        "c.hello": "Dear {name},",
+        "c.hello": "Dear {name!u},",
         "c.reissued_link.title": "A new link for your interview",
-        "c.reissued_link.body": "We saw that joining your interview did not work. Here is a new link (the old one no "
-                                "longer works): {join}\nTime: {when}",
+        "c.reissued_link.body": "We saw that joining your interview did not work. Please use the new link below (the "
+                                "old one no longer works).\nTime: {when}",
         "c.technical.title": "About your interview",
         "c.technical.body": "We are sorry: a technical problem kept your interview planned for {when} from taking "
-                            "place. This does not count against you. Please pick a new time here: {reschedule}",
+                            "place. This does not count against you. Please pick a new time with the link below.",
         "c.resend.title": "About your interview",
         "c.resend.body": "Our earlier messages may not have reached you, and the interview planned for {when} did not "
-                         "take place. If you are still interested, please pick a new time here: {reschedule}",
+                         "take place. If you are still interested, please pick a new time with the link below.",
         "c.reschedule_offer.title": "Let's find a new time for your interview",
         "c.reschedule_offer.body": "Your interview planned for {when} did not take place. If you are still "
-                                   "interested, please pick a new time here: {reschedule}",
+                                   "interested, please pick a new time with the link below.",
         "c.rescheduled.title": "Your interview has a new time",
-        "c.rescheduled.body": "Your interview now takes place {when}. Link: {join}\nThe calendar invitation is "
-                              "attached.",
+        "c.rescheduled.body": "Your interview now takes place {when}; please use the new link below.\nThe calendar "
+                              "invitation is attached.",
         "c.refused.title": "About your request to reschedule",
         "c.refused.keep": "We are sorry, the time you asked for could not be arranged. Your interview stays at {when}, "
                           "with the same link.",
         "c.refused.contact": "We are sorry, the time you asked for could not be arranged. The recruiter will contact "
                              "you about the next steps soon.",
-        "c.reschedule_more": "To ask for another time: {reschedule}",
+        "c.reschedule_more": "To ask for another time, use the \"Pick a new time\" link below.",
         "c.sign": "Kind regards",
-        "ap.title": "Interview reschedule request: {name}", "ap.candidate": "Candidate",
+        "ap.title": "Interview reschedule request: {name!u}", "ap.who": "{name!u}{phone}", "ap.candidate": "Candidate",
         "ap.interview": "Planned interview", "ap.reason": "Reason",
         "ap.slots": "Times the candidate asks for (first choice first)", "ap.evidence": "Evidence",
         "ap.note": "Approving moves the interview to the first choice; if it does not suit, refuse and contact the "
                    "candidate.", "ap.key": "Lifeline reference",
+        "ap.because": "{reason!u}", "ap.because_note": "{reason!u}: {note!u}",
         "reason.schedule_conflict": "schedule conflict", "reason.technical_issue": "technical problem",
         "reason.personal": "personal reasons", "reason.other": "other",
     },

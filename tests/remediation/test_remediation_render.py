@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from core import hookimpl
-from core.actions import Link
 from core.models import (
     AppointmentThread,
     Channel,
@@ -30,7 +29,6 @@ from core.models import (
 from core.outbox import dispatch
 from core.remediation import remediate
 from core.remediation.case import CandidateView, Case, Contact
-from core.remediation.links import HrLink, hr_link, read_hr_link
 from core.remediation.render import STAFF_PURPOSES, candidate_text, staff_text
 from core.remediation.testing import TENANT, emulated_tenant
 from core.remediation.texts import P, T
@@ -69,16 +67,15 @@ def test_every_text_exists_in_both_languages() -> None:
 
 @pytest.mark.parametrize("purpose", STAFF_PURPOSES)
 def test_hr_texts_say_who_what_with_evidence_and_one_next_step(purpose: str) -> None:
-    link = Link(label="确认已参加", url=hr_link(HrLink("attended", TENANT, "acme.ats/iv1", 0), "https://ll.example"))
-    zh_title, zh = staff_text(purpose, a_case(), "Asia/Shanghai", "zh-CN", [link])
+    zh_title, zh = staff_text(purpose, a_case(), "Asia/Shanghai", "zh-CN")
     assert "张三" in zh_title and "候选人：张三（手机 138****5678）" in zh
     assert "面试：视频面试，2026年3月2日（周一）14:00–14:45（北京时间），平台 meetly" in zh
     assert "· 03-01 14:00 短信 提醒（提前1天） → 已送达，未读" in zh
     assert "· 链接：打开 0 次，尝试进入 1 次（另有 1 次疑似邮件扫描，不计入）" in zh
     assert "· 进入失败 1 次（错误码 DEVICE_CHECK）" in zh and "· 未进入面试" in zh
     assert zh.count("下一步：") == 1 and "不会自动拒绝候选人" in zh
-    assert read_hr_link(zh.rsplit("/hr/", 1)[1]) == HrLink("attended", TENANT, "acme.ats/iv1", 0)  # intact
-    en_title, en = staff_text(purpose, a_case(), "Europe/Berlin", "en", [link])
+    assert "http" not in zh  # the next step's links travel beside the text, as buttons
+    en_title, en = staff_text(purpose, a_case(), "Europe/Berlin", "en")
     assert "Candidate: 张三 (phone 138****5678)" in en and "Mon 2 Mar 2026, 07:00–07:45 (Europe/Berlin)" in en
     assert "SMS reminder (1 day before) → delivered, not read" in en and en.count("Next step: ") == 1
     for text in (zh_title, zh, en_title, en):
@@ -86,10 +83,9 @@ def test_hr_texts_say_who_what_with_evidence_and_one_next_step(purpose: str) -> 
 
 
 def test_candidate_messages_in_both_languages() -> None:
-    zh_title, zh = candidate_text("reissued_link", "张三", "zh-CN", "Asia/Shanghai", START,
-                                  join="https://ll.example/j/tok", reschedule="https://ll.example/r/tok2")
+    zh_title, zh = candidate_text("reissued_link", "张三", "zh-CN", "Asia/Shanghai", START, reschedule=True)
     assert zh_title == "您的面试新链接" and zh.startswith("张三，您好：")
-    assert "https://ll.example/j/tok" in zh and "如需更改时间：https://ll.example/r/tok2" in zh
+    assert "请使用下面的新链接进入面试" in zh and "如需更改时间" in zh and "http" not in zh  # links travel apart
     en_title, en = candidate_text("refused", "Zhang San", "en", "America/New_York", START, keep=True)
     assert en_title == "About your request to reschedule"
     assert "stays at Mon 2 Mar 2026, 01:00, with the same link" in en and en.startswith("Dear Zhang San,")
@@ -105,9 +101,9 @@ class Leaky:
         return f"自定义：{interview.remote_id} 请拨打 13812345678，access_token=abcdef1234567890"
 
 
-def test_a_render_plugin_replaces_the_text_but_cannot_leak(tmp_path: Path) -> None:
+def test_a_render_plugin_replaces_the_text_but_cannot_leak(tmp_path: Path, db_url: str) -> None:
     now = utcnow()
-    with emulated_tenant(tmp_path, f"sqlite:///{tmp_path / 'l.db'}") as t:
+    with emulated_tenant(tmp_path, db_url) as t:
         t.host.register(Leaky(), "leaky")
         t.candidate("c1", "张三")
         interview = t.interview("iv1", now - timedelta(hours=3), candidate="c1")

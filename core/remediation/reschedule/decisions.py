@@ -28,6 +28,7 @@ from core.actions import CalendarInvite
 from core.config import Config
 from core.http.redact import redact
 from core.links import join_link
+from core.markup import fill
 from core.models import (
     Action,
     ActionStatus,
@@ -222,7 +223,7 @@ def _ats_task(config: Config, tenant_name: str, interview: Interview, candidate:
     where = staff(config, tenant_name, "create_task", tenant.policy.hr_assignees)
     t = T[tenant.locale]
     name = candidate.name if candidate else interview.candidate_id or "?"
-    title = t["rescheduled.title"].format(name=name, when=when(interview.start_at, tenant.timezone, tenant.locale))
+    title = fill(t["rescheduled.title"], name=name, when=when(interview.start_at, tenant.timezone, tenant.locale))
     text = "\n".join((interview_line(interview, tenant.timezone, tenant.locale),
                       t["hr.next"].format(step=t["rescheduled.step"])))
     due = min(now + timedelta(hours=tenant.policy.task_due_hours), max(interview.start_at, now))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from core.config import Config, PolicySettings
 from core.http.redact import redact
+from core.markup import fill
 from core.models import (
     Action,
     Interview,
@@ -129,10 +130,11 @@ def _approval(config: Config, tenant: str, interview: Interview, candidate: Cand
     policy, locale, zone = settings.policy, settings.locale, settings.timezone
     t = T[locale]
     name = candidate.name if candidate else interview.candidate_id or "?"
-    phone = t["hr.phone"].format(phone=candidate.phone) if candidate and candidate.phone else ""
-    reason = t.get(f"reason.{reason_code}", reason_code or "-") + (f": {reason_text}" if reason_text else "")
+    phone = fill(t["hr.phone"], phone=candidate.phone) if candidate and candidate.phone else ""
+    why = t.get(f"reason.{reason_code}", reason_code or "-")  # an ATS may send a code of its own
+    reason = fill(t["ap.because_note" if reason_text else "ap.because"], reason=why, note=reason_text)
     fields = {
-        t["ap.candidate"]: f"{name}{phone}",
+        t["ap.candidate"]: fill(t["ap.who"], name=name, phone=phone),
         t["ap.interview"]: interview_line(interview, zone, locale),
         t["ap.reason"]: reason,
         t["ap.slots"]: "\n".join(f"{i}. {window(s.start_at, s.end_at, zone, locale)}" for i, s in enumerate(slots, 1)),
@@ -140,7 +142,7 @@ def _approval(config: Config, tenant: str, interview: Interview, candidate: Cand
         t["ap.note"]: t["ap.note"],
         t["ap.key"]: request_id,
     }
-    title = redact(t["ap.title"].format(name=name))
+    title = redact(fill(t["ap.title"], name=name))
     fields = {label: redact(value) for label, value in fields.items()}
     if policy.approval_connector and policy.approval_process_code and policy.approval_originator:
         connector = instance(tenant, policy.approval_connector)
@@ -156,7 +158,7 @@ def _approval(config: Config, tenant: str, interview: Interview, candidate: Cand
         connector, kind = where.connector, "create_task"
         description = "\n".join(f"{label}: {value}" for label, value in fields.items())
         payload = payload_of("create_task", assignees=where.recipients, title=redact(
-            t["reschedule_task.title"].format(name=name)), description=description, interview_id=interview.id,
+            fill(t["reschedule_task.title"], name=name)), description=description, interview_id=interview.id,
             due_at=now + timedelta(hours=policy.task_due_hours))
     return Action(idempotency_key=key, tenant=tenant, connector=connector, kind=kind, interview_id=interview.id,
                   payload=payload, due_at=now)

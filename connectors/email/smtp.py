@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
-from urllib.parse import urlsplit
 
+from connectors.email.endpoint import Endpoint
 from core.connections import Credentials
 from core.http import AuthFailed, InvalidRequest, TransientError, VendorError, redact
 
@@ -25,22 +24,6 @@ VENDOR = "smtp"
 
 class Rejected(VendorError):
     """A permanent (5xx) refusal of the recipient or the message: recorded as a failed delivery."""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-    implicit_tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> Endpoint:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise InvalidRequest(f"SMTP base URL must be smtp://host:port or smtps://host:port, got {url!r}",
-                                 vendor=VENDOR)
-        implicit = parts.scheme == "smtps"
-        return cls(parts.hostname, parts.port or (465 if implicit else 587), implicit)
 
 
 def xtext(value: str) -> str:

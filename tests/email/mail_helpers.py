@@ -39,10 +39,12 @@ def seed(store: Store) -> Store:
 
 
 def make_connector(world: MailWorld, contacts: Store | None, credentials: Credentials | None = None,
-                   **settings: Any) -> EmailConnector:
+                   imap: bool = False, **settings: Any) -> EmailConnector:
+    """The connector for `world`'s SMTP server (and its IMAP server for look-ups when `imap`)."""
     config = EmailSettings.model_validate({"from_address": ORGANIZER, "starttls": False, "timeout_seconds": 2.0,
                                            **settings})
-    return EmailConnector(Instance(TENANT, SOURCE, base_urls={"smtp": world.url}), config, credentials, contacts)
+    urls = {"smtp": world.url, **({"imap": world.imap_url} if imap else {})}
+    return EmailConnector(Instance(TENANT, SOURCE, base_urls=urls), config, credentials, contacts)
 
 
 def invite(sequence: int = 0, start: dt.datetime = START, status: str = "confirmed") -> dict[str, Any]:
@@ -52,13 +54,14 @@ def invite(sequence: int = 0, start: dt.datetime = START, status: str = "confirm
             "issued_at": (START - dt.timedelta(days=3 - sequence)).isoformat()}
 
 
-def email_action(key: str, recipient: str = "cand1", *, attempts: int = 1, **payload: Any) -> Action:
+def email_action(key: str, recipient: str = "cand1", *, attempts: int = 1, maybe_sent: bool = False,
+                 **payload: Any) -> Action:
     body = {"recipient": f"{ATS}/{recipient}", "recipient_name": "张三", "purpose": "invite",
             "subject": "面试邀请 / Interview invitation", "text": "您好，\n\n请准时参加面试。",
             "links": [{"label": "确认 / Confirm", "url": "https://hub.example.com/c/abc?x=1&y=2"}],
             "interview_id": f"{ATS}/iv42", **payload}
     return Action(idempotency_key=key, tenant=TENANT, connector=SOURCE, kind="send_email", payload=body,
-                  due_at=utcnow(), attempts=attempts)
+                  due_at=utcnow(), attempts=attempts, maybe_sent=maybe_sent)
 
 
 def parse(raw: str) -> EmailMessage:

@@ -11,6 +11,7 @@ only the control endpoints on its app, and its factory also takes `port`: where 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -20,11 +21,11 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class Faults(BaseModel):
     expire_token: float = Field(0.0, ge=0, le=1, description="treat a valid token as expired")
     malformed: float = Field(0.0, ge=0, le=1, description="corrupt one record in a listing")
     duplicate: float = Field(0.0, ge=0, le=1, description="repeat a record in a listing or a callback")
+    latency_seconds: float = Field(0.0, ge=0, le=60, description=(
+        "vendor latency: each API call waits between half this and this long before the vendor acts on it"))
     seed: int = 0
 
     @classmethod
@@ -294,6 +297,22 @@ class EmulatorWorld(ABC, Generic[SettingsT]):
 
     def close(self) -> None:
         """Stop the world's background threads and servers."""
+
+
+def add_latency(app: FastAPI, world: EmulatorWorld[Any]) -> None:
+    """Make `app`'s vendor calls (not `/_emulator`) wait half to all of `faults.latency_seconds` before the
+    vendor acts on them, drawn from an RNG of their own (so latency leaves the fault draws as they were)."""
+    rng = random.Random(world.faults.faults.seed)
+    lock = threading.Lock()
+
+    @app.middleware("http")
+    async def latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        most = world.faults.faults.latency_seconds
+        if most > 0 and not request.url.path.startswith("/_emulator"):
+            with lock:
+                wait = rng.uniform(most / 2, most)
+            await asyncio.sleep(wait)
+        return await call_next(request)
 
 
 def free_port() -> int:

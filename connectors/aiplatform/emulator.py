@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.aiplatform.emulator_state import AIPlatformWorld, EmulatorSettings, PlatformError, instant_ms, iso
-from core.emulator import control_router, json_object
+from core.emulator import add_latency, control_router, json_object
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 
@@ -261,6 +261,7 @@ def create_app(settings: EmulatorSettings | None = None, world: AIPlatformWorld 
     gateway = Gateway(world)
     app = FastAPI(title="aiplatform emulator (protocol v1)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
+    add_latency(app, world)
 
     for api in APIS:
         app.add_api_route(api.path, gateway.endpoint(api), methods=[api.method], name=api.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -362,5 +363,61 @@ def test_migration_0007_collapses_existing_duplicates_in_quarantine(db_url: str)
         assert totals() == {"receipts": 9, "tasks": 1, "clean": 0}  # back to meetings: 7 rows, then 2 more
         assert s.upgrade() == s.head()
         assert {k: v[0] for k, v in collapsed().items()} == {1: 1, 3: 1, 6: 1, 8: 1}  # the counts went with 0006
+    finally:
+        s.engine.dispose()
+
+
+def test_quarantine_keeps_no_raw_contact_or_secret(store: Store) -> None:
+    payload = {"id": "inv-9", "candidate": {"email": "zhang.san@example.com", "mobile": 13812345678,
+                                            "phone": "+86 138 1234 5678"}, "access_token": "t-0123456789abcdef",
+               "notes": ["call 13912345678 or mail li.si@example.org"]}
+    store.quarantine("acme", "acme.ai", "interviews", [
+        Malformed(reason="email: zhang.san@example.com is not allowed here", payload=payload, remote_id="inv-9")])
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(schema.quarantine)).one()
+        stored = json.dumps([row.payload, row.reason], ensure_ascii=False)
+    for raw in ("zhang.san@example.com", "13812345678", "138 1234 5678", "t-0123456789abcdef", "13912345678",
+                "li.si@example.org"):
+        assert raw not in stored
+    assert row.payload["candidate"] == {"email": "z***@example.com", "mobile": "138****5678", "phone": "138****5678"}
+    assert row.payload["id"] == "inv-9" and row.reason == "email: z***@example.com is not allowed here"
+    # the same bad record met again is still one row: redaction is part of its fingerprint
+    store.quarantine("acme", "acme.ai", "interviews", [
+        Malformed(reason="email: zhang.san@example.com is not allowed here", payload=payload, remote_id="inv-9")])
+    assert store.quarantine_seen() == 2 and store.count("quarantine") == 1
+
+
+def test_migration_0008_redacts_quarantine_and_counts_hand_overs(db_url: str) -> None:
+    s = Store(db_url)
+    try:
+        s.upgrade("0007")
+        q, a = schema.quarantine, schema.actions
+        base = {"tenant": "acme", "source": "acme.ai", "stream": "interviews", "remote_id": "inv-1",
+                "reason": "bad", "last_seen_at": T0, "seen_count": 1}
+        with s.begin() as conn:
+            conn.execute(sa.insert(q).values(**base, id=1, payload={"email": "a.li@example.com"}, received_at=T0,
+                                             fingerprint="f1"))
+            conn.execute(sa.insert(q).values(**base | {"seen_count": 2, "last_seen_at": T0 + timedelta(hours=2)},
+                                             id=2, payload={"email": "a.lu@example.com"},
+                                             received_at=T0 + timedelta(hours=1), fingerprint="f2"))
+            conn.execute(sa.insert(a), [
+                {"idempotency_key": key, "tenant": "acme", "connector": "acme.sms", "kind": "send_sms", "payload": {},
+                 "status": status, "attempts": attempts, "due_at": T0, "created_at": T0, "updated_at": T0}
+                for key, status, attempts in (("k-claimed", "claimed", 2), ("k-planned", "planned", 1),
+                                              ("k-fresh", "planned", 0), ("k-done", "done", 1))])
+        assert s.upgrade() == s.head()
+        with s.engine.connect() as conn:
+            rows = conn.execute(sa.select(q)).all()
+            handed = dict(conn.execute(sa.select(a.c.idempotency_key, a.c.handed_over)).all())
+        # both rows were one bad record once the addresses are masked alike: the earliest stays, counts summed
+        assert [(r.id, r.payload, r.seen_count, r.last_seen_at) for r in rows] == [
+            (1, {"email": "a***@example.com"}, 3, T0 + timedelta(hours=2))]
+        assert rows[0].fingerprint == quarantine_fingerprint("acme", "acme.ai", "interviews", "inv-1", "bad",
+                                                             {"email": "a***@example.com"})
+        assert handed == {"k-claimed": 2, "k-planned": 1, "k-fresh": 0, "k-done": 0}  # unsettled: maybe sent
+        with s.begin() as conn:
+            command.downgrade(s._alembic(conn), "0007")
+        with s.engine.connect() as conn:
+            assert "handed_over" not in {c["name"] for c in sa.inspect(conn).get_columns("actions")}
     finally:
         s.engine.dispose()

@@ -42,6 +42,7 @@ from connectors.dingtalk import plugin as dingtalk_plugin
 from connectors.dingtalk.emulator import create_app as dingtalk_app
 from connectors.dingtalk.emulator_state import DingTalkWorld
 from connectors.dingtalk.emulator_state import EmulatorSettings as DingTalkEmulatorSettings
+from connectors.email import plugin as email_plugin
 from connectors.feishu import plugin as feishu_plugin
 from connectors.feishu.emulator import EmulatorSettings as FeishuEmulatorSettings
 from connectors.feishu.emulator import FeishuWorld
@@ -78,11 +79,13 @@ SMS_TEMPLATES = {
 
 
 def plugin_host() -> PluginHost:
-    """A host with the DingTalk and Feishu plugins registered in process (no entry points needed)."""
+    """A host with the DingTalk, Feishu, Aliyun SMS and e-mail plugins registered in process (no entry points
+    needed; the workers below load any config written for them)."""
     host = PluginHost()
     host.register(dingtalk_plugin, "dingtalk")
     host.register(feishu_plugin, "feishu")
     host.register(sms_plugin, "aliyun_sms")
+    host.register(email_plugin, "email")
     return host
 
 

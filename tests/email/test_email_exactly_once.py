@@ -1,0 +1,92 @@
+"""Exactly once towards the candidate through the real outbox: a dispatch worker is SIGKILLed after the SMTP
+server accepted its message and before the store recorded it; the next worker looks the message up over IMAP
+(`Action.maybe_sent`) instead of sending it again. Without an IMAP look-up the candidate gets it twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.email.emulator_state import MailSettings, MailWorld
+from core.config import Config, load
+from core.models import ActionStatus, utcnow
+from core.outbox import dispatch, queue
+from core.remediation.testing import plugin_host
+from core.store import Store
+from tests.email.mail_helpers import ORGANIZER, SOURCE, TENANT, email_action, invite, parse, seed
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTION = "ll_test_mail"
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[MailWorld]:
+    """The submission account `hub` (SMTP AUTH, its Sent folder over IMAP); its connection in the environment."""
+    world = MailWorld(MailSettings(users={"hub": "s3cret"})).start()
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONNECTION.upper()}",
+                       json.dumps({"conn_type": "email", "login": "hub", "password": "s3cret"}))
+    yield world
+    world.close()
+
+
+def tenant(directory: Path, store_url: str, world: MailWorld, *, imap: bool) -> Config:
+    urls = {"smtp": world.url, **({"imap": world.imap_url} if imap else {})}
+    path = directory / "plugins.toml"
+    path.write_text("\n".join([
+        "[lifeline]", f"store = {json.dumps(store_url)}", f"[tenants.{TENANT}]", 'timezone = "Asia/Shanghai"',
+        f"[tenants.{TENANT}.connectors.{SOURCE.split('.')[1]}]", 'plugin = "email"',
+        f'connection_id = "{CONNECTION}"', "base_urls = { " + ", ".join(f'{k} = "{v}"' for k, v in urls.items()) + " }",
+        f'from_address = "{ORGANIZER}"', "starttls = false", "timeout_seconds = 5.0",
+    ]) + "\n", encoding="utf-8")
+    return load(path, plugin_host())
+
+
+def killed_after_the_smtp_acceptance(config: Config) -> str:
+    """Dispatch in a real worker process; SIGKILL it once its vendor call returned, before the store update."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.remediation.testing", "worker", str(config.path), TENANT,
+         "--pause-at", "performed"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        assert line.startswith("PAUSED "), line
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        worker.kill()
+    return line.split()[1]
+
+
+@pytest.mark.parametrize(("imap", "received"), [(True, 1), (False, 2)])
+def test_a_worker_killed_after_the_smtp_acceptance(tmp_path: Path, db_url: str, account: MailWorld, imap: bool,
+                                                   received: int) -> None:
+    store = Store(db_url)
+    try:
+        store.upgrade()
+        seed(store)
+        config = tenant(tmp_path, db_url, account, imap=imap)
+        action = email_action("ll-crash", calendar=invite())
+        with store.begin() as conn:
+            queue.enqueue(conn, [action], utcnow())
+        assert killed_after_the_smtp_acceptance(config) == action.idempotency_key
+        row = queue.get(store, action.idempotency_key)
+        assert row is not None and row.status is ActionStatus.claimed  # the server has it; the store does not
+        assert len(account.messages()) == 1
+
+        summary = dispatch(store, config, TENANT, now=utcnow() + timedelta(minutes=1))  # past the dead worker's lease
+        assert (summary.claimed, summary.done) == (1, 1)
+        row = queue.get(store, action.idempotency_key)
+        assert row is not None and row.status is ActionStatus.done and row.remote_id == "ll-crash@hub.example.com"
+        messages = [parse(m["raw"])["Message-ID"] for m in account.messages()]
+        assert messages == ["<ll-crash@hub.example.com>"] * received
+        assert (account.summary()["imap"]["commands"] > 0) == imap  # looked up only where it can be
+    finally:
+        store.engine.dispose()

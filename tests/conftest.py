@@ -2,74 +2,36 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from core.emulator import free_port
 from core.store import Store
+from tests.pgserver import create_database, drop_database, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _pg_bindir() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if candidates:
-        return Path(candidates[-1]).parent
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) not found: `make test` installs them; "
-                "or run `apt-get install postgresql`")
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on loopback; yields a server URL without a database name."""
-    bindir = _pg_bindir()
-    tmp = Path(tempfile.mkdtemp(prefix="lifeline-pg-"))
-    port = free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        shutil.chown(tmp, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, log = tmp / "data", tmp / "server.log"
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "lifeline",
-                    "-E", "UTF8", "--locale", "C", "--no-sync"], check=True, capture_output=True)
-    options = f"-h 127.0.0.1 -p {port} -k {tmp} -F -c fsync=off -c full_page_writes=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log),
-                    "-w", "-t", "60", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://lifeline@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh, empty database on the session's server."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = create_database(pg_server)
     try:
-        yield f"{pg_server}/{name}"
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url)
 
 
 @pytest.fixture

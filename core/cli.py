@@ -1,4 +1,9 @@
-"""The `lifeline` command: a thin driver over the functions in `core/` (Airflow is the other)."""
+"""The `lifeline` command: a thin driver over the functions in `core/` (Airflow is the other).
+
+Whatever came from the user (config values, paths, problems, vendor messages) is printed escaped
+(`rich.markup.escape`) or with `markup=False`: a `[/x]` in a value is text, not markup. A
+`ConfigError` from any command is its `file: key: problem` lines and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,13 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core import config as config_mod
 from core.http.redact import install_redaction
-from core.models.contact import DEV_HASH_KEY, hash_key
-from core.plugins import PluginHost, get_host
+from core.models.contact import hash_key_problem
+from core.plugins import PluginHost, UnknownConnector, get_host
 
 out: Console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err: Console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
@@ -30,22 +36,41 @@ class Context:
     def host(self) -> PluginHost:
         host = get_host()
         for failure in host.failures:
-            err.print(f"[yellow]warning:[/] {failure.describe_failure()}", soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(failure.describe_failure())}", soft_wrap=True)
         return host
 
     def config(self) -> config_mod.Config:
-        try:
-            return config_mod.load(self.config_path, self.host)
-        except config_mod.ConfigError as exc:
-            for problem in exc.problems:
-                err.print(f"[red]error:[/] {problem}", soft_wrap=True, markup=True)
-            raise SystemExit(2) from None
+        return config_mod.load(self.config_path, self.host)
+
+
+def show_problems(exc: config_mod.ConfigError) -> None:
+    for problem in exc.problems:
+        err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
+
+
+def require_hash_key(cfg: config_mod.Config, tenants: list[str]) -> None:
+    """Stop (exit 2, one line) before anything of `tenants` is published or stored under a key anyone can
+    know; a sandbox tenant runs with a one-line notice."""
+    notice = cfg.require_hash_key(tenants)
+    if notice:
+        err.print(f"notice: {notice}", soft_wrap=True, markup=False)
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+class Commands(click.Group):
+    """The `lifeline` group: a `ConfigError` from any of its commands is reported, exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except config_mod.ConfigError as exc:
+            show_problems(exc)
+            ctx.exit(2)
+
+
+@click.group(cls=Commands)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), envvar=config_mod.CONFIG_ENV,
               default=None, help="plugins.toml to use [default: ./plugins.toml, or $LIFELINE_CONFIG]")
 @click.version_option(package_name="lifeline")
@@ -100,9 +125,13 @@ def check(ctx: Context, offline: bool) -> None:
     from core.sync import build_connector
 
     cfg = ctx.config()
-    out.print(f"{cfg.path}: ok ({len(cfg.data.tenants)} tenants, {len(cfg.setups)} connector instances)")
-    if hash_key() == DEV_HASH_KEY.encode():
-        err.print("[yellow]warning:[/] LIFELINE_HASH_KEY is not set; contact look-up hashes use the development key")
+    out.print(f"{escape(str(cfg.path))}: ok ({len(cfg.data.tenants)} tenants, {len(cfg.setups)} connector instances)",
+              soft_wrap=True)
+    key_problem = hash_key_problem()
+    if key_problem:
+        real = [name for name, tenant in cfg.data.tenants.items() if not tenant.sandbox]
+        then = f"serve, sync and dispatch refuse tenant {', '.join(real)}" if real else "fine for sandbox tenants only"
+        err.print(f"[yellow]warning:[/] {escape(key_problem)} (contact look-up hashes too); {then}", soft_wrap=True)
     failed = 0
     for setup in cfg.instances():
         label = f"{setup.instance.name} ({setup.connector_class.name})"
@@ -116,7 +145,7 @@ def check(ctx: Context, offline: bool) -> None:
             ok, message = False, f"{type(exc).__name__}: {exc}"
         failed += not ok
         mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
-        out.print(f"  {label}: {mark} {message}", soft_wrap=True)
+        out.print(f"  {label}: {mark} {escape(message)}", soft_wrap=True)
     if failed:
         raise SystemExit(1)
 
@@ -129,6 +158,9 @@ def db() -> None:
 def _store(ctx: Context, url: str | None) -> Any:
     from core.store import Store
 
+    problem = config_mod.store_url_problem(url) if url else None
+    if problem:
+        raise click.BadParameter(problem, param_hint="--url")
     return Store(url or ctx.config().store_url)
 
 
@@ -169,7 +201,7 @@ def sync(ctx: Context, tenant: str, connector_key: str | None, stream: str | Non
     from core.sync import build_connector, sync_stream
 
     cfg = ctx.config()
-    cfg.tenant(tenant)
+    require_hash_key(cfg, [tenant])  # contacts are stored under the key's look-up hashes
     store = Store(cfg.store_url)
     failed = 0
     for setup in cfg.instances(tenant):
@@ -183,9 +215,10 @@ def sync(ctx: Context, tenant: str, connector_key: str | None, stream: str | Non
                 summary = sync_stream(store, setup, name, connector)
             except Exception as exc:
                 failed += 1
-                err.print(f"{setup.instance.name}:{name}: [red]FAILED[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+                err.print(f"{setup.instance.name}:{name}: [red]FAILED[/] {type(exc).__name__}: {escape(str(exc))}",
+                          soft_wrap=True)
                 continue
-            out.print(summary.line(), soft_wrap=True)
+            out.print(summary.line(), soft_wrap=True, markup=False)
     if failed:
         raise SystemExit(1)
 
@@ -205,7 +238,10 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
 
     from core.emulator import Faults, LoopbackServer
 
-    cls = ctx.host.connector(name)
+    try:
+        cls = ctx.host.connector(name)
+    except UnknownConnector as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
     if not cls.emulator:
         raise click.UsageError(f"connector {name!r} ships no emulator")
     module, _, factory = cls.emulator.partition(":")

@@ -2,7 +2,11 @@
 
 Every error names the file, the key path (or the line, for TOML syntax) and the problem, e.g.
 `plugins.toml: tenants.acme.connectors.dt.agent_id: field required`. Connector settings sit inline
-in the instance table and are validated by the plugin's own settings model.
+in the instance table and are validated by the plugin's own settings model. `read_file` checks
+what needs no plugin (syntax, structure, the store URL, the instances a policy names) and is
+what the DAG file reads at parse time too; `capability_problems` checks that those instances can
+perform what remediation and reminders will plan on them, from the actions their connectors
+declare (the loaded plugins here, the plugin manifest in the DAG file).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.connector import Connector, Instance
 from core.models import Channel, OutcomeClass, zone_info
+from core.models.contact import MIN_HASH_KEY_BYTES, hash_key_problem
 from core.plugins import PluginHost, UnknownConnector
 
 DEFAULT_PATH = "plugins.toml"
@@ -28,7 +33,10 @@ IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
 
 
 CHANNEL_KINDS = {"sms": "send_sms", "email": "send_email"}
-"""The action a candidate channel's connector performs (an IM channel's connector: `send_message`)."""
+"""The action a candidate channel's connector performs (an IM channel's connector: `send_message`); reminders
+go only on these channels."""
+STORES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+"""Store URL schemes Lifeline runs on: `backend` or `backend+driver`."""
 
 class ConfigError(Exception):
     """One or more problems in the config file, each a `file: key.path: problem` line."""
@@ -132,9 +140,9 @@ class PolicySettings(_Strict):
     @field_validator("reminder_channels")
     @classmethod
     def _known_reminder_channels(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in Channel.__members__]
+        unknown = [c for c in value if c not in CHANNEL_KINDS]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a channel ({', '.join(Channel)})")
+            raise ValueError(f"{unknown[0]!r} cannot carry reminders (reminder channels: {', '.join(CHANNEL_KINDS)})")
         return value
 
     @field_validator("reschedule_slot_hours", "quiet_hours")
@@ -164,6 +172,10 @@ class InstanceConfig(BaseModel):
 
 class TenantConfig(_Strict):
     display_name: str | None = None
+    sandbox: bool = Field(
+        False, description="made-up people on the vendor emulators: may run without LIFELINE_HASH_KEY (its HR "
+                           "links and contact hashes then use the public development key)",
+    )
     timezone: str = "Asia/Shanghai"
     locale: Literal["zh-CN", "en"] = "zh-CN"
     policy: PolicySettings = Field(default_factory=PolicySettings)
@@ -184,6 +196,14 @@ class TenantConfig(_Strict):
 class StoreSettings(_Strict):
     store: str = "sqlite:///var/lifeline.db"
 
+    @field_validator("store")
+    @classmethod
+    def _supported_store(cls, value: str) -> str:
+        problem = store_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class ConfigFile(_Strict):
     lifeline: StoreSettings = Field(default_factory=StoreSettings)
@@ -193,6 +213,18 @@ class ConfigFile(_Strict):
     @classmethod
     def _tenant_names(cls, value: dict[str, TenantConfig]) -> dict[str, TenantConfig]:
         return _identifiers(value, "tenant")
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why Lifeline cannot store in `url` (None when it can); names only the scheme, never a password."""
+    found = re.match(r"^([A-Za-z][A-Za-z0-9]*)(?:\+([A-Za-z0-9_]+))?://", url)
+    if found is None:
+        return "not a database URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+    backend, driver = found[1], found[2]
+    if backend not in STORES or driver not in (None, *STORES[backend]):
+        return (f"unsupported store URL scheme {found[0]!r}: Lifeline stores in SQLite (sqlite:///PATH) or "
+                "PostgreSQL (postgresql+psycopg://USER@HOST/DB)")
+    return None
 
 
 def _identifiers(value: dict[str, Any], what: str) -> dict[str, Any]:
@@ -229,6 +261,9 @@ class Config:
     @property
     def store_url(self) -> str:
         url = os.environ.get(STORE_ENV) or self.data.lifeline.store
+        problem = store_url_problem(url)
+        if problem:  # the file's own value was checked when it was read
+            raise ConfigError([f"${STORE_ENV}: {problem}"])
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             url = prefix + str((self.path.parent / url[len(prefix):]).resolve())
@@ -240,6 +275,20 @@ class Config:
         except KeyError:
             known = ", ".join(self.data.tenants) or "none"
             raise ConfigError([f"{self.path.name}: tenant {name!r} is not configured (tenants: {known})"]) from None
+
+    def require_hash_key(self, tenants: Iterable[str]) -> str | None:
+        """Refuse to run `tenants` on a key anyone can know (`ConfigError`, one line) unless each is a sandbox;
+        for sandboxes the notice to show. None with a real key."""
+        problem = hash_key_problem()
+        if problem is None:
+            return None
+        names = list(tenants)
+        real = [name for name in names if not self.tenant(name).sandbox]
+        if real:
+            raise ConfigError([
+                f"{problem}; set a secret of at least {MIN_HASH_KEY_BYTES} bytes (only tenants marked "
+                f"`sandbox = true` in {self.path.name} may run without one; not: {', '.join(real)})"])
+        return f"{problem}; allowed for sandbox tenant {', '.join(names)} only, never with real people"
 
     def instances(self, tenant: str | None = None) -> Iterator[ConnectorSetup]:
         for setup in self.setups.values():
@@ -266,24 +315,13 @@ def default_path() -> Path:
 
 
 def load(path: Path | str | None, host: PluginHost) -> Config:
-    """Read and validate the config file, including each instance's connector settings."""
+    """Read and validate the config file, including each instance's connector settings and what it must do."""
     path = Path(path) if path is not None else default_path()
     label = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found (pass --config PATH or set {CONFIG_ENV})"]) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
-    try:
-        data = ConfigFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_problems(label, exc)) from None
-
+    data = read_file(path, f"pass --config PATH or set {CONFIG_ENV}")
     problems: list[str] = []
     setups: dict[str, ConnectorSetup] = {}
+    actions: dict[str, Collection[str]] = {}
     for tenant_name, tenant in data.tenants.items():
         for key, inst in tenant.connectors.items():
             where = f"tenants.{tenant_name}.connectors.{key}"
@@ -292,6 +330,7 @@ def load(path: Path | str | None, host: PluginHost) -> Config:
             except UnknownConnector as exc:
                 problems.append(f"{label}: {where}.plugin: {exc}")
                 continue
+            actions[inst.plugin] = cls.actions
             try:
                 settings = cls.settings_model.model_validate(inst.settings)
             except ValidationError as exc:
@@ -306,9 +345,103 @@ def load(path: Path | str | None, host: PluginHost) -> Config:
                 base_urls={**cls.default_base_urls, **inst.base_urls},
             )
             setups[instance.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, instance)
+        problems.extend(capability_problems(label, tenant_name, tenant, actions))
     if problems:
         raise ConfigError(problems)
     return Config(path=path, data=data, setups=setups)
+
+
+def read_file(path: Path, missing: str) -> ConfigFile:
+    """The file parsed and checked as far as that needs no plugin; `missing` says how to name another file."""
+    label = path.name
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found ({missing})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read it: {exc.strerror or exc}"]) from None
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[:exc.start].count(b"\n") + 1
+        raise ConfigError([f"{label}: line {line}: not UTF-8 text (byte 0x{content[exc.start]:02x}); "
+                           "save the file as UTF-8"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
+    try:
+        data = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_problems(label, exc)) from None
+    problems = [p for name, tenant in data.tenants.items() for p in reference_problems(label, name, tenant)]
+    if problems:
+        raise ConfigError(problems)
+    return data
+
+
+def _named_instances(tenant: TenantConfig) -> Iterator[tuple[str, str, tuple[str, ...], str]]:
+    """Each instance the tenant's policy names: (key under `policy`, instance key, the actions remediation
+    plans on it, what they are for)."""
+    policy = tenant.policy
+    if policy.hr_connector:
+        yield "hr_connector", policy.hr_connector, _staff_kinds(policy), "HR's tasks and messages"
+    if policy.approval_connector:
+        yield "approval_connector", policy.approval_connector, ("create_approval",), "reschedule approvals"
+    if policy.calendar_connector:
+        yield ("calendar_connector", policy.calendar_connector, ("create_calendar_event", "update_calendar_event"),
+               "the interviews' calendar events")
+    for channel, key in policy.candidate_connectors.items():
+        kind = CHANNEL_KINDS.get(channel, "send_message")
+        yield f"candidate_connectors.{channel}", key, (kind,), f"messages to candidates on {channel}"
+
+
+def _staff_kinds(policy: PolicySettings) -> tuple[str, ...]:
+    """What remediation plans on `hr_connector`: tasks (HR's fallback for whatever cannot be done
+    automatically) and the kinds of the HR and interviewer steps of the tenant's built-in playbooks
+    (a plugin's playbook names its own steps; they are routed when it runs)."""
+    from core.remediation.policies import DEFAULTS, STEPS
+
+    books: dict[str, list[str]] = {o.value: [s.name for s in b.steps] for o, b in DEFAULTS.items()}
+    books.update({o: [] if isinstance(steps, str) else list(steps) for o, steps in policy.playbooks.items()})
+    kinds = {STEPS[s].kind for steps in books.values() for s in steps if STEPS[s].to in ("hr", "interviewers")}
+    return ("create_task", *sorted(kinds - {"create_task"}))
+
+
+def _instance_list(tenant: TenantConfig) -> str:
+    return ", ".join(tenant.connectors) or "none"
+
+
+def reference_problems(label: str, name: str, tenant: TenantConfig) -> list[str]:
+    """Every connector instance the tenant's policy names exists."""
+    return [f"{label}: tenants.{name}.policy.{where}: no connector instance {key!r} in tenant {name} "
+            f"(instances: {_instance_list(tenant)})"
+            for where, key, _, _ in _named_instances(tenant) if key not in tenant.connectors]
+
+
+def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Mapping[str, Collection[str]]
+                        ) -> list[str]:
+    """The instances the policy names can do what is planned on them, and every reminder channel the
+    tenant lists has an instance that sends on it; `actions` are those declared, by connector plugin
+    name (instances of a plugin not in it are left alone: their plugin is reported missing)."""
+    problems = []
+    for where, key, needed, purpose in _named_instances(tenant):
+        plugin = tenant.connectors[key].plugin if key in tenant.connectors else None
+        if plugin is None or plugin not in actions:
+            continue
+        missing = [kind for kind in needed if kind not in actions[plugin]]
+        if missing:
+            problems.append(f"{label}: tenants.{name}.policy.{where}: instance {key!r} ({plugin}) cannot "
+                            f"{', '.join(missing)}, which {purpose} need")
+    policy = tenant.policy
+    enabled = [inst.plugin for inst in tenant.connectors.values() if inst.enabled]
+    if "reminder_channels" in policy.model_fields_set and all(plugin in actions for plugin in enabled):
+        for channel in policy.reminder_channels:
+            kind = CHANNEL_KINDS[channel]
+            if channel not in policy.candidate_connectors and not any(kind in actions[p] for p in enabled):
+                problems.append(f"{label}: tenants.{name}.policy.reminder_channels: no enabled connector instance "
+                                f"of tenant {name} can {kind} for {channel!r} (instances: {_instance_list(tenant)})")
+    return problems
 
 
 def _problems(label: str, exc: ValidationError, prefix: str = "") -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 
 from core.connector import Malformed
@@ -33,3 +36,69 @@ def test_db_upgrade_creates_the_schema_and_status_reports_it(db_url: str) -> Non
     finally:
         engine.dispose()
     assert {"interviews", "evidence", "sync_state", "quarantine", "outcomes", "actions", "alembic_version"} <= tables
+
+
+ACME = """\
+[lifeline]
+store = "sqlite:///lifeline.db"
+
+[tenants.acme]
+timezone = "Asia/Shanghai"
+
+[tenants.acme.policy]
+grace_minutes = 30
+"""
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (("grace_minutes = 30", 'hr_connector = "nonexistent"'),
+     "error: plugins.toml: tenants.acme.policy.hr_connector: no connector instance 'nonexistent' in tenant acme "
+     "(instances: none)"),
+    (('timezone = "Asia/Shanghai"', 'timezone = "[/a-z]"'),  # rich markup in a value is text
+     "error: plugins.toml: tenants.acme.timezone: unknown time zone '[/a-z]'"),
+    (("sqlite:///lifeline.db", "mysql://lifeline:s3cret@db/lifeline"),
+     "error: plugins.toml: lifeline.store: unsupported store URL scheme 'mysql://': Lifeline stores in SQLite "
+     "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"),
+    (("sqlite:///lifeline.db", "foo://"), "error: plugins.toml: lifeline.store: unsupported store URL scheme 'foo://'"),
+])
+def test_check_names_the_file_and_key_in_one_line(tmp_path: Path, edit: tuple[str, str], problem: str) -> None:
+    config = tmp_path / "plugins.toml"
+    config.write_text(ACME.replace(*edit), encoding="utf-8")
+    result = run_cli("--config", str(config), "check", "--offline")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert lines(result.stderr) == [problem] or lines(result.stderr)[0].startswith(problem), result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+
+
+def test_a_file_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "plugins.toml"
+    config.write_bytes(ACME.replace("[tenants.acme]", '[tenants.acme]\ndisplay_name = "招聘"').encode("gb18030"))
+    result = run_cli("--config", str(config), "check")
+    assert result.returncode == 2
+    assert lines(result.stderr) == ["error: plugins.toml: line 5: not UTF-8 text (byte 0xd5); save the file as UTF-8"]
+
+
+def test_paths_ids_and_store_urls_from_the_user_are_text(tmp_path: Path) -> None:
+    folder = tmp_path / "[bold]conf"
+    folder.mkdir()
+    config = folder / "plugins.toml"
+    config.write_text(ACME, encoding="utf-8")
+    checked = run_cli("--config", str(config), "check", "--offline")
+    assert checked.returncode == 0 and f"{config}: ok (1 tenants" in checked.stdout, checked.stderr
+    assert run_cli("--config", str(config), "db", "upgrade").returncode == 0
+    missing = run_cli("--config", str(config), "evidence", "[/a-z]")
+    assert missing.returncode == 1 and lines(missing.stderr) == ["error: no interview '[/a-z]' in the store"]
+    unknown = run_cli("--config", str(config), "dispatch", "--tenant", "globex")
+    assert unknown.returncode == 2
+    assert lines(unknown.stderr) == ["error: plugins.toml: tenant 'globex' is not configured (tenants: acme)"]
+    bad_url = run_cli("db", "status", "--url", "foo://")
+    assert bad_url.returncode == 2
+    assert "Invalid value for --url: unsupported store URL scheme 'foo://'" in bad_url.stderr
+    from_env = run_cli("--config", str(config), "db", "status", env={"LIFELINE_STORE_URL": "mysql://root:pw@db/x"})
+    assert from_env.returncode == 2 and lines(from_env.stderr) == [
+        "error: $LIFELINE_STORE_URL: unsupported store URL scheme 'mysql://': Lifeline stores in SQLite "
+        "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"]

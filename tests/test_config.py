@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from core import Connector, StreamInfo, hookimpl
+from core.airflow import layout
+from core.airflow.manifest import Manifest
 from core.config import ConfigError, load
 from core.models import LinkEvent
 from core.plugins import PluginHost
@@ -26,12 +30,27 @@ class FakeDingTalk(Connector):
     streams = (StreamInfo("receipts", (LinkEvent,)), StreamInfo("interviews", (LinkEvent,)))
 
 
+class FakeSms(Connector):
+    name = "fakesms"
+    actions = ("send_sms",)
+
+
+class FakeChat(Connector):
+    """Messages and tasks, but no approvals or calendar."""
+
+    name = "fakechat"
+    actions = ("send_message", "create_task")
+
+
+def _register(register: Callable[[type[Connector]], None]) -> None:
+    for cls in (FakeDingTalk, FakeSms, FakeChat):
+        register(cls)
+
+
 @pytest.fixture
 def host() -> PluginHost:
-    plugin = types.SimpleNamespace(
-        lifeline_register_connectors=hookimpl(lambda register: register(FakeDingTalk)))
     h = PluginHost()
-    h.register(plugin, "fakedt")
+    h.register(types.SimpleNamespace(lifeline_register_connectors=hookimpl(_register)), "fakes")
     return h
 
 
@@ -82,7 +101,8 @@ def test_store_url_comes_from_the_environment_first(tmp_path: Path, host: Plugin
     (("agent_id = 42", 'agent_id = "forty-two"'),
      "plugins.toml: tenants.acme.connectors.dt.agent_id: input should be a valid integer"),
     (('plugin = "fakedt"', 'plugin = "nosuch"'),
-     "plugins.toml: tenants.acme.connectors.dt.plugin: unknown connector plugin 'nosuch' (available: fakedt)"),
+     "plugins.toml: tenants.acme.connectors.dt.plugin: unknown connector plugin 'nosuch' (available: fakechat, "
+     "fakedt, fakesms)"),
     (('timezone = "Europe/Berlin"', 'timezone = "Europe/Atlantis"'),
      "plugins.toml: tenants.acme.timezone: unknown time zone 'Europe/Atlantis'"),
     (("grace_minutes = 45", "grace_minutes = -1"),
@@ -113,3 +133,114 @@ def test_cli_reports_a_broken_file_and_exits_2(tmp_path: Path) -> None:
     assert "plugins.toml: tenants.acme.connectors.x.connection_id: input should be a valid string" in result.stderr
     missing = run_cli("--config", str(tmp_path / "nope.toml"), "check")
     assert missing.returncode == 2 and "nope.toml: file not found" in missing.stderr
+
+
+ROUTED = GOOD + """
+[tenants.acme.connectors.sms]
+plugin = "fakesms"
+
+[tenants.acme.connectors.chat]
+plugin = "fakechat"
+"""
+"""acme with an SMS gateway and a work chat: what the policy cases below point at."""
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ('hr_connector = "nonexistent"',
+     "plugins.toml: tenants.acme.policy.hr_connector: no connector instance 'nonexistent' in tenant acme "
+     "(instances: dt, sms, chat)"),
+    ("candidate_connectors = { email = \"mail\" }",
+     "plugins.toml: tenants.acme.policy.candidate_connectors.email: no connector instance 'mail' in tenant acme"),
+    ('calendar_connector = "cal"', "plugins.toml: tenants.acme.policy.calendar_connector: no connector instance 'cal'"),
+    ('hr_connector = "sms"',
+     "plugins.toml: tenants.acme.policy.hr_connector: instance 'sms' (fakesms) cannot create_task, send_message, "
+     "which HR's tasks and messages need"),
+    ('approval_connector = "chat"',
+     "plugins.toml: tenants.acme.policy.approval_connector: instance 'chat' (fakechat) cannot create_approval, "
+     "which reschedule approvals need"),
+    ('calendar_connector = "chat"',
+     "plugins.toml: tenants.acme.policy.calendar_connector: instance 'chat' (fakechat) cannot create_calendar_event, "
+     "update_calendar_event"),
+    ("candidate_connectors = { sms = \"chat\" }",
+     "plugins.toml: tenants.acme.policy.candidate_connectors.sms: instance 'chat' (fakechat) cannot send_sms"),
+    ('reminder_channels = ["sms", "email"]',
+     "plugins.toml: tenants.acme.policy.reminder_channels: no enabled connector instance of tenant acme can "
+     "send_email for 'email' (instances: dt, sms, chat)"),
+    ('reminder_channels = ["dingtalk"]',
+     "plugins.toml: tenants.acme.policy.reminder_channels: 'dingtalk' cannot carry reminders (reminder channels: "
+     "sms, email)"),
+])
+def test_a_policy_must_name_instances_that_can_do_what_is_planned_on_them(
+        tmp_path: Path, host: PluginHost, policy: str, message: str) -> None:
+    text = ROUTED.replace("policy = { grace_minutes = 45 }", f"policy = {{ {policy} }}")
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, text), host)
+    assert [p for p in info.value.problems if p.startswith(message)], info.value.problems
+
+
+def test_a_policy_that_fits_its_instances_loads(tmp_path: Path, host: PluginHost) -> None:
+    policy = ('hr_connector = "chat", candidate_connectors = { sms = "sms", dingtalk = "chat" }, '
+              'reminder_channels = ["sms"], playbooks = { unknown = ["update_ats"] }')
+    cfg = load(write(tmp_path, ROUTED.replace("policy = { grace_minutes = 45 }", f"policy = {{ {policy} }}")), host)
+    assert cfg.tenant("acme").policy.hr_connector == "chat"
+
+
+def test_the_dag_file_finds_the_same_policy_problems(tmp_path: Path, host: PluginHost) -> None:
+    """What `lifeline check` says about the policy's instances, the DAG file says at parse time from the manifest."""
+    text = ROUTED.replace("policy = { grace_minutes = 45 }",
+                          'policy = { hr_connector = "sms", approval_connector = "nowhere" }')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as offline:  # no plugin, no manifest: the instance that is not there
+        layout.read(path)
+    assert offline.value.problems == [
+        "plugins.toml: tenants.acme.policy.approval_connector: no connector instance 'nowhere' in tenant acme "
+        "(instances: dt, sms, chat)"]
+    fixed = write(tmp_path, text.replace('"nowhere"', '"chat"'))
+    manifest = tmp_path / "plugins.json"
+    manifest.write_text(json.dumps({"format": 1, "plugins": host.describe()}), encoding="utf-8")
+    with pytest.raises(ConfigError) as parsed:
+        layout.read(fixed, Manifest.read(manifest))
+    with pytest.raises(ConfigError) as loaded:
+        load(fixed, host)
+    assert parsed.value.problems[:-1] == loaded.value.problems  # the last line: the manifest's footer
+    assert len(loaded.value.problems) == 2
+
+
+@pytest.mark.parametrize(("store", "message"), [
+    ("mysql://lifeline:s3cret@db/lifeline", "plugins.toml: lifeline.store: unsupported store URL scheme 'mysql://'"),
+    ("foo://", "plugins.toml: lifeline.store: unsupported store URL scheme 'foo://'"),
+    ("postgresql+asyncpg://db/lifeline", "plugins.toml: lifeline.store: unsupported store URL scheme "
+                                         "'postgresql+asyncpg://'"),
+    ("var/lifeline.db", "plugins.toml: lifeline.store: not a database URL"),
+])
+def test_an_unsupported_store_url_is_named_without_its_password(tmp_path: Path, host: PluginHost, store: str,
+                                                                message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, GOOD.replace("sqlite:///var/test.db", store)), host)
+    assert info.value.problems[0].startswith(message) and "s3cret" not in str(info.value)
+
+
+def test_a_store_url_from_the_environment_is_checked_too(tmp_path: Path, host: PluginHost,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(write(tmp_path, GOOD), host)
+    monkeypatch.setenv("LIFELINE_STORE_URL", "mysql://root:s3cret@db/lifeline")
+    with pytest.raises(ConfigError) as info:
+        _ = cfg.store_url
+    assert info.value.problems == ["$LIFELINE_STORE_URL: unsupported store URL scheme 'mysql://': Lifeline stores in "
+                                   "SQLite (sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"]
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, host: PluginHost) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_bytes(GOOD.replace('locale = "en"', 'display_name = "Acme 招聘"').encode("gb18030"))
+    with pytest.raises(ConfigError) as info:
+        load(path, host)
+    assert info.value.problems == ["plugins.toml: line 7: not UTF-8 text (byte 0xd5); save the file as UTF-8"]
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())  # a byte-order mark (Windows editors) is fine
+    assert load(path, host).tenant("acme").locale == "en"
+
+
+def test_a_sandbox_tenant_is_marked_in_the_file(tmp_path: Path, host: PluginHost) -> None:
+    cfg = load(write(tmp_path, GOOD.replace('locale = "en"', 'locale = "en"\nsandbox = true')), host)
+    assert cfg.tenant("acme").sandbox
+    assert not load(write(tmp_path, GOOD), host).tenant("acme").sandbox

@@ -1,10 +1,11 @@
 """What the DAG file needs from `plugins.toml` and the plugin manifest, read without loading a plugin.
 
 DAG parsing runs every 30 s in the dag-processor and again in every task process, so it must not
-scan entry points, open the store or call a vendor. This reads `plugins.toml` with `tomllib` and
-checks its structure with the same pydantic models and `file: key.path: problem` messages as
-`core.config.load`; then it checks every instance's `plugin` (and `streams`) against the plugin
-manifest `lifeline plugins --manifest` wrote at deploy time (`core.airflow.manifest`), so a missing
+scan entry points, open the store or call a vendor. This reads `plugins.toml` with
+`core.config.read_file`, the checks `core.config.load` makes before it loads a plugin, with the same
+`file: key.path: problem` messages; then it checks every instance's `plugin` (and `streams`), and
+that the instances a policy names can do what is planned on them, against the plugin manifest
+`lifeline plugins --manifest` wrote at deploy time (`core.airflow.manifest`), so a missing
 or broken plugin is the DAG file's import error naming the key, the plugin and the loader's error.
 Connector settings are validated at run time, where the plugins are loaded; the sync DAG's `plan`
 task lists the streams to sync from the loaded plugins too, so a stale manifest cannot misroute a run.
@@ -13,14 +14,11 @@ task lists the streams to sync from the loaded plugins too, so a stale manifest 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from core.airflow.manifest import Manifest, ManifestError
-from core.config import CONFIG_ENV, ConfigError, ConfigFile, _problems, _toml_position
+from core.config import CONFIG_ENV, ConfigError, ConfigFile, capability_problems, read_file
 
 
 @dataclass(frozen=True)
@@ -84,17 +82,7 @@ def read_checked(path: Path) -> list[Tenant]:
 
 
 def _load(path: Path) -> ConfigFile:
-    label = path.name
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found (set {CONFIG_ENV} for the DAG processor)"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
-    try:
-        return ConfigFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_problems(label, exc)) from None
+    return read_file(path, f"set {CONFIG_ENV} for the DAG processor")
 
 
 def _tenants(label: str, data: ConfigFile, manifest: Manifest | None) -> list[Tenant]:
@@ -118,6 +106,9 @@ def _tenants(label: str, data: ConfigFile, manifest: Manifest | None) -> list[Te
                 streams = tuple(s for s in declared if inst.streams is None or s in inst.streams)
             if inst.enabled:
                 by_schedule.setdefault(inst.schedule, []).append(Instance(key, inst.plugin, streams))
+        if manifest is not None:
+            actions = {plugin: entry.actions for plugin, entry in manifest.connectors.items()}
+            problems.extend(capability_problems(label, name, tenant, actions))
         groups = tuple(
             SyncGroup(
                 schedule=schedule,

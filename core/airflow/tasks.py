@@ -2,7 +2,9 @@
 
 Imported by the task callables when they run, never at parse time: loading the config here loads
 the plugins. Every function takes the config path the DAG was generated from and returns a
-JSON-able summary (the task's XCom). Exceptions propagate: `core.airflow.retry` decides.
+JSON-able summary (the task's XCom). Exceptions propagate: `core.airflow.retry` decides. The tasks
+that store contact hashes or sign and send HR links (sync, remediate, dispatch) run a tenant that is
+not a sandbox only with a real LIFELINE_HASH_KEY, and fail at once otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ log = logging.getLogger(__name__)
 
 def _config(path: str) -> Config:
     return load(path, plugins.get_host())
+
+
+def _keyed_config(path: str, tenant: str) -> Config:
+    """The config, once the tenant's contact hashes and HR links rest on a real key (`ConfigError` if not)."""
+    config = _config(path)
+    notice = config.require_hash_key([tenant])
+    if notice:
+        log.warning("%s", notice)
+    return config
 
 
 @contextmanager
@@ -75,7 +86,7 @@ def _pairs(pairs: list[dict[str, str]]) -> str:
 def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
     from core.sync import build_connector, sync_stream
 
-    config = _config(path)
+    config = _keyed_config(path, instance.partition(".")[0])
     setup = config.setups[instance]
     connector = build_connector(setup)
     if connector.credentials is not None:
@@ -101,7 +112,7 @@ def reconcile(path: str, tenant: str, now: datetime) -> dict[str, Any]:
 def remediate(path: str, tenant: str, now: datetime) -> dict[str, Any]:
     from core.remediation import remediate as run
 
-    config = _config(path)
+    config = _keyed_config(path, tenant)
     with _store(config) as store:
         return run(store, tenant, now, config, plugins.get_host()).as_dict()
 
@@ -118,7 +129,7 @@ def dispatch(path: str, tenant: str) -> dict[str, Any]:
     """Perform the tenant's due outbox rows on the wall clock (a late retry must see what is due now)."""
     from core.outbox import dispatch as run
 
-    config = _config(path)
+    config = _keyed_config(path, tenant)
     _mask_tenant(config, tenant)
     with _store(config) as store:
         return dataclasses.asdict(run(store, config, tenant))

@@ -17,8 +17,11 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from core.http.redact import mask_email, mask_phone
 
+HASH_KEY_ENV = "LIFELINE_HASH_KEY"
 DEV_HASH_KEY = "lifeline-development-hash-key"
-"""Used when LIFELINE_HASH_KEY is unset (the demo and tests); `lifeline check` warns about it."""
+"""Used when LIFELINE_HASH_KEY is unset (the demo, sandbox tenants and tests); `lifeline check` warns about it,
+and the commands and DAG tasks refuse it for tenants that are not sandboxes (`Config.require_hash_key`)."""
+MIN_HASH_KEY_BYTES = 32
 
 
 class Channel(StrEnum):
@@ -33,7 +36,20 @@ class Channel(StrEnum):
 
 
 def hash_key() -> bytes:
-    return os.environ.get("LIFELINE_HASH_KEY", DEV_HASH_KEY).encode()
+    """The deployment's secret: it keys the contact look-up hashes and signs HR's links (`hr-link:` messages)."""
+    return (os.environ.get(HASH_KEY_ENV) or DEV_HASH_KEY).encode()
+
+
+def hash_key_problem() -> str | None:
+    """Why the key protects nothing (None when it is a real secret): unset, the public development key, or short."""
+    value = os.environ.get(HASH_KEY_ENV)
+    if not value:
+        return f"{HASH_KEY_ENV} is not set: HR links would be signed with the public development key"
+    if value == DEV_HASH_KEY:
+        return f"{HASH_KEY_ENV} is the public development key: anyone could sign HR links"
+    if len(value.encode()) < MIN_HASH_KEY_BYTES:
+        return f"{HASH_KEY_ENV} is shorter than {MIN_HASH_KEY_BYTES} bytes: HR links could be forged by guessing it"
+    return None
 
 
 def lookup_hash(channel: Channel, normalised: str) -> str:

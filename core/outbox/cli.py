@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from core.cli import Context, err, out
+from core.cli import Context, err, out, require_hash_key
 
 if TYPE_CHECKING:
     from core.outbox import Row
@@ -42,6 +42,7 @@ def dispatch(ctx: Context, tenant: str, limit: int, list_dead: bool, requeue_key
     if list_dead:
         _show_dead(rows(store, tenant, status=ActionStatus.dead), as_json)
         return
+    require_hash_key(cfg, [tenant])  # what goes out carries HR links signed with it
     if requeue_keys:
         keys = None if "all" in requeue_keys else list(requeue_keys)
         out.print(f"{tenant}: {requeue(store, tenant, keys, utcnow())} dead rows planned again")

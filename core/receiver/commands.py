@@ -25,12 +25,13 @@ def serve(ctx: Context, host: str, port: int, forwarded_allow_ips: str) -> None:
     """Serve join links (/j/...) and vendor callbacks (/callbacks/<instance>) until interrupted."""
     import uvicorn
 
-    from core.cli import err, out
+    from core.cli import err, out, require_hash_key
     from core.receiver.app import create_app
     from core.receiver.conformance import accepts_callbacks
     from core.store import Store
 
     cfg = ctx.config()
+    require_hash_key(cfg, list(cfg.data.tenants))  # it verifies every tenant's HR links and stores contacts
     store = Store(cfg.store_url)
     current, head = store.revision(), store.head()
     if current != head:
@@ -40,7 +41,7 @@ def serve(ctx: Context, host: str, port: int, forwarded_allow_ips: str) -> None:
     app = create_app(cfg, store, ctx.host)
     callbacks = [s.instance.name for s in cfg.instances() if accepts_callbacks(s.connector_class)]
     out.print(f"receiver on http://{host}:{port}: /j/<token>, /healthz, "
-              f"callbacks: {', '.join(f'/callbacks/{n}' for n in callbacks) or 'none'}", soft_wrap=True)
+              f"callbacks: {', '.join(f'/callbacks/{n}' for n in callbacks) or 'none'}", soft_wrap=True, markup=False)
     uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True,
                 forwarded_allow_ips=forwarded_allow_ips, log_level="info")
 

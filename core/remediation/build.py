@@ -62,9 +62,11 @@ def action_key(case: Case, step: Step) -> str:
     return idempotency_key(case.interview.id, case.origin_version, f"{step.kind}/{step.name}", case.sequence)
 
 
-def staff_links(config: Config, case: Case, purpose: str) -> list[Link]:
+def staff_links(config: Config, case: Case, purpose: str, due_at: datetime) -> list[Link]:
+    """HR's next steps for `purpose`, working until a while after `due_at` (the task's due time)."""
     locale = config.tenant(case.tenant).locale
-    return [Link(label=T[locale][f"link.{a}"], url=hr_link(HrLink(a, case.tenant, case.interview.id, case.sequence)))
+    return [Link(label=T[locale][f"link.{a}"],
+                 url=hr_link(HrLink(a, case.tenant, case.interview.id, case.sequence), due_at=due_at))
             for a in HR_LINKS.get(purpose, ())]
 
 
@@ -148,10 +150,10 @@ class Builder:
     def staff_payload(self, case: Case, step: Step, where: Route, earlier_misses: int) -> dict[str, Any]:
         tenant = self.config.tenant(case.tenant)
         purpose = "hr_fyi_offer" if step.purpose == "hr_fyi" and not self.slot_open(case) else step.purpose
-        links = staff_links(self.config, case, purpose)
+        due = self.now + timedelta(hours=tenant.policy.task_due_hours)
+        links = staff_links(self.config, case, purpose, due)
         title, text = staff_text(purpose, case, tenant.timezone, tenant.locale, count=earlier_misses)
         if step.kind == "create_task":
-            due = self.now + timedelta(hours=tenant.policy.task_due_hours)
             return payload_of("create_task", assignees=where.recipients, title=title, description=text, due_at=due,
                               links=links, interview_id=case.interview.id)
         return payload_of(step.kind, recipients=where.recipients, title=title, text=text, links=links,

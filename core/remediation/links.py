@@ -2,8 +2,10 @@
 
 The candidate's link is a `link_tokens` token of purpose `reschedule` (one per candidate per
 interview version, like the join link). HR links are signed, not stored: `/hr/<data>.<mac>`
-names the action, the interview and its version, with an HMAC under the deployment's key; they
-open a confirmation page whose button does the action, so a link scanner does nothing.
+names the action, the interview, its version and when the link expires, with an HMAC under the
+deployment's key (`LIFELINE_HASH_KEY`, which the commands and DAG tasks refuse to run real tenants
+without); they open a confirmation page whose button does the action, so a link scanner does
+nothing. A forged, altered or expired link reads as None: it is refused, never performed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Literal, cast
 import sqlalchemy as sa
 
 from core.links import LinkPurpose, issue_token, public_base_url
+from core.models import utcnow
 from core.models.contact import hash_key
 from core.store import Store
 from core.store.schema import link_tokens
@@ -26,6 +29,8 @@ from core.store.schema import link_tokens
 HrAction = Literal["attended", "reissue", "offer"]
 HR_ACTIONS: tuple[HrAction, ...] = ("attended", "reissue", "offer")
 RESCHEDULE_TTL = timedelta(days=14)
+HR_LINK_GRACE = timedelta(days=7)
+"""How long HR's links keep working after their task is due."""
 
 
 @dataclass(frozen=True)
@@ -41,23 +46,27 @@ def _mac(data: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def hr_link(link: HrLink, base_url: str | None = None) -> str:
-    raw = json.dumps([link.action, link.tenant, link.interview_id, link.sequence], separators=(",", ":"))
+def hr_link(link: HrLink, base_url: str | None = None, due_at: datetime | None = None) -> str:
+    """The signed URL of `link`; it works until `HR_LINK_GRACE` after `due_at` (its task's due time, default now)."""
+    expires = int(((due_at or utcnow()) + HR_LINK_GRACE).timestamp())
+    raw = json.dumps([link.action, link.tenant, link.interview_id, link.sequence, expires], separators=(",", ":"))
     data = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     return f"{(base_url or public_base_url()).rstrip('/')}/hr/{data}.{_mac(data)}"
 
 
-def read_hr_link(signed: str) -> HrLink | None:
-    """The link behind `signed`, or None when it was not made here or was altered."""
+def read_hr_link(signed: str, now: datetime | None = None) -> HrLink | None:
+    """The link behind `signed`, or None when it was not made here, was altered or has expired (by `now`)."""
     data, _, mac = signed.partition(".")
     if not hmac.compare_digest(mac.encode(), _mac(data).encode()):
         return None
     try:
-        action, tenant, interview_id, sequence = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        action, tenant, interview_id, sequence, expires = json.loads(
+            base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
         link = HrLink(cast(HrAction, action), str(tenant), str(interview_id), int(sequence))
+        live = (now or utcnow()).timestamp() < int(expires)
     except (ValueError, TypeError):
         return None
-    return link if link.action in HR_ACTIONS else None
+    return link if live and link.action in HR_ACTIONS else None
 
 
 def reschedule_link(store: Store, interview_id: str, now: datetime, base_url: str | None = None) -> str:

@@ -11,7 +11,7 @@ import json
 import click
 from rich.markup import escape
 
-from core.cli import Context, err, out
+from core.cli import Context, err, out, require_hash_key
 
 
 @click.group("reminders")
@@ -55,7 +55,7 @@ def dispatch(ctx: Context, tenant: str, as_json: bool) -> None:
     from core.store import Store
 
     cfg = ctx.config()
-    cfg.tenant(tenant)
+    require_hash_key(cfg, [tenant])  # everything due goes out, HR's tasks and their signed links too
     summary = run(Store(cfg.store_url), cfg, tenant)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(summary), indent=2))

@@ -35,6 +35,12 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
+@pytest.fixture(autouse=True)
+def hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """acme is no sandbox: its sync, remediate and dispatch tasks run only with a real key."""
+    monkeypatch.setenv("LIFELINE_HASH_KEY", "airflow-runs-test-key-0123456789abcdef")
+
+
 @pytest.fixture
 def world() -> World:
     return World(interviews=5)

@@ -187,6 +187,7 @@ def test_the_cli_dispatches_lists_dead_rows_and_requeues(store: Store, config: C
     from core import cli
 
     monkeypatch.setattr(cli, "get_host", lambda: config_host(config))
+    monkeypatch.setenv("LIFELINE_HASH_KEY", "outbox-test-key-0123456789abcdefgh")  # acme is no sandbox
     put(store, row("fine"), row("bad"), now=datetime.now(UTC) - timedelta(minutes=1))
     FakeSink.script = [InvalidRequest("no such user", vendor="fake")]
     run: Callable[..., Any] = CliRunner().invoke

@@ -22,6 +22,7 @@ store = "sqlite:///var/lifeline.db"
 
 [tenants.sandbox]
 display_name = "Sandbox"
+sandbox = true
 timezone = "Asia/Shanghai"
 locale = "zh-CN"
 """

@@ -262,6 +262,7 @@ def test_the_cli_plans_and_reports(t: EmulatedTenant, monkeypatch: pytest.Monkey
     from core import cli
 
     monkeypatch.setattr(cli, "get_host", lambda: t.host)
+    monkeypatch.setenv("LIFELINE_HASH_KEY", "playbooks-test-key-0123456789abcdef")  # acme is no sandbox
     missed(t, "张三", OutcomeClass.missed_read_no_show)
     args = ["--config", str(t.path), "remediate", "--tenant", TENANT, "--now", NOW.isoformat()]
     result = CliRunner().invoke(cli.cli, args)

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from imaplib import IMAP4
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -75,6 +75,16 @@ class EmailConnector(Connector):
     actions = ("send_email",)
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator = "connectors.email.emulator:create_app"
+
+    @classmethod
+    def emulator_connection(cls, world: Any) -> dict[str, Any] | None:
+        """The emulator's first account (SMTP AUTH and IMAP); on a server without accounts, which takes no SMTP
+        AUTH and any IMAP login, an IMAP login only."""
+        users: dict[str, str] = world.settings.users
+        if users:
+            login, password = next(iter(users.items()))
+            return {"login": login, "password": password}
+        return {"extra": {"imap_login": "sandbox", "imap_password": "sandbox"}}
 
     def __init__(self, instance: Instance, settings: BaseModel, credentials: Credentials | None,
                  contacts: ContactBook | None = None) -> None:

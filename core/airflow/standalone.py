@@ -69,8 +69,9 @@ def serve_emulators(config: Config) -> Emulators:
     """Start the emulators the config points at: one per loopback port its instances' base URLs name.
 
     An `http` URL's port serves the emulator app. Any other scheme's (e-mail's `smtp://`) is where the
-    emulator's world listens (its factory takes it as `port`); its control app gets a free port. Each
-    connection id gets what the connector's `emulator_connection` says reaches the world.
+    emulator's world listens (its factory takes the first as `port`, any further one as `<scheme>_port`:
+    e-mail's `imap://`); its control app gets a free port. Each connection id gets what the connector's
+    `emulator_connection` says reaches the world.
     """
     emulators = Emulators()
     served: dict[int, tuple[str, Any]] = {}  # port -> (control URL, world)
@@ -79,14 +80,15 @@ def serve_emulators(config: Config) -> Emulators:
             cls, name = setup.connector_class, setup.instance.name
             urls = [urlsplit(url) for url in setup.instance.base_urls.values()]
             ports = {u.port: u.scheme for u in urls if u.hostname == "127.0.0.1" and u.port}
-            if not cls.emulator or len(ports) != 1:
+            if not cls.emulator or not ports or (len(ports) > 1 and {"http", "https"} & set(ports.values())):
                 continue
             port, scheme = next(iter(ports.items()))
             if port not in served:
                 module, _, factory = cls.emulator.partition(":")
                 create = getattr(importlib.import_module(module), factory)
                 http = scheme in ("http", "https")
-                server = LoopbackServer(create() if http else create(port=port), port if http else 0).start()
+                more = {f"{s}_port": p for p, s in ports.items() if p != port}
+                server = LoopbackServer(create() if http else create(port=port, **more), port if http else 0).start()
                 emulators.servers.append(server)
                 served[port] = (server.url, server.app.state.world)
                 where = server.url if http else f"{scheme}://127.0.0.1:{port} (control on {server.url})"

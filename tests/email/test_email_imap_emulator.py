@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from connectors.email import plugin as email_plugin
 from connectors.email.emulator import create_app
 from connectors.email.emulator_state import MailSettings, MailWorld
+from connectors.email.plugin import EmailConnector
+from core.airflow.standalone import serve_emulators
+from core.config import load
 from core.emulator import Faults, LoopbackServer, free_port
+from core.plugins import PluginHost
+from core.sync import build_connector
 from tests.email.mail_helpers import self_signed
 
 
@@ -196,3 +202,32 @@ def test_the_control_app_serves_both_ports_and_the_sent_folders() -> None:
     finally:
         world.close()
     assert world.imap is None
+
+
+def test_serve_emulators_starts_imap_where_the_config_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox: SMTP and IMAP on the instance's loopback ports; its connection reaches both (a server without
+    accounts: no SMTP AUTH, any IMAP login)."""
+    smtp_port, imap_port = free_port(), free_port()
+    config = tmp_path / "plugins.toml"
+    config.write_text(
+        f'[tenants.sandbox.connectors.mail]\nplugin = "email"\nconnection_id = "mail_sandbox"\n'
+        f'base_urls = {{smtp = "smtp://127.0.0.1:{smtp_port}", imap = "imap://127.0.0.1:{imap_port}"}}\n'
+        f'from_address = "recruiting@example.com"\nstarttls = false\n', encoding="utf-8")
+    host = PluginHost()
+    host.register(email_plugin, "email")
+    loaded = load(config, host)
+    emulators = serve_emulators(loaded)
+    try:
+        world = emulators.worlds["sandbox.mail"]
+        assert (world.url, world.imap_url) == (f"smtp://127.0.0.1:{smtp_port}", f"imap://127.0.0.1:{imap_port}")
+        assert set(emulators.env) == {"AIRFLOW_CONN_MAIL_SANDBOX"}
+        monkeypatch.setenv("AIRFLOW_CONN_MAIL_SANDBOX", emulators.env["AIRFLOW_CONN_MAIL_SANDBOX"])
+        check = build_connector(loaded.setups["sandbox.mail"]).check()
+        assert check.ok and "IMAP ok" in check.message, check.message
+    finally:
+        emulators.stop()
+    assert world.imap is None and world.controller is None
+
+
+def test_the_emulator_connection_is_its_first_account(world: MailWorld) -> None:
+    assert EmailConnector.emulator_connection(world) == {"login": "hub", "password": "s3cret"}

@@ -30,16 +30,17 @@ from core.actions import Link
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_SCHEME = re.compile(r"(?i)\b(mailto|tel|sms|callto|javascript|vbscript|data|file):(?=\S)(?!//)")
-_HOST = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}\b")
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|tel|sms|callto|javascript|vbscript|data|file):(?=\S)")
+_WWW = re.compile(r"(?i)\bwww\.")
+_HOST = re.compile(r"(?:[\w-]+\.)+[^\W\d_]{2,}\b")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
 
 def defang_urls(text: str) -> str:
     """`text` with every URL, host name, IP address and link scheme made unclickable but readable:
-    `://` -> `[:]//`, `mailto:` -> `mailto[:]`, the dots of `evil.example` / `10.0.0.1` -> `[.]`."""
+    `://` -> `[:]//`, `mailto:` -> `mailto[:]`, the dots of `www.`, `evil.example`, `10.0.0.1` -> `[.]`."""
     text = _SCHEME.sub(r"\1[:]", text.replace("://", "[:]//"))
-    return _IPV4.sub(_dots, _HOST.sub(_dots, text))
+    return _IPV4.sub(_dots, _HOST.sub(_dots, _WWW.sub("www[.]", text)))
 
 
 def _dots(match: re.Match[str]) -> str:
@@ -70,21 +71,20 @@ def fill(template: str, /, **values: object) -> str:
 
 _INLINE = {c: f"&#{ord(c)};" for c in "\\`*_~[]|<>"}
 _INLINE["&"] = "&amp;"
-_LINE_START = re.compile(r"^([ \t]*)(?:([#>+=-])|(\d{1,9})([.)]))", re.MULTILINE)
+_LINE_START = re.compile(r"^(?:([ \t#+=-])|(\d{1,9})([.)]))", re.MULTILINE)
 
 
 def escape_markdown(text: str) -> str:
     """Plain `text` for a markdown field (DingTalk markdown, Feishu `lark_md`/`markdown`): shows
-    exactly `text`, with no link, tag, mention, emphasis, heading, quote or list of its own."""
+    `text`, with no link, tag, mention, emphasis, code, heading, quote or list of its own (a line's
+    first character is escaped when it could start a block: an indent, `#`, `+`, `=`, `-`, `1.`)."""
     escaped = "".join(_INLINE.get(c, c) for c in text)
     return _LINE_START.sub(_line_start, escaped)
 
 
 def _line_start(match: re.Match[str]) -> str:
-    indent, mark, number, dot = match.groups()
-    if mark:
-        return f"{indent}&#{ord(mark)};"
-    return f"{indent}{number}&#{ord(dot)};"
+    mark, number, dot = match.groups()
+    return f"&#{ord(mark)};" if mark else f"{number}&#{ord(dot)};"
 
 
 def with_links(text: str, links: Iterable[Link]) -> str:

@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The store tests need a PostgreSQL server binary; tests start and stop the server themselves.
+# The store tests and the drill need a PostgreSQL server binary; they start and stop the server themselves.
 postgres-server:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  { echo "installing the Debian PostgreSQL server package for the store tests"; \
@@ -39,8 +39,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
-# The randomized crash/replay drill of the outbox; `make drill BENCH_ARGS=--quick` for fewer runs.
-drill: $(STAMP)
+# The exactly-once drill: live dispatchers on a throw-away PostgreSQL, killed at random, every sink;
+# `make drill BENCH_ARGS=--quick` for fewer runs.
+drill: $(STAMP) postgres-server
 	$(BIN)/python -m tests.bench $(BENCH_ARGS) drill
 
 # `airflow standalone` on the sandbox tenant, emulators running and connections set; prints the login.

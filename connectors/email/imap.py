@@ -144,9 +144,12 @@ def session(endpoint: Endpoint, login: Login, *, starttls: bool, ca_file: str | 
                 client.starttls(context)
             _authenticate(client, login)
             yield client
-        finally:
-            with suppress(imaplib.IMAP4.error, OSError):
-                client.logout()
+        except BaseException:
+            with suppress(OSError):
+                client.shutdown()  # no LOGOUT: a stalled or confused session would only stall again
+            raise
+        with suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
     except VendorError:
         raise
     except (imaplib.IMAP4.error, OSError, EOFError) as exc:  # BAD, BYE, disconnects, timeouts, TLS errors

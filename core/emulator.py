@@ -70,6 +70,7 @@ class FaultPlan:
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
+        self._latency_rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self.injected: dict[str, int] = defaultdict(int)
         self.suspended = False
@@ -78,6 +79,16 @@ class FaultPlan:
         with self._lock:
             self.faults = faults
             self._rng = random.Random(faults.seed)
+            self._latency_rng = random.Random(faults.seed)
+
+    def latency(self) -> float:
+        """Seconds the next vendor call waits before the vendor acts on it: half to all of `latency_seconds`,
+        drawn apart from the faults (so latency leaves their draws as they were)."""
+        most = self.faults.latency_seconds
+        if most <= 0:
+            return 0.0
+        with self._lock:
+            return self._latency_rng.uniform(most / 2, most)
 
     def roll(self, kind: FaultKind) -> bool:
         """True when this request (or record) should suffer `kind`."""
@@ -300,18 +311,14 @@ class EmulatorWorld(ABC, Generic[SettingsT]):
 
 
 def add_latency(app: FastAPI, world: EmulatorWorld[Any]) -> None:
-    """Make `app`'s vendor calls (not `/_emulator`) wait half to all of `faults.latency_seconds` before the
-    vendor acts on them, drawn from an RNG of their own (so latency leaves the fault draws as they were)."""
-    rng = random.Random(world.faults.faults.seed)
-    lock = threading.Lock()
+    """Make `app`'s vendor calls (not `/_emulator`) wait `world.faults.latency()` before the vendor acts."""
 
     @app.middleware("http")
     async def latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        most = world.faults.faults.latency_seconds
-        if most > 0 and not request.url.path.startswith("/_emulator"):
-            with lock:
-                wait = rng.uniform(most / 2, most)
-            await asyncio.sleep(wait)
+        if not request.url.path.startswith("/_emulator"):
+            wait = world.faults.latency()
+            if wait:
+                await asyncio.sleep(wait)
         return await call_next(request)
 
 

@@ -251,6 +251,9 @@ class ImapSession(socketserver.StreamRequestHandler):
         with self.world.lock:
             self.world.imap_commands += 1
         if name not in ("CAPABILITY", "LOGOUT"):
+            wait = self.world.faults.latency()
+            if wait:
+                time.sleep(wait)
             if self.world.faults.roll("timeout"):
                 time.sleep(self.world.faults.faults.timeout_seconds)
             if self.world.faults.roll("server_error"):

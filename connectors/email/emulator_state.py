@@ -200,6 +200,9 @@ class MailWorld(EmulatorWorld[MailSettings]):
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        wait = self.faults.latency()  # the server takes its time before it accepts
+        if wait:
+            await asyncio.sleep(wait)
         with self.lock:
             rule = next((self.data_rules[a.lower()] for a in envelope.rcpt_tos if a.lower() in self.data_rules), None)
         if rule is None and self.faults.roll("server_error"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,25 +259,52 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
             pass
 
 
+def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    from core.models import parse_instant
+
+    try:
+        return parse_instant(value) if value else None
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant with an offset, e.g. 2026-03-02T00:00:00Z"
+                                 ) from None
+
+
 @cli.command()
 @click.option("--interviews", "n", type=click.IntRange(1, 5000), default=60, show_default=True,
               help="simulated interviews (AI interviews and Feishu Hire video interviews)")
 @click.option("--days", type=click.IntRange(2, 60), default=4, show_default=True,
               help="simulated days: interviews start on days 1 to D-1, the last day is for following up")
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--faults", type=float, default=0.02, show_default=True, help="probability of each vendor fault")
+@click.option("--start", callback=_instant, metavar="INSTANT",
+              help="simulated start, ISO 8601 with an offset (e.g. 2026-03-02T00:00:00Z) [default: now]; the same "
+                   "start, seed, size and faults give the same run")
+@click.option("--faults", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="probability of each vendor fault")
+@click.option("--free-ports", is_flag=True,
+              help="serve the emulators on free loopback ports, not those plugins.toml names (to run beside "
+                   "`make airflow` or another demo)")
 @click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
               help="SQLite file for the demo (recreated)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write the figures as JSON")
 @pass_ctx
-def demo(ctx: Context, n: int, days: int, seed: int, faults: float, store_path: Path, json_path: Path | None) -> None:
+def demo(ctx: Context, n: int, days: int, seed: int, start: datetime | None, faults: float, free_ports: bool,
+         store_path: Path, json_path: Path | None) -> None:
     """Run the whole pipeline over simulated days against the vendor emulators and a simulated population."""
     from core import demo as demo_mod
+    from core.models import utcnow
 
     cfg = ctx.config()
-    out.print(f"Lifeline demo: {n} interviews over {days} simulated days on the emulators named in {cfg.path}, "
-              f"faults {faults}, seed {seed}")
-    report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, out)
+    if free_ports:
+        cfg = demo_mod.on_free_ports(cfg)
+    start = start or utcnow().replace(microsecond=0)
+    stamp = start.isoformat().replace("+00:00", "Z")
+    out.print(f"Lifeline demo: {n} interviews over {days} simulated days from {stamp} on the emulators named in "
+              f"{cfg.path}{' (on free ports)' if free_ports else ''}, faults {faults}, seed {seed} "
+              f"(the same run again: --seed {seed} --start {stamp})", soft_wrap=True, markup=False)
+    try:
+        report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, start, out)
+    except demo_mod.PortInUse as exc:
+        raise click.ClickException(str(exc)) from None
     demo_mod.show(report, out)
     if json_path:
         demo_mod.write_json(report, json_path)

@@ -1,27 +1,33 @@
 """`lifeline demo`: the real pipeline over simulated days, against the vendor emulators, with known ground truth.
 
-The vendors are emulated on loopback (the ports `plugins.toml` names) and Lifeline's receiver
-(join links, confirm and reschedule pages, HR's next steps) is served on loopback too; everything
-else is real: the connectors talk HTTP, the store is a SQLite file, and sync, reminders, reconcile,
-remediation and dispatch are the functions Airflow and the CLI run. The sandbox (core.sandbox)
-books interviews and plays the candidates, interviewers and HR while a virtual clock moves the
-whole world - this process and every emulator - through the days in `TICK` steps; after each
-step the pipeline runs like the scheduler would. At the end Lifeline's decisions are compared
-with what really happened, and every message to a person is checked for duplicates.
+The vendors are emulated on loopback (the ports `plugins.toml` names, or free ones: `on_free_ports`)
+and Lifeline's receiver (join links, confirm and reschedule pages, HR's next steps) is served on
+loopback too; everything else is real: the connectors talk HTTP, the store is a SQLite file, and
+sync, reminders, reconcile, remediation and dispatch are the functions Airflow and the CLI run. The
+sandbox (core.sandbox) books interviews and plays the candidates, interviewers and HR while a
+virtual clock moves the whole world - this process and every emulator - through the days in `TICK`
+steps; after each step the pipeline runs like the scheduler would. At the end Lifeline's decisions
+are compared with what really happened, and every message to a person is checked for duplicates.
+
+A run is a function of its seed, start, size and fault rate: the clocks are frozen at the start and
+only the sandbox moves them, and the pipeline calls the vendors one request at a time (an emulator
+draws its faults and ids in the order requests arrive), so the same values give the same report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
+import socket
 import statistics
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -30,12 +36,13 @@ from rich.table import Table
 
 from core.airflow.standalone import serve_emulators
 from core.config import Config, ConnectorSetup
-from core.emulator import Faults, LoopbackServer
+from core.emulator import Faults, LoopbackServer, free_port
 from core.links import PUBLIC_URL_ENV
-from core.models import utcnow, zone_info
-from core.models.time import reset_clock
+from core.models import zone_info
+from core.models.time import freeze_clock, reset_clock
 from core.plugins import PluginHost
 from core.sandbox import Booking, Sandbox, worlds_of
+from core.sandbox.world import PUBLIC_URL
 from core.store import Store, schema
 from core.sync import build_connector, sync_stream
 
@@ -43,12 +50,24 @@ TICK = timedelta(minutes=30)
 """How often the pipeline runs in simulated time (the reminders DAG runs every 10 minutes, syncs more often)."""
 SETTLE = timedelta(hours=2)
 """How long the run goes on after the last interview's window has closed and its grace has passed."""
+SECRET = re.compile(r"(/(?:[jcr]|hr)/)[A-Za-z0-9_\-.~]{8,}")
+"""A link's token: join, confirm and reschedule links (`secrets.token_urlsafe`) and HR's signed next steps."""
+ONE_AT_A_TIME = {"dingtalk": {"poll_workers": 1}, "feishu": {"receipt_workers": 1}}
+"""Settings of the built-in connectors that poll receipts concurrently: one request at a time (see the module doc)."""
 ORDER = ("attended", "attended_late", "attended_partial", "missed_technical", "missed_declined",
          "missed_read_no_show", "missed_not_reached", "rescheduled", "cancelled")
 
 
+class PortInUse(Exception):
+    """A loopback port the config names for an emulator is taken (by `make airflow`, another demo...)."""
+
+
 @dataclass
 class DemoReport:
+    start: str = ""
+    """The simulated start (ISO 8601, UTC): with the seed, size and fault rate, it decides the whole run."""
+    seed: int = 0
+    faults: float = 0.0
     interviews: int = 0
     days: int = 0
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -72,29 +91,36 @@ class DemoReport:
 
 
 def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
-        console: Console) -> DemoReport:
+        start: datetime, console: Console) -> DemoReport:
+    """`n` interviews over `days` simulated days from `start` (an aware instant), vendor faults at rate `faults`."""
     tenant = next(iter(config.data.tenants))
+    _check_ports(config)
+    config = _one_request_at_a_time(config)
     store_path.unlink(missing_ok=True)
     store = Store(f"sqlite:///{store_path.resolve()}")
     store.upgrade()
+    start = freeze_clock(start)  # before anything is stamped: no wall-clock time leaks into the run
     emulators = serve_emulators(config)
     saved = {k: os.environ.get(k) for k in [*emulators.env, PUBLIC_URL_ENV]}
     os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
     from core.receiver.app import create_app
 
     receiver = LoopbackServer(create_app(config, store, host)).start()
-    os.environ[PUBLIC_URL_ENV] = receiver.url
+    os.environ[PUBLIC_URL_ENV] = PUBLIC_URL  # links name the tenant's address, not this run's loopback port
     try:
+        for world in {id(w): w for w in emulators.worlds.values()}.values():
+            world.clock.freeze(start.timestamp())
         worlds = worlds_of(config, tenant, emulators.worlds)
-        start = utcnow()
-        sandbox = Sandbox.populate(config, tenant, worlds, receiver.url, n, days, seed)
+        sandbox = Sandbox.populate(config, tenant, worlds, receiver.url, n, days, seed, start)
         bookings = sandbox.bookings
         sandbox.setup()
         for world in worlds.values():  # faults once the world is set up; every emulator takes the same knobs
             world.configure_faults(Faults.uniform(faults, seed))
         _simulate(config, host, store, tenant, sandbox, start, days, console)
         grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
-        return _report(store, bookings, sandbox, worlds, grace, days)
+        report = _report(store, bookings, sandbox, worlds, grace, days)
+        report.start, report.seed, report.faults = start.isoformat().replace("+00:00", "Z"), seed, faults
+        return report
     finally:
         reset_clock()
         receiver.stop()
@@ -105,6 +131,47 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def on_free_ports(config: Config) -> Config:
+    """`config` with each loopback port its instances' base URLs name moved to a free one (instances that share
+    a port still share one): the demo then runs beside `make airflow`, another demo or a test."""
+    ports: dict[int, int] = {}
+
+    def moved(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.hostname != "127.0.0.1" or not parts.port:
+            return url
+        if parts.port not in ports:
+            ports[parts.port] = next(p for p in iter(free_port, 0) if p not in ports.values())
+        return urlunsplit(parts._replace(netloc=f"127.0.0.1:{ports[parts.port]}"))
+
+    setups = {name: dataclasses.replace(setup, instance=dataclasses.replace(
+        setup.instance, base_urls={key: moved(url) for key, url in setup.instance.base_urls.items()}))
+        for name, setup in config.setups.items()}
+    return dataclasses.replace(config, setups=setups)
+
+
+def _one_request_at_a_time(config: Config) -> Config:
+    setups = {name: dataclasses.replace(setup, settings=setup.settings.model_copy(
+        update=ONE_AT_A_TIME.get(setup.connector_class.name, {}))) for name, setup in config.setups.items()}
+    return dataclasses.replace(config, setups=setups)
+
+
+def _check_ports(config: Config) -> None:
+    """Raise `PortInUse` when a loopback port an emulator is to serve on is taken."""
+    for setup in config.setups.values():
+        for url in setup.instance.base_urls.values():
+            parts = urlsplit(url)
+            if parts.hostname != "127.0.0.1" or not parts.port:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", parts.port))
+                except OSError:
+                    raise PortInUse(f"port {parts.port} ({setup.instance.name}) is in use: is `make airflow` or "
+                                    "another demo running? `lifeline demo --free-ports` serves the emulators on "
+                                    "free ports") from None
 
 
 def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandbox: Sandbox, start: datetime,
@@ -120,14 +187,15 @@ def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandb
     zone = zone_info(config.tenant(tenant).timezone)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(4, "sync") as pool:
+    with Progress(*columns, console=console) as progress:
         task = progress.add_task("simulated days", total=steps, status="")
         for step in range(1, steps + 1):
             now = start + step * TICK
             sandbox.observe()
             sandbox.advance_to(now)
             sandbox.settle(now)
-            list(pool.map(partial(_sync, store, console), config.instances(tenant)))  # like mapped sync tasks
+            for setup in config.instances(tenant):  # one at a time, in the config's order (see the module doc)
+                _sync(store, console, setup)
             plan_reminders(store, tenant, now, config)
             reconcile(store, tenant, now, config, host)
             remediate(store, tenant, now, config, host)
@@ -184,7 +252,7 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
     if dingtalk is not None:
         todos = dingtalk.todo_list()
         report.hr_tasks, report.approvals = len(todos), len(dingtalk.approval_list())
-        report.samples = [{"subject": t.get("subject", ""), "description": t.get("description", "")}
+        report.samples = [{"subject": _elided(t.get("subject", "")), "description": _elided(t.get("description", ""))}
                           for t in todos if "/hr/" in str(t.get("description"))][:2]
         report.duplicates += _repeats(t.get("sourceId") for t in todos)
         report.staff_messages += len(dingtalk.messages())
@@ -195,7 +263,7 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         report.candidate_messages["sms"] = len(texts)
         report.duplicates += _repeats(m["out_id"] for m in texts)
         firsts = (next((m["content"] for m in texts if path in m["content"]), "") for path in ("/c/", "/r/"))
-        report.sms_samples = [text for text in firsts if text]  # a reminder and an offer
+        report.sms_samples = [_elided(text) for text in firsts if text]  # a reminder and an offer
     if mail is not None:
         received = mail.messages()
         report.candidate_messages["email"] = len({m["message_id"] for m in received})
@@ -208,6 +276,11 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         report.quota_breaches += world.quota_breaches()
     report.faults_injected = dict(injected)
     return report
+
+
+def _elided(text: Any) -> str:
+    """`text` with its links' tokens elided: they open a candidate's or HR's page (and are random)."""
+    return SECRET.sub(r"\1…", str(text))
 
 
 def _repeats(keys: Any) -> int:

@@ -153,31 +153,44 @@ class QuotaMeter:
 class VirtualClock:
     """An emulator's time: a wall clock (injectable) plus an offset that only `advance()` moves.
 
-    Thread-safe; `now` can be handed to anything that takes a clock (`QuotaMeter(clock=...)`).
+    `freeze(at)` stops it at `at` (the sandbox's virtual days: only `advance()` moves it then, so a run
+    does not depend on how fast the machine is). `pace()` keeps following the wall clock either way: quota
+    meters count on it, since a client paces its calls in real time. Thread-safe; `now` and `pace` can be
+    handed to anything that takes a clock (`QuotaMeter(clock=...)`).
     """
 
     def __init__(self, wall: Callable[[], float] = time.time) -> None:
         self.wall = wall
         self._offset = 0.0
+        self._frozen: float | None = None
         self._lock = threading.Lock()
 
     @property
     def offset(self) -> float:
-        """Seconds `advance()` has moved this clock past the wall clock."""
+        """Seconds `advance()` has moved this clock past the wall clock (or past the instant it was frozen at)."""
         return self._offset
 
     def now(self) -> float:
-        """Epoch seconds: the wall clock plus every `advance()` so far."""
-        return self.wall() + self._offset
+        """Epoch seconds: the wall clock (or the frozen instant) plus every `advance()` so far."""
+        return (self.wall() if self._frozen is None else self._frozen) + self._offset
 
     def now_ms(self) -> int:
         return int(self.now() * 1000)
+
+    def pace(self) -> float:
+        """Seconds on the wall clock plus every `advance()`: moves in real time even when frozen."""
+        return self.wall() + self._offset
+
+    def freeze(self, at: float) -> None:
+        """Stop at epoch seconds `at`: from now on only `advance()` moves `now()`."""
+        with self._lock:
+            self._frozen, self._offset = at, 0.0
 
     def advance(self, seconds: float) -> float:
         """Move virtual time by `seconds` (backwards when negative); returns the new time."""
         with self._lock:
             self._offset += seconds
-            return self.wall() + self._offset
+        return self.now()
 
 
 class DeliveryWorker:

@@ -164,7 +164,7 @@ class AIPlatformWorld(EmulatorWorld[EmulatorSettings]):
         self.events: list[Event] = []
         self.deliveries: list[Delivery] = []
         self.calls: Counter[str] = Counter()
-        self.meter = QuotaMeter(self.settings.requests_per_second, 1.0, clock=self.now)
+        self.meter = QuotaMeter(self.settings.requests_per_second, 1.0, clock=self.clock.pace)
         self._seq = 0
         self._tokens: dict[str, float] = {}
         self._remembered: dict[tuple[str, str], Remembered] = {}

@@ -310,10 +310,10 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
         self._calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._breaches: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._meters = {
-            api: [RateMeter(t.limit, t.per_seconds, clock=self.now) for t in tiers]
+            api: [RateMeter(t.limit, t.per_seconds, clock=self.clock.pace) for t in tiers]
             for api, tiers in self.settings.rate_tiers.items()
         }
-        self._receiver_meter = RateMeter(self.settings.per_receiver_qps, 1.0, clock=self.now)
+        self._receiver_meter = RateMeter(self.settings.per_receiver_qps, 1.0, clock=self.clock.pace)
         self.delivery = DeliveryWorker(self._deliver_due, "feishu-callbacks")
 
     # -- clock and ids ---------------------------------------------------------------------------

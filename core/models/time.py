@@ -20,11 +20,13 @@ UtcDateTime = Annotated[datetime, AfterValidator(_require_aware_utc)]
 
 
 _offset = timedelta(0)
+_frozen: datetime | None = None
 
 
 def utcnow() -> datetime:
-    """The current instant: the wall clock, moved by `advance_clock` (only the sandbox moves it)."""
-    return datetime.now(UTC) + _offset
+    """The current instant: the wall clock (or the instant `freeze_clock` stopped it at), moved by
+    `advance_clock` (only the sandbox moves or stops it)."""
+    return (datetime.now(UTC) if _frozen is None else _frozen) + _offset
 
 
 def advance_clock(delta: timedelta) -> datetime:
@@ -34,10 +36,18 @@ def advance_clock(delta: timedelta) -> datetime:
     return utcnow()
 
 
+def freeze_clock(at: datetime) -> datetime:
+    """Stop this process's clock at `at`: `utcnow` returns it until `advance_clock` moves it, so no wall-clock
+    time leaks into what happens (`lifeline demo`: the same start, the same run). Returns `at` in UTC."""
+    global _frozen, _offset
+    _frozen, _offset = _require_aware_utc(at), timedelta(0)
+    return _frozen
+
+
 def reset_clock() -> None:
     """Back to the wall clock."""
-    global _offset
-    _offset = timedelta(0)
+    global _frozen, _offset
+    _frozen, _offset = None, timedelta(0)
 
 
 def from_epoch_seconds(value: int | float | str) -> datetime:

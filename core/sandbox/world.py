@@ -44,6 +44,9 @@ LINK = re.compile(r"/([jcr])/([A-Za-z0-9_\-.~]{8,})")
 SLOT = re.compile(r'name="slot"[^>]*value="([^"]+)"')
 HR_ANSWERS = ("hr.done.offer", "hr.done.reissue", "hr.done.attended", "hr.already", "hr.stale", "hr.unroutable")
 HR_LINK = re.compile(r"https?://\S+?/hr/([A-Za-z0-9_\-.]+)")
+PUBLIC_URL = "https://jobs.example.com"
+"""The tenant's public address of Lifeline's pages (`LIFELINE_PUBLIC_URL` in `lifeline demo`): people follow a link's
+path to the receiver on loopback, as behind the tenant's proxy."""
 SMS_CONTENT = {
     "reminder": "${name}您好，您${time}的面试，进入：https://jobs.example.com/j/${code} 确认或改期：https://jobs.example.com/c/${confirm}",
     NotificationPurpose.reschedule_offer: "${name}您好，您${time}的面试未能进行，请选择新的时间：https://jobs.example.com/r/${code}",
@@ -85,9 +88,10 @@ class Sandbox:
 
     @classmethod
     def populate(cls, config: Config, tenant: str, worlds: dict[str, Any], receiver_url: str, n: int, days: int,
-                 seed: int) -> Sandbox:
-        """A sandbox with `n` interviews drawn over the next `days` days in the tenant's time zone."""
-        now = utcnow()
+                 seed: int, now: datetime | None = None) -> Sandbox:
+        """A sandbox with `n` interviews drawn over the `days` days from `now` (default: the current time) in
+        the tenant's time zone."""
+        now = now or utcnow()
         offset = zone_info(config.tenant(tenant).timezone).utcoffset(now.replace(tzinfo=None)) or timedelta(0)
         return cls(config, tenant, worlds, receiver_url, draw(seed, n, days, now, offset), seed)
 

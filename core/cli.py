@@ -111,7 +111,8 @@ def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
             for c in p["connectors"]
         )
         status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(p["status"], "[red]failed[/]")
-        table.add_row(p["name"], p["distribution"], p["version"], status, conns or "-", "\n".join(p["hooks"]))
+        name, dist, version = (escape(str(p[k])) for k in ("name", "distribution", "version"))
+        table.add_row(name, dist, version, status, escape(conns) or "-", escape("\n".join(p["hooks"])))
     out.print(table)
     for p in described:
         if p["error"]:
@@ -172,7 +173,8 @@ def db_upgrade(ctx: Context, url: str | None) -> None:
     """Apply the store's migrations."""
     store = _store(ctx, url)
     revision = store.upgrade()
-    out.print(f"store {store.engine.url.render_as_string(hide_password=True)} is at revision {revision}")
+    out.print(f"store {store.engine.url.render_as_string(hide_password=True)} is at revision {revision}",
+              markup=False)
 
 
 @db.command("status")
@@ -182,7 +184,8 @@ def db_status(ctx: Context, url: str | None) -> None:
     """Show the store's revision and what it holds."""
     store = _store(ctx, url)
     current, head = store.revision(), store.head()
-    out.print(f"store {store.engine.url.render_as_string(hide_password=True)}: revision {current} (head {head})")
+    out.print(f"store {store.engine.url.render_as_string(hide_password=True)}: revision {current} (head {head})",
+              markup=False)
     if current != head:
         err.print("run `lifeline db upgrade` to bring the schema up to date")
         raise SystemExit(1)

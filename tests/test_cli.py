@@ -102,3 +102,22 @@ def test_paths_ids_and_store_urls_from_the_user_are_text(tmp_path: Path) -> None
     assert from_env.returncode == 2 and lines(from_env.stderr) == [
         "error: $LIFELINE_STORE_URL: unsupported store URL scheme 'mysql://': Lifeline stores in SQLite "
         "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"]
+
+
+def test_dead_actions_with_markup_in_vendor_text_are_listed_as_text(tmp_path: Path, store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from core.models import Action, ActionStatus
+    from core.outbox import enqueue
+    from core.store.schema import actions
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    with store.begin() as conn:
+        enqueue(conn, [Action(idempotency_key="k[/a-z]", tenant="acme", connector="acme.dt", kind="create_task",
+                              interview_id="acme.ats/[/iv]", payload={}, due_at=now)], now)
+        conn.execute(sa.update(actions).values(status=ActionStatus.dead.value, last_error="user [/b] unknown"))
+    config = tmp_path / "plugins.toml"
+    config.write_text(ACME.replace("sqlite:///lifeline.db", store.url), encoding="utf-8")
+    listed = run_cli("--config", str(config), "dispatch", "--tenant", "acme", "--dead")
+    assert listed.returncode == 0, listed.stderr
+    assert "k[/a-z]" in listed.stdout and "acme.ats/[/iv]" in listed.stdout and "user [/b] unknown" in listed.stdout

@@ -71,6 +71,7 @@ def _show_dead(found: list[Row], as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for r in found:
         a = r.action
-        table.add_row(a.idempotency_key, a.connector, a.kind, a.interview_id or "-", str(a.attempts),
-                      r.updated_at.strftime("%Y-%m-%d %H:%M"), escape(a.last_error or ""))
+        cells = (a.idempotency_key, a.connector, a.kind, a.interview_id or "-", str(a.attempts),
+                 r.updated_at.strftime("%Y-%m-%d %H:%M"), a.last_error or "")
+        table.add_row(*(escape(cell) for cell in cells))
     out.print(table)

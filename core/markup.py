@@ -16,7 +16,7 @@ or a `label: url` line where a field takes neither: `with_links`), never inside 
   never reads as markup, for what starts a link, an image, an HTML tag such as Feishu's `<at id=all>`,
   emphasis, code or a table anywhere, and for what starts a heading, quote or list at the start of a
   line. Fields shown as plain text (todo and task texts, approval form values, DING content, titles,
-  button labels) take the text as it is.
+  button labels) take the text as it is; single-line fields (e-mail headers) take it through `one_line`.
 """
 
 from __future__ import annotations
@@ -47,11 +47,16 @@ def _dots(match: re.Match[str]) -> str:
     return match.group().replace(".", "[.]")
 
 
+def one_line(value: object) -> str:
+    """`value` on one line: control and invisible characters out, each run of white space one space (what
+    a single-line field such as an e-mail header takes)."""
+    return " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", str(value))).split())
+
+
 def untrusted(value: object) -> str:
     """A value from outside Lifeline (a candidate, an ATS, a vendor), fit to stand inside a line of
     Lifeline's text: on one line, without control or invisible characters, URLs defanged."""
-    text = _CONTROL.sub(" ", _INVISIBLE.sub("", str(value)))
-    return defang_urls(" ".join(text.split()))
+    return defang_urls(one_line(value))
 
 
 class _Fill(string.Formatter):

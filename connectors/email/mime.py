@@ -6,6 +6,8 @@ the From mailbox and the candidate as ATTENDEE. `confirmed` is METHOD:REQUEST (i
 reschedule), `cancelled` is METHOD:CANCEL with STATUS:CANCELLED. The calendar part gets the
 `to_ical()` bytes so CRLF survives any serializer; `invite.ics` repeats them as an attachment.
 No images, no tracking pixels: an opened e-mail proves nothing (privacy proxies prefetch).
+The payload's texts are plain text (`core.markup`): the HTML part escapes them, and the subject and the
+candidate's name are put on one line (`one_line`), so none can end a header and start another.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from icalendar.enums import STATUS
 
 from connectors.email.settings import EmailSettings
 from core.actions import CalendarInvite, SendEmail
+from core.markup import one_line
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -72,15 +75,16 @@ def build_message(settings: EmailSettings, payload: SendEmail, address: str, msg
                   now: datetime) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = Address(settings.from_name, addr_spec=settings.from_address)
-    msg["To"] = Address(payload.recipient_name, addr_spec=address)
-    msg["Subject"] = payload.subject
+    name = one_line(payload.recipient_name)
+    msg["To"] = Address(name, addr_spec=address)
+    msg["Subject"] = one_line(payload.subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
     text, markup = bodies(payload)
     msg.set_content(text)
     msg.add_alternative(markup, subtype="html")
     if payload.calendar is not None:
-        ics = build_ics(settings, payload.calendar, address, payload.recipient_name)
+        ics = build_ics(settings, payload.calendar, address, name)
         msg.add_alternative(ics, maintype="text", subtype="calendar",
                             params={"method": method(payload.calendar), "charset": "UTF-8"})
         if settings.attach_ics:

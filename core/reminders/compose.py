@@ -2,7 +2,11 @@
 
 Every candidate reminder carries the join link and the confirm link; an e-mail also carries the
 calendar invitation of the interview version (same UID, its SEQUENCE); an SMS passes the links'
-tokens as template variables `code` (join) and `confirm` (URLs cannot be SMS variables).
+tokens as template variables `code` (join) and `confirm` (URLs cannot be SMS variables). The
+interviewers' reminder carries the ATS's meeting URL (when it is a web address) as its link.
+
+Texts are plain text (`core.markup`): links travel beside them as `links`, never inside, and a value
+from outside Lifeline (the candidate's name) fills a `!u` field, so it arrives defanged and on one line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from core.actions import CalendarInvite, Link
 from core.links import LinkPurpose, issue_token, join_link, public_base_url
+from core.markup import fill, untrusted
 from core.models import Audience, Interview, NotificationPurpose, zone_info
 from core.remediation.payloads import payload_of
 from core.remediation.render import interview_line
@@ -24,24 +29,24 @@ TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title.reminder": "面试提醒：{when}", "title.confirm_request": "请确认您的面试：{when}",
         "title.urgent": "重要：您的面试即将开始（{when}）",
-        "hello": "{name}您好，", "sign": "—— 招聘团队",
+        "hello": "{name!u}您好，", "sign": "—— 招聘团队",
         "body.reminder": "您的{kind}将于 {when}（{zone}）开始，请准时参加。",
         "body.confirm_request": "您的{kind}将于 {when}（{zone}）开始。请点击下方“确认 / 改期”链接告诉我们您能否参加。",
         "body.urgent": "您的{kind}即将于 {when}（{zone}）开始，我们还没有收到您的回执，请务必准时参加。",
         "link.join": "进入面试", "link.confirm": "确认 / 改期",
-        "staff.title": "面试提醒：{name}，{when}", "staff.join": "会议链接：{url}",
+        "staff.title": "面试提醒：{name!u}，{when}", "staff.join": "进入会议",
     },
     "en": {
         "title.reminder": "Interview reminder: {when}",
         "title.confirm_request": "Please confirm your interview: {when}",
         "title.urgent": "Important: your interview starts soon ({when})",
-        "hello": "Hello {name},", "sign": "— The recruiting team",
+        "hello": "Hello {name!u},", "sign": "— The recruiting team",
         "body.reminder": "Your {kind} starts {when} ({zone}). Please be on time.",
         "body.confirm_request": "Your {kind} starts {when} ({zone}). Please use the 'Confirm / reschedule' link "
                                 "below to tell us whether you can make it.",
         "body.urgent": "Your {kind} starts {when} ({zone}) and we have not heard back from you: please be on time.",
         "link.join": "Join the interview", "link.confirm": "Confirm / reschedule",
-        "staff.title": "Interview reminder: {name}, {when}", "staff.join": "Meeting link: {url}",
+        "staff.title": "Interview reminder: {name!u}, {when}", "staff.join": "Join the meeting",
     },
 }
 CONFIRM_PATH = "/c/"
@@ -74,18 +79,18 @@ def candidate_payload(kind: str, purpose: NotificationPurpose, person: Person, i
     if kind == "send_sms":
         local = interview.start_at.astimezone(zone_info(zone)).strftime("%Y-%m-%d %H:%M")
         return payload_of(kind, recipient=person.id, purpose=purpose, interview_id=interview.id, params={
-            "name": person.name[:20], "time": local, "code": Links.token(urls.join),
+            "name": untrusted(person.name)[:20], "time": local, "code": Links.token(urls.join),
             "confirm": Links.token(urls.confirm)})
     locale = locale_of(person.locale, tenant_locale)
     t, style, at = TEXTS[locale], _style(purpose), when(interview.start_at, zone, locale)
-    body = t[f"body.{style}"].format(kind=T[locale][f"kind.{interview.kind.value}"], when=at,
-                                     zone=zone_name(zone, locale))
-    title = t[f"title.{style}"].format(when=at)
+    body = fill(t[f"body.{style}"], kind=T[locale][f"kind.{interview.kind.value}"], when=at,
+                zone=zone_name(zone, locale))
+    title = fill(t[f"title.{style}"], when=at)
     invite = CalendarInvite(ical_uid=interview.thread.ical_uid, sequence=interview.thread.sequence,
                             start_at=interview.start_at, end_at=interview.end_at, summary=title,
                             location=urls.join, description=body, issued_at=now)
-    return payload_of(kind, recipient=person.id, recipient_name=person.name, purpose=purpose, subject=title,
-                      text="\n\n".join((t["hello"].format(name=person.name), body, t["sign"])),
+    return payload_of(kind, recipient=person.id, recipient_name=untrusted(person.name), purpose=purpose,
+                      subject=title, text="\n\n".join((fill(t["hello"], name=person.name), body, t["sign"])),
                       links=(Link(label=t["link.join"], url=urls.join),
                              Link(label=t["link.confirm"], url=urls.confirm)),
                       interview_id=interview.id, calendar=invite)
@@ -93,11 +98,12 @@ def candidate_payload(kind: str, purpose: NotificationPurpose, person: Person, i
 
 def staff_payload(purpose: NotificationPurpose, interview: Interview, name: str, zone: str,
                   locale: str) -> dict[str, Any]:
-    """The interviewers' `send_message` reminder (their platform ids, the tenant's zone and language)."""
+    """The interviewers' `send_message` reminder (their platform ids, the tenant's zone and language); the
+    meeting URL is its link when it is a web address (what the candidate's `/j/` link redirects to as well)."""
     t = TEXTS[locale]
-    lines = [interview_line(interview, zone, locale)]
-    if interview.join_url:
-        lines.append(t["staff.join"].format(url=interview.join_url))
+    url = interview.join_url or ""
+    links = (Link(label=t["staff.join"], url=url),) if url.startswith(("https://", "http://")) else ()
     return payload_of("send_message", recipients=interview.interviewer_ids, interview_id=interview.id,
-                      title=t["staff.title"].format(name=name, when=when(interview.start_at, zone, locale)),
-                      text="\n".join(lines), purpose=purpose.value, audience=Audience.staff)
+                      title=fill(t["staff.title"], name=name, when=when(interview.start_at, zone, locale)),
+                      text=interview_line(interview, zone, locale), links=links, purpose=purpose.value,
+                      audience=Audience.staff)

@@ -279,10 +279,10 @@ class Config:
     def require_hash_key(self, tenants: Iterable[str]) -> str | None:
         """Refuse to run `tenants` on a key anyone can know (`ConfigError`, one line) unless each is a sandbox;
         for sandboxes the notice to show. None with a real key."""
-        problem = hash_key_problem()
-        if problem is None:
-            return None
         names = list(tenants)
+        problem = hash_key_problem()
+        if problem is None or not names:
+            return None
         real = [name for name in names if not self.tenant(name).sandbox]
         if real:
             raise ConfigError([

@@ -4,8 +4,9 @@ SendSms has no idempotency key (channels.md §1.1), so `OutId` carries ours and 
 up before it is made again: whenever an earlier worker handed the row to the gateway
 (`action.maybe_sent`: a retry, or a worker that died or lost its lease between the call and the
 store update) and right after an ambiguous failure (timeout, 5xx, `isp.SYSTEM_ERROR`),
-QuerySendDetails for today and yesterday (Beijing) is searched for the `OutId`. A per-number flow-control refusal or a bad number is final: the row completes with a
-failed `Notification` and `DeliveryEvent` (the planner falls back to another channel), never a retry.
+QuerySendDetails for today and yesterday (Beijing) is searched for the `OutId`. A per-number
+flow-control refusal or a bad number is final: the row completes with a failed `Notification` and
+`DeliveryEvent` (the planner falls back to another channel), never a retry.
 
 `ActionResult`: `records` (canonical records to store), `handoff` (entries for the `receipts`
 stream's cursor key `sent`) and `detail["biz_id"]` when the send response gave one.

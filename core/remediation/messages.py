@@ -79,8 +79,8 @@ def payload(route: Route, candidate: CandidateView, interview_id: str, letter: L
         return payload_of("send_sms", recipient=candidate.id, purpose=purpose, interview_id=interview_id,
                           params={"name": untrusted(candidate.name)[:20], "time": local, "code": letter.code})
     if route.kind == "send_email":
-        return payload_of("send_email", recipient=candidate.id, recipient_name=candidate.name, purpose=purpose,
-                          subject=letter.title, text=letter.text, links=letter.links, interview_id=interview_id,
-                          calendar=letter.calendar)
+        return payload_of("send_email", recipient=candidate.id, recipient_name=untrusted(candidate.name),
+                          purpose=purpose, subject=letter.title, text=letter.text, links=letter.links,
+                          interview_id=interview_id, calendar=letter.calendar)
     return payload_of("send_message", recipients=route.recipients, title=letter.title, text=letter.text,
                       links=letter.links, interview_id=interview_id, purpose=purpose, audience=Audience.candidate)

@@ -55,6 +55,8 @@ from core.store.schema import actions, evidence, reschedule_requests
 log = logging.getLogger("lifeline.remediation")
 
 FINAL = (RequestStatus.approved, RequestStatus.refused, RequestStatus.superseded, RequestStatus.expired)
+EVENT_SUMMARY = "{kind}: {name!u}"
+"""The calendar event's title: the interview kind and the candidate (`core.markup.fill`)."""
 REMINDER_PLANNER = "core.reminders:replan_interview"
 """The reminder planner's entry point, called as `replan_interview(store, config, tenant, interview_id,
 now)` once an approved reschedule moved the interview (it cancels what is pending and plans anew)."""
@@ -204,7 +206,7 @@ def _follow_ups(store: Store, config: Config, row: sa.Row[tuple[object, ...]],
         kind = "update_calendar_event" if event_id else "create_calendar_event"
         out.append(action(instance(row.tenant, policy.calendar_connector), kind, "calendar", payload_of(
             kind, organizer=policy.calendar_organizer, attendees=interview.interviewer_ids,
-            summary=f"{summary_text}: {candidate.name if candidate else interview.candidate_id or ''}".strip(),
+            summary=fill(EVENT_SUMMARY, kind=summary_text, name=_name(candidate, interview)),
             description=interview_line(interview, tenant.timezone, tenant.locale), start_at=interview.start_at,
             end_at=interview.end_at, timezone=tenant.timezone, ical_uid=interview.thread.ical_uid, sequence=seq,
             remote_event_id=event_id)))
@@ -222,14 +224,18 @@ def _ats_task(config: Config, tenant_name: str, interview: Interview, candidate:
     tenant = config.tenant(tenant_name)
     where = staff(config, tenant_name, "create_task", tenant.policy.hr_assignees)
     t = T[tenant.locale]
-    name = candidate.name if candidate else interview.candidate_id or "?"
-    title = fill(t["rescheduled.title"], name=name, when=when(interview.start_at, tenant.timezone, tenant.locale))
+    title = fill(t["rescheduled.title"], name=_name(candidate, interview),
+                 when=when(interview.start_at, tenant.timezone, tenant.locale))
     text = "\n".join((interview_line(interview, tenant.timezone, tenant.locale),
-                      t["hr.next"].format(step=t["rescheduled.step"])))
+                      fill(t["hr.next"], step=t["rescheduled.step"])))
     due = min(now + timedelta(hours=tenant.policy.task_due_hours), max(interview.start_at, now))
     return action(where.connector, "create_task", "update_ats", payload_of(
         "create_task", assignees=where.recipients, title=redact(title), description=redact(text),
         interview_id=interview.id, due_at=due))
+
+
+def _name(candidate: CandidateView | None, interview: Interview) -> str:
+    return candidate.name if candidate else interview.candidate_id or "?"
 
 
 def _calendar_event(conn: sa.Connection, interview_id: str) -> str | None:

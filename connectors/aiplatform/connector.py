@@ -9,7 +9,6 @@ call never creates a second invitation or a second reset.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
@@ -48,6 +47,7 @@ from core.models import (
     Record,
     parse_instant,
 )
+from core.receiver.untrusted import CallbackMalformed, load_json
 
 log = logging.getLogger("lifeline.connectors.aiplatform")
 
@@ -194,9 +194,9 @@ class AIPlatformConnector(Connector):
         event_id = signing.verify(self._webhook_secrets(), request.headers, request.body, request.received_at,
                                   self.settings.webhook_tolerance_seconds)
         try:
-            payload = json.loads(request.body)
+            payload = load_json(request.body)
         except ValueError:
-            raise CallbackRejected("body is not JSON") from None
+            raise CallbackMalformed("body is not JSON") from None
         if not isinstance(payload, dict) or payload.get("id") != event_id:
             raise CallbackRejected("event id header and body disagree")
         items = event_records(self, payload)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.connector import CallbackRejected
+from core.receiver.untrusted import ascii_digits, same_digest
 
 EVENT_ID_HEADER = "AIP-Event-Id"
 TIMESTAMP_HEADER = "AIP-Timestamp"
@@ -48,11 +49,11 @@ def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, now:
     offered = lowered.get(SIGNATURE_HEADER.lower(), "").split()
     if not offered or not raw_timestamp or not event_id:
         raise CallbackRejected("unsigned: event id, timestamp or signature header missing")
-    if not raw_timestamp.isdigit():
+    timestamp = ascii_digits(raw_timestamp)
+    if timestamp is None:
         raise CallbackRejected("malformed timestamp header")
-    timestamp = int(raw_timestamp)
     expected = [signature(s, timestamp, body) for s in secrets if s]
-    if not any(hmac.compare_digest(o, e) for o in offered for e in expected):
+    if not any(same_digest(e, o) for o in offered for e in expected):
         raise CallbackRejected("signature does not match")
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise CallbackRejected(f"stale: timestamp is more than {tolerance_seconds:.0f} s away from now")

@@ -1,9 +1,12 @@
 """HTTP event subscription callbacks (reference §10a): verify, decrypt, turn into records, reply.
 
-Checks, in order: signature (sha1 over sorted token/timestamp/nonce/encrypt), decryption and owner
-key (AppKey, or corpId for the legacy API), freshness (|received - timestamp| <= skew), corpId of the
-event. The reply is the encrypted "success". `event_id` hashes the decrypted event, so a redelivery
-(new timestamp, nonce and signature; same event) carries the same id and the receiver drops it.
+Checks, in order: signature (sha1 over sorted token/timestamp/nonce/encrypt: the signed `encrypt`
+travels inside the JSON body, so that body is parsed first, by a reader that refuses rather than
+raises), decryption and owner key (AppKey, or corpId for the legacy API), freshness
+(|received - timestamp| <= skew; the timestamp ASCII digits only), corpId of the event. An event
+that is authentic but not a JSON object is `CallbackMalformed` (400). The reply is the encrypted
+"success". `event_id` hashes the decrypted event, so a redelivery (new timestamp, nonce and
+signature; same event) carries the same id and the receiver drops it.
 
 Records come from the event alone (no network call on the request path: DingTalk waits 1.5 s) and
 equal what the `tasks` stream gives: an approval event of a process in `approval_process_codes`
@@ -23,6 +26,7 @@ from connectors.dingtalk import crypto
 from connectors.dingtalk.records import approval_event_request, todo_done
 from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Malformed
 from core.models import Record
+from core.receiver.untrusted import CallbackMalformed, load_json
 
 if TYPE_CHECKING:
     from connectors.dingtalk.plugin import DingTalkConnector
@@ -40,7 +44,7 @@ def handle(conn: DingTalkConnector, request: CallbackRequest) -> CallbackResult:
     signature, timestamp = _first(query, "msg_signature", "signature"), _first(query, "timestamp", "timeStamp")
     nonce = _first(query, "nonce")
     try:
-        body = json.loads(request.body)
+        body = load_json(request.body)
     except ValueError:
         raise CallbackRejected("body is not JSON") from None
     encrypt = body.get("encrypt") if isinstance(body, dict) else None
@@ -55,11 +59,11 @@ def handle(conn: DingTalkConnector, request: CallbackRequest) -> CallbackResult:
     if skew > conn.options.callback_max_skew_seconds:
         raise CallbackRejected(f"timestamp: stale by {skew:.0f} s")
     try:
-        event = json.loads(plaintext)
+        event = load_json(plaintext)
     except ValueError:
-        raise CallbackRejected("event is not JSON") from None
+        raise CallbackMalformed("event is not JSON") from None
     if not isinstance(event, dict):
-        raise CallbackRejected("event is not a JSON object")
+        raise CallbackMalformed("event is not a JSON object")
     corp = event.get("corpId") or event.get("CorpId")
     if corp is not None and corp != conn.options.corp_id:
         raise CallbackRejected("corpId: event for another org")

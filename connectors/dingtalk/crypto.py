@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import secrets
 import string
 import struct
@@ -18,6 +17,8 @@ import time
 from typing import Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from core.receiver.untrusted import ascii_digits, same_digest
 
 RejectReason = Literal["signature", "decrypt", "padding", "length", "owner", "timestamp"]
 
@@ -54,11 +55,10 @@ def now_millis() -> str:
 
 
 def timestamp_seconds(timestamp: str) -> float:
-    """A callback timestamp (milliseconds; older variants seconds) as epoch seconds."""
-    try:
-        value = int(timestamp)
-    except ValueError as exc:
-        raise CallbackRejected("timestamp", "not an integer") from exc
+    """A callback timestamp (milliseconds; older variants seconds: ASCII digits only) as epoch seconds."""
+    value = ascii_digits(timestamp)
+    if value is None:
+        raise CallbackRejected("timestamp", "not 1 to 13 digits")
     return value / 1000 if value > 10**11 else float(value)
 
 
@@ -110,11 +110,11 @@ class DingTalkCrypto:
     def decrypt(self, encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
         """Verify the signature and owner, return the plaintext message; raise `CallbackRejected`."""
         expected = signature(self.token, timestamp, nonce, encrypt)
-        if not hmac.compare_digest(expected, msg_signature.lower()):
+        if not same_digest(expected, msg_signature.lower()):
             raise CallbackRejected("signature", "msg_signature does not match")
         try:
             sealed = base64.b64decode(encrypt, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: not even ASCII
             raise CallbackRejected("decrypt", "encrypt is not base64") from exc
         if not sealed or len(sealed) % 16:
             raise CallbackRejected("decrypt", "ciphertext is not whole AES blocks")

@@ -108,7 +108,7 @@ def make(conn: Connector, model: type[R], raw: Any, remote_id: str | None,
     """`model` from the fields `build` reads out of `raw`; any shape problem quarantines `raw`."""
     try:
         fields = build()
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError) as exc:  # the last two: times
         return Malformed(reason=str(exc) if isinstance(exc, Bad) else describe_error(exc), payload=raw,
                          remote_id=remote_id)
     return conn.parse(model, raw, **fields)

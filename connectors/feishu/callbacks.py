@@ -49,7 +49,7 @@ def handle(c: FeishuConnector, request: CallbackRequest) -> CallbackResult:
     dedupe = event_id(envelope)
     if dedupe is None:
         raise CallbackRejected("event without event_id/uuid")
-    kind = str(header.get("event_type") or event.get("type") or "")
+    kind = next((k for k in (header.get("event_type"), event.get("type")) if isinstance(k, str) and k), "")
     records: list[Record] = []
     for item in parse(c, kind, header, event):
         if isinstance(item, Malformed):
@@ -77,7 +77,7 @@ def parse(
         elif kind == "approval_instance" and str(event.get("uuid") or "").startswith("ll-"):
             changed = millis(event.get("operate_time") or event["instance_operate_time"])
             yield approval_record(c, event, str(event["instance_code"]), str(event["status"]), changed)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:  # the last two: impossible times
         yield Malformed(f"{kind}: {type(exc).__name__}: {exc}", dict(event))
 
 

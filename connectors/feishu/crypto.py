@@ -6,6 +6,9 @@ request is signed with `X-Lark-Signature = sha256_hex(timestamp + nonce + encryp
 over the `X-Lark-Request-Timestamp`/`X-Lark-Request-Nonce` headers. The verification token travels
 inside the (decrypted) envelope. The url_verification challenge is not signed and must be echoed.
 Freshness and replay checks (timestamp age, seen `event_id`s) belong to the receiver.
+
+A signed request is verified on its raw bytes before anything of it is parsed; only an unsigned one
+is opened first, and it is accepted only as a url_verification with the right token.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.connector import CallbackRejected
+from core.receiver.untrusted import ascii_digits, load_json, same_digest
 
 __all__ = ["CallbackRejected", "FeishuEventCrypto", "challenge_answer", "event_id", "request_timestamp"]
 
@@ -62,9 +65,10 @@ class FeishuEventCrypto:
         """Verify, decrypt and check the token of one callback; returns the plaintext envelope.
 
         Raises `CallbackRejected` for an unparsable, undecryptable, unsigned or forged request and
-        for a wrong verification token. A url_verification challenge skips the signature check
+        for a wrong verification token. A url_verification challenge may come without a signature
         (the platform does not sign it) but still needs the right token.
         """
+        signed = self.encrypt_key is not None and self._verify_signature(headers, body)
         outer = _json_object(body, "body is not a JSON object")
         if "encrypt" in outer:
             envelope = _json_object(self._decrypt(outer["encrypt"]), "decrypted body is not a JSON object")
@@ -72,9 +76,9 @@ class FeishuEventCrypto:
             raise CallbackRejected("body is not encrypted")
         else:
             envelope = outer
-        if envelope.get("type") != URL_VERIFICATION and self.encrypt_key is not None:
-            self._verify_signature(headers, body)
-        if not hmac.compare_digest(str(_token_of(envelope)).encode(), self.verification_token.encode()):
+        if self.encrypt_key is not None and not signed and envelope.get("type") != URL_VERIFICATION:
+            raise CallbackRejected("missing signature headers")
+        if not same_digest(self.verification_token, _token_of(envelope)):
             raise CallbackRejected("wrong verification token")
         return envelope
 
@@ -91,52 +95,56 @@ class FeishuEventCrypto:
         except (binascii.Error, ValueError) as exc:
             raise CallbackRejected("undecryptable body") from exc
 
-    def _verify_signature(self, headers: Mapping[str, str], body: bytes) -> None:
+    def _verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """False when the request carries no signature; `CallbackRejected` when it carries a wrong one."""
         lowered = {key.lower(): value for key, value in headers.items()}
         timestamp = lowered.get(TIMESTAMP_HEADER.lower())
         nonce = lowered.get(NONCE_HEADER.lower())
         signature = lowered.get(SIGNATURE_HEADER.lower())
         if not (timestamp and nonce and signature):
-            raise CallbackRejected("missing signature headers")
-        if not hmac.compare_digest(self.sign(timestamp, nonce, body).encode(), signature.encode()):
+            return False
+        if not same_digest(self.sign(timestamp, nonce, body), signature):
             raise CallbackRejected("bad signature")
+        return True
 
 
 def challenge_answer(envelope: Mapping[str, Any]) -> dict[str, str] | None:
     """`{"challenge": ...}` to answer a url_verification request with, else None."""
     if envelope.get("type") != URL_VERIFICATION:
         return None
-    return {"challenge": str(envelope.get("challenge", ""))}
+    return {"challenge": _text(envelope.get("challenge"))}
 
 
 def event_id(envelope: Mapping[str, Any]) -> str | None:
     """The dedupe id: `header.event_id` (schema 2.0) or `uuid` (v1); None for a challenge."""
     header = envelope.get("header")
     if isinstance(header, Mapping) and header.get("event_id"):
-        return str(header["event_id"])
-    return str(envelope["uuid"]) if envelope.get("uuid") else None
+        return _text(header["event_id"]) or None
+    return _text(envelope.get("uuid")) or None
 
 
 def request_timestamp(headers: Mapping[str, str]) -> int | None:
-    """`X-Lark-Request-Timestamp` (epoch seconds) for the receiver's freshness check."""
+    """`X-Lark-Request-Timestamp` (epoch seconds, ASCII digits) for the receiver's freshness check."""
     lowered = {key.lower(): value for key, value in headers.items()}
-    try:
-        return int(lowered[TIMESTAMP_HEADER.lower()])
-    except (KeyError, ValueError):
-        return None
+    return ascii_digits(lowered.get(TIMESTAMP_HEADER.lower(), ""))
 
 
-def _token_of(envelope: Mapping[str, Any]) -> object:
+def _token_of(envelope: Mapping[str, Any]) -> str:
     header = envelope.get("header")
     if isinstance(header, Mapping) and "token" in header:
-        return header["token"]
-    return envelope.get("token", "")
+        return _text(header["token"])
+    return _text(envelope.get("token"))
+
+
+def _text(value: object) -> str:
+    """A string field of the envelope ("" for anything else: a sender's nested value is never rendered)."""
+    return value if isinstance(value, str) else ""
 
 
 def _json_object(raw: bytes, reason: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        value = load_json(raw)
+    except ValueError as exc:
         raise CallbackRejected(reason) from exc
     if not isinstance(value, dict):
         raise CallbackRejected(reason)

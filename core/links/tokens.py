@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ PUBLIC_URL_ENV = "LIFELINE_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 EXPIRY_GRACE = timedelta(minutes=30)
 """How long after the interview window a join link still opens the interstitial."""
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a token can look like (`secrets.token_urlsafe`); anything else is not looked up."""
 
 
 class LinkPurpose(Enum):
@@ -131,6 +134,8 @@ def issue_token(store: Store, interview_id: str, *, purpose: LinkPurpose = LinkP
 
 def resolve(store: Store, token: str, now: datetime | None = None) -> ResolvedLink | None:
     """The token with its interview and status; None for an unknown token or a vanished interview."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
     now = now or utcnow()
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(link_tokens).where(link_tokens.c.token == token)).first()

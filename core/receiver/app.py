@@ -7,7 +7,9 @@ Routes: `GET|HEAD /j/{token}` (interstitial), `POST /j/{token}` (join: 303 to th
 /healthz` (200 when the store answers, else 503), the reminders' confirm page (`GET|POST /c/{token}`:
 confirm, decline or ask to move; core.reminders.web) and remediation's pages (`/r/{token}` for the
 candidate's reschedule form, `/hr/{signed}` for HR's next steps; core.remediation.web). The
-access log names the route, never the path, so tokens stay out of logs.
+access log names the route, never the path, so tokens stay out of logs. Every route reads bodies
+through `core.receiver.guards.read_body` (bounded while streaming) and every response carries the
+guards' protective headers; an unexpected error is a bare 500 that names nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from core.links.pages import Notice, choose_locale, render_notice
 from core.models import utcnow
 from core.plugins import PluginHost
 from core.receiver.callbacks import callback_router
-from core.receiver.join import PAGE_HEADERS, join_router
+from core.receiver.guards import Guard
+from core.receiver.join import join_router
 from core.remediation.web import remediation_router
 from core.reminders.web import confirm_router
 from core.store import Store
@@ -44,7 +47,8 @@ def create_app(config: Config, store: Store, host: PluginHost,
     app.include_router(join_router(config, store, clock))
     app.include_router(callback_router(config, store, clock))
     app.include_router(confirm_router(store, config, clock))
-    app.include_router(remediation_router(store, config, host))
+    app.include_router(remediation_router(store, config, host, clock))
+    app.add_middleware(Guard)
 
     @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -59,9 +63,9 @@ def create_app(config: Config, store: Store, host: PluginHost,
     @app.exception_handler(SQLAlchemyError)
     async def store_down(request: Request, exc: SQLAlchemyError) -> Response:
         log.error("%s %s: store unavailable (%s)", request.method, _route(request), type(exc).__name__)
-        if request.url.path.startswith(("/j/", "/r/")):
+        if request.url.path.startswith(("/j/", "/c/", "/r/", "/hr/")):
             lang = choose_locale(request.query_params.get("lang"), request.headers.get("accept-language"))
-            return HTMLResponse(render_notice(Notice.unavailable, lang), status_code=503, headers=PAGE_HEADERS)
+            return HTMLResponse(render_notice(Notice.unavailable, lang), status_code=503)
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
 
     @app.middleware("http")

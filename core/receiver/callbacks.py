@@ -1,15 +1,20 @@
 """`/callbacks/{instance}`: vendor callbacks, verified by the connector, deduplicated, stored, answered.
 
 Served for every enabled instance whose connector overrides `handle_callback`. The order is fixed:
-verify (the connector raises `CallbackRejected`: 401, nothing stored), then in one transaction
-insert the (source, event id) into `inbound_events` if absent and, only when it was absent, write
-the records; then answer with the connector's reply. A repeated delivery gets the same answer and
-stores nothing. The request path does no network calls, so vendors get their answer in time.
+read the body (at most `CALLBACK_LIMIT` bytes, else 413), verify (the connector raises
+`CallbackRejected`: 401, or `CallbackMalformed`: 400 for authentic but unreadable content, and
+records with NUL characters, which no store column holds, are 400 too; nothing stored, the answer
+names the reason), then in one transaction insert the (source, event id) into
+`inbound_events` if absent and, only when it was absent, write the records; then answer with the
+connector's reply. A repeated delivery gets the same answer and stores nothing. A connector bug is
+a 500 that names nothing. The request path does no network calls, so
+vendors get their answer in time.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +28,18 @@ from core.config import Config, ConnectorSetup
 from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Connector
 from core.http.redact import redact
 from core.receiver.conformance import accepts_callbacks
+from core.receiver.guards import CALLBACK_LIMIT, read_body
+from core.receiver.untrusted import CallbackMalformed
 from core.store import Store, insert_new
 from core.store.schema import inbound_events
 from core.sync import build_connector
 
 log = logging.getLogger("lifeline.receiver.callbacks")
 
-MAX_BODY_BYTES = 1024 * 1024
+REASON_CHARS = 120
+"""How much of a rejection's reason the answer carries."""
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+"""An escaped NUL in JSON text (a `\\u0000` not itself escaped)."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +89,19 @@ def callback_router(config: Config, store: Store, clock: Callable[[], datetime])
         try:
             result = endpoint.connector.handle_callback(request)
         except CallbackRejected as exc:
-            log.warning("%s: callback rejected: %s", name, redact(exc.reason))
-            return JSONResponse({"error": "callback rejected"}, status_code=401)
+            reason = redact(exc.reason)
+            malformed = isinstance(exc, CallbackMalformed)
+            log.warning("%s: callback %s: %s", name, "malformed" if malformed else "rejected", reason)
+            return JSONResponse({"error": "malformed callback" if malformed else "callback rejected",
+                                 "reason": reason[:REASON_CHARS]}, status_code=400 if malformed else 401)
         foreign = {r.source for r in result.records} - {name}
         if foreign:
             log.error("%s: handle_callback returned records of other sources %s", name, sorted(foreign))
             return JSONResponse({"error": "callback could not be processed"}, status_code=500)
+        if _holds_nul(result):
+            log.warning("%s: callback %s malformed: NUL characters", name, result.event_id or "-")
+            return JSONResponse({"error": "malformed callback", "reason": "NUL characters in the event"},
+                                status_code=400)
         fresh = store_callback(store, endpoint.setup.tenant, name, result, request.received_at)
         log.info("%s: callback %s %s (%d records)", name, result.event_id or "-", "stored" if fresh else "duplicate",
                  len(result.records) if fresh else 0)
@@ -97,11 +114,7 @@ def callback_router(config: Config, store: Store, clock: Callable[[], datetime])
             return JSONResponse({"error": "no callback endpoint here"}, status_code=404)
         if endpoint.connector is None:
             return JSONResponse({"error": "callback endpoint unavailable"}, status_code=503)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await read_body(request, CALLBACK_LIMIT)
         incoming = CallbackRequest(headers=_lowered(request.headers), query=dict(request.query_params), body=body,
                                    received_at=clock())
         try:
@@ -114,6 +127,11 @@ def callback_router(config: Config, store: Store, clock: Callable[[], datetime])
             return JSONResponse({"error": "callback could not be processed"}, status_code=500)
 
     return router
+
+
+def _holds_nul(result: CallbackResult) -> bool:
+    """Whether the event carries NUL characters, which no store column can hold (PostgreSQL refuses them)."""
+    return "\x00" in (result.event_id or "") or any(_JSON_NUL.search(r.model_dump_json()) for r in result.records)
 
 
 def _lowered(headers: Mapping[str, str]) -> dict[str, str]:

@@ -4,7 +4,8 @@ Every request to a known token is recorded as a LinkEvent (machine-made ones fla
 requests to rotated, expired or cancelled links, which get a page saying what to do next.
 Recording is best effort on the way to the interview: when the store cannot record, the
 candidate still gets the page or the redirect, and the failure is logged (when it cannot even
-look the token up, the app answers with the "not ready" page and a 503).
+look the token up, the app answers with the "not ready" page and a 503). The POST reads its
+(empty) form through the guards' bounded reader; the receiver adds the protective page headers.
 """
 
 from __future__ import annotations
@@ -16,23 +17,17 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from core.config import Config
 from core.links import LinkPurpose, LinkStatus, ResolvedLink, Visit, record_visit, resolve
 from core.links.pages import Notice, choose_locale, render_join, render_notice
 from core.models import LinkEventType
+from core.receiver.guards import FORM_LIMIT, read_body
 from core.store import Store
 
 log = logging.getLogger("lifeline.receiver.links")
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                               "frame-ancestors 'none'",
-}
 NOTICES = {LinkStatus.rotated: Notice.rotated, LinkStatus.expired: Notice.expired,
            LinkStatus.cancelled: Notice.cancelled}
 
@@ -53,8 +48,8 @@ def join_router(config: Config, store: Store, clock: Callable[[], datetime]) -> 
 
     def page(html: str, status: int, request: Request) -> Response:
         if request.method == "HEAD":
-            return Response(status_code=status, headers=PAGE_HEADERS, media_type="text/html")
-        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+            return Response(status_code=status, media_type="text/html")
+        return HTMLResponse(html, status_code=status)
 
     def lookup(token: str, seen: Visit) -> ResolvedLink | None:
         resolved = resolve(store, token, seen.at)
@@ -86,6 +81,10 @@ def join_router(config: Config, store: Store, clock: Callable[[], datetime]) -> 
         return page(render_join(resolved.interview, lang, zone), 200, request)
 
     @router.post("/j/{token}", include_in_schema=False)
+    async def join_submit(token: str, request: Request) -> Response:
+        await read_body(request, FORM_LIMIT)  # the interstitial's form carries nothing: only bound it
+        return await run_in_threadpool(join, token, request)
+
     def join(token: str, request: Request) -> Response:
         seen = visit(request)
         resolved = lookup(token, seen)
@@ -100,7 +99,6 @@ def join_router(config: Config, store: Store, clock: Callable[[], datetime]) -> 
             record(resolved, LinkEventType.join_error, seen, "no_join_url")
             return page(render_notice(Notice.unavailable, lang), 503, request)
         record(resolved, LinkEventType.join_attempt, seen)
-        return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store",
-                                                                  "Referrer-Policy": "no-referrer"})
+        return RedirectResponse(target, status_code=303)
 
     return router

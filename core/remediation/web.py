@@ -6,14 +6,20 @@
 - `/hr/{signed}`: HR's next step (confirm attended, re-issue the link, offer a new time) behind a
   confirmation button, so a link scanner's GET does nothing.
 
-    app.include_router(remediation_router(store, config, get_host()))
+A link that is no longer live (rotated, expired, cancelled) answers 410 with a page saying what to
+do; times the form cannot hold (unreadable, out of range, outside the acceptable window) answer 422.
+Forms are read through the receiver's bounded reader (core.receiver.guards), which also gives
+every page its protective headers.
+
+    app.include_router(remediation_router(store, config, get_host(), clock))
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -25,6 +31,7 @@ from core.config import Config
 from core.links import LinkPurpose, LinkStatus, ResolvedLink, resolve
 from core.models import Interview, Slot, parse_instant, utcnow, zone_info
 from core.plugins import PluginHost
+from core.receiver.guards import FORM_LIMIT, read_body
 from core.remediation import hr
 from core.remediation.case import load_candidate
 from core.remediation.links import read_hr_link
@@ -33,7 +40,6 @@ from core.remediation.texts import LOCALES, REASONS, P, T, locale_of, when, wind
 from core.store import Store
 
 log = logging.getLogger("lifeline.remediation")
-MAX_FORM_BYTES = 16_384
 STYLE = (
     "body{margin:0;background:#f4f6f8;color:#1f2328;font:16px/1.6 system-ui,-apple-system,'PingFang SC',"
     "'Microsoft YaHei',sans-serif}main{max-width:34rem;margin:8vh auto 0;padding:2rem 1.5rem;background:#fff;"
@@ -55,7 +61,7 @@ def page(lang: str, title: str, body: str, status: int = 200, switch: bool = Tru
             '<meta name="robots" content="noindex, nofollow"><meta name="referrer" content="no-referrer">'
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
             f"<body><main><h1>{html.escape(title)}</h1>{body}</main>{footer}</body></html>")
-    return HTMLResponse(text, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(text, status_code=status)
 
 
 def notice(lang: str, key: str, status: int = 200) -> HTMLResponse:
@@ -66,11 +72,16 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _plain(text: str) -> str:
+    """A form's free text without control characters (line breaks and tabs stay)."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs"))
+
+
 class Pages:
     """The handlers, over one store and config (the receiver's)."""
 
-    def __init__(self, store: Store, config: Config, host: PluginHost) -> None:
-        self.store, self.config, self.host = store, config, host
+    def __init__(self, store: Store, config: Config, host: PluginHost, clock: Callable[[], datetime]) -> None:
+        self.store, self.config, self.host, self.clock = store, config, host, clock
 
     def locale(self, resolved: ResolvedLink | None, asked: str | None) -> str:
         if asked in LOCALES:
@@ -86,13 +97,13 @@ class Pages:
         return candidate.timezone if candidate else resolved.interview.timezone
 
     def reschedule(self, token: str, asked: str | None, form: Mapping[str, list[str]] | None) -> HTMLResponse:
-        now = utcnow()
+        now = self.clock()
         resolved = resolve(self.store, token, now)
         lang = self.locale(resolved, asked)
         if resolved is None or resolved.link.purpose is not LinkPurpose.reschedule:
             return notice(lang, "not_found", 404)
         if resolved.status is not LinkStatus.live:
-            return notice(lang, resolved.status.value)
+            return notice(lang, resolved.status.value, 410)
         interview = resolved.interview
         with self.store.engine.connect() as conn:
             if existing(conn, interview.id, interview.thread.sequence):
@@ -103,12 +114,12 @@ class Pages:
         zone = self.zone(resolved)
         offered = offered_slots(interview, tenant.policy, zone, now)
         if form is None:
-            return self.form(lang, interview, offered, zone, error=None, form={})
+            return self.form(lang, interview, offered, zone, error=None, form={}, now=now)
         slots, error = self.wished(form, interview, zone, now)
         if error:
-            return self.form(lang, interview, offered, zone, error=error, form=form, status=422)
+            return self.form(lang, interview, offered, zone, error=error, form=form, now=now, status=422)
         reason = (form.get("reason") or [""])[0]
-        note = (form.get("note") or [""])[0]
+        note = _plain((form.get("note") or [""])[0])
         try:
             done = submit(self.store, self.config, interview.id, slots, now,
                           reason_code=reason if reason in REASONS else "other", reason_text=note)
@@ -124,17 +135,17 @@ class Pages:
         try:
             starts += [parse_instant(v) for v in form.get("slot", []) if v]
             starts += [parse_instant(v, zone) for v in form.get("propose", []) if v.strip()]
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a wall time near year 1 or 9999 has no UTC instant
+            return [], "form.bad_time"
+        if not starts:
+            return [], "form.need_time"
+        if not all(acceptable(Slot(start_at=s, end_at=s), now) for s in starts):
             return [], "form.bad_time"
         slots = sorted({Slot(start_at=s, end_at=s + length) for s in starts}, key=lambda s: s.start_at)
-        if not slots:
-            return [], "form.need_time"
-        if not all(acceptable(s, now) for s in slots):
-            return [], "form.bad_time"
         return slots[:5], None
 
     def form(self, lang: str, interview: Interview, offered: list[Slot], zone: str, error: str | None,
-             form: Mapping[str, list[str]], status: int = 200) -> HTMLResponse:
+             form: Mapping[str, list[str]], now: datetime, status: int = 200) -> HTMLResponse:
         p, t = P[lang], T[lang]
         chosen, reason = set(form.get("slot", [])), (form.get("reason") or ["schedule_conflict"])[0]
         reasons = "".join(
@@ -144,7 +155,7 @@ class Pages:
             f'<label><input type="checkbox" name="slot" value="{_esc(s.start_at.isoformat())}"'
             f'{" checked" if s.start_at.isoformat() in chosen else ""}> '
             f"{_esc(window(s.start_at, s.end_at, zone, lang))}</label>" for s in offered)
-        soonest = (utcnow() + timedelta(hours=2)).astimezone(zone_info(zone)).strftime("%Y-%m-%dT%H:%M")
+        soonest = (now + timedelta(hours=2)).astimezone(zone_info(zone)).strftime("%Y-%m-%dT%H:%M")
         proposals = "".join(f'<input type="datetime-local" name="propose" min="{soonest}" '
                             f'aria-label="{_esc(p["form.choice"].format(n=i))}">' for i in (1, 2))
         current = p["form.current"].format(kind=t[f"kind.{interview.kind.value}"],
@@ -167,7 +178,7 @@ class Pages:
         return page(lang, p["form.title"], body, status)
 
     def hr_page(self, signed: str, confirm: bool) -> HTMLResponse:
-        link = read_hr_link(signed)
+        link = read_hr_link(signed, self.clock())
         tenant = self.config.data.tenants.get(link.tenant) if link else None
         lang = tenant.locale if tenant else "zh-CN"
         p = P[lang]
@@ -177,19 +188,20 @@ class Pages:
             body = (f"<p>{_esc(p[f'hr.{link.action}'])}</p>"
                     f'<form method="post"><button type="submit">{_esc(p["hr.confirm"])}</button></form>')
             return page(lang, p["hr.title"], body, switch=False)
-        result = hr.perform(self.store, self.config, self.host, link, utcnow())
+        result = hr.perform(self.store, self.config, self.host, link, self.clock())
         key = f"hr.done.{link.action}" if result is hr.Result.done else f"hr.{result.value}"
         return page(lang, p["hr.title"], f"<p>{_esc(p[key])}</p>", switch=False)
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
-    body = await request.body()
-    return parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True)
+    body = await read_body(request, FORM_LIMIT)
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
-def remediation_router(store: Store, config: Config, host: PluginHost) -> APIRouter:
+def remediation_router(store: Store, config: Config, host: PluginHost,
+                       clock: Callable[[], datetime] = utcnow) -> APIRouter:
     """The reschedule and HR pages over `store` and `config`."""
-    pages = Pages(store, config, host)
+    pages = Pages(store, config, host, clock)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/r/{token}", response_class=HTMLResponse)
@@ -206,7 +218,8 @@ def remediation_router(store: Store, config: Config, host: PluginHost) -> APIRou
         return await run_in_threadpool(pages.hr_page, signed, False)
 
     @router.post("/hr/{signed}", response_class=HTMLResponse)
-    async def hr_do(signed: str) -> HTMLResponse:
+    async def hr_do(signed: str, request: Request) -> HTMLResponse:
+        await read_body(request, FORM_LIMIT)  # the button's form carries nothing: only bound it
         return await run_in_threadpool(pages.hr_page, signed, True)
 
     return router

@@ -3,7 +3,9 @@
 `GET /c/{token}` shows the interview time (in the candidate's zone) and three buttons; only the
 POST records anything, so a link scanner's GET does nothing. Confirm and decline become a
 `Confirmation` record (source `<tenant>.links`, the token's interview version as `sequence_seen`);
-reschedule is recorded too and then leads to the reschedule page (`/r/{token}`).
+reschedule is recorded too and then leads to the reschedule page (`/r/{token}`). A link that is no
+longer live answers 410 with a page saying why; the form is read through the receiver's bounded
+reader (core.receiver.guards).
 
     app.include_router(confirm_router(store, config))
 """
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from core.config import Config
 from core.links import LinkPurpose, LinkStatus, ResolvedLink, links_source, resolve
 from core.models import Confirmation, ConfirmationAction, utcnow
+from core.receiver.guards import FORM_LIMIT, read_body
 from core.remediation.links import reschedule_link
 from core.remediation.texts import LOCALES, locale_of, when, zone_name
 from core.remediation.web import notice, page
@@ -55,7 +58,7 @@ class ConfirmPages:
         if resolved is None or resolved.link.purpose is not LinkPurpose.confirm:
             return notice(lang, "not_found", 404)
         if resolved.status is not LinkStatus.live:
-            return notice(lang, resolved.status.value)
+            return notice(lang, resolved.status.value, 410)
         choice = ConfirmationAction.__members__.get(action or "")
         if choice is None:
             return self.form(lang, resolved)
@@ -89,7 +92,7 @@ def confirm_router(store: Store, config: Config, clock: Callable[[], datetime] =
 
     @router.post("/c/{token}")
     async def confirm_submit(token: str, request: Request) -> Response:
-        form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
+        form = parse_qs((await read_body(request, FORM_LIMIT)).decode("utf-8", "replace"))
         lang, action = (next(iter(form.get(k, [])), None) for k in ("lang", "action"))
         return await run_in_threadpool(pages.answer, token, lang, action)
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from feishu_kit import T0, Rig, action, credentials, rig, signed
 
-from connectors.feishu.crypto import FeishuEventCrypto
+from connectors.feishu.crypto import SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
 from core import CallbackRejected, CallbackRequest
 from core.emulator import LoopbackServer
 from core.models import DeliveryEvent, RequestStatus, RescheduleRequest
@@ -102,12 +102,15 @@ def test_forged_stale_future_and_foreign_callbacks_are_rejected(r: Rig) -> None:
     tampered = json.loads(good.body)
     tampered["encrypt"] = json.loads(crypto.encrypt_body(read_event(r, r.world.add_user("B"), "om_2")))["encrypt"]
     forged_key = FeishuEventCrypto("another-key", r.world.settings.verification_token)
+    sealed_elsewhere = signed(forged_key, read_event(r, r.world.add_user("D"), "om_1"), T0)  # then signed right
+    sealed_elsewhere = replace(sealed_elsewhere, headers={**sealed_elsewhere.headers, SIGNATURE_HEADER: crypto.sign(
+        sealed_elsewhere.headers[TIMESTAMP_HEADER], "n0nce", sealed_elsewhere.body)})
     cases = [
         ("bad signature", replace(good, body=json.dumps(tampered).encode())),
         ("stale", replace(good, received_at=datetime.fromtimestamp(T0 + 301, UTC))),
         ("future-dated", replace(good, received_at=datetime.fromtimestamp(T0 - 301, UTC))),
         ("missing signature headers", replace(good, headers={})),
-        ("undecryptable", signed(forged_key, read_event(r, r.world.add_user("D"), "om_1"), T0)),
+        ("undecryptable", sealed_elsewhere),
     ]
     for reason, request in cases:
         with pytest.raises(CallbackRejected, match=reason):

@@ -6,8 +6,11 @@ import json
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
+import requests
 
 from connectors.aiplatform import plugin as aiplatform_plugin
 from core.config import Config, load
@@ -24,11 +27,14 @@ from core.models import (
 )
 from core.plugins import PluginHost
 from core.receiver.app import create_app
+from core.receiver.conformance import CallbackKit, accepts_callbacks, load_kit
 from core.store import Store
 
 TENANT = "acme"
 SOURCE = f"{TENANT}.ats"
 JOIN_URL = "https://meet.example.com/room/42?pwd=s3cret"
+NOW = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+"""A fixed instant for receivers on a fixed clock (tests never depend on today's date)."""
 
 
 def plugin_host() -> PluginHost:
@@ -113,3 +119,50 @@ def instance_table(name: str, plugin: str, settings: Mapping[str, object], conne
 def stored_rows(store: Store) -> dict[str, int]:
     """Rows per record table (what a callback may have written)."""
     return {table: store.count(table) for table in ("evidence", "interviews", "candidates", "inbound_events")}
+
+
+def callback_connectors(host: PluginHost) -> list[str]:
+    """Every registered connector that accepts callbacks."""
+    return sorted(name for name, cls in host.connectors.items() if accepts_callbacks(cls))
+
+
+def callback_instances(host: PluginHost, monkeypatch: pytest.MonkeyPatch,
+                       names: list[str] | None = None) -> tuple[str, dict[str, CallbackKit]]:
+    """`[tenants.acme.connectors.<name>]` tables, one instance per callback connector (named after it,
+    served at `/callbacks/acme.<name>`), their kits' connections set in the environment; and the kits."""
+    tables, kits = "", {}
+    for name in names or callback_connectors(host):
+        kit = kits[name] = load_kit(host.connector(name))
+        conn_id = f"conformance_{name}" if kit.connection else None
+        if kit.connection:
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}".upper(), kit.connection)
+        tables += instance_table(name, name, kit.settings, conn_id)
+    return tables, kits
+
+
+class Client:
+    """A keep-alive HTTP client of a running receiver; header values go out as the Latin-1 bytes they are."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.session = url, requests.Session()
+
+    def request(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return self.session.request(method, self.url + path, timeout=10, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@contextmanager
+def callback_client(store: Store, directory: Path, monkeypatch: pytest.MonkeyPatch, names: list[str] | None = None,
+                    clock: Callable[[], datetime] = lambda: NOW) -> Iterator[tuple[Client, dict[str, CallbackKit]]]:
+    """A client of a receiver on loopback (on `clock`) serving `callback_instances`; and their kits."""
+    host = plugin_host()
+    tables, kits = callback_instances(host, monkeypatch, names)
+    with running_receiver(load_config(directory, tables, host), store, host, clock) as url:
+        client = Client(url)
+        yield client, kits
+        client.session.close()

@@ -16,18 +16,19 @@ import pytest
 import requests
 
 from core.models import utcnow
-from core.receiver.conformance import CallbackKit, Signature, SignedRequest, accepts_callbacks, load_kit
+from core.receiver.conformance import CallbackKit, Signature, SignedRequest
 from core.store import Store
 from tests.receiver.receiver_helpers import (
     TENANT,
-    instance_table,
+    callback_connectors,
+    callback_instances,
     load_config,
     plugin_host,
     running_receiver,
     stored_rows,
 )
 
-CALLBACK_CONNECTORS = sorted(name for name, cls in plugin_host().connectors.items() if accepts_callbacks(cls))
+CALLBACK_CONNECTORS = callback_connectors(plugin_host())
 EMPTY = {"evidence": 0, "interviews": 0, "candidates": 0, "inbound_events": 0}
 
 
@@ -55,14 +56,10 @@ def endpoint(request: pytest.FixtureRequest, store: Store, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     name = str(request.param)
     host = plugin_host()
-    kit = load_kit(host.connector(name))
-    conn_id = f"conformance_{name}" if kit.connection else None
-    if kit.connection:
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}".upper(), kit.connection)
-    config = load_config(tmp_path, instance_table("vendor", name, kit.settings, conn_id), host)
+    tables, kits = callback_instances(host, monkeypatch, [name])
     shift = [timedelta(0)]
-    with running_receiver(config, store, host, clock=lambda: utcnow() + shift[0]) as url:
-        yield Endpoint(f"{url}/callbacks/{TENANT}.vendor", kit, shift)
+    with running_receiver(load_config(tmp_path, tables, host), store, host, clock=lambda: utcnow() + shift[0]) as url:
+        yield Endpoint(f"{url}/callbacks/{TENANT}.{name}", kits[name], shift)
 
 
 @pytest.mark.parametrize("signature", ["missing", "forged"])

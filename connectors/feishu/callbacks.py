@@ -1,13 +1,13 @@
 """Event callbacks (reference §9): verify, decrypt, check freshness, answer fast, parse into records.
 
-Order: decrypt (`{"encrypt": …}`, AES-256-CBC, key = SHA-256 of the Encrypt Key) → url_verification
-is answered with its challenge (unsigned by design, token still checked) → `X-Lark-Signature`
-over timestamp + nonce + Encrypt Key + raw body → verification token → the request timestamp must
-be within `callback_max_age_seconds` of receipt (older or future-dated requests are replays) →
-the event must be for this app. `event_id` (schema 2.0 `header.event_id`, v1 `uuid`) is returned
-for the receiver's dedupe, so a replayed event is stored once. Parsing makes no vendor call, so
-the answer is well inside the 3-second budget; events that only say "something changed"
-(calendar) are left to the polled streams.
+Order: `X-Lark-Signature` over timestamp + nonce + Encrypt Key + raw body, before anything is
+parsed → decrypt (`{"encrypt": …}`, AES-256-CBC, key = SHA-256 of the Encrypt Key) → only a
+url_verification may come unsigned (by design), and it is answered with its challenge → verification
+token → the request timestamp (ASCII digits) must be within `callback_max_age_seconds` of receipt
+(older or future-dated requests are replays) → the event must be for this app. `event_id` (schema
+2.0 `header.event_id`, v1 `uuid`) is returned for the receiver's dedupe, so a replayed event is
+stored once. Parsing makes no vendor call, so the answer is well inside the 3-second budget; events
+that only say "something changed" (calendar) are left to the polled streams.
 """
 
 from __future__ import annotations

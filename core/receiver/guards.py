@@ -89,8 +89,8 @@ class Guard:
         except Exception as exc:  # a bug: say nothing about it to the client, and little in the log
             route = getattr(scope.get("route"), "path", "(unrouted)")
             log.error("%s %s: unhandled %s", scope.get("method"), route, type(exc).__name__)
-            if started:
-                raise
+            if started:  # too late for a 500: the server closes the connection
+                return
             await guarded({"type": "http.response.start", "status": 500,
                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
             await guarded({"type": "http.response.body", "body": b"internal error"})

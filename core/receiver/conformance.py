@@ -7,8 +7,12 @@ event each (valid, unsigned or forged, stamped at a given instant). The receiver
 such connector through the same cases: unsigned, forged, stale and replayed requests are refused
 with nothing stored, and a valid event delivered several times is stored once.
 
-The receiver hands `handle_callback` lower-cased header names. Freshness (the timestamp against
-`CallbackRequest.received_at`) is the connector's check; dedupe by event id is the receiver's.
+The receiver hands `handle_callback` lower-cased header names and at most 1 MiB of body. Freshness
+(the timestamp against `CallbackRequest.received_at`) is the connector's check; dedupe by event id
+is the receiver's. Anything a sender controls may be hostile: the receiver's fuzz tests mangle each
+kit's deliveries, and `handle_callback` must answer them only with `CallbackRejected` (401) or
+`CallbackMalformed` (400), never another exception; core.receiver.untrusted has the helpers
+(verify the raw bytes first, compare digests as bytes, strict timestamps, bounded JSON).
 """
 
 from __future__ import annotations

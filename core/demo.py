@@ -16,6 +16,7 @@ draws its faults and ids in the order requests arrive), so the same values give 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -99,17 +101,21 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
     store_path.unlink(missing_ok=True)
     store = Store(f"sqlite:///{store_path.resolve()}")
     store.upgrade()
-    start = freeze_clock(start)  # before anything is stamped: no wall-clock time leaks into the run
-    emulators = serve_emulators(config)
-    saved = {k: os.environ.get(k) for k in [*emulators.env, PUBLIC_URL_ENV]}
-    os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
-    from core.receiver.app import create_app
-
-    receiver = LoopbackServer(create_app(config, store, host)).start()
-    os.environ[PUBLIC_URL_ENV] = PUBLIC_URL  # links name the tenant's address, not this run's loopback port
-    try:
+    with contextlib.ExitStack() as later:
+        later.callback(store.engine.dispose)
+        start = freeze_clock(start)  # no wall-clock time leaks into the run
+        later.callback(reset_clock)
+        emulators = serve_emulators(config)
+        later.callback(emulators.stop)
+        later.callback(_restore, {k: os.environ.get(k) for k in [*emulators.env, PUBLIC_URL_ENV]})
         for world in {id(w): w for w in emulators.worlds.values()}.values():
             world.clock.freeze(start.timestamp())
+        os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
+        from core.receiver.app import create_app
+
+        receiver = LoopbackServer(create_app(config, store, host)).start()
+        later.callback(receiver.stop)
+        os.environ[PUBLIC_URL_ENV] = PUBLIC_URL  # links name the tenant's address, not this run's loopback port
         worlds = worlds_of(config, tenant, emulators.worlds)
         sandbox = Sandbox.populate(config, tenant, worlds, receiver.url, n, days, seed, start)
         bookings = sandbox.bookings
@@ -121,16 +127,15 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         report = _report(store, bookings, sandbox, worlds, grace, days)
         report.start, report.seed, report.faults = start.isoformat().replace("+00:00", "Z"), seed, faults
         return report
-    finally:
-        reset_clock()
-        receiver.stop()
-        emulators.stop()
-        store.engine.dispose()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    """The environment variables as `saved` (None: unset)."""
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def on_free_ports(config: Config) -> Config:
@@ -329,7 +334,7 @@ def show(report: DemoReport, console: Console) -> None:
         console.print(text, markup=False, highlight=False)
     for sample in report.samples:
         console.rule("an HR todo in DingTalk")
-        console.print(f"[bold]{sample['subject']}[/]\n{sample['description']}", markup=True, highlight=False)
+        console.print(f"[bold]{escape(sample['subject'])}[/]\n{escape(sample['description'])}", highlight=False)
 
 
 def write_json(report: DemoReport, path: Path) -> None:

@@ -1,34 +1,140 @@
-"""`lifeline demo` run for real on the sample plugins.toml: simulated days, the real pipeline, the truth compared."""
+"""`lifeline demo` run for real on the sample plugins.toml, on free ports: simulated days, the real pipeline, the
+truth compared. One fixed world (seed and start): its figures are known exactly, and a second run gives the same
+report."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from tests.conftest import ROOT, run_cli
+import pytest
 
-MISSED = ("missed_technical", "missed_declined", "missed_read_no_show", "missed_not_reached")
+from core.config import load
+from core.demo import on_free_ports
+from core.emulator import free_port
+from core.plugins import get_host
+from tests.conftest import BIN, ROOT, run_cli
+
+START = "2026-03-02T00:00:00Z"
+"""A Monday, 08:00 in Beijing: the interviews fall on Tuesday and Wednesday, Thursday is for following up."""
+WORLD = ("--interviews", "24", "--days", "3", "--seed", "4", "--start", START)
+"""A world where every cause of a miss occurs (and every wrong answer is explained below)."""
 
 
-def test_the_demo_runs_the_pipeline_over_simulated_days_without_false_alarms_or_duplicates(tmp_path: Path) -> None:
-    out = tmp_path / "demo.json"
-    result = run_cli("--config", str(ROOT / "plugins.toml"), "demo", "--interviews", "24", "--days", "3",
-                     "--seed", "3", "--store", str(tmp_path / "demo.db"), "--json", str(out), timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert set(report) >= {"interviews", "confusion", "false_missed", "duplicates", "quota_breaches", "api_calls",
-                           "hr_tasks", "detection_latency_p95_minutes"}
-    assert report["interviews"] == sum(n for row in report["confusion"].values() for n in row.values()) == 24
-    assert (report["duplicates"], report["false_missed"], report["quota_breaches"]) == (0, 0, 0)
-    confusion = report["confusion"]
-    for truth, decided in confusion.items():  # no real attendance is ever called a miss, and no miss an attendance
-        assert not any(d.startswith("missed") for d in decided) or not truth.startswith("attended"), confusion
-        assert not any(d.startswith("attended") for d in decided) or not truth.startswith("missed"), confusion
-    decided_misses = {d: n for truth in MISSED for d, n in confusion.get(truth, {}).items() if d.startswith("missed")}
-    right = sum(confusion.get(truth, {}).get(truth, 0) for truth in MISSED)
-    assert right >= 0.6 * sum(decided_misses.values()) > 0, confusion  # why it was missed, mostly right
-    assert report["hr_tasks"] > 0 and report["api_calls"] > 100
+@dataclass
+class Run:
+    stdout: str
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
+    """The fixed world twice, side by side (each run mostly waits out the vendor faults' back-offs), each process
+    with its own str hash seed: the order of a set of strings must decide nothing."""
+    folders = [tmp_path_factory.mktemp(f"demo{i}") for i in (1, 2)]
+    procs = [subprocess.Popen(
+        [str(BIN / "lifeline"), "--config", str(ROOT / "plugins.toml"), "demo", *WORLD, "--free-ports",
+         "--store", str(folder / "demo.db"), "--json", str(folder / "demo.json")],
+        cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i, folder in enumerate(folders, 1)]
+    try:
+        done = []
+        for proc, folder in zip(procs, folders, strict=True):
+            out, err = proc.communicate(timeout=1200)
+            assert proc.returncode == 0, out[-3000:] + err[-3000:]
+            done.append(Run(out, json.loads((folder / "demo.json").read_text(encoding="utf-8"))))
+        yield done
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_same_seed_and_start_give_the_same_report(runs: list[Run]) -> None:
+    first, second = (run.report for run in runs)
+    assert first == second
+    assert (first["start"], first["seed"], first["interviews"], first["days"]) == (START, 4, 24, 3)
+    assert f"the same run again: --seed 4 --start {START}" in runs[0].stdout
+
+
+def test_the_fixed_world_is_decided_as_expected_without_false_alarms_or_duplicates(runs: list[Run]) -> None:
+    report = runs[0].report
+    # Off the diagonal, and why:
+    # - 6 Feishu Hire video interviews are `unknown` (4 attended, 1 attended late, 1 no-show): Lifeline has no
+    #   attendance source for them (the Hire API exposes no meeting), so it does not guess.
+    # - rescheduled -> attended: the candidate asked to move before the start, HR approved (the sandbox's truth
+    #   is "rescheduled"), and then completed the AI interview; Lifeline judges the interview as it went.
+    # - missed_read_no_show -> missed_not_reached: the candidate's number is dead (the SMS failed) and they read the
+    #   e-mail reminder (the sandbox saw it) but never answered or opened a link; e-mail has no read receipt, so
+    #   Lifeline sees a failed SMS and a message the mail server accepted, nothing else.
+    # So 6 of the 7 misses Lifeline decided have the right cause.
+    assert report["confusion"] == {
+        "attended": {"attended": 10, "unknown": 4},
+        "attended_late": {"unknown": 1},
+        "rescheduled": {"attended": 1},
+        "missed_technical": {"missed_technical": 2},
+        "missed_declined": {"missed_declined": 2},
+        "missed_read_no_show": {"missed_read_no_show": 1, "missed_not_reached": 1, "unknown": 1},
+        "missed_not_reached": {"missed_not_reached": 1},
+    }
+    assert (report["false_missed"], report["duplicates"], report["quota_breaches"]) == (0, 0, 0)
+    assert report["hr_tasks"] > 0 and report["approvals"] > 0 and report["api_calls"] > 100
     assert report["candidate_messages"]["sms"] > 0 and report["staff_messages"] > 0
+    assert sum(report["faults_injected"].values()) > 0 and report["quarantined"] > 0
     people = report["people"]
     assert people["joined"] > 0 and people["read_sms"] > 0 and people["interviewer_reads"] > 0
-    assert "Lifeline's decisions vs what really happened" in result.stdout and "an HR todo in DingTalk" in result.stdout
+
+
+def test_the_report_shows_what_people_got_without_the_links_secrets(runs: list[Run]) -> None:
+    report, stdout = runs[0].report, runs[0].stdout
+    assert len(report["sms_samples"]) == 2 and len(report["samples"]) == 2
+    assert "https://jobs.example.com/j/…" in report["sms_samples"][0]
+    assert "https://jobs.example.com/r/…" in report["sms_samples"][1]
+    assert all("https://jobs.example.com/hr/…" in s["description"] for s in report["samples"])
+    texts = json.dumps(report, ensure_ascii=False)
+    assert "127.0.0.1" not in texts and not re.search(r"/(j|c|r|hr)/[A-Za-z0-9_\-.~]{8,}", texts)
+    assert "Lifeline's decisions vs what really happened" in stdout and "an HR todo in DingTalk" in stdout
+
+
+def test_free_ports_move_every_loopback_port_and_keep_shared_ones_shared() -> None:
+    config = load(ROOT / "plugins.toml", get_host())
+    moved = on_free_ports(config)
+    pairs = [(urlsplit(url), urlsplit(moved.setups[name].instance.base_urls[key]))
+             for name, setup in config.setups.items() for key, url in setup.instance.base_urls.items()]
+    mapping = {old.port: new.port for old, new in pairs}
+    assert len(pairs) > len(mapping) >= 5  # DingTalk's two hosts share one port, and still do
+    assert len(set(mapping.values())) == len(mapping) and not set(mapping) & set(mapping.values())
+    assert all(old._replace(netloc="") == new._replace(netloc="") and new.hostname == "127.0.0.1"
+               and mapping[old.port] == new.port for old, new in pairs)
+
+
+def test_a_port_in_use_is_named_with_the_way_out(tmp_path: Path) -> None:
+    taken = free_port()
+    ports: dict[str, int] = {}
+    text = re.sub(r"127\.0\.0\.1:(\d+)", lambda m: f"127.0.0.1:{ports.setdefault(m[1], free_port())}",
+                  (ROOT / "plugins.toml").read_text(encoding="utf-8"))
+    first = next(iter(ports.values()))
+    (tmp_path / "plugins.toml").write_text(text.replace(f"127.0.0.1:{first}", f"127.0.0.1:{taken}"),
+                                           encoding="utf-8")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", taken))
+        busy.listen()
+        result = run_cli("--config", str(tmp_path / "plugins.toml"), "demo", "--store", str(tmp_path / "demo.db"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {taken} (sandbox.dingtalk) is in use" in result.stderr and "--free-ports" in result.stderr
+    assert not (tmp_path / "demo.db").exists()
+
+
+def test_a_start_without_an_offset_is_refused(tmp_path: Path) -> None:
+    result = run_cli("--config", str(ROOT / "plugins.toml"), "demo", "--start", "2026-03-02 08:00",
+                     "--store", str(tmp_path / "demo.db"))
+    assert result.returncode == 2 and "is not an ISO 8601 instant with an offset" in result.stderr
+    assert not (tmp_path / "demo.db").exists()

@@ -1,0 +1,39 @@
+"""The sandbox in real time (`make airflow`): it acts on the wall clock and leaves every clock following it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from core.airflow.standalone import serve_emulators
+from core.config import load
+from core.demo import on_free_ports
+from core.models import utcnow
+from core.plugins import get_host
+from core.sandbox import Sandbox, worlds_of
+from tests.conftest import ROOT
+
+
+def test_the_live_sandbox_books_on_the_wall_clock_and_moves_no_clock() -> None:
+    config = on_free_ports(load(ROOT / "plugins.toml", get_host()))
+    emulators = serve_emulators(config)
+    stop = threading.Event()
+    try:
+        tenant = next(iter(config.data.tenants))
+        worlds = worlds_of(config, tenant, emulators.worlds)
+        people = Sandbox.populate(config, tenant, worlds, "http://127.0.0.1:9", 12, 3, seed=1)
+        due = [b for b in people.bookings if b.booked_at <= utcnow()]  # booked "now": the recruiter is at it
+        assert due
+        live = threading.Thread(target=people.run_live, args=(stop, 0.1), daemon=True)
+        live.start()
+        deadline = time.monotonic() + 60
+        while not all(b.remote_id for b in due) and live.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(b.remote_id for b in due) and live.is_alive()
+        assert set(worlds["aiplatform"].invitations) >= {b.remote_id for b in due if b.kind == "ai"}
+        assert abs(utcnow() - datetime.now(UTC)) < timedelta(minutes=1)
+        assert all(abs(world.now() - time.time()) < 60 for world in worlds.values())
+    finally:
+        stop.set()
+        emulators.stop()

@@ -4,7 +4,8 @@ SendSms has no idempotency key (channels.md §1.1), so `OutId` carries ours and 
 up before it is made again: whenever an earlier worker handed the row to the gateway
 (`action.maybe_sent`: a retry, or a worker that died or lost its lease between the call and the
 store update) and right after an ambiguous failure (timeout, 5xx, `isp.SYSTEM_ERROR`),
-QuerySendDetails for today and yesterday (Beijing) is searched for the `OutId`. A per-number
+QuerySendDetails is searched for the `OutId` on every Beijing day since the row was first handed
+over (`action.handed_at`; at most the 30 days the gateway keeps). A per-number
 flow-control refusal or a bad number is final: the row completes with a failed `Notification` and
 `DeliveryEvent` (the planner falls back to another channel), never a retry.
 
@@ -34,12 +35,15 @@ from core.models import (
     Record,
     canonical_id,
     parse_instant,
+    zone_info,
 )
 
 if TYPE_CHECKING:
     from connectors.aliyun_sms.plugin import AliyunSmsConnector
 
 log = logging.getLogger("lifeline.aliyun_sms")
+MAX_LOOKBACK_DAYS = 30
+"""QuerySendDetails answers for the last 30 days only."""
 
 
 def perform(c: AliyunSmsConnector, action: Action) -> ActionResult:
@@ -53,7 +57,7 @@ def perform(c: AliyunSmsConnector, action: Action) -> ActionResult:
     out_id = action.idempotency_key
     now = c.clock()
     if action.maybe_sent:
-        found = find_sent(c, number, out_id, now)
+        found = find_sent(c, number, out_id, now, action.handed_at)
         if found is not None:
             log.info("%s: SMS %s to %s was sent before; not sending again", c.instance.name, out_id, contact.masked)
             return accepted(c, payload, contact, out_id, now, None, found)
@@ -65,7 +69,7 @@ def perform(c: AliyunSmsConnector, action: Action) -> ActionResult:
     except TransientError as exc:
         if not exc.sent:
             raise
-        found = find_sent(c, number, out_id, now)
+        found = find_sent(c, number, out_id, now, action.handed_at)
         if found is None:
             raise
         log.info("%s: SMS %s to %s went out despite %s", c.instance.name, out_id, contact.masked,
@@ -75,9 +79,14 @@ def perform(c: AliyunSmsConnector, action: Action) -> ActionResult:
     return accepted(c, payload, contact, out_id, now, str(body.get("BizId") or "") or None, None)
 
 
-def find_sent(c: AliyunSmsConnector, number: str, out_id: str, now: datetime) -> dict[str, Any] | None:
-    """The `SmsSendDetailDTO` of an earlier send with this `OutId` (today or yesterday, Beijing)."""
-    for date in dict.fromkeys((send_date(now), send_date(now - timedelta(days=1)))):
+def find_sent(c: AliyunSmsConnector, number: str, out_id: str, now: datetime,
+              since: datetime | None = None) -> dict[str, Any] | None:
+    """The `SmsSendDetailDTO` of an earlier send with this `OutId`, on the Beijing days from `since` (the row's
+    first hand-over; else yesterday) to today, newest first (QuerySendDetails keeps 30 days)."""
+    today = now.astimezone(zone_info(BEIJING)).date()
+    oldest = min(since or now - timedelta(days=1), now).astimezone(zone_info(BEIJING)).date()
+    for n in range(min((today - oldest).days + 1, MAX_LOOKBACK_DAYS)):
+        date = (today - timedelta(days=n)).strftime("%Y%m%d")
         for row in c.client.send_details(number, date):
             if row.get("OutId") == out_id:
                 return row

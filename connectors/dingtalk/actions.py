@@ -5,8 +5,9 @@ Idempotency per object (reference §12):
   the existing todo by sourceId.
 - calendar: `x-client-token` = idempotency key on create (DingTalk keeps it a day); a reschedule
   updates the event created before (`remote_event_id`), in place.
-- approval: no vendor key. The key rides in the form's marker field; before creating (and after an
-  ambiguous failure) the originator's recent instances are searched for it.
+- approval: no vendor key. The key rides in the form's marker field; before creating a row an earlier
+  worker may have sent (`action.maybe_sent`), and after an ambiguous failure, the originator's
+  instances started since the row was first handed over (`action.handed_at`) are searched for it.
 - messages: no vendor key. Content is deterministic, so a repeat the same day is filtered by
   DingTalk as duplicate content (forbidden code 143106) instead of reaching the person twice.
 """
@@ -50,6 +51,8 @@ TODO_CREATE = "/v1.0/todo/users/{unionId}/tasks"
 TODO_BY_SOURCE = "/v1.0/todo/users/{unionId}/tasks/sources/{sourceId}"
 EVENTS = "/v1.0/calendar/users/{unionId}/calendars/primary/events"
 EVENT = EVENTS + "/{eventId}"
+SKEW = timedelta(minutes=5)
+"""Allowance between Lifeline's clock and DingTalk's when an approval is looked up by its start time."""
 WORK_BATCH, ROBOT_BATCH = 100, 20  # send results only exist for tasks of <= 100 recipients; robot takes <= 20
 ROBOT_FAILURES = ("invalidStaffIdList", "flowControlledStaffIdList", "filteredStaffIdList")
 
@@ -203,7 +206,7 @@ def create_approval(conn: DingTalkConnector, action: Action) -> ActionResult:
     request = payload(CreateApproval, action)
     marker_field = conn.options.approval_marker_field
     interview = request.interview_id or action.interview_id or ""
-    found = find_approval(conn, request, action.idempotency_key)
+    found = find_approval(conn, request, action) if action.maybe_sent else None
     if found:
         return _approval_result(found, recovered=True)
     body = {
@@ -217,7 +220,7 @@ def create_approval(conn: DingTalkConnector, action: Action) -> ActionResult:
     try:
         created = conn.http.api.call("POST", INSTANCE, json=body, idempotent=False)
     except TransientError:
-        found = find_approval(conn, request, action.idempotency_key)  # did the lost call create it?
+        found = find_approval(conn, request, action)  # did the lost call create it?
         if found:
             return _approval_result(found, recovered=True)
         raise
@@ -230,14 +233,20 @@ def _approval_result(instance_id: str, recovered: bool) -> ActionResult:
                         handoff={"tasks": {NEW_APPROVALS: [instance_id]}})
 
 
-def find_approval(conn: DingTalkConnector, request: CreateApproval, key: str) -> str | None:
-    """The originator's instance of this process started in the lookback window with marker `key`."""
+def find_approval(conn: DingTalkConnector, request: CreateApproval, action: Action) -> str | None:
+    """The originator's instance of this process with the row's key in its marker, started since the row was
+    first handed over (or in the lookback window when that is not known)."""
     now = utcnow()
-    ids = [i for i in instance_ids(conn, request.process_code, now - timedelta(days=conn.options.lookback_days),
-                                   now + timedelta(minutes=5), [request.originator]) if isinstance(i, str)]
+    since = (action.handed_at - SKEW if action.handed_at is not None
+             else now - timedelta(days=conn.options.lookback_days))
+    listed = list(instance_ids(conn, request.process_code, since, now + SKEW, [request.originator]))
+    ids = [i for i in listed if isinstance(i, str)]
+    if len(ids) < len(listed):  # an unreadable entry might be ours: no conclusion, so no second create
+        raise TransientError("approval look-up met an unreadable instance id; not creating it again before a "
+                             "clean look-up", vendor="dingtalk")
     for instance_id in reversed(ids):  # newest first
         body = conn.http.api.call("GET", INSTANCE, params={"processInstanceId": instance_id})
-        if approval_marker(body.get("result"), conn.options.approval_marker_field) == key:
+        if approval_marker(body.get("result"), conn.options.approval_marker_field) == action.idempotency_key:
             return instance_id
     return None
 

@@ -21,7 +21,7 @@ from connectors.feishu.common import IdType, bounded_key, split_staff_id, staff_
 from connectors.feishu.streams import MARKER, marker
 from core import ActionResult
 from core.actions import CalendarEvent, CreateApproval, CreateTask, SendMessage
-from core.http import Conflict, NotFound, RateLimited
+from core.http import Conflict, NotFound, RateLimited, TransientError
 from core.markup import escape_markdown, with_links
 from core.models import (
     Action,
@@ -197,16 +197,20 @@ def create_task(c: FeishuConnector, action: Action) -> ActionResult:
 
 
 def find_task(c: FeishuConnector, action: Action, title: str, extra: str) -> dict[str, Any] | None:
-    """The task an earlier attempt created: same summary in the tasklist since the action was due,
-    confirmed by its `extra`."""
+    """The task an earlier attempt created: same summary in the tasklist since the row was first handed over
+    (else since it was due), confirmed by its `extra`."""
     if not c.config.tasklist_guid:
         return None
     path = f"/open-apis/task/v2/tasklists/{c.config.tasklist_guid}/tasks"
-    params = {"page_size": 100, "created_from": str(to_epoch_millis(action.due_at) - 60_000)}
+    params = {"page_size": 100, "created_from": str(to_epoch_millis(action.handed_at or action.due_at) - 60_000)}
     try:
         for page in c.client.pages(path, "task.tasklist.tasks", params):
             for item in page:
-                if isinstance(item, dict) and item.get("summary") == title:
+                if not (isinstance(item, dict) and isinstance(item.get("summary"), str)
+                        and isinstance(item.get("guid"), str)):  # might be ours: no conclusion, so no second create
+                    raise TransientError("task look-up met an unreadable task; not creating it again before a "
+                                         "clean look-up", vendor="feishu")
+                if item.get("summary") == title:
                     full = c.client.call("GET", f"{TASKS}/{item['guid']}", "task.get")["task"]
                     if full.get("extra") == extra:
                         return dict(full)

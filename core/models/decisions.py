@@ -79,6 +79,9 @@ class Action(BaseModel):
     maybe_sent: bool = Field(False, description=(
         "an earlier worker handed this row to its vendor: the object may exist, so a sink that can look it "
         "up (by the idempotency key it gave the vendor) must do so before creating it"))
+    handed_at: UtcDateTime | None = Field(None, description=(
+        "when a worker first handed this row to its vendor: an object made for it is no older (the window of "
+        "a look-up)"))
     due_at: UtcDateTime
     remote_id: str | None = None
     last_error: str | None = None

@@ -50,8 +50,8 @@ def _action(row: Any) -> Action:
     return Action(
         idempotency_key=row.idempotency_key, tenant=row.tenant, connector=row.connector, kind=row.kind,
         interview_id=row.interview_id, outcome_version=row.outcome_version, payload=row.payload,
-        status=ActionStatus(row.status), attempts=row.attempts, maybe_sent=row.handed_over > 0, due_at=row.due_at,
-        remote_id=row.remote_id, last_error=row.last_error,
+        status=ActionStatus(row.status), attempts=row.attempts, maybe_sent=row.handed_over > 0,
+        handed_at=row.handed_at, due_at=row.due_at, remote_id=row.remote_id, last_error=row.last_error,
     )
 
 
@@ -139,7 +139,8 @@ def hand_over(store: Store, key: str, token: str, now: datetime, lease: timedelt
         row = conn.execute(sa.update(actions).where(
             actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
             actions.c.lease_owner == token,
-        ).values(handed_over=actions.c.handed_over + 1, lease_until=now + lease, updated_at=now)
+        ).values(handed_over=actions.c.handed_over + 1, lease_until=now + lease, updated_at=now,
+                 handed_at=sa.func.coalesce(actions.c.handed_at, sa.literal(now, actions.c.handed_at.type)))
             .returning(*actions.c)).first()
     return None if row is None else _action(row).model_copy(update={"maybe_sent": row.handed_over > 1})
 

@@ -187,6 +187,7 @@ actions = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("handed_over", sa.Integer, nullable=False, server_default="0",
               comment="times a worker handed the row to its vendor (more than none: look the object up first)"),
+    sa.Column("handed_at", UtcTimestamp(), comment="the first hand-over: no vendor object of the row is older"),
     _ts("due_at", False),
     sa.Column("lease_owner", sa.String(64)),
     _ts("lease_until"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -74,7 +75,11 @@ def test_todo_after_a_lost_response_is_recovered_not_doubled(dt: Emulated) -> No
 def test_approval_is_looked_up_before_it_is_created_again(dt: Emulated) -> None:
     connector = dt.connector(read_timeout_seconds=0.3)
     first = connector.perform(action("create_approval", "ll-appr-1", APPROVAL))
-    again = connector.perform(action("create_approval", "ll-appr-1", APPROVAL))
+    searches = [n for (_, api), n in dt.world.call_counts().items() if api.endswith("/instanceIds/query")]
+    assert searches == []  # a first hand-over creates without searching the originator's instances
+    handed = action("create_approval", "ll-appr-1", APPROVAL).model_copy(update={
+        "maybe_sent": True, "handed_at": utcnow() - timedelta(minutes=1)})  # an earlier worker may have created it
+    again = connector.perform(handed)
     assert again.remote_id == first.remote_id and again.detail["recovered"] is True
     assert first.handoff == {"tasks": {"new_approvals": [first.remote_id]}}
     instance, = dt.world.approval_list()
@@ -88,16 +93,17 @@ def test_approval_is_looked_up_before_it_is_created_again(dt: Emulated) -> None:
 def test_approval_after_a_lost_response_is_found_not_doubled(dt: Emulated) -> None:
     connector = dt.connector(read_timeout_seconds=0.3)
     connector.check()
-    dt.world.configure_faults(stalling(0.5, seed=37))  # lookup ok, the create stalls, the lookup after finds it
+    dt.world.configure_faults(stalling(0.5, seed=1))  # the create stalls, the lookup after it finds it
     made = connector.perform(action("create_approval", "ll-appr-3", APPROVAL))
     assert made.detail["recovered"] is True and len(dt.world.approval_list()) == 1
-    dt.world.configure_faults(stalling(0.5, seed=6))  # lookup (query, get) ok; the create and the lookup after it stall
+    dt.world.configure_faults(stalling(0.5, seed=4))  # the create and the lookup after it stall
     connector.http.api.max_attempts = 2
     with pytest.raises(TransientError):
         connector.perform(action("create_approval", "ll-appr-4", APPROVAL))
     assert len(dt.world.approval_list()) == 2  # the vendor did create it
     dt.world.configure_faults(Faults())
-    retried = connector.perform(action("create_approval", "ll-appr-4", APPROVAL))
+    retried = connector.perform(action("create_approval", "ll-appr-4", APPROVAL).model_copy(update={
+        "maybe_sent": True}))
     assert retried.detail["recovered"] is True and len(dt.world.approval_list()) == 2
 
 

@@ -41,9 +41,11 @@ def _offline() -> Iterator[Emulated]:
     yield Emulated(DingTalkWorld(), "http://127.0.0.1:9")  # nothing listens there: replay answers
 
 
-def act(connector: DingTalkConnector, kind: str, key: str, payload: dict[str, Any]) -> Any:
+def act(connector: DingTalkConnector, kind: str, key: str, payload: dict[str, Any], again: bool = False) -> Any:
+    """Perform a row; `again`: as the outbox performs a row an earlier worker handed over (`maybe_sent`)."""
     return connector.perform(Action(idempotency_key=key, tenant="acme", connector="acme.dt", kind=kind,
-                                    interview_id="acme.ats/iv-9", due_at=utcnow(), payload=payload))
+                                    interview_id="acme.ats/iv-9", due_at=utcnow(), payload=payload,
+                                    maybe_sent=again))
 
 
 def test_send_and_poll_receipts() -> None:
@@ -68,9 +70,9 @@ def test_todo_approval_and_calendar_actions() -> None:
              "start_at": "2030-05-01T02:00:00Z", "end_at": "2030-05-01T03:00:00Z"}
     with session("actions") as (_dt, connector, _live):
         todo = act(connector, "create_task", "ll-c-task", task)
-        again = act(connector, "create_task", "ll-c-task", task)
+        again = act(connector, "create_task", "ll-c-task", task, again=True)
         first = act(connector, "create_approval", "ll-c-appr", approval)
-        second = act(connector, "create_approval", "ll-c-appr", approval)
+        second = act(connector, "create_approval", "ll-c-appr", approval, again=True)
         made = act(connector, "create_calendar_event", "ll-c-cal", event)
         moved = act(connector, "update_calendar_event", "ll-c-cal-2", {
             **event, "start_at": "2030-05-02T02:00:00Z", "end_at": "2030-05-02T03:00:00Z", "sequence": 1,

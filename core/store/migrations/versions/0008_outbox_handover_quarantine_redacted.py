@@ -5,9 +5,10 @@ Revises: 0007
 Create Date: 2026-12-07
 
 `actions.handed_over` counts the times a worker handed the row to its vendor (a fenced write just
-before the call); a row handed over before is performed with `maybe_sent`, and the sink looks its
-object up before creating it. A row that is not settled yet and was claimed before this revision
-may have reached its vendor: it starts at its `attempts`, so it is looked up too.
+before the call) and `handed_at` is the first time: a row handed over before is performed with
+`maybe_sent`, and the sink looks its object up (made no earlier than `handed_at`) before creating
+it. A row that is not settled yet and was claimed before this revision may have reached its
+vendor: it starts at its `attempts`, handed over when it was created, so it is looked up too.
 
 Quarantined payloads and reasons were kept as the vendor sent them, raw e-mail addresses and phone
 numbers included. They are redacted now (`core.http.redact.redact_json`) and fingerprinted again;
@@ -32,13 +33,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 HANDED_OVER = 'times a worker handed the row to its vendor (more than none: look the object up first)'
+HANDED_AT = 'the first hand-over: no vendor object of the row is older'
 _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 _quarantine = sa.table(
     'quarantine', sa.column('id', sa.Integer()), sa.column('tenant'), sa.column('source'), sa.column('stream'),
     sa.column('remote_id'), sa.column('reason'), sa.column('payload', _JSON), sa.column('received_at'),
     sa.column('fingerprint'), sa.column('last_seen_at'), sa.column('seen_count', sa.Integer()),
 )
-_UNSETTLED = "UPDATE actions SET handed_over = attempts WHERE status IN ('planned', 'claimed', 'dead')"
+_UNSETTLED = """
+    UPDATE actions SET handed_over = attempts, handed_at = created_at
+    WHERE status IN ('planned', 'claimed', 'dead') AND attempts > 0"""
 _DISTINCT = """
     UPDATE sync_state SET quarantined_total = (
         SELECT count(*) FROM quarantine AS q WHERE q.source = sync_state.source AND q.stream = sync_state.stream)"""
@@ -76,6 +80,7 @@ def upgrade() -> None:
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('handed_over', sa.Integer(), server_default='0', nullable=False,
                                       comment=HANDED_OVER))
+        batch_op.add_column(sa.Column('handed_at', sa.DateTime(timezone=True), nullable=True, comment=HANDED_AT))
     op.execute(_UNSETTLED)
     _redact_quarantine(op.get_bind())
     op.execute(_DISTINCT)
@@ -83,4 +88,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.drop_column('handed_at')
         batch_op.drop_column('handed_over')

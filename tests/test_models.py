@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -158,3 +159,14 @@ def test_a_message_payload_says_whom_it_is_for() -> None:
     assert message().recipient_audience is Audience.staff
     assert message(purpose="reminder_t1d").recipient_audience is Audience.staff
     assert message(purpose="reissued_link").recipient_audience is Audience.candidate
+
+
+@pytest.mark.parametrize("convert", [
+    lambda: from_epoch_millis("1e30"), lambda: from_epoch_millis(-1e20), lambda: from_epoch_seconds("inf"),
+    lambda: from_epoch_seconds("nan"), lambda: parse_instant("0001-01-01T00:00:00", "Asia/Shanghai"),
+    lambda: parse_instant("9999-12-31T23:59:59", "America/Los_Angeles"),
+])
+def test_times_out_of_range_are_a_value_error(convert: Any) -> None:
+    """Vendor numbers and page input at the ends of the calendar are bad input (quarantine, 4xx), not a crash."""
+    with pytest.raises(ValueError, match=r"range|NaN"):
+        convert()

@@ -51,13 +51,20 @@ def reset_clock() -> None:
 
 
 def from_epoch_seconds(value: int | float | str) -> datetime:
-    """Vendor epoch seconds (DingTalk `expires_in`-style numbers, Feishu strings) to UTC."""
-    return datetime.fromtimestamp(float(value), UTC)
+    """Vendor epoch seconds (DingTalk `expires_in`-style numbers, Feishu strings) to UTC; ValueError when the
+    number is no instant (out of range, not finite)."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"epoch time {value!r} is out of range") from exc
 
 
 def from_epoch_millis(value: int | float | str) -> datetime:
-    """Vendor epoch milliseconds (Feishu Hire, DingTalk v1.0) to UTC."""
-    return datetime.fromtimestamp(float(value) / 1000.0, UTC)
+    """Vendor epoch milliseconds (Feishu Hire, DingTalk v1.0) to UTC; ValueError when out of range."""
+    try:
+        return from_epoch_seconds(float(value) / 1000.0)
+    except ValueError:
+        raise ValueError(f"epoch time {value!r} ms is out of range") from None
 
 
 def from_epoch(value: int | float | str) -> datetime:
@@ -78,7 +85,10 @@ def parse_instant(value: str, zone: str | None = None) -> datetime:
         if zone is None:
             raise ValueError(f"instant {value!r} has no UTC offset and no zone was given")
         parsed = parsed.replace(tzinfo=zone_info(zone))
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # a wall time at the ends of the calendar (year 1, year 9999)
+        raise ValueError(f"instant {value!r} is out of range") from None
 
 
 def zone_info(name: str) -> ZoneInfo:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -270,6 +272,27 @@ def zygote(config_path: Path, tenant: str) -> None:
             os._exit(0)
         _, status = os.waitpid(pid, 0)
         print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+def killed_after_performing(config_path: Path, tenant: str, env: Mapping[str, str] | None = None,
+                            nth: int = 1) -> str:
+    """Run `worker` in a real process and SIGKILL it right after its `nth` vendor call returned, before the
+    store update; returns the key of the row it was performing."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.remediation.testing", "worker", str(config_path), tenant,
+         "--pause-at", "performed", "--nth", str(nth)],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        if not line.startswith("PAUSED "):
+            raise RuntimeError(f"the worker did not reach its vendor call: {line!r}")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        worker.kill()
+    return line.split()[1]
 
 
 def main(argv: list[str]) -> None:

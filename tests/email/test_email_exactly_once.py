@@ -5,10 +5,6 @@ server accepted its message and before the store recorded it; the next worker lo
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +15,7 @@ from connectors.email.emulator_state import MailSettings, MailWorld
 from core.config import Config, load
 from core.models import ActionStatus, utcnow
 from core.outbox import dispatch, queue
-from core.remediation.testing import plugin_host
+from core.remediation.testing import killed_after_performing, plugin_host
 from core.store import Store
 from tests.email.mail_helpers import ORGANIZER, SOURCE, TENANT, email_action, invite, parse, seed
 
@@ -49,22 +45,6 @@ def tenant(directory: Path, store_url: str, world: MailWorld, *, imap: bool) -> 
     return load(path, plugin_host())
 
 
-def killed_after_the_smtp_acceptance(config: Config) -> str:
-    """Dispatch in a real worker process; SIGKILL it once its vendor call returned, before the store update."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "core.remediation.testing", "worker", str(config.path), TENANT,
-         "--pause-at", "performed"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, text=True)
-    try:
-        assert worker.stdout is not None
-        line = worker.stdout.readline()
-        assert line.startswith("PAUSED "), line
-        worker.send_signal(signal.SIGKILL)
-        assert worker.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        worker.kill()
-    return line.split()[1]
-
-
 @pytest.mark.parametrize(("imap", "received"), [(True, 1), (False, 2)])
 def test_a_worker_killed_after_the_smtp_acceptance(tmp_path: Path, db_url: str, account: MailWorld, imap: bool,
                                                    received: int) -> None:
@@ -76,7 +56,7 @@ def test_a_worker_killed_after_the_smtp_acceptance(tmp_path: Path, db_url: str, 
         action = email_action("ll-crash", calendar=invite())
         with store.begin() as conn:
             queue.enqueue(conn, [action], utcnow())
-        assert killed_after_the_smtp_acceptance(config) == action.idempotency_key
+        assert killed_after_performing(config.path, TENANT) == action.idempotency_key
         row = queue.get(store, action.idempotency_key)
         assert row is not None and row.status is ActionStatus.claimed  # the server has it; the store does not
         assert len(account.messages()) == 1

@@ -4,10 +4,6 @@ and the store update, vendor timeouts after the object was created. Each person 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +16,7 @@ from core.models import ActionStatus, Interview, OutcomeClass, Slot, utcnow
 from core.outbox import Sinks, dispatch, rows
 from core.remediation import remediate
 from core.remediation.reschedule import submit
-from core.remediation.testing import HR_USER, TENANT, EmulatedTenant, emulated_tenant
+from core.remediation.testing import HR_USER, TENANT, EmulatedTenant, emulated_tenant, killed_after_performing
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = utcnow().replace(microsecond=0)
@@ -78,24 +74,6 @@ def test_dispatching_again_sends_nothing_again(t: EmulatedTenant) -> None:
     assert set(objects(t).values()) == {1}
 
 
-def killed_after_performing(t: EmulatedTenant, nth: int) -> str:
-    """Run dispatch in a real worker process, SIGKILL it right after its `nth` vendor call returned."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "core.remediation.testing", "worker", str(t.path), TENANT,
-         "--pause-at", "performed", "--nth", str(nth)],
-        cwd=ROOT, env={**os.environ, **t.env}, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert worker.stdout is not None
-        line = worker.stdout.readline()
-        assert line.startswith("PAUSED "), line
-        worker.send_signal(signal.SIGKILL)
-        assert worker.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        worker.kill()
-    return line.split()[1]
-
-
 @pytest.mark.parametrize(("outcome", "nth", "kind"), [
     (OutcomeClass.missed_read_no_show, 1, "create_task"),   # DingTalk todo: sourceId
     (OutcomeClass.missed_read_no_show, 2, "send_sms"),      # Aliyun SMS: OutId looked up before sending again
@@ -105,7 +83,7 @@ def test_a_worker_killed_between_the_vendor_call_and_the_store_update(t: Emulate
                                                                        nth: int, kind: str) -> None:
     seed(t, "张三", outcome)
     remediate(t.store, TENANT, NOW, t.config, t.host)
-    key = killed_after_performing(t, nth)
+    key = killed_after_performing(t.path, TENANT, t.env, nth)
     (victim,) = [r.action for r in rows(t.store, TENANT) if r.action.idempotency_key == key]
     assert victim.kind == kind and victim.status is ActionStatus.claimed  # the vendor has it; the store does not
     assert objects(t)[key] == 1
@@ -119,7 +97,7 @@ def test_an_approval_created_by_a_killed_worker_is_found_not_doubled(t: Emulated
     submit(t.store, t.config, interview.id, [Slot(start_at=start, end_at=start + timedelta(minutes=45))], NOW,
            reason_code="schedule_conflict")
     (approval,) = [r.action for r in rows(t.store, TENANT)]
-    assert killed_after_performing(t, 1) == approval.idempotency_key
+    assert killed_after_performing(t.path, TENANT, t.env) == approval.idempotency_key
     settle(t, utcnow() + timedelta(minutes=1))
     assert objects(t) == {approval.idempotency_key: 1} and len(t.dingtalk.approval_list()) == 1
 

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from connectors.aliyun_sms.emulator import create_app
-from connectors.aliyun_sms.emulator_state import EmulatorSettings, SmsWorld
+from connectors.aliyun_sms.emulator_state import SmsWorld
 from connectors.email.emulator_state import MailWorld
 from core.config import Config
 from core.connector import ActionResult, Connector
-from core.emulator import LoopbackServer
 from core.models import Action
 from core.outbox import Sinks, dispatch
 from core.reminders import plan_reminders
@@ -24,15 +17,11 @@ from core.sync import build_connector, sync_stream
 from tests.email.mail_helpers import calendar_of, parse
 from tests.reminders.reminder_helpers import (
     NOW,
-    SIGN,
-    SMS_KEY,
     TENANT,
     candidate,
     interview,
-    make_config,
     outbox,
     purposes,
-    sms_templates,
 )
 
 
@@ -51,30 +40,6 @@ class KeepingSinks(Sinks):
 
         connector.perform = keeping  # type: ignore[method-assign]
         return connector
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsWorld]:
-    world = SmsWorld(EmulatorSettings(sign_names=[SIGN], templates=sms_templates(), limit_day=None,
-                                      push_background=False, delivery_delay_seconds=0))
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def mail() -> Iterator[MailWorld]:
-    world = MailWorld().start()
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def config(tmp_path: Path, store: Store, sms: SmsWorld, mail: MailWorld,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Config]:
-    monkeypatch.setenv("AIRFLOW_CONN_LL_REM_SMS", json.dumps({"conn_type": "aliyun_sms", "login": SMS_KEY[0],
-                                                              "password": SMS_KEY[1]}))
-    with LoopbackServer(create_app(world=sms)) as server:
-        yield make_config(tmp_path, store.url, sms_url=server.url, smtp_url=mail.url)
 
 
 def test_each_reminder_reaches_the_candidate_exactly_once(store: Store, config: Config, sms: SmsWorld,

@@ -6,7 +6,6 @@ SMS (no URL in a template variable) and e-mail (one-line headers, the name defan
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_string
 from email.header import decode_header, make_header
@@ -18,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from connectors.aliyun_sms.emulator import create_app
-from connectors.aliyun_sms.emulator_state import EmulatorSettings, SmsWorld
+from connectors.aliyun_sms.emulator_state import SmsWorld
 from connectors.email.emulator_state import MailWorld
 from core.config import Config
-from core.emulator import LoopbackServer
 from core.models import AppointmentThread, Candidate, ContactPoint, Interview, InterviewKind, utcnow
 from core.outbox import dispatch, rows
 from core.remediation.testing import ATS, emulated_tenant
@@ -30,7 +27,7 @@ from core.reminders import plan_reminders
 from core.store import Store
 from tests.email.mail_helpers import calendar_of, parse
 from tests.markup_helpers import HOSTILE_NAMES, SHOWN_NAMES, assert_markdown_shows, assert_plain_shows
-from tests.reminders.reminder_helpers import NOW, SIGN, SMS_KEY, TENANT, make_config, sms_templates
+from tests.reminders.reminder_helpers import NOW, TENANT
 
 JOIN = "https://meet.example.com/j/abc_def?pwd=x_y&tk=1&lang=zh_CN"
 """The ATS's meeting URL: `_` and `&` that markdown escaping would break, were it inside the text."""
@@ -94,30 +91,6 @@ def test_interviewers_get_the_meeting_link_as_a_button_and_the_name_as_text(tmp_
             assert_markdown_shows(markdown, own, "平台 vc](https[:]//evil[.]example/p)",
                                   title=title if connector == "dt" else None)
             assert buttons == [JOIN]
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsWorld]:
-    world = SmsWorld(EmulatorSettings(sign_names=[SIGN], templates=sms_templates(), limit_day=None,
-                                      push_background=False, delivery_delay_seconds=0))
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def mail() -> Iterator[MailWorld]:
-    world = MailWorld().start()
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def config(tmp_path: Path, store: Store, sms: SmsWorld, mail: MailWorld,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Config]:
-    monkeypatch.setenv("AIRFLOW_CONN_LL_REM_SMS", json.dumps({"conn_type": "aliyun_sms", "login": SMS_KEY[0],
-                                                              "password": SMS_KEY[1]}))
-    with LoopbackServer(create_app(world=sms)) as server:
-        yield make_config(tmp_path, store.url, sms_url=server.url, smtp_url=mail.url)
 
 
 class Html(HTMLParser):

@@ -93,7 +93,8 @@ class PolicySettings(_Strict):
     reschedule_lead_hours: int = Field(24, ge=1, description="the earliest slot offered, in hours from now")
     task_due_hours: int = Field(24, ge=1, description="HR tasks are due this long after they are created")
     dispatch_max_attempts: int = Field(6, ge=1, description="failed tries before an action is parked as dead")
-    dispatch_backoff_seconds: int = Field(30, ge=1, description="first retry delay; doubles per failure, max 1 h")
+    dispatch_backoff_seconds: int = Field(30, ge=1, description="first retry delay; doubles per failure")
+    dispatch_max_backoff_seconds: int = Field(3600, ge=1, description="the longest retry delay")
     # reminders (core.reminders); quiet hours are `quiet_hours` above, in the candidate's zone
     reminder_offsets_minutes: dict[str, int] = Field(
         default_factory=lambda: {"reminder_t3d": 4320, "reminder_t1d": 1440, "reminder_t1h": 60},

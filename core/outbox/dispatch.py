@@ -33,7 +33,6 @@ from core.sync import build_connector
 
 log = logging.getLogger("lifeline.outbox")
 
-MAX_BACKOFF = timedelta(hours=1)
 Probe = Callable[[str, Action], None]
 """Called at `claimed`, `performed` (vendor call returned, nothing recorded yet) and `recorded`."""
 
@@ -63,12 +62,13 @@ def default_worker() -> str:
 
 
 def backoff(policy: PolicySettings, attempts: int, error: Exception) -> timedelta:
-    """Delay before the next try: doubling from the tenant's base, at least the vendor's Retry-After."""
+    """Delay before the next try: doubling from the tenant's base up to its maximum, at least the vendor's
+    Retry-After."""
     delay = timedelta(seconds=policy.dispatch_backoff_seconds * 2 ** max(attempts - 1, 0))
     retry_after = error.retry_after if isinstance(error, VendorError) else None
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))
-    return min(delay, MAX_BACKOFF)
+    return min(delay, timedelta(seconds=policy.dispatch_max_backoff_seconds))
 
 
 def classify(error: Exception) -> bool:

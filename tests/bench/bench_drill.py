@@ -78,7 +78,7 @@ FAULTS = Faults(rate_limit=0.01, server_error=0.02, timeout=0.01, timeout_second
                 latency_seconds=0.2, seed=20261207)
 KILL_AT = {"claimed": 0.01, "performed": 0.05}
 """Probability that a worker dies at a probe point (`performed`: the vendor answered, nothing is stored yet)."""
-LIFETIME = (2.0, 30.0)
+LIFETIME = (5.0, 60.0)
 """A worker also dies at a random instant within this many seconds of its start (whatever it is doing)."""
 
 
@@ -181,7 +181,8 @@ def config_text(store_url: str, v: Vendors) -> str:
                  "from_address": "recruiting@drill.example.com", "starttls": False, "timeout_seconds": 2.0},
     }
     lines = ["[lifeline]", f"store = {toml(store_url)}", "", f"[tenants.{TENANT}]", "",
-             f"[tenants.{TENANT}.policy]", "dispatch_max_attempts = 60", "dispatch_backoff_seconds = 1", ""]
+             f"[tenants.{TENANT}.policy]", "dispatch_max_attempts = 60", "dispatch_backoff_seconds = 1",
+             "dispatch_max_backoff_seconds = 10", ""]
     for name, settings in instances.items():
         lines += [f"[tenants.{TENANT}.connectors.{name}]", *(f"{k} = {toml(x)}" for k, x in settings.items()), ""]
     return "\n".join(lines)

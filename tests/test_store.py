@@ -402,9 +402,13 @@ def test_migration_0008_redacts_quarantine_and_counts_hand_overs(db_url: str) ->
                                              received_at=T0 + timedelta(hours=1), fingerprint="f2"))
             conn.execute(sa.insert(a), [
                 {"idempotency_key": key, "tenant": "acme", "connector": "acme.sms", "kind": "send_sms", "payload": {},
-                 "status": status, "attempts": attempts, "due_at": T0, "created_at": T0, "updated_at": T0}
-                for key, status, attempts in (("k-claimed", "claimed", 2), ("k-planned", "planned", 1),
-                                              ("k-fresh", "planned", 0), ("k-done", "done", 1))])
+                 "status": status, "attempts": attempts, "due_at": T0, "created_at": T0, "updated_at": T0,
+                 "last_error": error}
+                for key, status, attempts, error in (
+                    ("k-claimed", "claimed", 2, None), ("k-planned", "planned", 1, "TransientError: 504"),
+                    ("k-fresh", "planned", 0, None), ("k-done", "done", 1, None),
+                    ("k-requeued", "planned", 0, "TransientError: timeout"),  # requeue reset its attempts
+                )])
         assert s.upgrade() == s.head()
         with s.engine.connect() as conn:
             rows = conn.execute(sa.select(q)).all()
@@ -414,7 +418,7 @@ def test_migration_0008_redacts_quarantine_and_counts_hand_overs(db_url: str) ->
             (1, {"email": "a***@example.com"}, 3, T0 + timedelta(hours=2))]
         assert rows[0].fingerprint == quarantine_fingerprint("acme", "acme.ai", "interviews", "inv-1", "bad",
                                                              {"email": "a***@example.com"})
-        assert handed == {"k-claimed": 2, "k-planned": 1, "k-fresh": 0, "k-done": 0}  # unsettled: maybe sent
+        assert handed == {"k-claimed": 2, "k-planned": 1, "k-fresh": 0, "k-done": 0, "k-requeued": 1}  # maybe sent
         with s.begin() as conn:
             command.downgrade(s._alembic(conn), "0007")
         with s.engine.connect() as conn:

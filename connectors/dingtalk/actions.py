@@ -246,7 +246,11 @@ def find_approval(conn: DingTalkConnector, request: CreateApproval, action: Acti
                              "clean look-up", vendor="dingtalk")
     for instance_id in reversed(ids):  # newest first
         body = conn.http.api.call("GET", INSTANCE, params={"processInstanceId": instance_id})
-        if approval_marker(body.get("result"), conn.options.approval_marker_field) == action.idempotency_key:
+        result = body.get("result") if isinstance(body, dict) else None
+        if not (isinstance(result, dict) and isinstance(result.get("formComponentValues"), list)):
+            raise TransientError(f"approval look-up: instance {instance_id} came back without its form; not "
+                                 "creating it again before a clean look-up", vendor="dingtalk")  # might be ours
+        if approval_marker(result, conn.options.approval_marker_field) == action.idempotency_key:
             return instance_id
     return None
 

@@ -104,8 +104,8 @@ def send_message(c: FeishuConnector, action: Action) -> ActionResult:
             idempotent=True,
         )
         message_id, sent_ms = str(data["message_id"]), int(data["create_time"])
-        if message.urgent:
-            urgent.append(buzz(c, message_id, id_type, user))
+        if message.urgent:  # a buzz rings a phone: never twice, so not after a try that may have buzzed
+            urgent.append("not_repeated" if action.maybe_sent else buzz(c, message_id, id_type, user))
         sent.append({"message_id": message_id, "recipient": who, "sent_ms": sent_ms})
         notifications.append(
             Notification(
@@ -211,11 +211,15 @@ def find_task(c: FeishuConnector, action: Action, title: str, extra: str) -> dic
                     raise TransientError("task look-up met an unreadable task; not creating it again before a "
                                          "clean look-up", vendor="feishu")
                 if item.get("summary") == title:
-                    full = c.client.call("GET", f"{TASKS}/{item['guid']}", "task.get")["task"]
+                    try:
+                        full = c.client.call("GET", f"{TASKS}/{item['guid']}", "task.get")["task"]
+                    except NotFound:  # deleted since it was listed: not ours to find
+                        continue
                     if full.get("extra") == extra:
                         return dict(full)
     except NotFound:
-        return None
+        raise TransientError(f"tasklist {c.config.tasklist_guid} not found; not creating the task again before "
+                             "a look-up", vendor="feishu") from None
     return None
 
 

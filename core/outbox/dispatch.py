@@ -144,9 +144,11 @@ def _one(store: Store, sinks: Sinks, policy: PolicySettings, claimed: Action, to
         at = now or utcnow()
         error = describe(exc)
         if classify(exc) and action.attempts < policy.dispatch_max_attempts:
-            queue.retry(store, action.idempotency_key, token, error, at + backoff(policy, action.attempts, exc), at)
-            summary.retried += 1
-            log.info("%s %s on %s: retry later: %s", action.idempotency_key, action.kind, action.connector, error)
+            if queue.retry(store, action.idempotency_key, token, error, at + backoff(policy, action.attempts, exc),
+                           at):
+                summary.retried += 1
+                log.info("%s %s on %s: retry later: %s", action.idempotency_key, action.kind, action.connector,
+                         error)
         elif queue.bury(store, action, token, error, at):
             summary.dead += 1
             summary.problems.append(f"{action.idempotency_key} {action.kind} on {action.connector}: {error}")
@@ -193,13 +195,15 @@ class Renewal:
             self._thread.join()
 
     def _run(self) -> None:
-        every = self.lease.total_seconds() / 3
-        while not self._stop.wait(every):
+        every = wait = self.lease.total_seconds() / 3
+        while not self._stop.wait(wait):
             try:
                 held = queue.renew(self.store, self.key, self.token, utcnow() + self.lease)
-            except Exception as exc:  # the store is away: try again next beat, the lease still runs
+            except Exception as exc:  # the store is away: try again soon, the lease still runs
                 log.warning("%s: lease not renewed: %s", self.key, type(exc).__name__)
+                wait = min(every, 1.0)
                 continue
+            wait = every
             if not held:
                 log.warning("%s: lease lost while the vendor call was in flight", self.key)
                 return

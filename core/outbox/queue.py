@@ -108,7 +108,7 @@ def claim(store: Store, worker: str, now: datetime, *, tenant: str | None = None
 
     Each claim counts as an attempt, so a row that crashes its worker again and again runs out.
     """
-    token = f"{worker}:{secrets.token_hex(4)}"[:64]
+    token = f"{secrets.token_hex(8)}:{worker}"[:64]  # random first: a long worker name never cuts it off
     due = actions.alias("due")
     pick = sa.select(due.c.id).where(_claimable(due, now)).order_by(due.c.due_at, due.c.id).limit(limit)
     if tenant is not None:
@@ -133,15 +133,20 @@ def hand_over(store: Store, key: str, token: str, now: datetime, lease: timedelt
     """Just before the vendor call: renew the lease and count the hand-over, while `token` holds the row.
 
     Returns the row as the sink must perform it (`maybe_sent` when an earlier worker handed it over
-    too), or None when the token no longer holds it (another worker took it: do not call the vendor).
+    too), or None when the token no longer holds it (another worker took it: do not call the vendor)
+    or its outcome was superseded since the claim (a row no vendor saw yet is then cancelled).
     """
+    held = (actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
+            actions.c.lease_owner == token)
     with store.begin() as conn:
-        row = conn.execute(sa.update(actions).where(
-            actions.c.idempotency_key == key, actions.c.status == ActionStatus.claimed.value,
-            actions.c.lease_owner == token,
-        ).values(handed_over=actions.c.handed_over + 1, lease_until=now + lease, updated_at=now,
-                 handed_at=sa.func.coalesce(actions.c.handed_at, sa.literal(now, actions.c.handed_at.type)))
-            .returning(*actions.c)).first()
+        row = conn.execute(sa.update(actions).where(*held, _current_outcome(actions)).values(
+            handed_over=actions.c.handed_over + 1, lease_until=now + lease, updated_at=now,
+            handed_at=sa.func.coalesce(actions.c.handed_at, sa.literal(now, actions.c.handed_at.type)),
+        ).returning(*actions.c)).first()
+        if row is None:  # claimed before its outcome was superseded: a row no vendor saw is withdrawn
+            conn.execute(sa.update(actions).where(*held, actions.c.handed_over == 0).values(
+                status=ActionStatus.cancelled.value, last_error=SUPERSEDED, lease_owner=None, lease_until=None,
+                updated_at=now))
     return None if row is None else _action(row).model_copy(update={"maybe_sent": row.handed_over > 1})
 
 
@@ -170,9 +175,9 @@ def complete(conn: sa.Connection, key: str, token: str, remote_id: str, now: dat
     """Record the sink's result for the worker holding `token` (the fencing token).
 
     A worker whose lease ran out may finish after another worker took the row over: the object
-    exists, so a row not settled meanwhile (claimed by the other, planned again, dead) is still
-    marked done and never retried (and a dead row's health record resolved); a row already done is
-    left as it is and the late result is not stored twice.
+    exists, so a row not settled meanwhile (claimed by the other, planned again, dead, cancelled)
+    is still marked done and never retried (and a dead row's health record resolved); a row
+    already done is left as it is and the late result is not stored twice.
     """
     values = {"status": ActionStatus.done.value, "remote_id": remote_id, "last_error": None, "lease_owner": None,
               "lease_until": None, "updated_at": now}
@@ -182,7 +187,8 @@ def complete(conn: sa.Connection, key: str, token: str, remote_id: str, now: dat
     ).values(values)).rowcount == 1
     if held:
         return Settled.recorded
-    unsettled = [ActionStatus.claimed.value, ActionStatus.planned.value, ActionStatus.dead.value]
+    unsettled = [ActionStatus.claimed.value, ActionStatus.planned.value, ActionStatus.dead.value,
+                 ActionStatus.cancelled.value]  # cancelled after an earlier try: the object exists all the same
     late = conn.execute(sa.update(actions).where(
         actions.c.idempotency_key == key, actions.c.status.in_(unsettled)).values(values)).rowcount == 1
     if not late:

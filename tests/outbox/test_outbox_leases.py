@@ -13,11 +13,11 @@ import sqlalchemy as sa
 
 from core.emulator import Faults
 from core.models import Action, ActionStatus, utcnow
-from core.outbox import DispatchSummary, claim, complete, dispatch, enqueue, get, retry
+from core.outbox import DispatchSummary, cancel, claim, complete, dispatch, enqueue, get, retry
 from core.outbox.queue import Settled, hand_over
 from core.remediation.testing import ATS, TENANT, EmulatedTenant, emulated_tenant
 from core.store import Store
-from core.store.schema import actions
+from core.store.schema import actions, outcomes
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -130,3 +130,39 @@ def test_a_lease_holds_while_its_vendor_call_runs(slow_sms: EmulatedTenant) -> N
     assert [m["out_id"] for m in t.sms.message_list()] == ["ll-slow-sms"]  # what the gateway saw: one SMS
     done = get(t.store, "ll-slow-sms")
     assert done is not None and done.status is ActionStatus.done and done.attempts == 1
+
+
+def test_a_long_worker_name_never_cuts_the_token_short(store: Store) -> None:
+    put(store, row("k1"))
+    pod = "lifeline-dispatch-" + "x" * 45 + ":1"  # a 63-character host name and a pid
+    first, _ = claim(store, pod, T0, lease=LEASE)
+    second, taken = claim(store, pod, T0 + LEASE)  # the same process name claims it again after the lease
+    assert [a.idempotency_key for a in taken] == ["k1"] and first != second and len(second) <= 64
+    assert hand_over(store, "k1", first, T0 + LEASE) is None  # the first claim's token is fenced off
+
+
+def test_a_row_superseded_after_its_claim_is_withdrawn_not_sent(store: Store) -> None:
+    with store.begin() as conn:
+        conn.execute(sa.insert(outcomes).values(interview_id="iv1", version=1, outcome="missed_read_no_show",
+                                                confidence="high", evidence_ids=[], rule_version="t",
+                                                decided_at=T0))
+    put(store, row("k1").model_copy(update={"interview_id": "iv1", "outcome_version": 1}))
+    token, _ = claim(store, "w1", T0)
+    with store.begin() as conn:  # a newer decision arrives while the row waits in the worker's batch
+        conn.execute(sa.update(outcomes).values(superseded_at=T0))
+    assert hand_over(store, "k1", token, T0) is None
+    withdrawn = get(store, "k1")
+    assert withdrawn is not None and withdrawn.status is ActionStatus.cancelled
+
+
+def test_a_late_result_settles_a_row_cancelled_meanwhile(store: Store) -> None:
+    put(store, row("k1"))
+    slow, _ = claim(store, "slow", T0, lease=LEASE)
+    fast, _ = claim(store, "fast", T0 + LEASE)
+    assert retry(store, "k1", fast, "TransientError: 502", T0 + 2 * LEASE, T0 + LEASE)
+    with store.begin() as conn:
+        assert cancel(conn, ["k1"], "the interview moved", T0 + LEASE) == 1
+    with store.begin() as conn:  # the slow worker's message went out: the row says so
+        assert complete(conn, "k1", slow, "remote-slow", T0 + LEASE) is Settled.late
+    done = get(store, "k1")
+    assert done is not None and done.status is ActionStatus.done and done.remote_id == "remote-slow"

@@ -7,8 +7,9 @@ Create Date: 2026-12-07
 `actions.handed_over` counts the times a worker handed the row to its vendor (a fenced write just
 before the call) and `handed_at` is the first time: a row handed over before is performed with
 `maybe_sent`, and the sink looks its object up (made no earlier than `handed_at`) before creating
-it. A row that is not settled yet and was claimed before this revision may have reached its
-vendor: it starts at its `attempts`, handed over when it was created, so it is looked up too.
+it. A row not done yet that was claimed before this revision (or failed: `requeue` and a re-plan
+reset `attempts`) may have reached its vendor: it counts as handed over (its `attempts`, at least
+once) when it was created, so it is looked up too.
 
 Quarantined payloads and reasons were kept as the vendor sent them, raw e-mail addresses and phone
 numbers included. They are redacted now (`core.http.redact.redact_json`) and fingerprinted again;
@@ -41,8 +42,8 @@ _quarantine = sa.table(
     sa.column('fingerprint'), sa.column('last_seen_at'), sa.column('seen_count', sa.Integer()),
 )
 _UNSETTLED = """
-    UPDATE actions SET handed_over = attempts, handed_at = created_at
-    WHERE status IN ('planned', 'claimed', 'dead') AND attempts > 0"""
+    UPDATE actions SET handed_over = CASE WHEN attempts > 1 THEN attempts ELSE 1 END, handed_at = created_at
+    WHERE status <> 'done' AND (attempts > 0 OR last_error IS NOT NULL)"""
 _DISTINCT = """
     UPDATE sync_state SET quarantined_total = (
         SELECT count(*) FROM quarantine AS q WHERE q.source = sync_state.source AND q.stream = sync_state.stream)"""

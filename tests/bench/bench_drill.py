@@ -74,8 +74,9 @@ KINDS = (
     "fs.send_message", "fs.create_task", "fs.create_approval", "fs.create_calendar_event", "fs.update_calendar_event",
     "ai.create_invitation", "ai.reissue_link", "sms.send_sms", "mail.send_email",
 )
-FAULTS = Faults(rate_limit=0.01, server_error=0.02, timeout=0.01, timeout_seconds=0.5, expire_token=0.02,
+FAULTS = Faults(rate_limit=0.01, server_error=0.02, timeout=0.01, timeout_seconds=0.5, expire_token=0.003,
                 latency_seconds=0.2, seed=20261207)
+"""An expired token is the app's for every worker (DingTalk hands all of them the same one), so its rate is lower."""
 KILL_AT = {"claimed": 0.01, "performed": 0.05}
 """Probability that a worker dies at a probe point (`performed`: the vendor answered, nothing is stored yet)."""
 LIFETIME = (5.0, 60.0)

@@ -97,9 +97,9 @@ def test_a_late_result_still_settles_a_row_that_was_planned_again(store: Store) 
 
 @pytest.fixture
 def slow_sms(tmp_path: Path, db_url: str) -> Iterator[EmulatedTenant]:
-    """SMS answers only after 2.5 to 5 seconds, far past a 1.5-second lease; the client waits for it."""
-    with emulated_tenant(tmp_path, db_url, settings={"sms": {"http_timeout_seconds": 15.0}}) as t:
-        t.sms.configure_faults(Faults(latency_seconds=5.0, seed=3))
+    """SMS answers only after 5 to 10 seconds, twice a 2.5-second lease at least; the client waits for it."""
+    with emulated_tenant(tmp_path, db_url, settings={"sms": {"http_timeout_seconds": 30.0}}) as t:
+        t.sms.configure_faults(Faults(latency_seconds=10.0, seed=3))
         yield t
 
 
@@ -113,12 +113,15 @@ def test_a_lease_holds_while_its_vendor_call_runs(slow_sms: EmulatedTenant) -> N
                       "params": {"name": "张三", "time": "3月2日 14:00", "code": "tok"}})
     with t.store.begin() as conn:
         enqueue(conn, [send], now)
-    lease = timedelta(seconds=1.5)
+    lease = timedelta(seconds=2.5)  # renewed every 0.83 s: a loaded machine has time to spare
     summaries: list[DispatchSummary] = []
 
     def dispatcher(name: str) -> None:  # the reconcile and reminder DAGs both dispatch, again and again
-        for _ in range(14):
+        for _ in range(60):
             summaries.append(dispatch(t.store, t.config, TENANT, worker=name, lease=lease))
+            settled = get(t.store, "ll-slow-sms")
+            if settled is not None and settled.status is ActionStatus.done:
+                return
             threading.Event().wait(0.5)
 
     workers = [threading.Thread(target=dispatcher, args=(name,)) for name in ("reconcile", "reminders")]

@@ -139,18 +139,24 @@ class RedactingFilter(logging.Filter):
 def install_redaction(logger_name: str = "lifeline") -> RedactingFilter:
     """Redact every record from `logger_name` and its child loggers, whichever handler emits it.
 
-    Logger filters do not see records of child loggers, so this hooks the log-record factory.
-    Call it once at start-up (the CLI and the DAGs do).
+    Logger filters do not see records of child loggers, so this hooks the log-record factory, once per
+    logger name however often it is called (the CLI and the DAGs call it at start-up). Records made
+    without a name (`logging.makeLogRecord`, as structlog's formatter does) pass through untouched.
     """
     redacting = RedactingFilter()
     previous = logging.getLogRecordFactory()
+    covered: frozenset[str] = getattr(previous, "redacted_loggers", frozenset())
+    if logger_name in covered:
+        return redacting
     prefix = f"{logger_name}."
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if record.name == logger_name or record.name.startswith(prefix):
+        name = record.name
+        if isinstance(name, str) and (name == logger_name or name.startswith(prefix)):
             redacting.filter(record)
         return record
 
+    factory.redacted_loggers = covered | {logger_name}  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
     return redacting

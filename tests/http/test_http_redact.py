@@ -179,3 +179,16 @@ def test_errors_survive_pickling() -> None:
     transient = roundtrip(TransientError("read timeout", sent=False))
     assert isinstance(transient, TransientError)
     assert not transient.sent
+
+
+def test_redaction_is_installed_once_and_lets_nameless_records_through() -> None:
+    factory = logging.getLogRecordFactory()
+    try:
+        install_redaction("lifeline.test.once")
+        installed = logging.getLogRecordFactory()
+        install_redaction("lifeline.test.once")  # every CLI command and DAG task installs it at start-up
+        assert logging.getLogRecordFactory() is installed
+        record = logging.makeLogRecord({"msg": "x"})  # structlog's formatter makes records this way: name None
+        assert record.getMessage() == "x"
+    finally:
+        logging.setLogRecordFactory(factory)

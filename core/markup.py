@@ -32,7 +32,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|tel|sms|callto|javascript|vbscript|data|file):(?=\S)")
 _WWW = re.compile(r"(?i)\bwww\.")
-_HOST = re.compile(r"(?:[\w-]+\.)+[^\W\d_]{2,}\b")
+_HOST = re.compile(r"(?:[\w-]+\.)+[^\W\d_]{2,}")  # a TLD followed by `_` or a digit is a host to a linkifier too
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
 

@@ -30,7 +30,7 @@ SHOWN_NAMES = (
 SHOWN_NOTE = "请尽快处理 [立即处理](https[:]//evil[.]example/x) 或访问 www[.]evil[.]com # 紧急"
 
 LINKLIKE = re.compile(
-    r"(?i)\b(?:https?|ftp|file|javascript|data|mailto|tel|sms|dingtalk|lark)\s*:[^\s\[\]]+"
+    r"(?i)\b(?:https?|ftp|file|javascript|data|mailto|tel|sms|dingtalk|lark):[^\s\[\]]+"
     r"|\bwww\.[^\s\[\]]+"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}"
     r"|\b[\w-]+(?:\.[\w-]+)*\.(?:com|cn|net|org|io|example|top|xyz|ly)\b"

@@ -81,6 +81,9 @@ KILL_AT = {"claimed": 0.01, "performed": 0.05}
 """Probability that a worker dies at a probe point (`performed`: the vendor answered, nothing is stored yet)."""
 LIFETIME = (5.0, 60.0)
 """A worker also dies at a random instant within this many seconds of its start (whatever it is doing)."""
+MAX_ATTEMPTS = 500
+"""Every claim counts as an attempt (so a row that kills its worker runs out); here the kills are the drill's,
+a hundred times a real fleet's, so the budget is a hundred times the default."""
 
 
 def run(quick: bool) -> dict[str, float | str]:
@@ -182,7 +185,7 @@ def config_text(store_url: str, v: Vendors) -> str:
                  "from_address": "recruiting@drill.example.com", "starttls": False, "timeout_seconds": 2.0},
     }
     lines = ["[lifeline]", f"store = {toml(store_url)}", "", f"[tenants.{TENANT}]", "",
-             f"[tenants.{TENANT}.policy]", "dispatch_max_attempts = 60", "dispatch_backoff_seconds = 1",
+             f"[tenants.{TENANT}.policy]", f"dispatch_max_attempts = {MAX_ATTEMPTS}", "dispatch_backoff_seconds = 1",
              "dispatch_max_backoff_seconds = 10", ""]
     for name, settings in instances.items():
         lines += [f"[tenants.{TENANT}.connectors.{name}]", *(f"{k} = {toml(x)}" for k, x in settings.items()), ""]
@@ -236,8 +239,8 @@ def payload(kind: str, key: str, i: int, candidate: str, when: datetime, dt_user
             return {"assignees": [f"unionhr{i % STAFF:02d}"], "title": f"drill {key}", "description": f"run {i}"}
         case "fs.create_task":
             return {"assignees": [fs_user], "title": f"drill {key}", "description": f"run {i}"}
-        case "dt.create_approval":
-            return {"originator": "hr00", "approvers": [dt_user], "process_code": PROCESS, "title": f"drill {key}",
+        case "dt.create_approval":  # several HR people start them, so a look-up lists one person's, as in a company
+            return {"originator": dt_user, "approvers": ["hr00"], "process_code": PROCESS, "title": f"drill {key}",
                     "fields": {"run": str(i)}}
         case "fs.create_approval":
             return {"originator": fs_user, "process_code": PROCESS, "title": f"drill {key}", "fields": {"run": str(i)}}

@@ -46,7 +46,7 @@ drill: $(STAMP) postgres-server
 
 # `airflow standalone` on the sandbox tenant, emulators running and connections set; prints the login.
 airflow: $(STAMP)
-	$(BIN)/python -m core.airflow.standalone
+	$(BIN)/python -m lifeline_hub.core.airflow.standalone
 
 # Rebuild constraints.txt from the current venv after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -1,12 +1,12 @@
 """Lifeline core: what a plugin author needs is re-exported here and kept small and stable.
 
-    from core import Connector, StreamInfo, Checkpoint, hookimpl
-    from core.models import Interview, LinkEvent
-    from core.http import VendorClient, TokenProvider, Quota
+    from lifeline_hub.core import Connector, StreamInfo, Checkpoint, hookimpl
+    from lifeline_hub.core.models import Interview, LinkEvent
+    from lifeline_hub.core.http import VendorClient, TokenProvider, Quota
 """
 
-from core.connections import Credentials
-from core.connector import (
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import (
     ActionResult,
     CallbackRejected,
     CallbackRequest,
@@ -20,7 +20,7 @@ from core.connector import (
     StreamInfo,
     StreamItem,
 )
-from core.hookspecs import hookimpl
+from lifeline_hub.core.hookspecs import hookimpl
 
 __all__ = [
     "ActionResult", "CallbackRejected", "CallbackRequest", "CallbackResult", "CheckResult", "Checkpoint",

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import Audience, NotificationPurpose, UtcDateTime
+from lifeline_hub.core.models import Audience, NotificationPurpose, UtcDateTime
 
 
 class _Payload(BaseModel):

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core import config as config_mod
-from core.http.redact import install_redaction
-from core.models.contact import hash_key_problem
-from core.plugins import PluginHost, UnknownConnector, get_host
+from lifeline_hub import DISTRIBUTION
+from lifeline_hub.core import config as config_mod
+from lifeline_hub.core.http.redact import LOGGERS, install_redaction
+from lifeline_hub.core.models.contact import hash_key_problem
+from lifeline_hub.core.plugins import PluginHost, UnknownConnector, get_host
 
 out: Console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err: Console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
@@ -74,11 +75,12 @@ class Commands(click.Group):
 @click.group(cls=Commands)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), envvar=config_mod.CONFIG_ENV,
               default=None, help="plugins.toml to use [default: ./plugins.toml, or $LIFELINE_CONFIG]")
-@click.version_option(package_name="lifeline")
+@click.version_option(package_name=DISTRIBUTION)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Lifeline: keep interviews from falling through the cracks."""
-    install_redaction()
+    for logger in LOGGERS:
+        install_redaction(logger)
     ctx.obj = Context(config_path)
 
 
@@ -93,7 +95,7 @@ def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
     host = ctx.host
     described = host.describe()
     if manifest:
-        from core.airflow import manifest as manifest_mod
+        from lifeline_hub.core.airflow import manifest as manifest_mod
 
         written = manifest_mod.write(host)
         failed = [p["name"] for p in described if p["status"] != "loaded"]
@@ -124,7 +126,7 @@ def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
 @pass_ctx
 def check(ctx: Context, offline: bool) -> None:
     """Validate plugins.toml and call each connector's check(), one line per connector."""
-    from core.sync import build_connector
+    from lifeline_hub.core.sync import build_connector
 
     cfg = ctx.config()
     out.print(f"{escape(str(cfg.path))}: ok ({len(cfg.data.tenants)} tenants, {len(cfg.setups)} connector instances)",
@@ -158,7 +160,7 @@ def db() -> None:
 
 
 def _store(ctx: Context, url: str | None) -> Any:
-    from core.store import Store
+    from lifeline_hub.core.store import Store
 
     problem = config_mod.store_url_problem(url) if url else None
     if problem:
@@ -201,8 +203,8 @@ def db_status(ctx: Context, url: str | None) -> None:
 @pass_ctx
 def sync(ctx: Context, tenant: str, connector_key: str | None, stream: str | None) -> None:
     """Read the tenant's connector streams into the store (incremental)."""
-    from core.store import Store
-    from core.sync import build_connector, sync_stream
+    from lifeline_hub.core.store import Store
+    from lifeline_hub.core.sync import build_connector, sync_stream
 
     cfg = ctx.config()
     require_hash_key(cfg, [tenant])  # contacts are stored under the key's look-up hashes
@@ -240,7 +242,7 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
 
     import requests
 
-    from core.emulator import Faults, LoopbackServer
+    from lifeline_hub.core.emulator import Faults, LoopbackServer
 
     try:
         cls = ctx.host.connector(name)
@@ -263,7 +265,7 @@ def emulate(ctx: Context, name: str, port: int, faults: float, seed: int) -> Non
 
 
 def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    from core.models import parse_instant
+    from lifeline_hub.core.models import parse_instant
 
     try:
         return parse_instant(value) if value else None
@@ -293,8 +295,8 @@ def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> d
 def demo(ctx: Context, n: int, days: int, seed: int, start: datetime | None, faults: float, free_ports: bool,
          store_path: Path, json_path: Path | None) -> None:
     """Run the whole pipeline over simulated days against the vendor emulators and a simulated population."""
-    from core import demo as demo_mod
-    from core.models import utcnow
+    from lifeline_hub.core import demo as demo_mod
+    from lifeline_hub.core.models import utcnow
 
     cfg = ctx.config()
     if free_ports:
@@ -323,20 +325,20 @@ def main() -> None:
 
 
 # Command groups contributed by core modules are added below, one `cli.add_command(...)` line each.
-from core.receiver.commands import link, serve  # noqa: E402 - they import `cli`'s helpers above
+from lifeline_hub.core.receiver.commands import link, serve  # noqa: E402 - they import `cli`'s helpers above
 
 cli.add_command(serve)
 cli.add_command(link)
-from core.reconcile.cli import evidence, reconcile  # noqa: E402
+from lifeline_hub.core.reconcile.cli import evidence, reconcile  # noqa: E402
 
 cli.add_command(reconcile)
 cli.add_command(evidence)
-from core.remediation.cli import remediate  # noqa: E402
+from lifeline_hub.core.remediation.cli import remediate  # noqa: E402
 
 cli.add_command(remediate)
-from core.outbox.cli import dispatch  # noqa: E402
+from lifeline_hub.core.outbox.cli import dispatch  # noqa: E402
 
 cli.add_command(dispatch)
-from core.reminders.cli import reminders  # noqa: E402
+from lifeline_hub.core.reminders.cli import reminders  # noqa: E402
 
 cli.add_command(reminders)

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.connector import Connector, Instance
-from core.models import Channel, OutcomeClass, zone_info
-from core.models.contact import MIN_HASH_KEY_BYTES, hash_key_problem
-from core.plugins import PluginHost, UnknownConnector
+from lifeline_hub.core.connector import Connector, Instance
+from lifeline_hub.core.models import Channel, OutcomeClass, zone_info
+from lifeline_hub.core.models.contact import MIN_HASH_KEY_BYTES, hash_key_problem
+from lifeline_hub.core.plugins import PluginHost, UnknownConnector
 
 DEFAULT_PATH = "plugins.toml"
 CONFIG_ENV = "LIFELINE_CONFIG"
@@ -111,7 +111,7 @@ class PolicySettings(_Strict):
     @field_validator("playbooks")
     @classmethod
     def _known_playbooks(cls, value: dict[str, list[str] | str]) -> dict[str, list[str] | str]:
-        from core.remediation.policies import check_playbook  # the step catalogue lives with remediation
+        from lifeline_hub.core.remediation.policies import check_playbook  # the step catalogue lives with remediation
 
         for outcome, playbook in value.items():
             if outcome not in OutcomeClass.__members__:
@@ -401,7 +401,7 @@ def _staff_kinds(policy: PolicySettings) -> tuple[str, ...]:
     """What remediation plans on `hr_connector`: tasks (HR's fallback for whatever cannot be done
     automatically) and the kinds of the HR and interviewer steps of the tenant's built-in playbooks
     (a plugin's playbook names its own steps; they are routed when it runs)."""
-    from core.remediation.policies import DEFAULTS, STEPS
+    from lifeline_hub.core.remediation.policies import DEFAULTS, STEPS
 
     books: dict[str, list[str]] = {o.value: [s.name for s in b.steps] for o, b in DEFAULTS.items()}
     books.update({o: [] if isinstance(steps, str) else list(steps) for o, steps in policy.playbooks.items()})

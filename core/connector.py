@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core.connections import Credentials
-from core.models import Action, Channel, ContactPoint, InterviewKind, Record
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.models import Action, Channel, ContactPoint, InterviewKind, Record
 
 R = TypeVar("R", bound=Record)
 

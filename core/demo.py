@@ -36,17 +36,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.airflow.standalone import serve_emulators
-from core.config import Config, ConnectorSetup
-from core.emulator import Faults, LoopbackServer, free_port
-from core.links import PUBLIC_URL_ENV
-from core.models import zone_info
-from core.models.time import freeze_clock, reset_clock
-from core.plugins import PluginHost
-from core.sandbox import Booking, Sandbox, worlds_of
-from core.sandbox.world import PUBLIC_URL
-from core.store import Store, schema
-from core.sync import build_connector, sync_stream
+from lifeline_hub.core.airflow.standalone import serve_emulators
+from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.emulator import Faults, LoopbackServer, free_port
+from lifeline_hub.core.links import PUBLIC_URL_ENV
+from lifeline_hub.core.models import zone_info
+from lifeline_hub.core.models.time import freeze_clock, reset_clock
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.sandbox import Booking, Sandbox, worlds_of
+from lifeline_hub.core.sandbox.world import PUBLIC_URL
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.sync import build_connector, sync_stream
 
 TICK = timedelta(minutes=30)
 """How often the pipeline runs in simulated time (the reminders DAG runs every 10 minutes, syncs more often)."""
@@ -111,7 +111,7 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         for world in {id(w): w for w in emulators.worlds.values()}.values():
             world.clock.freeze(start.timestamp())
         os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
-        from core.receiver.app import create_app
+        from lifeline_hub.core.receiver.app import create_app
 
         receiver = LoopbackServer(create_app(config, store, host)).start()
         later.callback(receiver.stop)
@@ -181,10 +181,10 @@ def _check_ports(config: Config) -> None:
 
 def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandbox: Sandbox, start: datetime,
               days: int, console: Console) -> None:
-    from core.outbox import dispatch
-    from core.reconcile import reconcile
-    from core.remediation.run import remediate
-    from core.reminders import plan_reminders
+    from lifeline_hub.core.outbox import dispatch
+    from lifeline_hub.core.reconcile import reconcile
+    from lifeline_hub.core.remediation.run import remediate
+    from lifeline_hub.core.reminders import plan_reminders
 
     grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
     last = max((b.end for b in sandbox.bookings), default=start) + grace + SETTLE

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from core.connector import Connector
-    from core.models import Action, Evidence, Interview, Outcome
+    from lifeline_hub.core.connector import Connector
+    from lifeline_hub.core.models import Action, Evidence, Interview, Outcome
 
 hookspec = pluggy.HookspecMarker("lifeline")
 hookimpl = pluggy.HookimplMarker("lifeline")

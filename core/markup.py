@@ -26,7 +26,7 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from core.actions import Link
+from lifeline_hub.core.actions import Link
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")

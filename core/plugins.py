@@ -22,13 +22,14 @@ from typing import Any, Literal
 import pluggy
 from pydantic import BaseModel
 
-from core import hookspecs
-from core.connector import Connector, StreamInfo
-from core.models import Action, Evidence, Interview, Outcome, Record
+from lifeline_hub import DISTRIBUTION
+from lifeline_hub.core import hookspecs
+from lifeline_hub.core.connector import Connector, StreamInfo
+from lifeline_hub.core.models import Action, Evidence, Interview, Outcome, Record
 
 ENTRY_POINT_GROUP = "lifeline"
 DISABLE_ENV = "LIFELINE_DISABLE_PLUGINS"
-BUILTIN_DISTRIBUTION = "lifeline"
+BUILTIN_DISTRIBUTION = DISTRIBUTION
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

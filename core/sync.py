@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core import connections
-from core.config import ConnectorSetup
-from core.connector import Checkpoint, Connector, Malformed
-from core.models import Record
-from core.store import Store, WriteSummary
+from lifeline_hub.core import connections
+from lifeline_hub.core.config import ConnectorSetup
+from lifeline_hub.core.connector import Checkpoint, Connector, Malformed
+from lifeline_hub.core.models import Record
+from lifeline_hub.core.store import Store, WriteSummary
 
 
 @dataclass

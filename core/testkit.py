@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import vcr
 
-from core.http.redact import redact, redact_mapping
+from lifeline_hub.core.http.redact import redact, redact_mapping
 
 RECORD_ENV = "LIFELINE_RECORD"
 SECRET_HEADERS = ("authorization", "x-acs-dingtalk-access-token", "x-lark-signature", "cookie", "set-cookie")

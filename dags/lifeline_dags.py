@@ -8,6 +8,6 @@ manifest or a tenant's plugin that is unknown or failed to load shows as this DA
 
 from pathlib import Path
 
-from core.airflow import dags, layout
+from lifeline_hub.core.airflow import dags, layout
 
 dags.generate(layout.config_path(Path(__file__).resolve().parents[1] / "plugins.toml"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from core.store import Store
+from lifeline_hub.core.store import Store
 from tests.pgserver import create_database, drop_database, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]

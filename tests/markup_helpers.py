@@ -2,7 +2,7 @@
 (markdown-it, inline HTML on, as DingTalk's `<font>` and Feishu's `<at>` need), a plain field as it is; and
 whether anything in it is a link, a tag or other markup that Lifeline did not put there.
 
-Auto-linking is judged the way IM clients do it, independently of `core.markup`: a scheme followed by
+Auto-linking is judged the way IM clients do it, independently of `lifeline_hub.core.markup`: a scheme followed by
 something, `www.`, an e-mail address or a host name with a common top-level domain."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.emulator import free_port
+from lifeline_hub.core.emulator import free_port
 
 
 def _bindir() -> Path:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.connector import Malformed
-from core.store import Store
+from lifeline_hub.core.connector import Malformed
+from lifeline_hub.core.store import Store
 from tests.conftest import run_cli
 
 
@@ -107,9 +107,9 @@ def test_paths_ids_and_store_urls_from_the_user_are_text(tmp_path: Path) -> None
 def test_dead_actions_with_markup_in_vendor_text_are_listed_as_text(tmp_path: Path, store: Store) -> None:
     from datetime import UTC, datetime
 
-    from core.models import Action, ActionStatus
-    from core.outbox import enqueue
-    from core.store.schema import actions
+    from lifeline_hub.core.models import Action, ActionStatus
+    from lifeline_hub.core.outbox import enqueue
+    from lifeline_hub.core.store.schema import actions
 
     now = datetime(2026, 3, 2, tzinfo=UTC)
     with store.begin() as conn:

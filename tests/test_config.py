@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from core import Connector, StreamInfo, hookimpl
-from core.airflow import layout
-from core.airflow.manifest import Manifest
-from core.config import ConfigError, load
-from core.models import LinkEvent
-from core.plugins import PluginHost
+from lifeline_hub.core import Connector, StreamInfo, hookimpl
+from lifeline_hub.core.airflow import layout
+from lifeline_hub.core.airflow.manifest import Manifest
+from lifeline_hub.core.config import ConfigError, load
+from lifeline_hub.core.models import LinkEvent
+from lifeline_hub.core.plugins import PluginHost
 from tests.conftest import run_cli
 
 

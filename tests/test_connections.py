@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import connections
+from lifeline_hub.core import connections
 
 
 def test_json_form(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.config import load
-from core.demo import on_free_ports
-from core.emulator import free_port
-from core.plugins import get_host
+from lifeline_hub.core.config import load
+from lifeline_hub.core.demo import on_free_ports
+from lifeline_hub.core.emulator import free_port
+from lifeline_hub.core.plugins import get_host
 from tests.conftest import BIN, ROOT, run_cli
 
 START = "2026-03-02T00:00:00Z"

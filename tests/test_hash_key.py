@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.emulator import free_port
-from core.models.contact import DEV_HASH_KEY
+from lifeline_hub.core.emulator import free_port
+from lifeline_hub.core.models.contact import DEV_HASH_KEY
 from tests.conftest import BIN, run_cli
 
 CONFIG = """\

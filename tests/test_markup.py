@@ -1,4 +1,4 @@
-"""`core.markup` for any input: escaped markdown renders as the text itself and nothing more; an untrusted
+"""`lifeline_hub.core.markup` for any input: escaped markdown renders as the text itself and nothing more; an untrusted
 value, however its URL is spelled or split, leaves nothing a client would auto-link."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.markup import escape_markdown, fill, untrusted
+from lifeline_hub.core.markup import escape_markdown, fill, untrusted
 from tests.markup_helpers import foreign_links, render
 
 MARKDOWNISH = st.lists(st.sampled_from([*"\\`*_~[]()<>&#!|+-=.:/@ \n张三aZ19", "&amp;", "&#91;", "    ", "1."]),

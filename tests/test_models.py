@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.actions import SendMessage
-from core.models import (
+from lifeline_hub.core.actions import SendMessage
+from lifeline_hub.core.models import (
     AppointmentThread,
     Audience,
     Candidate,

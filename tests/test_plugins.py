@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.models import AppointmentThread, Interview
-from core.plugins import ENTRY_POINT_GROUP, PluginHost
+from lifeline_hub.core.models import AppointmentThread, Interview
+from lifeline_hub.core.plugins import ENTRY_POINT_GROUP, PluginHost
 from tests.conftest import ROOT, run_cli
 
 TEST_DIST = ROOT / "tests" / "plugins" / "lifeline-testplugins"

@@ -13,8 +13,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from core.connector import Checkpoint, Malformed
-from core.models import (
+from lifeline_hub.core.connector import Checkpoint, Malformed
+from lifeline_hub.core.models import (
     AppointmentThread,
     Audience,
     Candidate,
@@ -29,8 +29,8 @@ from core.models import (
     Notification,
     NotificationPurpose,
 )
-from core.store import Store, schema
-from core.store.store import quarantine_fingerprint
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.store.store import quarantine_fingerprint
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -129,7 +129,7 @@ def test_sync_errors_are_recorded_without_moving_the_cursor(store: Store) -> Non
 
 
 def test_the_store_is_the_contact_book(store: Store) -> None:
-    from core.models import Channel
+    from lifeline_hub.core.models import Channel
 
     cand = Candidate(source="acme.hire", remote_id="c1", name="Li Lei",
                      contacts=(ContactPoint.email("li@example.com"), ContactPoint.phone("13812341234")))
@@ -260,7 +260,7 @@ def test_migration_0006_fills_in_the_audience_of_existing_evidence(db_url: str) 
 def test_a_bad_record_met_again_is_quarantined_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A record that stays malformed at the vendor is read by every sync: one row, counted."""
     now = [T0]
-    monkeypatch.setattr("core.store.store.utcnow", lambda: now[0])
+    monkeypatch.setattr("lifeline_hub.core.store.store.utcnow", lambda: now[0])
     bad = Malformed(reason="userid: field required", payload={"task_id": 7, "tags": ("a",), "n": None}, remote_id="7")
     met = []
     for offset in range(3):

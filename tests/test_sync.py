@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 import pytest
 import sqlalchemy as sa
 
-from core import Checkpoint, Connector, Instance, StreamInfo
-from core.config import ConnectorSetup, InstanceConfig
-from core.connector import NoSettings, StreamItem
-from core.models import AppointmentThread, Interview, InterviewKind, InterviewStatus, LinkEvent
-from core.store import Store, schema
-from core.sync import sync_stream
+from lifeline_hub.core import Checkpoint, Connector, Instance, StreamInfo
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.connector import NoSettings, StreamItem
+from lifeline_hub.core.models import AppointmentThread, Interview, InterviewKind, InterviewStatus, LinkEvent
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.sync import sync_stream
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

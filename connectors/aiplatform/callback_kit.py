@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.aiplatform.emulator_state import iso
-from connectors.aiplatform.signing import signed_headers
-from core.receiver.conformance import Signature, SignedRequest
+from lifeline_hub.connectors.aiplatform.emulator_state import iso
+from lifeline_hub.connectors.aiplatform.signing import signed_headers
+from lifeline_hub.core.receiver.conformance import Signature, SignedRequest
 
 SECRET = "conformance-webhook-secret"  # noqa: S105 - a fake secret for the test instance
 

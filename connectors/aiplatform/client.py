@@ -1,6 +1,6 @@
 """HTTP client of the aiplatform protocol v1: client-credentials tokens and the error envelope.
 
-Everything else (rate limits, retries, backoff, redacted logs) comes from `core.http.VendorClient`.
+Everything else (rate limits, retries, backoff, redacted logs) comes from `lifeline_hub.core.http.VendorClient`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from core.http import (
+from lifeline_hub.core.http import (
     AuthFailed,
     Conflict,
     InvalidRequest,

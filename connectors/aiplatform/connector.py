@@ -16,13 +16,13 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.aiplatform import signing
-from connectors.aiplatform.client import AIPlatformClient, ClientCredentials
-from connectors.aiplatform.mapping import Item, event_records, invitation_records
-from connectors.aiplatform.settings import AIPlatformSettings
-from connectors.aiplatform.wire import NewInvitation, ReissueLink, WirePage
-from core.connections import ConnectionNotFound, Credentials
-from core.connector import (
+from lifeline_hub.connectors.aiplatform import signing
+from lifeline_hub.connectors.aiplatform.client import AIPlatformClient, ClientCredentials
+from lifeline_hub.connectors.aiplatform.mapping import Item, event_records, invitation_records
+from lifeline_hub.connectors.aiplatform.settings import AIPlatformSettings
+from lifeline_hub.connectors.aiplatform.wire import NewInvitation, ReissueLink, WirePage
+from lifeline_hub.core.connections import ConnectionNotFound, Credentials
+from lifeline_hub.core.connector import (
     ActionResult,
     CallbackRejected,
     CallbackRequest,
@@ -35,8 +35,8 @@ from core.connector import (
     StreamItem,
     describe_error,
 )
-from core.http import InvalidRequest, Quota, RateLimiter, TransientError, VendorError
-from core.models import (
+from lifeline_hub.core.http import InvalidRequest, Quota, RateLimiter, TransientError, VendorError
+from lifeline_hub.core.models import (
     Action,
     Attendance,
     Candidate,
@@ -47,7 +47,7 @@ from core.models import (
     Record,
     parse_instant,
 )
-from core.receiver.untrusted import CallbackMalformed, load_json
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed, load_json
 
 log = logging.getLogger("lifeline.connectors.aiplatform")
 
@@ -73,8 +73,8 @@ class AIPlatformConnector(Connector):
     )
     actions = ("create_invitation", "reissue_link")
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": "https://api.aiplatform.example/v1"}
-    emulator = "connectors.aiplatform.emulator:create_app"
-    callback_kit: ClassVar[str] = "connectors.aiplatform.callback_kit:kit"
+    emulator = "lifeline_hub.connectors.aiplatform.emulator:create_app"
+    callback_kit: ClassVar[str] = "lifeline_hub.connectors.aiplatform.callback_kit:kit"
     settings: AIPlatformSettings
 
     @classmethod

@@ -21,8 +21,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.aiplatform.emulator_state import AIPlatformWorld, EmulatorSettings, PlatformError, instant_ms, iso
-from core.emulator import add_latency, control_router, json_object
+from lifeline_hub.connectors.aiplatform.emulator_state import (
+    AIPlatformWorld,
+    EmulatorSettings,
+    PlatformError,
+    instant_ms,
+    iso,
+)
+from lifeline_hub.core.emulator import add_latency, control_router, json_object
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 

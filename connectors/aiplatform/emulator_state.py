@@ -3,7 +3,7 @@
 The world holds invitations and their append-only event log. Tests and the sandbox drive it
 directly (or over `/_emulator/drive/{action}`) on an injectable clock, and inspect it: calls per
 API, rate-limit breaches, faults injected, webhook deliveries. The HTTP layer lives in
-`connectors.aiplatform.emulator`; the protocol in docs/aiplatform-protocol.md.
+`lifeline_hub.connectors.aiplatform.emulator`; the protocol in docs/aiplatform-protocol.md.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.aiplatform.signing import signed_headers
-from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
-from core.http.redact import mask_email, mask_phone
-from core.models import parse_instant
+from lifeline_hub.connectors.aiplatform.signing import signed_headers
+from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
+from lifeline_hub.core.http.redact import mask_email, mask_phone
+from lifeline_hub.core.models import parse_instant
 
 HOUR_MS = 3_600_000
 LATE_REPORT_MS = 300_000

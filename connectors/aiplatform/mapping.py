@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.aiplatform.wire import WireEvent, WireInvitation
-from core.connector import Connector, Malformed, describe_error
-from core.http.redact import redact
-from core.models import (
+from lifeline_hub.connectors.aiplatform.wire import WireEvent, WireInvitation
+from lifeline_hub.core.connector import Connector, Malformed, describe_error
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.models import (
     AppointmentThread,
     Attendance,
     Candidate,

@@ -1,11 +1,11 @@
-"""Registers the aiplatform connector (entry point `aiplatform = "connectors.aiplatform.plugin"`)."""
+"""Registers the aiplatform connector (entry point `aiplatform = "lifeline_hub.connectors.aiplatform.plugin"`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.aiplatform.connector import AIPlatformConnector
-from core import Connector, hookimpl
+from lifeline_hub.connectors.aiplatform.connector import AIPlatformConnector
+from lifeline_hub.core import Connector, hookimpl
 
 
 @hookimpl

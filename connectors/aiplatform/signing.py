@@ -14,8 +14,8 @@ import hmac
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from core.connector import CallbackRejected
-from core.receiver.untrusted import ascii_digits, same_digest
+from lifeline_hub.core.connector import CallbackRejected
+from lifeline_hub.core.receiver.untrusted import ascii_digits, same_digest
 
 EVENT_ID_HEADER = "AIP-Event-Id"
 TIMESTAMP_HEADER = "AIP-Timestamp"

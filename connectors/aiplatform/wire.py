@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.models import UtcDateTime, utcnow
+from lifeline_hub.core.models import UtcDateTime, utcnow
 
 PROTOCOL_VERSION = "1"
 InterviewKind = Literal["ai_async", "async_video"]

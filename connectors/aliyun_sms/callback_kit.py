@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.aliyun_sms.records import BEIJING
-from core.models import zone_info
-from core.receiver.conformance import Signature, SignedRequest
+from lifeline_hub.connectors.aliyun_sms.records import BEIJING
+from lifeline_hub.core.models import zone_info
+from lifeline_hub.core.receiver.conformance import Signature, SignedRequest
 
 PUSH_TOKEN = "conformance-push-token"  # noqa: S105 - a fake secret for the test instance
 

@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from connectors.aliyun_sms.codes import BUSINESS, ChannelPaused, Undeliverable, gateway_kind
-from connectors.aliyun_sms.signing import canonical_query, v2_signature, v3_authorization
-from core.http import (
+from lifeline_hub.connectors.aliyun_sms.codes import BUSINESS, ChannelPaused, Undeliverable, gateway_kind
+from lifeline_hub.connectors.aliyun_sms.signing import canonical_query, v2_signature, v3_authorization
+from lifeline_hub.core.http import (
     AuthFailed,
     InvalidRequest,
     PermissionDenied,

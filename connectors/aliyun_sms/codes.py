@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from core.http import VendorError
+from lifeline_hub.core.http import VendorError
 
 Category = Literal["recipient", "channel", "permission", "request", "transient"]
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.aliyun_sms.emulator_state import (
+from lifeline_hub.connectors.aliyun_sms.emulator_state import (
     BusinessError,
     EmulatorSettings,
     GatewayError,
@@ -30,8 +30,8 @@ from connectors.aliyun_sms.emulator_state import (
     SmsWorld,
     fail,
 )
-from connectors.aliyun_sms.signing import parse_v3_authorization, v2_signature, v3_signature
-from core.emulator import add_latency, control_router
+from lifeline_hub.connectors.aliyun_sms.signing import parse_v3_authorization, v2_signature, v3_signature
+from lifeline_hub.core.emulator import add_latency, control_router
 
 __all__ = ["EmulatorSettings", "SmsWorld", "create_app"]
 

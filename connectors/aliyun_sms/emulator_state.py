@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.aliyun_sms.codes import BUSINESS, GATEWAY
-from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
+from lifeline_hub.connectors.aliyun_sms.codes import BUSINESS, GATEWAY
+from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
 
 log = logging.getLogger(__name__)
 

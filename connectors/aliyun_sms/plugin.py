@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.aliyun_sms import push, receipts, send
-from connectors.aliyun_sms.client import ALIYUN_HOST, AliyunSmsClient
-from connectors.aliyun_sms.records import send_date
-from connectors.aliyun_sms.settings import AliyunSmsSettings
-from core import (
+from lifeline_hub.connectors.aliyun_sms import push, receipts, send
+from lifeline_hub.connectors.aliyun_sms.client import ALIYUN_HOST, AliyunSmsClient
+from lifeline_hub.connectors.aliyun_sms.records import send_date
+from lifeline_hub.connectors.aliyun_sms.settings import AliyunSmsSettings
+from lifeline_hub.core import (
     ActionResult,
     CallbackRequest,
     CallbackResult,
@@ -30,10 +30,10 @@ from core import (
     StreamItem,
     hookimpl,
 )
-from core.connections import ConnectionNotFound
-from core.connector import ContactBook
-from core.http import VendorError
-from core.models import Action, DeliveryEvent, utcnow
+from lifeline_hub.core.connections import ConnectionNotFound
+from lifeline_hub.core.connector import ContactBook
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.models import Action, DeliveryEvent, utcnow
 
 
 class AliyunSmsConnector(Connector):
@@ -45,8 +45,8 @@ class AliyunSmsConnector(Connector):
     streams = (StreamInfo("receipts", (DeliveryEvent,), "delivery receipts of Lifeline's SMS (QuerySendDetails)"),)
     actions = ("send_sms",)
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": ALIYUN_HOST}
-    emulator = "connectors.aliyun_sms.emulator:create_app"
-    callback_kit: ClassVar[str] = "connectors.aliyun_sms.callback_kit:kit"
+    emulator = "lifeline_hub.connectors.aliyun_sms.emulator:create_app"
+    callback_kit: ClassVar[str] = "lifeline_hub.connectors.aliyun_sms.callback_kit:kit"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:

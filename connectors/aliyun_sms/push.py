@@ -20,13 +20,13 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.aliyun_sms.records import receipt
-from core.connector import CallbackRejected, CallbackRequest, CallbackResult
-from core.models import DeliveryEvent
-from core.receiver.untrusted import CallbackMalformed, load_json, same_digest
+from lifeline_hub.connectors.aliyun_sms.records import receipt
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult
+from lifeline_hub.core.models import DeliveryEvent
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed, load_json, same_digest
 
 if TYPE_CHECKING:
-    from connectors.aliyun_sms.plugin import AliyunSmsConnector
+    from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
 
 log = logging.getLogger("lifeline.aliyun_sms")
 REPLY = {"code": 0, "msg": "接收成功"}

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.aliyun_sms.records import detail_receipt, vendor_number
-from core.connector import Checkpoint, Malformed, StreamItem
-from core.http import VendorError
-from core.models import Channel
+from lifeline_hub.connectors.aliyun_sms.records import detail_receipt, vendor_number
+from lifeline_hub.core.connector import Checkpoint, Malformed, StreamItem
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.models import Channel
 
 if TYPE_CHECKING:
-    from connectors.aliyun_sms.plugin import AliyunSmsConnector
+    from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
 
 log = logging.getLogger("lifeline.aliyun_sms")
 FIELDS = ("candidate_id", "send_date", "sent_at", "interview_id", "biz_id")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.connector import Malformed
-from core.models import (
+from lifeline_hub.core.connector import Malformed
+from lifeline_hub.core.models import (
     Channel,
     DeliveryEvent,
     DeliveryStatus,
@@ -25,7 +25,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.aliyun_sms.plugin import AliyunSmsConnector
+    from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
 
 BEIJING = "Asia/Shanghai"
 """Aliyun writes report and query times as Beijing wall time without an offset."""

@@ -20,12 +20,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.aliyun_sms.codes import Undeliverable
-from connectors.aliyun_sms.records import BEIJING, detail_receipt, notification, send_date, vendor_number
-from core.actions import SendSms
-from core.connector import ActionResult, Malformed
-from core.http import InvalidRequest, TransientError
-from core.models import (
+from lifeline_hub.connectors.aliyun_sms.codes import Undeliverable
+from lifeline_hub.connectors.aliyun_sms.records import BEIJING, detail_receipt, notification, send_date, vendor_number
+from lifeline_hub.core.actions import SendSms
+from lifeline_hub.core.connector import ActionResult, Malformed
+from lifeline_hub.core.http import InvalidRequest, TransientError
+from lifeline_hub.core.models import (
     Action,
     Channel,
     ContactPoint,
@@ -39,7 +39,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.aliyun_sms.plugin import AliyunSmsConnector
+    from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
 
 log = logging.getLogger("lifeline.aliyun_sms")
 MAX_LOOKBACK_DAYS = 30

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import NotificationPurpose
+from lifeline_hub.core.models import NotificationPurpose
 
 
 class AliyunSmsSettings(BaseModel):

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.dingtalk.receipts import Kind
-from connectors.dingtalk.records import TODO_INTERVIEW_FIELD, approval_marker, event_marker
-from connectors.dingtalk.streams import INSTANCE, NEW_APPROVALS, NEW_TODOS, instance_ids
-from core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
-from core.connector import ActionResult, describe_error
-from core.http import Conflict, InvalidRequest, NotFound, TransientError
-from core.markup import escape_markdown, with_links
-from core.models import (
+from lifeline_hub.connectors.dingtalk.receipts import Kind
+from lifeline_hub.connectors.dingtalk.records import TODO_INTERVIEW_FIELD, approval_marker, event_marker
+from lifeline_hub.connectors.dingtalk.streams import INSTANCE, NEW_APPROVALS, NEW_TODOS, instance_ids
+from lifeline_hub.core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
+from lifeline_hub.core.connector import ActionResult, describe_error
+from lifeline_hub.core.http import Conflict, InvalidRequest, NotFound, TransientError
+from lifeline_hub.core.markup import escape_markdown, with_links
+from lifeline_hub.core.models import (
     Action,
     Channel,
     DeliveryStatus,
@@ -41,7 +41,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.dingtalk.plugin import DingTalkConnector
+    from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
 
 P = TypeVar("P", bound=BaseModel)
 ASYNCSEND = "/topapi/message/corpconversation/asyncsend_v2"

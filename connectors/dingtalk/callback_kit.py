@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.dingtalk.crypto import DingTalkCrypto
-from core.receiver.conformance import Signature, SignedRequest
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
+from lifeline_hub.core.receiver.conformance import Signature, SignedRequest
 
 APPKEY = "dingconformanceappkey"
 CORP_ID = "dingconformancecorp"

@@ -22,14 +22,14 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.dingtalk import crypto
-from connectors.dingtalk.records import approval_event_request, todo_done
-from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Malformed
-from core.models import Record
-from core.receiver.untrusted import CallbackMalformed, load_json
+from lifeline_hub.connectors.dingtalk import crypto
+from lifeline_hub.connectors.dingtalk.records import approval_event_request, todo_done
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult, Malformed
+from lifeline_hub.core.models import Record
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed, load_json
 
 if TYPE_CHECKING:
-    from connectors.dingtalk.plugin import DingTalkConnector
+    from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
 
 log = logging.getLogger("lifeline.connectors.dingtalk")
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from core.http import (
+from lifeline_hub.core.http import (
     AuthFailed,
     Conflict,
     InvalidRequest,

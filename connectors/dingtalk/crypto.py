@@ -18,7 +18,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from core.receiver.untrusted import ascii_digits, same_digest
+from lifeline_hub.core.receiver.untrusted import ascii_digits, same_digest
 
 RejectReason = Literal["signature", "decrypt", "padding", "length", "owner", "timestamp"]
 

@@ -25,7 +25,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.dingtalk.emulator_state import (
+from lifeline_hub.connectors.dingtalk.emulator_state import (
     Approval,
     DingTalkApp,
     DingTalkWorld,
@@ -37,7 +37,7 @@ from connectors.dingtalk.emulator_state import (
     quota_key,
     utc_minute,
 )
-from core.emulator import add_latency, control_router
+from lifeline_hub.core.emulator import add_latency, control_router
 
 __all__ = ["ApiError", "DingTalkWorld", "EmulatorSettings", "OapiError", "create_app"]
 

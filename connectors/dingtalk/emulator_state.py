@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, random_text
-from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
+from lifeline_hub.connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, random_text
+from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
 
 log = logging.getLogger(__name__)
 

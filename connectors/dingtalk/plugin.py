@@ -1,6 +1,6 @@
 """The DingTalk connector plugin: streams, actions and callbacks of one DingTalk internal app.
 
-Instance table (settings: `connectors.dingtalk.settings.DingTalkSettings`):
+Instance table (settings: `lifeline_hub.connectors.dingtalk.settings.DingTalkSettings`):
 
     [tenants.acme.connectors.dt]
     plugin = "dingtalk"
@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.dingtalk import actions as sinks
-from connectors.dingtalk import callbacks, receipts, streams
-from connectors.dingtalk.client import DingTalkHttp
-from connectors.dingtalk.crypto import DingTalkCrypto
-from connectors.dingtalk.settings import DingTalkSettings
-from core.connections import ConnectionNotFound, Credentials
-from core.connector import (
+from lifeline_hub.connectors.dingtalk import actions as sinks
+from lifeline_hub.connectors.dingtalk import callbacks, receipts, streams
+from lifeline_hub.connectors.dingtalk.client import DingTalkHttp
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
+from lifeline_hub.connectors.dingtalk.settings import DingTalkSettings
+from lifeline_hub.core.connections import ConnectionNotFound, Credentials
+from lifeline_hub.core.connector import (
     ActionResult,
     CallbackRejected,
     CallbackRequest,
@@ -40,9 +40,9 @@ from core.connector import (
     StreamInfo,
     StreamItem,
 )
-from core.hookspecs import hookimpl
-from core.http import AuthFailed, VendorError
-from core.models import Action, Attendance, DeliveryEvent, Interview, Notification, RescheduleRequest
+from lifeline_hub.core.hookspecs import hookimpl
+from lifeline_hub.core.http import AuthFailed, VendorError
+from lifeline_hub.core.models import Action, Attendance, DeliveryEvent, Interview, Notification, RescheduleRequest
 
 Reader = Callable[["DingTalkConnector", Mapping[str, Any]], Iterator[StreamItem]]
 READERS: dict[str, Reader] = {
@@ -72,8 +72,8 @@ class DingTalkConnector(Connector):
     actions = tuple(sinks.PERFORMERS)
     default_base_urls: ClassVar[Mapping[str, str]] = {
         "oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
-    emulator = "connectors.dingtalk.emulator:create_app"
-    callback_kit: ClassVar[str] = "connectors.dingtalk.callback_kit:kit"
+    emulator = "lifeline_hub.connectors.dingtalk.emulator:create_app"
+    callback_kit: ClassVar[str] = "lifeline_hub.connectors.dingtalk.callback_kit:kit"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from connectors.dingtalk.records import Bad, epoch_ms, ident, records, text
-from core.actions import message_audience
-from core.connector import Checkpoint, Malformed, StreamItem, describe_error
-from core.http import InvalidRequest, NotFound
-from core.models import (
+from lifeline_hub.connectors.dingtalk.records import Bad, epoch_ms, ident, records, text
+from lifeline_hub.core.actions import message_audience
+from lifeline_hub.core.connector import Checkpoint, Malformed, StreamItem, describe_error
+from lifeline_hub.core.http import InvalidRequest, NotFound
+from lifeline_hub.core.models import (
     Channel,
     DeliveryEvent,
     DeliveryStatus,
@@ -43,7 +43,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.dingtalk.plugin import DingTalkConnector
+    from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
 
 Kind = Literal["work", "robot", "ding"]
 State = Literal["sent", "delivered", "read", "failed"]

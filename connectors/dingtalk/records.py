@@ -16,8 +16,8 @@ from datetime import date, datetime, time
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
-from core.connector import Connector, Malformed, describe_error
-from core.models import (
+from lifeline_hub.core.connector import Connector, Malformed, describe_error
+from lifeline_hub.core.models import (
     AppointmentThread,
     Attendance,
     Channel,

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import InterviewKind
+from lifeline_hub.core.models import InterviewKind
 
 
 class DingTalkSettings(BaseModel):

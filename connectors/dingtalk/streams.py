@@ -11,13 +11,13 @@ from collections.abc import Generator, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.dingtalk import records as rec
-from core.connector import Checkpoint, Malformed, StreamItem
-from core.http import InvalidRequest, NotFound, cursor_pages, items, offset_pages
-from core.models import to_epoch_millis, utcnow, zone_info
+from lifeline_hub.connectors.dingtalk import records as rec
+from lifeline_hub.core.connector import Checkpoint, Malformed, StreamItem
+from lifeline_hub.core.http import InvalidRequest, NotFound, cursor_pages, items, offset_pages
+from lifeline_hub.core.models import to_epoch_millis, utcnow, zone_info
 
 if TYPE_CHECKING:
-    from connectors.dingtalk.plugin import DingTalkConnector
+    from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
 
 OVERLAP = timedelta(minutes=10)  # re-read a little before the last pass: clocks and late writes
 FLOWS = "/v1.0/ats/flows/search"

@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.dingtalk.emulator import create_app
-from connectors.dingtalk.emulator_state import DingTalkWorld, EmulatorSettings
-from connectors.dingtalk.plugin import DingTalkConnector
-from connectors.dingtalk.settings import DingTalkSettings
-from core.config import ConnectorSetup, InstanceConfig
-from core.connections import Credentials
-from core.connector import ActionResult, Instance
-from core.emulator import LoopbackServer
+from lifeline_hub.connectors.dingtalk.emulator import create_app
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld, EmulatorSettings
+from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+from lifeline_hub.connectors.dingtalk.settings import DingTalkSettings
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import ActionResult, Instance
+from lifeline_hub.core.emulator import LoopbackServer
 
 TENANT, KEY = "acme", "dt"
 

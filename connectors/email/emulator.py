@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from connectors.email.emulator_state import MailSettings, MailWorld
-from core.emulator import control_router
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.core.emulator import control_router
 
 __all__ = ["MailSettings", "MailWorld", "create_app"]
 

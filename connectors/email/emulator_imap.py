@@ -29,7 +29,7 @@ from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from connectors.email.emulator_state import MailWorld, Stored
+    from lifeline_hub.connectors.email.emulator_state import MailWorld, Stored
 
 MAX_LINE = 8192
 MAX_LITERAL = 65536

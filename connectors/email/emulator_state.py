@@ -31,9 +31,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.email.emulator_imap import ImapListener
-from connectors.email.imap import mutf7
-from core.emulator import EmulatorWorld, Faults, free_port
+from lifeline_hub.connectors.email.emulator_imap import ImapListener
+from lifeline_hub.connectors.email.imap import mutf7
+from lifeline_hub.core.emulator import EmulatorWorld, Faults, free_port
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from core.http import InvalidRequest
+from lifeline_hub.core.http import InvalidRequest
 
 Protocol = Literal["smtp", "imap"]
 DEFAULT_PORTS: dict[Protocol, tuple[int, int]] = {"smtp": (587, 465), "imap": (143, 993)}

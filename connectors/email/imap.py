@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
-from connectors.email.endpoint import Endpoint
-from core.http import AuthFailed, InvalidRequest, TransientError, VendorError
+from lifeline_hub.connectors.email.endpoint import Endpoint
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError, VendorError
 
 VENDOR = "imap"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

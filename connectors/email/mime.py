@@ -6,7 +6,7 @@ the From mailbox and the candidate as ATTENDEE. `confirmed` is METHOD:REQUEST (i
 reschedule), `cancelled` is METHOD:CANCEL with STATUS:CANCELLED. The calendar part gets the
 `to_ical()` bytes so CRLF survives any serializer; `invite.ics` repeats them as an attachment.
 No images, no tracking pixels: an opened e-mail proves nothing (privacy proxies prefetch).
-The payload's texts are plain text (`core.markup`): the HTML part escapes them, and the subject and the
+The payload's texts are plain text (`lifeline_hub.core.markup`): the HTML part escapes them, and the subject and the
 candidate's name are put on one line (`one_line`), so none can end a header and start another.
 """
 
@@ -23,9 +23,9 @@ from email.utils import format_datetime
 from icalendar import Calendar, Event, vCalAddress
 from icalendar.enums import STATUS
 
-from connectors.email.settings import EmailSettings
-from core.actions import CalendarInvite, SendEmail
-from core.markup import one_line
+from lifeline_hub.connectors.email.settings import EmailSettings
+from lifeline_hub.core.actions import CalendarInvite, SendEmail
+from lifeline_hub.core.markup import one_line
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 

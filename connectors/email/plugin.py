@@ -42,16 +42,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.email import imap
-from connectors.email.endpoint import Endpoint
-from connectors.email.mime import build_message, message_id
-from connectors.email.settings import EmailSettings
-from connectors.email.smtp import Rejected, submit
-from core import ActionResult, CheckResult, Connector, Credentials, Instance, hookimpl
-from core.actions import SendEmail
-from core.connector import ContactBook
-from core.http import InvalidRequest, VendorError
-from core.models import (
+from lifeline_hub.connectors.email import imap
+from lifeline_hub.connectors.email.endpoint import Endpoint
+from lifeline_hub.connectors.email.mime import build_message, message_id
+from lifeline_hub.connectors.email.settings import EmailSettings
+from lifeline_hub.connectors.email.smtp import Rejected, submit
+from lifeline_hub.core import ActionResult, CheckResult, Connector, Credentials, Instance, hookimpl
+from lifeline_hub.core.actions import SendEmail
+from lifeline_hub.core.connector import ContactBook
+from lifeline_hub.core.http import InvalidRequest, VendorError
+from lifeline_hub.core.models import (
     Action,
     Channel,
     DeliveryEvent,
@@ -74,7 +74,7 @@ class EmailConnector(Connector):
     settings_model = EmailSettings
     actions = ("send_email",)
     default_base_urls: ClassVar[Mapping[str, str]] = {}
-    emulator = "connectors.email.emulator:create_app"
+    emulator = "lifeline_hub.connectors.email.emulator:create_app"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any] | None:

@@ -15,9 +15,9 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from connectors.email.endpoint import Endpoint
-from core.connections import Credentials
-from core.http import AuthFailed, InvalidRequest, TransientError, VendorError, redact
+from lifeline_hub.connectors.email.endpoint import Endpoint
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError, VendorError, redact
 
 VENDOR = "smtp"
 

@@ -16,14 +16,14 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from connectors.feishu.client import PER_RECEIVER
-from connectors.feishu.common import IdType, bounded_key, split_staff_id, staff_id
-from connectors.feishu.streams import MARKER, marker
-from core import ActionResult
-from core.actions import CalendarEvent, CreateApproval, CreateTask, SendMessage
-from core.http import Conflict, NotFound, RateLimited, TransientError
-from core.markup import escape_markdown, with_links
-from core.models import (
+from lifeline_hub.connectors.feishu.client import PER_RECEIVER
+from lifeline_hub.connectors.feishu.common import IdType, bounded_key, split_staff_id, staff_id
+from lifeline_hub.connectors.feishu.streams import MARKER, marker
+from lifeline_hub.core import ActionResult
+from lifeline_hub.core.actions import CalendarEvent, CreateApproval, CreateTask, SendMessage
+from lifeline_hub.core.http import Conflict, NotFound, RateLimited, TransientError
+from lifeline_hub.core.markup import escape_markdown, with_links
+from lifeline_hub.core.models import (
     Action,
     Audience,
     Channel,
@@ -34,7 +34,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.feishu.plugin import FeishuConnector
+    from lifeline_hub.connectors.feishu.plugin import FeishuConnector
 
 MESSAGES = "/open-apis/im/v1/messages"
 TASKS = "/open-apis/task/v2/tasks"

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
-from core.receiver.conformance import Signature, SignedRequest
+from lifeline_hub.connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
+from lifeline_hub.core.receiver.conformance import Signature, SignedRequest
 
 APP_ID = "cli_conformance0001"
 ENCRYPT_KEY = "conformance-encrypt-key"

@@ -16,15 +16,15 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.feishu.common import millis, staff_id
-from connectors.feishu.crypto import challenge_answer, event_id, request_timestamp
-from connectors.feishu.receipts import read_event
-from connectors.feishu.streams import approval_record, task_state
-from core import CallbackRejected, CallbackRequest, CallbackResult, Malformed
-from core.models import Record
+from lifeline_hub.connectors.feishu.common import millis, staff_id
+from lifeline_hub.connectors.feishu.crypto import challenge_answer, event_id, request_timestamp
+from lifeline_hub.connectors.feishu.receipts import read_event
+from lifeline_hub.connectors.feishu.streams import approval_record, task_state
+from lifeline_hub.core import CallbackRejected, CallbackRequest, CallbackResult, Malformed
+from lifeline_hub.core.models import Record
 
 if TYPE_CHECKING:
-    from connectors.feishu.plugin import FeishuConnector
+    from lifeline_hub.connectors.feishu.plugin import FeishuConnector
 
 log = logging.getLogger("lifeline.connectors.feishu")
 TASK_STATES = {5: "done", 6: "todo", 7: "deleted"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from core.http import (
+from lifeline_hub.core.http import (
     AuthFailed,
     Conflict,
     InvalidRequest,

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import from_epoch_millis
+from lifeline_hub.core.models import from_epoch_millis
 
 IdType = Literal["open_id", "union_id", "user_id"]
 ID_TYPES: tuple[IdType, ...] = ("open_id", "union_id", "user_id")

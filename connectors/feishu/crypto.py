@@ -24,8 +24,8 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from core.connector import CallbackRejected
-from core.receiver.untrusted import ascii_digits, load_json, same_digest
+from lifeline_hub.core.connector import CallbackRejected
+from lifeline_hub.core.receiver.untrusted import ascii_digits, load_json, same_digest
 
 __all__ = ["CallbackRejected", "FeishuEventCrypto", "challenge_answer", "event_id", "request_timestamp"]
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.feishu.emulator_state import (
+from lifeline_hub.connectors.feishu.emulator_state import (
     ID_TYPES,
     UNAUTHORISED_MSG,
     Approval,
@@ -39,7 +39,7 @@ from connectors.feishu.emulator_state import (
     mask,
     rate_limit_error,
 )
-from core.emulator import add_latency, control_router, json_object
+from lifeline_hub.core.emulator import add_latency, control_router, json_object
 
 __all__ = ["EmulatorSettings", "FeishuWorld", "create_app"]
 

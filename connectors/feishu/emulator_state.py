@@ -1,6 +1,6 @@
 """State of the Feishu emulator: settings, the simulated tenant (`FeishuWorld`) and callback delivery.
 
-The world holds what the HTTP layer (`connectors.feishu.emulator`) serves: users and chats, the
+The world holds what the HTTP layer (`lifeline_hub.connectors.feishu.emulator`) serves: users and chats, the
 bot's messages with their readers, tasks, approval instances, calendars, Hire interviews,
 attendance records and VC meetings with their participants. Tests and the sandbox drive it
 directly (or over `/_emulator/drive/...`) on an injectable clock, and inspect what the connector
@@ -25,8 +25,8 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
-from core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
+from lifeline_hub.connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
+from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
 
 ID_TYPES = ("open_id", "union_id", "user_id")
 UNAUTHORISED_MSG = "Invalid access token for authorization. Please make a request with token attached"

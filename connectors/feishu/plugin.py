@@ -13,14 +13,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.feishu import streams
-from connectors.feishu.actions import perform
-from connectors.feishu.callbacks import handle
-from connectors.feishu.client import FEISHU_HOST, LARK_HOST, FeishuClient, make_client
-from connectors.feishu.common import FeishuSettings
-from connectors.feishu.crypto import FeishuEventCrypto
-from connectors.feishu.receipts import read_receipts
-from core import (
+from lifeline_hub.connectors.feishu import streams
+from lifeline_hub.connectors.feishu.actions import perform
+from lifeline_hub.connectors.feishu.callbacks import handle
+from lifeline_hub.connectors.feishu.client import FEISHU_HOST, LARK_HOST, FeishuClient, make_client
+from lifeline_hub.connectors.feishu.common import FeishuSettings
+from lifeline_hub.connectors.feishu.crypto import FeishuEventCrypto
+from lifeline_hub.connectors.feishu.receipts import read_receipts
+from lifeline_hub.core import (
     ActionResult,
     CallbackRejected,
     CallbackRequest,
@@ -35,9 +35,9 @@ from core import (
     StreamItem,
     hookimpl,
 )
-from core.connector import ContactBook
-from core.http import VendorError
-from core.models import (
+from lifeline_hub.core.connector import ContactBook
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.models import (
     Action,
     Attendance,
     Candidate,
@@ -78,7 +78,7 @@ class FeishuConnector(Connector):
     )
     actions = ("send_message", "create_task", "create_approval", "create_calendar_event", "update_calendar_event")
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
-    emulator = "connectors.feishu.emulator:create_app"
+    emulator = "lifeline_hub.connectors.feishu.emulator:create_app"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class FeishuConnector(Connector):
         s = world.settings
         return {"login": s.app_id, "password": s.app_secret,
                 "extra": {"encrypt_key": s.encrypt_key, "verification_token": s.verification_token}}
-    callback_kit: ClassVar[str] = "connectors.feishu.callback_kit:kit"
+    callback_kit: ClassVar[str] = "lifeline_hub.connectors.feishu.callback_kit:kit"
 
     def __init__(
         self,

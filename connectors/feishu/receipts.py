@@ -23,13 +23,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from connectors.feishu.common import millis, split_staff_id, staff_id
-from core import Checkpoint, Malformed, StreamItem
-from core.http import InvalidRequest, NotFound, VendorError
-from core.models import Channel, DeliveryEvent, DeliveryType, canonical_id
+from lifeline_hub.connectors.feishu.common import millis, split_staff_id, staff_id
+from lifeline_hub.core import Checkpoint, Malformed, StreamItem
+from lifeline_hub.core.http import InvalidRequest, NotFound, VendorError
+from lifeline_hub.core.models import Channel, DeliveryEvent, DeliveryType, canonical_id
 
 if TYPE_CHECKING:
-    from connectors.feishu.plugin import FeishuConnector
+    from lifeline_hub.connectors.feishu.plugin import FeishuConnector
 
 WINDOW_MS = 7 * 86_400_000
 FINAL_MS = 10 * 60_000

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import phonenumbers
 
-from connectors.feishu.common import millis, staff_id, vc_time
-from core import Checkpoint, Malformed, StreamItem
-from core.connector import describe_error
-from core.http import InvalidRequest, NotFound, PermissionDenied, Quota
-from core.http.redact import mask_email, mask_phone
-from core.models import (
+from lifeline_hub.connectors.feishu.common import millis, staff_id, vc_time
+from lifeline_hub.core import Checkpoint, Malformed, StreamItem
+from lifeline_hub.core.connector import describe_error
+from lifeline_hub.core.http import InvalidRequest, NotFound, PermissionDenied, Quota
+from lifeline_hub.core.http.redact import mask_email, mask_phone
+from lifeline_hub.core.models import (
     AppointmentThread,
     Attendance,
     Candidate,
@@ -54,7 +54,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from connectors.feishu.plugin import FeishuConnector
+    from lifeline_hub.connectors.feishu.plugin import FeishuConnector
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)

@@ -9,7 +9,7 @@ For every tenant `t`:
   promised at parse time are in the DAG's doc; `plan` warns when the loaded plugins disagree.
 - `lifeline__t__reconcile`, scheduled on that asset: reconcile -> remediate -> dispatch.
 - `lifeline__t__reminders`, every 10 minutes: plan reminders -> dispatch.
-A report DAG is one more entry in `_builders`. Task callables import `core.airflow.tasks` when they
+A report DAG is one more entry in `_builders`. Task callables import `lifeline_hub.core.airflow.tasks` when they
 run; nothing here loads a plugin, opens the store or calls a vendor: `generate` reads plugins.toml
 and the plugin manifest, and raises `ConfigError` (the DAG file's import error) for a bad file, a
 missing manifest or a plugin that is unknown or failed to load.
@@ -35,9 +35,9 @@ from airflow.sdk import (
 from airflow.sdk.bases.decorator import TaskDecorator
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
-from core.airflow.layout import Instance, SyncGroup, Tenant, read_checked
-from core.airflow.retry import VendorRetryPolicy
-from core.config import ConfigError
+from lifeline_hub.core.airflow.layout import Instance, SyncGroup, Tenant, read_checked
+from lifeline_hub.core.airflow.retry import VendorRetryPolicy
+from lifeline_hub.core.config import ConfigError
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 REMINDERS_CRON = "*/10 * * * *"
@@ -120,7 +120,7 @@ def _plan_task(config: str, tenant: str, plugin: str, members: list[Instance]) -
 
     @_task(task_id=f"plan_{plugin}")
     def plan() -> list[dict[str, str]]:
-        from core.airflow import tasks
+        from lifeline_hub.core.airflow import tasks
 
         return tasks.plan_sync(config, tenant, keys, promised)
 
@@ -133,7 +133,7 @@ def _sync_task(config: str, tenant: str, plugin: str) -> Any:
     @_task(task_id=f"sync_{plugin}", pool=pool(plugin), outlets=[asset],
           map_index_template="{{ instance }}:{{ stream }}")
     def sync(instance: str, stream: str) -> Summary:
-        from core.airflow import tasks
+        from lifeline_hub.core.airflow import tasks
 
         summary = tasks.sync(config, instance, stream)
         get_current_context()["outlet_events"][asset].extra = summary
@@ -149,19 +149,19 @@ def reconcile_dag(config: str, tenant: Tenant) -> DAG:
 
         @_task()
         def reconcile() -> Summary:
-            from core.airflow import tasks
+            from lifeline_hub.core.airflow import tasks
 
             return tasks.reconcile(config, name, run_time(get_current_context()))
 
         @_task()
         def remediate() -> Summary:
-            from core.airflow import tasks
+            from lifeline_hub.core.airflow import tasks
 
             return tasks.remediate(config, name, run_time(get_current_context()))
 
         @_task()
         def dispatch() -> Summary:
-            from core.airflow import tasks
+            from lifeline_hub.core.airflow import tasks
 
             return tasks.dispatch(config, name)
 
@@ -176,13 +176,13 @@ def reminders_dag(config: str, tenant: Tenant) -> DAG:
 
         @_task()
         def plan_reminders() -> Summary:
-            from core.airflow import tasks
+            from lifeline_hub.core.airflow import tasks
 
             return tasks.plan_reminders(config, name, run_time(get_current_context()))
 
         @_task()
         def dispatch() -> Summary:
-            from core.airflow import tasks
+            from lifeline_hub.core.airflow import tasks
 
             return tasks.dispatch(config, name)
 

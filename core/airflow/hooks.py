@@ -1,6 +1,6 @@
 """Airflow hooks for Lifeline's connection types: the metadata the provider declares, and `get_conn`.
 
-Connectors never need these (they resolve credentials through `core.connections`); the hooks give
+Connectors never need these (they resolve credentials through `lifeline_hub.core.connections`); the hooks give
 the types a place in Airflow's Connections UI and let custom tasks read a connection the way a
 connector sees it, with the secrets Airflow's defaults miss masked.
 """
@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
-from core.airflow.masking import mask_credentials
-from core.connections import Credentials, parse
+from lifeline_hub.core.airflow.masking import mask_credentials
+from lifeline_hub.core.connections import Credentials, parse
 
 
 class LifelineHook(BaseHook):

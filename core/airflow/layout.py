@@ -2,13 +2,14 @@
 
 DAG parsing runs every 30 s in the dag-processor and again in every task process, so it must not
 scan entry points, open the store or call a vendor. This reads `plugins.toml` with
-`core.config.read_file`, the checks `core.config.load` makes before it loads a plugin, with the same
-`file: key.path: problem` messages; then it checks every instance's `plugin` (and `streams`), and
-that the instances a policy names can do what is planned on them, against the plugin manifest
-`lifeline plugins --manifest` wrote at deploy time (`core.airflow.manifest`), so a missing
-or broken plugin is the DAG file's import error naming the key, the plugin and the loader's error.
-Connector settings are validated at run time, where the plugins are loaded; the sync DAG's `plan`
-task lists the streams to sync from the loaded plugins too, so a stale manifest cannot misroute a run.
+`lifeline_hub.core.config.read_file`, the checks `lifeline_hub.core.config.load` makes before it
+loads a plugin, with the same `file: key.path: problem` messages; then it checks every instance's
+`plugin` (and `streams`), and that the instances a policy names can do what is planned on them,
+against the plugin manifest `lifeline plugins --manifest` wrote at deploy time
+(`lifeline_hub.core.airflow.manifest`), so a missing or broken plugin is the DAG file's import error
+naming the key, the plugin and the loader's error. Connector settings are validated at run time,
+where the plugins are loaded; the sync DAG's `plan` task lists the streams to sync from the loaded
+plugins too, so a stale manifest cannot misroute a run.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.airflow.manifest import Manifest, ManifestError
-from core.config import CONFIG_ENV, ConfigError, ConfigFile, capability_problems, read_file
+from lifeline_hub.core.airflow.manifest import Manifest, ManifestError
+from lifeline_hub.core.config import CONFIG_ENV, ConfigError, ConfigFile, capability_problems, read_file
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def read(path: Path, manifest: Manifest | None = None) -> list[Tenant]:
 
 
 def read_checked(path: Path) -> list[Tenant]:
-    """`read` against the manifest at `core.airflow.manifest.path()`: what the DAG file does.
+    """`read` against the manifest at `lifeline_hub.core.airflow.manifest.path()`: what the DAG file does.
 
     plugins.toml's own problems come first (they need no manifest), then a missing manifest.
     """

@@ -5,7 +5,7 @@ task process), yet a tenant whose plugin is missing or broken must show as the D
 error, not as DAGs that fail at run time. So `lifeline plugins --manifest` loads the plugins once,
 in the environment the DAG processor and the workers use, and records for every entry point
 whether it loaded (else the loader's error) and, per connector, its streams and actions; the DAG
-file reads that JSON file with `plugins.toml` (`core.airflow.layout`). Run it again whenever
+file reads that JSON file with `plugins.toml` (`lifeline_hub.core.airflow.layout`). Run it again whenever
 plugins are installed, upgraded or removed (`make airflow` does it on every start).
 
 Where it lives: `$LIFELINE_PLUGIN_MANIFEST`, else `$AIRFLOW_HOME/lifeline-plugins.json`
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.plugins import PluginHost
+    from lifeline_hub.core.plugins import PluginHost
 
 MANIFEST_ENV = "LIFELINE_PLUGIN_MANIFEST"
 FILE_NAME = "lifeline-plugins.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.connections import Credentials
+from lifeline_hub.core.connections import Credentials
 
 SENSITIVE_WORDS = ("app_key", "appkey", "aes_key", "aeskey", "encrypt_key", "encryptkey")
 LOGIN_IS_SECRET = frozenset({"dingtalk"})

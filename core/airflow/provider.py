@@ -1,10 +1,10 @@
 """Lifeline as an Airflow provider: its connection types appear in Airflow's Connections UI.
 
 Registered by the `apache_airflow_provider` entry point `provider_info =
-"core.airflow.provider:get_provider_info"`. The forms are declarative (`conn-fields`,
+"lifeline_hub.core.airflow.provider:get_provider_info"`. The forms are declarative (`conn-fields`,
 `ui-field-behaviour`, Airflow 3.2+): base URLs and connector settings live in `plugins.toml`, so a
 connection holds only credentials; the extras holding secrets are password fields, and
-`core.airflow.masking` masks those Airflow's own list would show.
+`lifeline_hub.core.airflow.masking` masks those Airflow's own list would show.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from core.airflow.hooks import HOOKS, LifelineHook
+from lifeline_hub import DISTRIBUTION
+from lifeline_hub.core.airflow.hooks import HOOKS, LifelineHook
 
 
 def _connection_type(hook: type[LifelineHook]) -> dict[str, Any]:
@@ -33,9 +34,9 @@ def _connection_type(hook: type[LifelineHook]) -> dict[str, Any]:
 
 def get_provider_info() -> dict[str, Any]:
     return {
-        "package-name": "lifeline",
+        "package-name": DISTRIBUTION,
         "name": "Lifeline",
         "description": "Connection types of Lifeline's connectors: DingTalk, Feishu and the AI interview platform.",
-        "versions": [version("lifeline")],
+        "versions": [version(DISTRIBUTION)],
         "connection-types": [_connection_type(hook) for hook in HOOKS],
     }

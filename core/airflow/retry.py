@@ -1,6 +1,6 @@
 """Airflow 3.3 `retry_policy`: credential and permission errors fail at once, 429/5xx retry.
 
-The decision follows the error's own `retryable` flag (`core.http.errors`): `AuthFailed`,
+The decision follows the error's own `retryable` flag (`lifeline_hub.core.http.errors`): `AuthFailed`,
 `PermissionDenied`, `InvalidRequest`... fail on the first try whatever `retries` says;
 `RateLimited`, `TransientError`, `TokenExpired` retry, after the vendor's `Retry-After` when it
 sent one, else after the task's exponential backoff. Configuration problems (a bad
@@ -19,9 +19,9 @@ from airflow.sdk import RetryDecision, RetryPolicy
 class VendorRetryPolicy(RetryPolicy):
     def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
                  context: Any = None) -> RetryDecision:
-        from core.config import ConfigError
-        from core.connections import ConnectionNotFound
-        from core.http.errors import VendorError
+        from lifeline_hub.core.config import ConfigError
+        from lifeline_hub.core.connections import ConnectionNotFound
+        from lifeline_hub.core.http.errors import VendorError
 
         name = type(exception).__name__
         if isinstance(exception, ConfigError | ConnectionNotFound):

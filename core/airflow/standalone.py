@@ -1,6 +1,6 @@
 """`make airflow`: `airflow standalone` on the sandbox config, its vendor emulators served on loopback.
 
-    python -m core.airflow.standalone      # from the repository root; Ctrl-C stops everything
+    python -m lifeline_hub.core.airflow.standalone      # from the repository root; Ctrl-C stops everything
 
 Every connector instance of `$LIFELINE_CONFIG` (default `plugins.toml`) whose base URLs name a
 loopback port gets its connector's emulator served on that port, and its connection id the
@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from core.airflow.masking import SENSITIVE_WORDS
-from core.config import Config, default_path, load
-from core.connections import env_var_name
-from core.emulator import LoopbackServer
-from core.links import PUBLIC_URL_ENV
-from core.plugins import PluginHost, get_host
-from core.store import Store
+from lifeline_hub.core.airflow.masking import SENSITIVE_WORDS
+from lifeline_hub.core.config import Config, default_path, load
+from lifeline_hub.core.connections import env_var_name
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.links import PUBLIC_URL_ENV
+from lifeline_hub.core.plugins import PluginHost, get_host
+from lifeline_hub.core.store import Store
 
 PORT = os.environ.get("AIRFLOW__API__PORT", "8080")
 API = f"http://127.0.0.1:{PORT}"
@@ -53,7 +53,7 @@ class Emulators:
     env: dict[str, str] = field(default_factory=dict)
     """`AIRFLOW_CONN_<ID>` variables of the connections that reach them (those not already set)."""
     worlds: dict[str, Any] = field(default_factory=dict)
-    """Instance name (`sandbox.dingtalk`) -> the state its emulator serves (a `core.emulator.EmulatorWorld`)."""
+    """Instance name (`sandbox.dingtalk`) -> the state its emulator serves (an `EmulatorWorld`)."""
     controls: dict[str, str] = field(default_factory=dict)
     """Instance name -> base URL of its emulator's `/_emulator` endpoints (for e-mail, not the SMTP URL)."""
 
@@ -156,8 +156,8 @@ def sandbox(config: Config, host: PluginHost, store: Store, emulators: Emulators
             ) -> tuple[LoopbackServer, threading.Event]:
     """Lifeline's receiver on loopback, and the sandbox's people acting in real time on the emulators of the
     config's first tenant (`SANDBOX_INTERVIEWS` interviews over the next days); set the returned event to stop."""
-    from core.receiver.app import create_app
-    from core.sandbox import Sandbox, worlds_of
+    from lifeline_hub.core.receiver.app import create_app
+    from lifeline_hub.core.sandbox import Sandbox, worlds_of
 
     receiver = LoopbackServer(create_app(config, store, host)).start()
     stop = threading.Event()
@@ -172,7 +172,7 @@ def sandbox(config: Config, host: PluginHost, store: Store, emulators: Emulators
 
 
 def main() -> int:
-    from core.airflow import manifest
+    from lifeline_hub.core.airflow import manifest
 
     root = Path.cwd().resolve()
     config_path = default_path().resolve()

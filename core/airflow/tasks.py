@@ -2,7 +2,7 @@
 
 Imported by the task callables when they run, never at parse time: loading the config here loads
 the plugins. Every function takes the config path the DAG was generated from and returns a
-JSON-able summary (the task's XCom). Exceptions propagate: `core.airflow.retry` decides. The tasks
+JSON-able summary (the task's XCom). Exceptions propagate: `lifeline_hub.core.airflow.retry` decides. The tasks
 that store contact hashes or sign and send HR links (sync, remediate, dispatch) run a tenant that is
 not a sandbox only with a real LIFELINE_HASH_KEY, and fail at once otherwise.
 """
@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from core import plugins
-from core.airflow.masking import mask_credentials
-from core.config import Config, load
-from core.connections import ConnectionNotFound, resolve
-from core.store import Store
+from lifeline_hub.core import plugins
+from lifeline_hub.core.airflow.masking import mask_credentials
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.connections import ConnectionNotFound, resolve
+from lifeline_hub.core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def plan_sync(path: str, tenant: str, keys: list[str],
     pairs = [{"instance": setup.instance.name, "stream": stream}
              for setup in config.instances(tenant) if setup.key in keys for stream in setup.streams]
     if promised is not None and _set(pairs) != _set(promised):
-        from core.airflow import manifest
+        from lifeline_hub.core.airflow import manifest
 
         log.warning("the plugin manifest %s is stale: it promised streams %s, the loaded plugins give %s; "
                     "run `%s` again", manifest.path(), _pairs(promised), _pairs(pairs), manifest.COMMAND)
@@ -84,7 +84,7 @@ def _pairs(pairs: list[dict[str, str]]) -> str:
 
 
 def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
-    from core.sync import build_connector, sync_stream
+    from lifeline_hub.core.sync import build_connector, sync_stream
 
     config = _keyed_config(path, instance.partition(".")[0])
     setup = config.setups[instance]
@@ -102,7 +102,7 @@ def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
 
 
 def reconcile(path: str, tenant: str, now: datetime) -> dict[str, Any]:
-    from core.reconcile import reconcile as run
+    from lifeline_hub.core.reconcile import reconcile as run
 
     config = _config(path)
     with _store(config) as store:
@@ -110,7 +110,7 @@ def reconcile(path: str, tenant: str, now: datetime) -> dict[str, Any]:
 
 
 def remediate(path: str, tenant: str, now: datetime) -> dict[str, Any]:
-    from core.remediation import remediate as run
+    from lifeline_hub.core.remediation import remediate as run
 
     config = _keyed_config(path, tenant)
     with _store(config) as store:
@@ -118,7 +118,7 @@ def remediate(path: str, tenant: str, now: datetime) -> dict[str, Any]:
 
 
 def plan_reminders(path: str, tenant: str, now: datetime) -> dict[str, Any]:
-    from core.reminders import plan_reminders as run  # the reminder planner's entry point (being written)
+    from lifeline_hub.core.reminders import plan_reminders as run  # the reminder planner's entry point (being written)
 
     config = _config(path)
     with _store(config) as store:
@@ -127,7 +127,7 @@ def plan_reminders(path: str, tenant: str, now: datetime) -> dict[str, Any]:
 
 def dispatch(path: str, tenant: str) -> dict[str, Any]:
     """Perform the tenant's due outbox rows on the wall clock (a late retry must see what is due now)."""
-    from core.outbox import dispatch as run
+    from lifeline_hub.core.outbox import dispatch as run
 
     config = _keyed_config(path, tenant)
     _mask_tenant(config, tenant)

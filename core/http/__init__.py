@@ -1,7 +1,7 @@
 """HTTP toolkit for connector plugins: typed errors, redaction, tokens, rate limits, client, paging."""
 
-from core.http.client import IDEMPOTENT_METHODS, CallStats, RequestParts, VendorClient, parse_retry_after
-from core.http.errors import (
+from lifeline_hub.core.http.client import IDEMPOTENT_METHODS, CallStats, RequestParts, VendorClient, parse_retry_after
+from lifeline_hub.core.http.errors import (
     AuthFailed,
     Conflict,
     ErrorFields,
@@ -13,9 +13,9 @@ from core.http.errors import (
     TransientError,
     VendorError,
 )
-from core.http.paging import cursor_pages, items, offset_pages, page_token_pages
-from core.http.ratelimit import Quota, RateLimiter
-from core.http.redact import (
+from lifeline_hub.core.http.paging import cursor_pages, items, offset_pages, page_token_pages
+from lifeline_hub.core.http.ratelimit import Quota, RateLimiter
+from lifeline_hub.core.http.redact import (
     RedactingFilter,
     install_redaction,
     mask_email,
@@ -24,7 +24,7 @@ from core.http.redact import (
     redact_json,
     redact_mapping,
 )
-from core.http.tokens import Token, TokenProvider
+from lifeline_hub.core.http.tokens import Token, TokenProvider
 
 __all__ = [
     "IDEMPOTENT_METHODS",

@@ -21,7 +21,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
-from core.http.errors import (
+from lifeline_hub.core.http.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
@@ -31,9 +31,9 @@ from core.http.errors import (
     TransientError,
     VendorError,
 )
-from core.http.ratelimit import Quota, RateLimiter
-from core.http.redact import RedactingFilter
-from core.http.tokens import TokenProvider
+from lifeline_hub.core.http.ratelimit import Quota, RateLimiter
+from lifeline_hub.core.http.redact import RedactingFilter
+from lifeline_hub.core.http.tokens import TokenProvider
 
 log = logging.getLogger("lifeline.http")
 log.addFilter(RedactingFilter())

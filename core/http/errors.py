@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, Unpack
 
-from core.http.redact import redact
+from lifeline_hub.core.http.redact import redact
 
 
 class ErrorFields(TypedDict, total=False):

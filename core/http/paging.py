@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeVar
 
-from core.http.errors import VendorError
+from lifeline_hub.core.http.errors import VendorError
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Hashable)

@@ -136,6 +136,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+LOGGERS = ("lifeline", "lifeline_hub")
+"""Lifeline's named loggers (`lifeline.http`) and its module loggers (`__name__`)."""
+
+
 def install_redaction(logger_name: str = "lifeline") -> RedactingFilter:
     """Redact every record from `logger_name` and its child loggers, whichever handler emits it.
 

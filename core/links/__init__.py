@@ -1,15 +1,15 @@
 """Lifeline's own join links: tokens, machine-click detection, LinkEvents and the candidate's pages.
 
-    from core.links import join_link
+    from lifeline_hub.core.links import join_link
     url = join_link(store, interview_id)                 # a reminder: the current link
     url = join_link(store, interview_id, reissue=True)   # remediation: a fresh link, old ones rotated
 
 `lifeline serve` (core.receiver) answers the links at `/j/{token}`.
 """
 
-from core.links.events import Visit, ip_prefix_hash, links_source, record_visit
-from core.links.scanners import classify_agent, machine_reason
-from core.links.tokens import (
+from lifeline_hub.core.links.events import Visit, ip_prefix_hash, links_source, record_visit
+from lifeline_hub.core.links.scanners import classify_agent, machine_reason
+from lifeline_hub.core.links.tokens import (
     DEFAULT_PUBLIC_URL,
     PUBLIC_URL_ENV,
     LinkPurpose,

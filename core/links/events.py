@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.links.scanners import BURST, classify_agent, machine_reason
-from core.links.tokens import LinkToken
-from core.models import (
+from lifeline_hub.core.links.scanners import BURST, classify_agent, machine_reason
+from lifeline_hub.core.links.tokens import LinkToken
+from lifeline_hub.core.models import (
     Audience,
     DeliveryEvent,
     DeliveryType,
@@ -29,9 +29,9 @@ from core.models import (
     Notification,
     to_epoch_millis,
 )
-from core.models.contact import hash_key
-from core.store import Store
-from core.store.schema import evidence
+from lifeline_hub.core.models.contact import hash_key
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
 
 FOLLOW_UP_WINDOW = timedelta(minutes=30)
 """A join this soon after a burst-flagged open from the same client shows that open was a person."""

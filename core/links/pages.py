@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from core.models import Interview, InterviewKind, zone_info
+from lifeline_hub.core.models import Interview, InterviewKind, zone_info
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),

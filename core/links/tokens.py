@@ -19,9 +19,9 @@ from enum import Enum, StrEnum
 
 import sqlalchemy as sa
 
-from core.models import Interview, InterviewStatus, utcnow
-from core.store import Store
-from core.store.schema import candidates, interviews, link_tokens
+from lifeline_hub.core.models import Interview, InterviewStatus, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import candidates, interviews, link_tokens
 
 PUBLIC_URL_ENV = "LIFELINE_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"

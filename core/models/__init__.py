@@ -1,8 +1,8 @@
 """The canonical model (pydantic v2): records, contact points, instants, outcomes and actions."""
 
-from core.models.contact import Channel, ContactPoint, lookup_hash, normalise_email, normalise_phone
-from core.models.decisions import Action, ActionStatus, Confidence, Outcome, OutcomeClass, idempotency_key
-from core.models.records import (
+from lifeline_hub.core.models.contact import Channel, ContactPoint, lookup_hash, normalise_email, normalise_phone
+from lifeline_hub.core.models.decisions import Action, ActionStatus, Confidence, Outcome, OutcomeClass, idempotency_key
+from lifeline_hub.core.models.records import (
     EVIDENCE_TYPES,
     RECORD_TYPES,
     AppointmentThread,
@@ -30,7 +30,7 @@ from core.models.records import (
     Slot,
     canonical_id,
 )
-from core.models.time import (
+from lifeline_hub.core.models.time import (
     UtcDateTime,
     from_epoch,
     from_epoch_millis,

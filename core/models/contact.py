@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from core.http.redact import mask_email, mask_phone
+from lifeline_hub.core.http.redact import mask_email, mask_phone
 
 HASH_KEY_ENV = "LIFELINE_HASH_KEY"
 DEV_HASH_KEY = "lifeline-development-hash-key"

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models.time import UtcDateTime
+from lifeline_hub.core.models.time import UtcDateTime
 
 
 class OutcomeClass(StrEnum):

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.models.contact import Channel, ContactPoint
-from core.models.time import UtcDateTime
+from lifeline_hub.core.models.contact import Channel, ContactPoint
+from lifeline_hub.core.models.time import UtcDateTime
 
 
 def canonical_id(source: str, remote_id: str) -> str:

@@ -11,8 +11,8 @@ Planners (remediation, the reminder planner) write rows inside their own transac
 rows through their connector's `perform`; `cancel` withdraws rows not yet dispatched.
 """
 
-from core.outbox.dispatch import DispatchSummary, Probe, Sinks, dispatch
-from core.outbox.queue import (
+from lifeline_hub.core.outbox.dispatch import DispatchSummary, Probe, Sinks, dispatch
+from lifeline_hub.core.outbox.queue import (
     DEAD_HEALTH_KIND,
     LEASE,
     Row,

@@ -12,10 +12,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from core.cli import Context, err, out, require_hash_key
+from lifeline_hub.core.cli import Context, err, out, require_hash_key
 
 if TYPE_CHECKING:
-    from core.outbox import Row
+    from lifeline_hub.core.outbox import Row
 
 
 @click.command("dispatch")
@@ -31,10 +31,10 @@ def dispatch(ctx: Context, tenant: str, limit: int, list_dead: bool, requeue_key
     """Perform the tenant's due actions (tasks, messages, approvals...) exactly once each."""
     from dataclasses import asdict
 
-    from core.models import ActionStatus, utcnow
-    from core.outbox import dispatch as run
-    from core.outbox import requeue, rows
-    from core.store import Store
+    from lifeline_hub.core.models import ActionStatus, utcnow
+    from lifeline_hub.core.outbox import dispatch as run
+    from lifeline_hub.core.outbox import requeue, rows
+    from lifeline_hub.core.store import Store
 
     cfg = ctx.config()
     cfg.tenant(tenant)

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from core.config import Config, PolicySettings
-from core.connections import ConnectionNotFound
-from core.connector import Connector, describe_error
-from core.http import VendorError, redact
-from core.models import Action, utcnow
-from core.outbox import queue, results
-from core.store import Store
-from core.sync import build_connector
+from lifeline_hub.core.config import Config, PolicySettings
+from lifeline_hub.core.connections import ConnectionNotFound
+from lifeline_hub.core.connector import Connector, describe_error
+from lifeline_hub.core.http import VendorError, redact
+from lifeline_hub.core.models import Action, utcnow
+from lifeline_hub.core.outbox import queue, results
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import build_connector
 
 log = logging.getLogger("lifeline.outbox")
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import Action, ActionStatus
-from core.store import Store, insert_new
-from core.store.schema import actions, health, outcomes
+from lifeline_hub.core.models import Action, ActionStatus
+from lifeline_hub.core.store import Store, insert_new
+from lifeline_hub.core.store.schema import actions, health, outcomes
 
 LEASE = timedelta(minutes=5)
 """How long a claim lasts; longer than any one vendor call with its retries."""

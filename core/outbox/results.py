@@ -13,9 +13,9 @@ import logging
 
 import sqlalchemy as sa
 
-from core.connector import ActionResult
-from core.models import Action
-from core.store import Store
+from lifeline_hub.core.connector import ActionResult
+from lifeline_hub.core.models import Action
+from lifeline_hub.core.store import Store
 
 log = logging.getLogger("lifeline.outbox")
 

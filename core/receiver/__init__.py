@@ -1,6 +1,6 @@
 """The receiver service (`lifeline serve`): Lifeline's join links and the vendors' signed callbacks.
 
-    from core.receiver.app import create_app    # create_app(config, store, host) -> FastAPI
+    from lifeline_hub.core.receiver.app import create_app    # create_app(config, store, host) -> FastAPI
 
-Kept import-light: the CLI imports `core.receiver.serve` on every start.
+Kept import-light: the CLI imports `lifeline_hub.core.receiver.serve` on every start.
 """

@@ -8,7 +8,7 @@ Routes: `GET|HEAD /j/{token}` (interstitial), `POST /j/{token}` (join: 303 to th
 confirm, decline or ask to move; core.reminders.web) and remediation's pages (`/r/{token}` for the
 candidate's reschedule form, `/hr/{signed}` for HR's next steps; core.remediation.web). The
 access log names the route, never the path, so tokens stay out of logs. Every route reads bodies
-through `core.receiver.guards.read_body` (bounded while streaming) and every response carries the
+through `lifeline_hub.core.receiver.guards.read_body` (bounded while streaming) and every response carries the
 guards' protective headers; an unexpected error is a bare 500 that names nothing.
 """
 
@@ -24,16 +24,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.config import Config
-from core.links.pages import Notice, choose_locale, render_notice
-from core.models import utcnow
-from core.plugins import PluginHost
-from core.receiver.callbacks import callback_router
-from core.receiver.guards import Guard
-from core.receiver.join import join_router
-from core.remediation.web import remediation_router
-from core.reminders.web import confirm_router
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.links.pages import Notice, choose_locale, render_notice
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.receiver.callbacks import callback_router
+from lifeline_hub.core.receiver.guards import Guard
+from lifeline_hub.core.receiver.join import join_router
+from lifeline_hub.core.remediation.web import remediation_router
+from lifeline_hub.core.reminders.web import confirm_router
+from lifeline_hub.core.store import Store
 
 log = logging.getLogger("lifeline.receiver")
 

@@ -24,15 +24,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from core.config import Config, ConnectorSetup
-from core.connector import CallbackRejected, CallbackRequest, CallbackResult, Connector
-from core.http.redact import redact
-from core.receiver.conformance import accepts_callbacks
-from core.receiver.guards import CALLBACK_LIMIT, read_body
-from core.receiver.untrusted import CallbackMalformed
-from core.store import Store, insert_new
-from core.store.schema import inbound_events
-from core.sync import build_connector
+from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult, Connector
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.receiver.conformance import accepts_callbacks
+from lifeline_hub.core.receiver.guards import CALLBACK_LIMIT, read_body
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed
+from lifeline_hub.core.store import Store, insert_new
+from lifeline_hub.core.store.schema import inbound_events
+from lifeline_hub.core.sync import build_connector
 
 log = logging.getLogger("lifeline.receiver.callbacks")
 

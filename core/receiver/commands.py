@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from core.cli import Context
+    from lifeline_hub.core.cli import Context
 
 
 @click.command()
@@ -25,10 +25,10 @@ def serve(ctx: Context, host: str, port: int, forwarded_allow_ips: str) -> None:
     """Serve join links (/j/...) and vendor callbacks (/callbacks/<instance>) until interrupted."""
     import uvicorn
 
-    from core.cli import err, out, require_hash_key
-    from core.receiver.app import create_app
-    from core.receiver.conformance import accepts_callbacks
-    from core.store import Store
+    from lifeline_hub.core.cli import err, out, require_hash_key
+    from lifeline_hub.core.receiver.app import create_app
+    from lifeline_hub.core.receiver.conformance import accepts_callbacks
+    from lifeline_hub.core.store import Store
 
     cfg = ctx.config()
     require_hash_key(cfg, list(cfg.data.tenants))  # it verifies every tenant's HR links and stores contacts
@@ -54,9 +54,9 @@ def serve(ctx: Context, host: str, port: int, forwarded_allow_ips: str) -> None:
 @click.pass_obj
 def link(ctx: Context, interview_id: str, reissue: bool, base_url: str | None) -> None:
     """Print the candidate's join link for a stored interview (issued on first use)."""
-    from core.cli import err
-    from core.links import join_link
-    from core.store import Store
+    from lifeline_hub.core.cli import err
+    from lifeline_hub.core.links import join_link
+    from lifeline_hub.core.store import Store
 
     store = Store(ctx.config().store_url)
     try:

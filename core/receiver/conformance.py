@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from core.connector import Connector
+from lifeline_hub.core.connector import Connector
 
 Signature = Literal["valid", "missing", "forged"]
 

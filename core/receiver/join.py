@@ -19,12 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from core.config import Config
-from core.links import LinkPurpose, LinkStatus, ResolvedLink, Visit, record_visit, resolve
-from core.links.pages import Notice, choose_locale, render_join, render_notice
-from core.models import LinkEventType
-from core.receiver.guards import FORM_LIMIT, read_body
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.links import LinkPurpose, LinkStatus, ResolvedLink, Visit, record_visit, resolve
+from lifeline_hub.core.links.pages import Notice, choose_locale, render_join, render_notice
+from lifeline_hub.core.models import LinkEventType
+from lifeline_hub.core.receiver.guards import FORM_LIMIT, read_body
+from lifeline_hub.core.store import Store
 
 log = logging.getLogger("lifeline.receiver.links")
 

@@ -14,7 +14,7 @@ import hmac
 import json
 from typing import Any
 
-from core.connector import CallbackRejected
+from lifeline_hub.core.connector import CallbackRejected
 
 EPOCH_MILLIS_DIGITS = 13
 """Enough for epoch milliseconds until the year 2286 (and any epoch seconds)."""

@@ -7,10 +7,10 @@ interview's trail. Modules: `needs` (kind -> streams), `gate` (watermarks, stale
 `override` (the `lifeline_classify` hook), `run` (the driver), `trail` (export), `cli`.
 """
 
-from core.reconcile.needs import KIND_NEEDS, Needs, needs_of
-from core.reconcile.rules import RULE_VERSION
-from core.reconcile.run import ReconcileSummary, reconcile
-from core.reconcile.trail import Trail, evidence_trail
+from lifeline_hub.core.reconcile.needs import KIND_NEEDS, Needs, needs_of
+from lifeline_hub.core.reconcile.rules import RULE_VERSION
+from lifeline_hub.core.reconcile.run import ReconcileSummary, reconcile
+from lifeline_hub.core.reconcile.trail import Trail, evidence_trail
 
 __all__ = ["KIND_NEEDS", "RULE_VERSION", "Needs", "ReconcileSummary", "Trail", "evidence_trail", "needs_of",
            "reconcile"]

@@ -12,8 +12,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from core.cli import Context, err, out
-from core.models import parse_instant, utcnow
+from lifeline_hub.core.cli import Context, err, out
+from lifeline_hub.core.models import parse_instant, utcnow
 
 
 @click.command("reconcile")
@@ -24,8 +24,8 @@ from core.models import parse_instant, utcnow
 @click.pass_obj
 def reconcile(ctx: Context, tenant: str, now_text: str | None, full: bool, as_json: bool) -> None:
     """Decide which interviews happened, which were missed and why (incremental)."""
-    from core.reconcile.run import reconcile as run
-    from core.store import Store
+    from lifeline_hub.core.reconcile.run import reconcile as run
+    from lifeline_hub.core.store import Store
 
     now = _instant(now_text) if now_text else utcnow()
     cfg = ctx.config()
@@ -48,9 +48,9 @@ def evidence(ctx: Context, interview_id: str, as_json: bool) -> None:
     """Show an interview's evidence trail and outcome history, in the tenant's time zone."""
     import sqlalchemy as sa
 
-    from core.reconcile.trail import evidence_trail
-    from core.store import Store
-    from core.store.schema import interviews
+    from lifeline_hub.core.reconcile.trail import evidence_trail
+    from lifeline_hub.core.store import Store
+    from lifeline_hub.core.store.schema import interviews
 
     cfg = ctx.config()
     store = Store(cfg.store_url)

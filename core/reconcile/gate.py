@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.config import PolicySettings
-from core.models import InterviewKind
-from core.reconcile.needs import Needs, StreamKey
-from core.store.schema import health, sync_state
+from lifeline_hub.core.config import PolicySettings
+from lifeline_hub.core.models import InterviewKind
+from lifeline_hub.core.reconcile.needs import Needs, StreamKey
+from lifeline_hub.core.store.schema import health, sync_state
 
 STALE_KIND = "stale_stream"
 

@@ -27,8 +27,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from core.config import ConnectorSetup
-from core.models import (
+from lifeline_hub.core.config import ConnectorSetup
+from lifeline_hub.core.models import (
     Attendance,
     Confirmation,
     DeliveryEvent,

@@ -16,11 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import ActionStatus, Confidence, Outcome, OutcomeClass
-from core.reconcile.rules import fill_evidence_ids
-from core.reconcile.scope import CHANGED, DECISION
-from core.reconcile.sqlfn import json_ids
-from core.store.schema import actions, outcomes
+from lifeline_hub.core.models import ActionStatus, Confidence, Outcome, OutcomeClass
+from lifeline_hub.core.reconcile.rules import fill_evidence_ids
+from lifeline_hub.core.reconcile.scope import CHANGED, DECISION
+from lifeline_hub.core.reconcile.sqlfn import json_ids
+from lifeline_hub.core.store.schema import actions, outcomes
 
 
 @dataclass

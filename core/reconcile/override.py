@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from core.models import RECORD_TYPES, Evidence, Interview, OutcomeClass
-from core.plugins import PluginHost
-from core.reconcile.scope import DECISION
-from core.store.schema import evidence, interviews
+from lifeline_hub.core.models import RECORD_TYPES, Evidence, Interview, OutcomeClass
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.reconcile.scope import DECISION
+from lifeline_hub.core.store.schema import evidence, interviews
 
 HOOK = "lifeline_classify"
 BATCH = 500

@@ -45,13 +45,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.config import PolicySettings
-from core.models import Audience, InterviewKind, OutcomeClass
-from core.reconcile.gate import Gate
-from core.reconcile.needs import Needs
-from core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
-from core.reconcile.sqlfn import id_list, millis_between, shift, unindexed
-from core.store.schema import evidence, interviews
+from lifeline_hub.core.config import PolicySettings
+from lifeline_hub.core.models import Audience, InterviewKind, OutcomeClass
+from lifeline_hub.core.reconcile.gate import Gate
+from lifeline_hub.core.reconcile.needs import Needs
+from lifeline_hub.core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
+from lifeline_hub.core.reconcile.sqlfn import id_list, millis_between, shift, unindexed
+from lifeline_hub.core.store.schema import evidence, interviews
 
 RULE_VERSION = "2026.2"
 """Bump when a rule changes: the next run re-decides every interview (a full run)."""

@@ -18,17 +18,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.config import Config, PolicySettings
-from core.models import InterviewKind, Outcome, utcnow
-from core.plugins import PluginHost, get_host
-from core.reconcile.gate import StaleStream, open_gate, record_stale
-from core.reconcile.needs import Needs, needs_of
-from core.reconcile.outcomes import new_outcomes, write_outcomes
-from core.reconcile.override import apply_classify_hook
-from core.reconcile.rules import RULE_VERSION, decide, fill_scope
-from core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS, attribute_receipts, changed_ids
-from core.store import Store
-from core.store.schema import evidence, reconcile_state
+from lifeline_hub.core.config import Config, PolicySettings
+from lifeline_hub.core.models import InterviewKind, Outcome, utcnow
+from lifeline_hub.core.plugins import PluginHost, get_host
+from lifeline_hub.core.reconcile.gate import StaleStream, open_gate, record_stale
+from lifeline_hub.core.reconcile.needs import Needs, needs_of
+from lifeline_hub.core.reconcile.outcomes import new_outcomes, write_outcomes
+from lifeline_hub.core.reconcile.override import apply_classify_hook
+from lifeline_hub.core.reconcile.rules import RULE_VERSION, decide, fill_scope
+from lifeline_hub.core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS, attribute_receipts, changed_ids
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, reconcile_state
 
 REWRITE_OVERLAP = timedelta(minutes=10)
 """Evidence re-written this long before the previous run started is looked at again (late commits)."""

@@ -17,9 +17,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from core.models import DeliveryEvent, InterviewKind, Notification
-from core.reconcile.sqlfn import ref_remote, ref_source, unindexed
-from core.store.schema import UtcTimestamp, evidence, interviews
+from lifeline_hub.core.models import DeliveryEvent, InterviewKind, Notification
+from lifeline_hub.core.reconcile.sqlfn import ref_remote, ref_source, unindexed
+from lifeline_hub.core.store.schema import UtcTimestamp, evidence, interviews
 
 scratch = sa.MetaData()
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from core.store.schema import UtcTimestamp
+from lifeline_hub.core.store.schema import UtcTimestamp
 
 
 def unindexed(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:

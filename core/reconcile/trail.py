@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import Audience, zone_info
-from core.reconcile.outcomes import to_outcome
-from core.store import Store
-from core.store.schema import evidence, interviews, outcomes
+from lifeline_hub.core.models import Audience, zone_info
+from lifeline_hub.core.reconcile.outcomes import to_outcome
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, interviews, outcomes
 
 _LINK = {"open": "link opened", "join_attempt": "join attempt", "join_ok": "join link worked",
          "join_error": "join error"}

@@ -12,9 +12,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.remediation.planner import PlanSummary, plan
-    from core.remediation.policies import DEFAULTS, STEPS, Playbook, PolicyError, Step
-    from core.remediation.run import RemediationSummary, remediate
+    from lifeline_hub.core.remediation.planner import PlanSummary, plan
+    from lifeline_hub.core.remediation.policies import DEFAULTS, STEPS, Playbook, PolicyError, Step
+    from lifeline_hub.core.remediation.run import RemediationSummary, remediate
 
 _WHERE = {
     "PlanSummary": "planner", "plan": "planner", "DEFAULTS": "policies", "STEPS": "policies",
@@ -27,5 +27,5 @@ __all__ = ["DEFAULTS", "STEPS", "PlanSummary", "Playbook", "PolicyError", "Remed
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
-        raise AttributeError(f"module 'core.remediation' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"core.remediation.{_WHERE[name]}"), name)
+        raise AttributeError(f"module 'lifeline_hub.core.remediation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lifeline_hub.core.remediation.{_WHERE[name]}"), name)

@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.actions import Link
-from core.config import Config
-from core.http.redact import redact
-from core.links import join_link
-from core.models import (
+from lifeline_hub.core.actions import Link
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.links import join_link
+from lifeline_hub.core.models import (
     Action,
     ActionStatus,
     Audience,
@@ -25,17 +25,17 @@ from core.models import (
     NotificationPurpose,
     idempotency_key,
 )
-from core.plugins import PluginHost
-from core.remediation.case import Case
-from core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
-from core.remediation.messages import compose, outside_quiet_hours, payload
-from core.remediation.payloads import payload_of
-from core.remediation.policies import STEPS, Step
-from core.remediation.render import staff_text
-from core.remediation.routes import Route, Unroutable, route
-from core.remediation.texts import T
-from core.store import Store
-from core.store.schema import actions
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.remediation.case import Case
+from lifeline_hub.core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
+from lifeline_hub.core.remediation.messages import compose, outside_quiet_hours, payload
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.policies import STEPS, Step
+from lifeline_hub.core.remediation.render import staff_text
+from lifeline_hub.core.remediation.routes import Route, Unroutable, route
+from lifeline_hub.core.remediation.texts import T
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions
 
 HR_LINKS: dict[str, tuple[HrAction, ...]] = {
     "hr_fyi": ("reissue", "attended"), "hr_fyi_offer": ("attended",), "hr_decision": ("offer", "attended"),

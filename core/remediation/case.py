@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import (
+from lifeline_hub.core.models import (
     RECORD_TYPES,
     Channel,
     Evidence,
@@ -20,7 +20,7 @@ from core.models import (
     Outcome,
     OutcomeClass,
 )
-from core.store.schema import candidates, contact_points, evidence, interviews, outcomes, remediation_cases
+from lifeline_hub.core.store.schema import candidates, contact_points, evidence, interviews, outcomes, remediation_cases
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 import click
 from rich.markup import escape
 
-from core.cli import Context, err, out
+from lifeline_hub.core.cli import Context, err, out
 
 
 @click.command("remediate")
@@ -20,9 +20,9 @@ from core.cli import Context, err, out
 @click.pass_obj
 def remediate(ctx: Context, tenant: str, now_text: str | None, as_json: bool) -> None:
     """Turn new outcomes into planned actions (run `lifeline dispatch` to perform them)."""
-    from core.models import parse_instant
-    from core.remediation import remediate as run
-    from core.store import Store
+    from lifeline_hub.core.models import parse_instant
+    from lifeline_hub.core.remediation import remediate as run
+    from lifeline_hub.core.store import Store
 
     cfg = ctx.config()
     cfg.tenant(tenant)

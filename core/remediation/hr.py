@@ -13,17 +13,17 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from core.config import Config
-from core.models import Attendance, Role
-from core.outbox import enqueue
-from core.plugins import PluginHost
-from core.remediation.build import Builder, action_key
-from core.remediation.case import load_case, outcome_of
-from core.remediation.links import HrLink
-from core.remediation.policies import Step
-from core.remediation.routes import Unroutable, route
-from core.store import Store
-from core.store.schema import outcomes
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import Attendance, Role
+from lifeline_hub.core.outbox import enqueue
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.remediation.build import Builder, action_key
+from lifeline_hub.core.remediation.case import load_case, outcome_of
+from lifeline_hub.core.remediation.links import HrLink
+from lifeline_hub.core.remediation.policies import Step
+from lifeline_hub.core.remediation.routes import Unroutable, route
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import outcomes
 
 STEPS = {
     "reissue": Step("hr_reissue", "send_message", "candidate", "reissued_link"),

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.config import Config
-from core.models import Action, Audience, NotificationPurpose, OutcomeClass, idempotency_key
-from core.outbox import enqueue
-from core.remediation.case import Case
-from core.remediation.payloads import payload_of
-from core.remediation.render import incident_text
-from core.remediation.routes import Unroutable, hr_people, staff
-from core.store import Store
-from core.store.schema import health, interviews, outcomes
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import Action, Audience, NotificationPurpose, OutcomeClass, idempotency_key
+from lifeline_hub.core.outbox import enqueue
+from lifeline_hub.core.remediation.case import Case
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.render import incident_text
+from lifeline_hub.core.remediation.routes import Unroutable, hr_people, staff
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import health, interviews, outcomes
 
 KIND = "incident"
 COOLDOWN = timedelta(days=1)

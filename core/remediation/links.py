@@ -20,11 +20,11 @@ from typing import Literal, cast
 
 import sqlalchemy as sa
 
-from core.links import LinkPurpose, issue_token, public_base_url
-from core.models import utcnow
-from core.models.contact import hash_key
-from core.store import Store
-from core.store.schema import link_tokens
+from lifeline_hub.core.links import LinkPurpose, issue_token, public_base_url
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.models.contact import hash_key
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import link_tokens
 
 HrAction = Literal["attended", "reissue", "offer"]
 HR_ACTIONS: tuple[HrAction, ...] = ("attended", "reissue", "offer")

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.actions import CalendarInvite, Link
-from core.markup import untrusted
-from core.models import Audience, Interview, NotificationPurpose, zone_info
-from core.remediation.case import CandidateView
-from core.remediation.payloads import payload_of
-from core.remediation.render import candidate_text
-from core.remediation.routes import Route, Unroutable
-from core.remediation.texts import T, locale_of
+from lifeline_hub.core.actions import CalendarInvite, Link
+from lifeline_hub.core.markup import untrusted
+from lifeline_hub.core.models import Audience, Interview, NotificationPurpose, zone_info
+from lifeline_hub.core.remediation.case import CandidateView
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.render import candidate_text
+from lifeline_hub.core.remediation.routes import Route, Unroutable
+from lifeline_hub.core.remediation.texts import T, locale_of
 
 PURPOSES = {
     "reissued_link": NotificationPurpose.reissued_link, "technical": NotificationPurpose.reschedule_offer,

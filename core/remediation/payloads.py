@@ -1,10 +1,10 @@
-"""Action payloads, validated by the shared model of their kind (`core.actions.PAYLOADS`)."""
+"""Action payloads, validated by the shared model of their kind (`lifeline_hub.core.actions.PAYLOADS`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.actions import PAYLOADS
+from lifeline_hub.core.actions import PAYLOADS
 
 
 def payload_of(kind: str, **fields: Any) -> dict[str, Any]:

@@ -16,16 +16,16 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.config import Config
-from core.models import ActionStatus, Outcome, OutcomeClass, utcnow
-from core.outbox import cancel_superseded, enqueue
-from core.plugins import PluginHost
-from core.remediation import incidents
-from core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built
-from core.remediation.case import Case, earlier_misses, load_case, unplanned_outcomes
-from core.remediation.policies import SECOND_MISS, STEPS, Playbook, PolicyError, Step, capped, choose
-from core.store import Store, insert_new
-from core.store.schema import actions, remediation_cases
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import ActionStatus, Outcome, OutcomeClass, utcnow
+from lifeline_hub.core.outbox import cancel_superseded, enqueue
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.remediation import incidents
+from lifeline_hub.core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built
+from lifeline_hub.core.remediation.case import Case, earlier_misses, load_case, unplanned_outcomes
+from lifeline_hub.core.remediation.policies import SECOND_MISS, STEPS, Playbook, PolicyError, Step, capped, choose
+from lifeline_hub.core.store import Store, insert_new
+from lifeline_hub.core.store.schema import actions, remediation_cases
 
 log = logging.getLogger("lifeline.remediation")
 TOO_OLD = Playbook("too_old", ())

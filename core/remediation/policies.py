@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from core.models import OutcomeClass
+from lifeline_hub.core.models import OutcomeClass
 
 Audience = Literal["candidate", "hr", "interviewers", "platform"]
 

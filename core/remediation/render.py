@@ -4,7 +4,7 @@ An HR text says in one glance who (name, masked phone), which interview, what ha
 evidence (what was sent when on which channel, read or not, clicks and join attempts), and one
 clear next step. Texts are plain text; the links (the next step's buttons) travel beside them in the
 payload, never inside. Values from outside Lifeline (names, platforms, error codes) are filled in
-through the templates' `!u` fields (`core.markup.fill`): defanged, on one line. Everything meant for
+through the templates' `!u` fields (`lifeline_hub.core.markup.fill`): defanged, on one line. Everything meant for
 staff passes `redact`, so neither a raw phone number nor a secret gets through, even from a
 `lifeline_render_task` plugin.
 """
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.http.redact import redact
-from core.markup import fill
-from core.models import Interview, OutcomeClass
-from core.remediation.case import Case
-from core.remediation.texts import T, short, when, window
-from core.remediation.trail import Trail, summarise
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.markup import fill
+from lifeline_hub.core.models import Interview, OutcomeClass
+from lifeline_hub.core.remediation.case import Case
+from lifeline_hub.core.remediation.texts import T, short, when, window
+from lifeline_hub.core.remediation.trail import Trail, summarise
 
 STAFF_PURPOSES = ("hr_fyi", "hr_fyi_offer", "hr_decision", "contact_fix", "partial", "update_ats", "second_miss", "ask")
 OFFERS = ("technical", "resend", "reschedule_offer")

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from core.config import Config
-from core.models import Channel
-from core.remediation.case import CandidateView, Case
-from core.remediation.policies import Step
-from core.remediation.trail import summarise
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import Channel
+from lifeline_hub.core.remediation.case import CandidateView, Case
+from lifeline_hub.core.remediation.policies import Step
+from lifeline_hub.core.remediation.trail import summarise
 
 CANDIDATE_KINDS = ("send_email", "send_sms", "send_message")
 """The message actions a candidate channel's connector may perform, preferred first."""

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.config import Config
-from core.models import utcnow
-from core.plugins import PluginHost
-from core.remediation.planner import PlanSummary, plan
-from core.remediation.reschedule import adopt, apply_decisions, finish
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.remediation.planner import PlanSummary, plan
+from lifeline_hub.core.remediation.reschedule import adopt, apply_decisions, finish
+from lifeline_hub.core.store import Store
 
 
 @dataclass

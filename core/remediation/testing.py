@@ -13,7 +13,7 @@ migrated store, and helpers that put interviews, candidates, evidence and outcom
         dispatch(t.store, t.config, "acme")
         t.dingtalk.todo_list(), t.sms.message_list()   # what HR and the candidate got
 
-`python -m core.remediation.testing worker|zygote CONFIG TENANT` runs dispatch in a process that
+`python -m lifeline_hub.core.remediation.testing worker|zygote CONFIG TENANT` runs dispatch in a process that
 dies on purpose (the crash tests and `tests/bench/bench_drill.py`).
 """
 
@@ -36,22 +36,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.aliyun_sms import plugin as sms_plugin
-from connectors.aliyun_sms.emulator import create_app as sms_app
-from connectors.aliyun_sms.emulator_state import EmulatorSettings as SmsEmulatorSettings
-from connectors.aliyun_sms.emulator_state import SmsWorld, Template
-from connectors.dingtalk import plugin as dingtalk_plugin
-from connectors.dingtalk.emulator import create_app as dingtalk_app
-from connectors.dingtalk.emulator_state import DingTalkWorld
-from connectors.dingtalk.emulator_state import EmulatorSettings as DingTalkEmulatorSettings
-from connectors.email import plugin as email_plugin
-from connectors.feishu import plugin as feishu_plugin
-from connectors.feishu.emulator import EmulatorSettings as FeishuEmulatorSettings
-from connectors.feishu.emulator import FeishuWorld
-from connectors.feishu.emulator import create_app as feishu_app
-from core.config import Config, load
-from core.emulator import Faults, LoopbackServer
-from core.models import (
+from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
+from lifeline_hub.connectors.aliyun_sms.emulator import create_app as sms_app
+from lifeline_hub.connectors.aliyun_sms.emulator_state import EmulatorSettings as SmsEmulatorSettings
+from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld, Template
+from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
+from lifeline_hub.connectors.dingtalk.emulator import create_app as dingtalk_app
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld
+from lifeline_hub.connectors.dingtalk.emulator_state import EmulatorSettings as DingTalkEmulatorSettings
+from lifeline_hub.connectors.email import plugin as email_plugin
+from lifeline_hub.connectors.feishu import plugin as feishu_plugin
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings as FeishuEmulatorSettings
+from lifeline_hub.connectors.feishu.emulator import FeishuWorld
+from lifeline_hub.connectors.feishu.emulator import create_app as feishu_app
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.models import (
     Action,
     AppointmentThread,
     Candidate,
@@ -62,10 +62,10 @@ from core.models import (
     InterviewKind,
     OutcomeClass,
 )
-from core.outbox import DispatchSummary, dispatch
-from core.plugins import PluginHost
-from core.store import Store
-from core.store.schema import outcomes
+from lifeline_hub.core.outbox import DispatchSummary, dispatch
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import outcomes
 
 TENANT = "acme"
 ATS = f"{TENANT}.ats"
@@ -279,7 +279,7 @@ def killed_after_performing(config_path: Path, tenant: str, env: Mapping[str, st
     """Run `worker` in a real process and SIGKILL it right after its `nth` vendor call returned, before the
     store update; returns the key of the row it was performing."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "core.remediation.testing", "worker", str(config_path), tenant,
+        [sys.executable, "-m", "lifeline_hub.core.remediation.testing", "worker", str(config_path), tenant,
          "--pause-at", "performed", "--nth", str(nth)],
         cwd=Path(__file__).resolve().parents[2], env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
         text=True)
@@ -296,7 +296,7 @@ def killed_after_performing(config_path: Path, tenant: str, env: Mapping[str, st
 
 
 def main(argv: list[str]) -> None:
-    """`python -m core.remediation.testing worker|zygote CONFIG TENANT [--pause-at POINT [--nth N]]`."""
+    """`python -m lifeline_hub.core.remediation.testing worker|zygote CONFIG TENANT [--pause-at POINT [--nth N]]`."""
     mode, config_path, tenant, *rest = argv
     if mode == "zygote":
         zygote(Path(config_path), tenant)

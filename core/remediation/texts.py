@@ -1,14 +1,14 @@
 """Words of HR tasks, candidate messages and the reschedule pages, in zh-CN and en.
 
 A field marked `!u` (`{name!u}`) takes a value from outside Lifeline (candidate, ATS, vendor): fill
-these templates with `core.markup.fill`, which defangs it. Texts hold no URLs: links travel beside them.
+these templates with `lifeline_hub.core.markup.fill`, which defangs it. Texts hold no URLs: links travel beside them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from core.models import zone_info
+from lifeline_hub.core.models import zone_info
 
 LOCALES = ("zh-CN", "en")
 BEIJING = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.models import (
+from lifeline_hub.core.models import (
     Attendance,
     Audience,
     Channel,

@@ -27,17 +27,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.config import Config
-from core.links import LinkPurpose, LinkStatus, ResolvedLink, resolve
-from core.models import Interview, Slot, parse_instant, utcnow, zone_info
-from core.plugins import PluginHost
-from core.receiver.guards import FORM_LIMIT, read_body
-from core.remediation import hr
-from core.remediation.case import load_candidate
-from core.remediation.links import read_hr_link
-from core.remediation.reschedule.requests import acceptable, existing, offered_slots, submit
-from core.remediation.texts import LOCALES, REASONS, P, T, locale_of, when, window, zone_name
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.links import LinkPurpose, LinkStatus, ResolvedLink, resolve
+from lifeline_hub.core.models import Interview, Slot, parse_instant, utcnow, zone_info
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.receiver.guards import FORM_LIMIT, read_body
+from lifeline_hub.core.remediation import hr
+from lifeline_hub.core.remediation.case import load_candidate
+from lifeline_hub.core.remediation.links import read_hr_link
+from lifeline_hub.core.remediation.reschedule.requests import acceptable, existing, offered_slots, submit
+from lifeline_hub.core.remediation.texts import LOCALES, REASONS, P, T, locale_of, when, window, zone_name
+from lifeline_hub.core.store import Store
 
 log = logging.getLogger("lifeline.remediation")
 STYLE = (

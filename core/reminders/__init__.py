@@ -5,7 +5,7 @@
     app.include_router(confirm_router(store, config))        # the confirm page (`/c/{token}`)
 """
 
-from core.reminders.plan import PlanSummary, plan_reminders, replan_interview
-from core.reminders.web import confirm_router
+from lifeline_hub.core.reminders.plan import PlanSummary, plan_reminders, replan_interview
+from lifeline_hub.core.reminders.web import confirm_router
 
 __all__ = ["PlanSummary", "confirm_router", "plan_reminders", "replan_interview"]

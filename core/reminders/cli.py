@@ -11,7 +11,7 @@ import json
 import click
 from rich.markup import escape
 
-from core.cli import Context, err, out, require_hash_key
+from lifeline_hub.core.cli import Context, err, out, require_hash_key
 
 
 @click.group("reminders")
@@ -26,9 +26,9 @@ def reminders() -> None:
 @click.pass_obj
 def plan(ctx: Context, tenant: str, now_text: str | None, as_json: bool) -> None:
     """Plan (and withdraw) reminders from the schedule; `reminders dispatch` sends them."""
-    from core.models import parse_instant, utcnow
-    from core.reminders.plan import plan_reminders
-    from core.store import Store
+    from lifeline_hub.core.models import parse_instant, utcnow
+    from lifeline_hub.core.reminders.plan import plan_reminders
+    from lifeline_hub.core.store import Store
 
     cfg = ctx.config()
     cfg.tenant(tenant)
@@ -51,8 +51,8 @@ def plan(ctx: Context, tenant: str, now_text: str | None, as_json: bool) -> None
 @click.pass_obj
 def dispatch(ctx: Context, tenant: str, as_json: bool) -> None:
     """Send the tenant's due outbox rows (reminders and everything else due)."""
-    from core.outbox import dispatch as run
-    from core.store import Store
+    from lifeline_hub.core.outbox import dispatch as run
+    from lifeline_hub.core.store import Store
 
     cfg = ctx.config()
     require_hash_key(cfg, [tenant])  # everything due goes out, HR's tasks and their signed links too

@@ -5,7 +5,7 @@ calendar invitation of the interview version (same UID, its SEQUENCE); an SMS pa
 tokens as template variables `code` (join) and `confirm` (URLs cannot be SMS variables). The
 interviewers' reminder carries the ATS's meeting URL (when it is a web address) as its link.
 
-Texts are plain text (`core.markup`): links travel beside them as `links`, never inside, and a value
+Texts are plain text (`lifeline_hub.core.markup`): links travel beside them as `links`, never inside, and a value
 from outside Lifeline (the candidate's name) fills a `!u` field, so it arrives defanged and on one line.
 """
 
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.actions import CalendarInvite, Link
-from core.links import LinkPurpose, issue_token, join_link, public_base_url
-from core.markup import fill, untrusted
-from core.models import Audience, Interview, NotificationPurpose, zone_info
-from core.remediation.payloads import payload_of
-from core.remediation.render import interview_line
-from core.remediation.texts import T, locale_of, when, zone_name
-from core.reminders.routes import Person
-from core.store import Store
+from lifeline_hub.core.actions import CalendarInvite, Link
+from lifeline_hub.core.links import LinkPurpose, issue_token, join_link, public_base_url
+from lifeline_hub.core.markup import fill, untrusted
+from lifeline_hub.core.models import Audience, Interview, NotificationPurpose, zone_info
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.render import interview_line
+from lifeline_hub.core.remediation.texts import T, locale_of, when, zone_name
+from lifeline_hub.core.reminders.routes import Person
+from lifeline_hub.core.store import Store
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {

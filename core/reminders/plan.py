@@ -22,8 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.config import Config
-from core.models import (
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import (
     Action,
     ActionStatus,
     Channel,
@@ -32,15 +32,15 @@ from core.models import (
     InterviewStatus,
     NotificationPurpose,
 )
-from core.outbox import cancel, enqueue
-from core.remediation.case import load_interview
-from core.remediation.texts import locale_of
-from core.reminders.compose import Links, candidate_payload, links, staff_payload
-from core.reminders.reach import Reach, keys, load_reach, reminder_key
-from core.reminders.routes import Person, Route, candidate_routes, load_person, staff_route
-from core.reminders.schedule import STAFF_SLOTS, VARIANTS, send_time, slot_offsets
-from core.store import Store
-from core.store.schema import actions, interviews
+from lifeline_hub.core.outbox import cancel, enqueue
+from lifeline_hub.core.remediation.case import load_interview
+from lifeline_hub.core.remediation.texts import locale_of
+from lifeline_hub.core.reminders.compose import Links, candidate_payload, links, staff_payload
+from lifeline_hub.core.reminders.reach import Reach, keys, load_reach, reminder_key
+from lifeline_hub.core.reminders.routes import Person, Route, candidate_routes, load_person, staff_route
+from lifeline_hub.core.reminders.schedule import STAFF_SLOTS, VARIANTS, send_time, slot_offsets
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions, interviews
 
 log = logging.getLogger("lifeline.reminders")
 UPCOMING = (InterviewStatus.scheduled, InterviewStatus.confirmed)

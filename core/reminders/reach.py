@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import (
+from lifeline_hub.core.models import (
     ActionStatus,
     Channel,
     ConfirmationAction,
@@ -25,8 +25,8 @@ from core.models import (
     canonical_id,
     idempotency_key,
 )
-from core.reminders.schedule import STAFF_SLOTS, VARIANTS
-from core.store.schema import actions, evidence
+from lifeline_hub.core.reminders.schedule import STAFF_SLOTS, VARIANTS
+from lifeline_hub.core.store.schema import actions, evidence
 
 PURPOSES = frozenset(p.value for variants in VARIANTS.values() for p in variants)
 REACHED = frozenset({DeliveryStatus.delivered.value, DeliveryStatus.read.value})

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from core.config import CHANNEL_KINDS, Config, ConnectorSetup
-from core.models import Channel, Interview, NotificationPurpose
-from core.store.schema import candidates, contact_points
+from lifeline_hub.core.config import CHANNEL_KINDS, Config, ConnectorSetup
+from lifeline_hub.core.models import Channel, Interview, NotificationPurpose
+from lifeline_hub.core.store.schema import candidates, contact_points
 
 STAFF_PLUGINS = ("dingtalk", "feishu")
 

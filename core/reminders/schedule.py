@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.models import NotificationPurpose
-from core.remediation.messages import outside_quiet_hours
+from lifeline_hub.core.models import NotificationPurpose
+from lifeline_hub.core.remediation.messages import outside_quiet_hours
 
 SLOTS = (NotificationPurpose.reminder_t3d, NotificationPurpose.reminder_t1d, NotificationPurpose.reminder_t1h)
 """The configurable reminders (`policy.reminder_offsets_minutes` keys)."""

@@ -21,14 +21,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from core.config import Config
-from core.links import LinkPurpose, LinkStatus, ResolvedLink, links_source, resolve
-from core.models import Confirmation, ConfirmationAction, utcnow
-from core.receiver.guards import FORM_LIMIT, read_body
-from core.remediation.links import reschedule_link
-from core.remediation.texts import LOCALES, locale_of, when, zone_name
-from core.remediation.web import notice, page
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.links import LinkPurpose, LinkStatus, ResolvedLink, links_source, resolve
+from lifeline_hub.core.models import Confirmation, ConfirmationAction, utcnow
+from lifeline_hub.core.receiver.guards import FORM_LIMIT, read_body
+from lifeline_hub.core.remediation.links import reschedule_link
+from lifeline_hub.core.remediation.texts import LOCALES, locale_of, when, zone_name
+from lifeline_hub.core.remediation.web import notice, page
+from lifeline_hub.core.store import Store
 
 PAGE: dict[str, dict[str, str]] = {
     "zh-CN": {"title": "确认面试", "when": "面试时间：{when}（{zone}）", "confirm": "我会准时参加",

@@ -8,7 +8,7 @@
 (core.airflow.standalone) lets it act in real time beside the scheduler (`Sandbox.run_live`).
 """
 
-from core.sandbox.population import Booking, Intent, Kind, Traits, draw
-from core.sandbox.world import Sandbox, truth_of, worlds_of
+from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, Traits, draw
+from lifeline_hub.core.sandbox.world import Sandbox, truth_of, worlds_of
 
 __all__ = ["Booking", "Intent", "Kind", "Sandbox", "Traits", "draw", "truth_of", "worlds_of"]

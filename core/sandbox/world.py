@@ -30,10 +30,10 @@ from typing import Any
 
 import requests
 
-from core.config import Config
-from core.models import NotificationPurpose, utcnow, zone_info
-from core.models.time import advance_clock
-from core.sandbox.population import Booking, Intent, Kind, draw
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import NotificationPurpose, utcnow, zone_info
+from lifeline_hub.core.models.time import advance_clock
+from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, draw
 
 log = logging.getLogger("lifeline.sandbox")
 
@@ -131,7 +131,7 @@ class Sandbox:
             self.at(b.booked_at, self._book, b)
 
     def _sms_templates(self, sms: Any) -> None:
-        from connectors.aliyun_sms.emulator_state import Template
+        from lifeline_hub.connectors.aliyun_sms.emulator_state import Template
 
         for setup in self.config.instances(self.tenant):
             for purpose, code in (getattr(setup.settings, "templates", None) or {}).items():
@@ -491,7 +491,7 @@ def truth_of(b: Booking) -> str:
 
 def _page_says(page: requests.Response | None, answers: tuple[str, ...]) -> str:
     """Which of the pages' `answers` (keys of core.remediation.texts.P) a page shows, as HR or a candidate reads it."""
-    from core.remediation.texts import P
+    from lifeline_hub.core.remediation.texts import P
 
     text = page.text if page is not None else ""
     return next((key.split(".")[-1] for key in answers for lang in P if P[lang][key] in text), "unclear")

@@ -1,5 +1,5 @@
 """The store (SQLAlchemy 2 + Alembic): SQLite by default, PostgreSQL by URL."""
 
-from core.store.store import Store, StreamState, WriteSummary, insert_new
+from lifeline_hub.core.store.store import Store, StreamState, WriteSummary, insert_new
 
 __all__ = ["Store", "StreamState", "WriteSummary", "insert_new"]

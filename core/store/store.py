@@ -41,9 +41,9 @@ from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.connector import Checkpoint, Handoff, Malformed
-from core.http.redact import redact, redact_json
-from core.models import (
+from lifeline_hub.core.connector import Checkpoint, Handoff, Malformed
+from lifeline_hub.core.http.redact import redact, redact_json
+from lifeline_hub.core.models import (
     Attendance,
     Candidate,
     Channel,
@@ -59,7 +59,7 @@ from core.models import (
     canonical_id,
     utcnow,
 )
-from core.store import schema
+from lifeline_hub.core.store import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 APPOINTMENT = ("start_at", "end_at", "timezone", "thread", "join_url", "platform", "source_updated_at")

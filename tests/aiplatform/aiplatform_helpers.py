@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.aiplatform.emulator import AIPlatformWorld, EmulatorSettings, create_app
-from core.config import Config, ConnectorSetup
-from core.emulator import LoopbackServer
-from core.http import VendorError
-from core.store import Store
-from core.store.schema import evidence, interviews
-from core.sync import SyncSummary, sync_stream
+from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld, EmulatorSettings, create_app
+from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, interviews
+from lifeline_hub.core.sync import SyncSummary, sync_stream
 from tests.receiver.receiver_helpers import TENANT, instance_table, load_config
 
 SOURCE = f"{TENANT}.aip"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.aiplatform.connector import AIPlatformConnector
-from connectors.aiplatform.emulator import AIPlatformWorld
-from core.config import Config
-from core.emulator import Faults
-from core.http import Conflict, InvalidRequest
-from core.models import Action, NotificationPurpose, canonical_id, parse_instant, utcnow
-from core.store import Store
-from core.sync import build_connector, sync_stream
+from lifeline_hub.connectors.aiplatform.connector import AIPlatformConnector
+from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import Conflict, InvalidRequest
+from lifeline_hub.core.models import Action, NotificationPurpose, canonical_id, parse_instant, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import build_connector, sync_stream
 from tests.aiplatform.aiplatform_helpers import FAST, SOURCE, configure, platform, setup_of
 
 NEW = {"candidate": {"name": "张三", "email": "zhang@example.com", "external_ref": "cand-9"},

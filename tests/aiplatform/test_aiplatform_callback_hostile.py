@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.aiplatform.callback_kit import SECRET
-from connectors.aiplatform.signing import signed_headers, verify
-from core.connector import CallbackRejected
-from core.store import Store
+from lifeline_hub.connectors.aiplatform.callback_kit import SECRET
+from lifeline_hub.connectors.aiplatform.signing import signed_headers, verify
+from lifeline_hub.core.connector import CallbackRejected
+from lifeline_hub.core.store import Store
 from tests.receiver.hostile import DEEP, dumps, fuzz, instants, json_objects, json_values, nested, texts, wire
 from tests.receiver.receiver_helpers import NOW, Client, callback_client, stored_rows
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.aiplatform.emulator import AIPlatformWorld, create_app
-from core.emulator import FaultPlan
-from core.models import parse_instant
+from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld, create_app
+from lifeline_hub.core.emulator import FaultPlan
+from lifeline_hub.core.models import parse_instant
 from tests.aiplatform.aiplatform_helpers import platform
 
 

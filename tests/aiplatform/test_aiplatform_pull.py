@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.aiplatform.emulator import AIPlatformWorld
-from connectors.aiplatform.emulator_state import PlatformError
-from core.connector import Checkpoint
-from core.emulator import Faults
-from core.models import (
+from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld
+from lifeline_hub.connectors.aiplatform.emulator_state import PlatformError
+from lifeline_hub.core.connector import Checkpoint
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.models import (
     Attendance,
     DeadlineBasis,
     InterviewKind,
@@ -23,9 +23,9 @@ from core.models import (
     canonical_id,
     parse_instant,
 )
-from core.store import Store
-from core.store.schema import evidence, sync_state
-from core.sync import build_connector, sync_stream
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, sync_state
+from lifeline_hub.core.sync import build_connector, sync_stream
 from tests.aiplatform.aiplatform_helpers import (
     FAST,
     SOURCE,

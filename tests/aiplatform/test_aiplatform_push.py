@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.emulator import Faults, free_port
-from core.store import Store
-from core.sync import sync_stream
+from lifeline_hub.core.emulator import Faults, free_port
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import sync_stream
 from tests.aiplatform.aiplatform_helpers import (
     SOURCE,
     configure,

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.aiplatform.connector import AIPlatformConnector
-from connectors.aiplatform.settings import AIPlatformSettings
-from connectors.aiplatform.signing import signature, signed_headers
-from core.connections import Credentials
-from core.connector import CallbackRejected, CallbackRequest, Instance
-from core.models import LinkEvent, utcnow
+from lifeline_hub.connectors.aiplatform.connector import AIPlatformConnector
+from lifeline_hub.connectors.aiplatform.settings import AIPlatformSettings
+from lifeline_hub.connectors.aiplatform.signing import signature, signed_headers
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, Instance
+from lifeline_hub.core.models import LinkEvent, utcnow
 
 NOW = utcnow()
 EVENT = {"id": "evt_0001", "type": "technical.join_error", "invitation_id": "inv_1", "attempt": 0,

@@ -18,11 +18,11 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from core import Checkpoint, Connector, StreamInfo, hookimpl
-from core.connector import StreamItem
-from core.http.errors import AuthFailed, RateLimited, TransientError
-from core.models import Interview, utcnow
-from core.plugins import PluginHost
+from lifeline_hub.core import Checkpoint, Connector, StreamInfo, hookimpl
+from lifeline_hub.core.connector import StreamItem
+from lifeline_hub.core.http.errors import AuthFailed, RateLimited, TransientError
+from lifeline_hub.core.models import Interview, utcnow
+from lifeline_hub.core.plugins import PluginHost
 
 SECRET = "tinyats-secret-value-1"
 APP_KEY = "tinyats-app-key-42"

@@ -1,7 +1,7 @@
 """Airflow's test environment, set before the first `import airflow` (Airflow reads its config then).
 
 Only the tests under tests/airflow import Airflow. The environment they change (Airflow's task
-runner exports `AIRFLOW_CTX_*`, which `core.connections` reads) is restored after each test so the
+runner exports `AIRFLOW_CTX_*`, which `lifeline_hub.core.connections` reads) is restored after each test so the
 rest of the suite, run in the same process, never sees it. The plugin manifest of the installed
 plugins is written where the DAG file looks by default, `$AIRFLOW_HOME/lifeline-plugins.json`.
 """
@@ -53,8 +53,8 @@ def airflow_db() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def plugin_manifest() -> Path:
     """The manifest of the installed plugins (the built-ins), as `lifeline plugins --manifest` writes it."""
-    from core.airflow import manifest
-    from core.plugins import PluginHost
+    from lifeline_hub.core.airflow import manifest
+    from lifeline_hub.core.plugins import PluginHost
 
     return manifest.write(PluginHost().load_entry_points(), _HOME / manifest.FILE_NAME)
 

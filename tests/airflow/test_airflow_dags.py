@@ -10,8 +10,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
 
-from core.airflow.dags import evidence, run_time
-from core.airflow.layout import read
+from lifeline_hub.core.airflow.dags import evidence, run_time
+from lifeline_hub.core.airflow.layout import read
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -100,9 +100,9 @@ def test_a_missing_plugins_toml_is_an_import_error(monkeypatch: pytest.MonkeyPat
 
 def test_fifty_tenants_parse_within_budget_without_loading_plugins(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.plugins
+    import lifeline_hub.core.plugins
 
-    monkeypatch.setattr(core.plugins, "get_host", lambda: pytest.fail("plugins loaded at parse time"))
+    monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", lambda: pytest.fail("plugins loaded at parse time"))
     tenants = "".join(f'[tenants.t{i}.connectors.dt]\nplugin = "dingtalk"\n[tenants.t{i}.connectors.fs]\n'
                       f'plugin = "feishu"\n[tenants.t{i}.connectors.ai]\nplugin = "aiplatform"\n' for i in range(50))
     dagbag = bag(tmp_path, monkeypatch, tenants)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from airflow.sdk import RetryAction
 
-from core.airflow import tasks
-from core.airflow.retry import VendorRetryPolicy
-from core.config import ConfigError
-from core.store import Store
+from lifeline_hub.core.airflow import tasks
+from lifeline_hub.core.airflow.retry import VendorRetryPolicy
+from lifeline_hub.core.config import ConfigError
+from lifeline_hub.core.store import Store
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 REFUSED = ("LIFELINE_HASH_KEY is not set: HR links would be signed with the public development key; set a secret "
@@ -51,7 +51,7 @@ def test_a_sandbox_tenant_s_tasks_run_with_a_warning(tmp_path: Path, store: Stor
                                                      caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.delenv("LIFELINE_HASH_KEY", raising=False)
     path = config(tmp_path, store)
-    with caplog.at_level(logging.WARNING, logger="core.airflow.tasks"):
+    with caplog.at_level(logging.WARNING, logger="lifeline_hub.core.airflow.tasks"):
         assert tasks.remediate(path, "sandbox", NOW)["planned"] == 0
         assert tasks.dispatch(path, "sandbox")["claimed"] == 0
     assert [r.getMessage() for r in caplog.records] == [

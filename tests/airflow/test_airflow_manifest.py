@@ -16,8 +16,8 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow_tinyats import host as tinyats_host
 from airflow_tinyats import write_config
 
-import core.plugins
-from core.airflow import manifest, tasks
+import lifeline_hub.core.plugins
+from lifeline_hub.core.airflow import manifest, tasks
 from tests.conftest import run_cli
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -27,7 +27,7 @@ def bag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> DagBag:
     path = tmp_path / "plugins.toml"
     path.write_text(text, encoding="utf-8")
     monkeypatch.setenv("LIFELINE_CONFIG", str(path))
-    monkeypatch.setattr(core.plugins, "get_host", lambda: pytest.fail("plugins loaded at parse time"))
+    monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", lambda: pytest.fail("plugins loaded at parse time"))
     return DagBag(dag_folder=str(DAGS))
 
 
@@ -100,7 +100,7 @@ def test_a_plugin_blocked_when_the_manifest_was_written_is_an_import_error(
     assert result.returncode == 0, result.stderr
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(path))
     error = import_error(bag(tmp_path, monkeypatch, '[tenants.acme.connectors.fs]\nplugin = "feishu"\n'))
-    assert ("plugins.toml: tenants.acme.connectors.fs.plugin: plugin 'feishu' (distribution lifeline 0.1.0) "
+    assert ("plugins.toml: tenants.acme.connectors.fs.plugin: plugin 'feishu' (distribution lifeline-hub 0.1.0) "
             "is disabled: blocked by LIFELINE_DISABLE_PLUGINS") in error
 
 
@@ -161,9 +161,9 @@ def test_an_unreadable_manifest_is_an_import_error(tmp_path: Path, monkeypatch: 
 def test_plan_trusts_the_loaded_plugins_and_warns_when_the_manifest_is_stale(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     config = str(write_config(tmp_path, "http://127.0.0.1:9"))
-    monkeypatch.setattr(core.plugins, "get_host", tinyats_host)
+    monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", tinyats_host)
     live = [{"instance": "acme.ats", "stream": "interviews"}]
-    with caplog.at_level(logging.WARNING, logger="core.airflow.tasks"):
+    with caplog.at_level(logging.WARNING, logger="lifeline_hub.core.airflow.tasks"):
         assert tasks.plan_sync(config, "acme", ["ats"], live) == live
         assert caplog.records == []
         assert tasks.plan_sync(config, "acme", ["ats"], [*live, {"instance": "acme.ats", "stream": "gone"}]) == live
@@ -175,7 +175,7 @@ def test_plan_trusts_the_loaded_plugins_and_warns_when_the_manifest_is_stale(
 
 def test_make_airflow_writes_the_manifest_where_its_dag_processor_looks(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.airflow.standalone import airflow_env
+    from lifeline_hub.core.airflow.standalone import airflow_env
 
     monkeypatch.delenv("LIFELINE_PLUGIN_MANIFEST", raising=False)
     env = airflow_env(tmp_path, tmp_path / "plugins.toml", {})

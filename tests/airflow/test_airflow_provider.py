@@ -15,13 +15,14 @@ from airflow.sdk import BaseHook, RetryAction
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk._shared.secrets_masker.secrets_masker import DEFAULT_SENSITIVE_FIELDS
 
-from core.airflow.hooks import DingTalkHook
-from core.airflow.masking import secret_values, sensitive
-from core.airflow.provider import get_provider_info
-from core.airflow.retry import VendorRetryPolicy
-from core.config import ConfigError
-from core.connections import ConnectionNotFound, Credentials
-from core.http.errors import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError
+from lifeline_hub import DISTRIBUTION
+from lifeline_hub.core.airflow.hooks import DingTalkHook
+from lifeline_hub.core.airflow.masking import secret_values, sensitive
+from lifeline_hub.core.airflow.provider import get_provider_info
+from lifeline_hub.core.airflow.retry import VendorRetryPolicy
+from lifeline_hub.core.config import ConfigError
+from lifeline_hub.core.connections import ConnectionNotFound, Credentials
+from lifeline_hub.core.http.errors import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError
 
 
 def airflow_hides(key: str) -> bool:
@@ -33,7 +34,7 @@ def test_provider_info_matches_airflows_schema_and_the_distribution() -> None:
     info = get_provider_info()
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
-    assert info["package-name"] == distribution("lifeline").metadata["Name"]
+    assert info["package-name"] == distribution(DISTRIBUTION).metadata["Name"]
     assert [t["connection-type"] for t in info["connection-types"]] == ["dingtalk", "feishu", "aiplatform"]
 
 

@@ -23,13 +23,13 @@ from airflow.sdk._shared.secrets_masker import redact
 from airflow.utils.session import create_session
 from airflow_tinyats import SECRET, World, connection, create_app, host, write_config
 
-import core.plugins
-from connectors.dingtalk import plugin as dingtalk_plugin
-from connectors.dingtalk.testing import emulated
-from core.airflow import manifest
-from core.emulator import LoopbackServer
-from core.plugins import PluginHost
-from core.store import Store, schema
+import lifeline_hub.core.plugins
+from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
+from lifeline_hub.connectors.dingtalk.testing import emulated
+from lifeline_hub.core.airflow import manifest
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store, schema
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -54,7 +54,7 @@ def store(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
         monkeypatch.setenv("LIFELINE_CONFIG", str(config))
         monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(manifest.write(host(), tmp_path / "plugins.json")))
         monkeypatch.setenv("AIRFLOW_CONN_TINYATS_ACME", connection())
-        monkeypatch.setattr(core.plugins, "get_host", host)
+        monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", host)
         s = Store(f"sqlite:///{tmp_path / 'lifeline.db'}")
         s.upgrade()
         yield s
@@ -134,7 +134,7 @@ def test_sync_dag_reads_the_dingtalk_emulators_calendar_over_http(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     host = PluginHost()
     host.register(dingtalk_plugin, "dingtalk")
-    monkeypatch.setattr(core.plugins, "get_host", lambda: host)
+    monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", lambda: host)
     with emulated(users=2) as dt:
         event = dt.world.add_calendar_event("union1", "二面 面试", time.time() + 7200, time.time() + 10800, ["union2"])
         settings = dt.world.settings

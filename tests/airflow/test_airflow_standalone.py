@@ -8,14 +8,14 @@ from pathlib import Path
 
 import requests
 
-from connectors.aliyun_sms import plugin as sms_plugin
-from connectors.dingtalk import plugin as dingtalk_plugin
-from connectors.email import plugin as email_plugin
-from core.airflow.standalone import airflow_env, serve_emulators
-from core.config import load
-from core.emulator import free_port
-from core.plugins import PluginHost
-from core.sync import build_connector
+from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
+from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
+from lifeline_hub.connectors.email import plugin as email_plugin
+from lifeline_hub.core.airflow.standalone import airflow_env, serve_emulators
+from lifeline_hub.core.config import load
+from lifeline_hub.core.emulator import free_port
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.sync import build_connector
 
 
 def test_emulators_are_served_where_the_config_points_and_connections_reach_them(tmp_path: Path) -> None:

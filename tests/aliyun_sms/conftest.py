@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from core.emulator import LoopbackServer
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.store import Store
 from tests.aliyun_sms.sms_helpers import make_connector, seed
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import requests
 
-from connectors.aliyun_sms.emulator import SmsWorld
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from connectors.aliyun_sms.settings import AliyunSmsSettings
-from core import Credentials, Instance
-from core.models import Action, Candidate, ContactPoint, utcnow
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.emulator import SmsWorld
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.connectors.aliyun_sms.settings import AliyunSmsSettings
+from lifeline_hub.core import Credentials, Instance
+from lifeline_hub.core.models import Action, Candidate, ContactPoint, utcnow
+from lifeline_hub.core.store import Store
 
 KEY_ID, SECRET = "LTAI5tEmulatorKeyId00001", "emulator-access-key-secret-00001"
 PUSH_TOKEN = "push-token-for-tests"

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.aliyun_sms.callback_kit import PUSH_TOKEN
-from connectors.aliyun_sms.records import BEIJING
-from core.models import zone_info
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.callback_kit import PUSH_TOKEN
+from lifeline_hub.connectors.aliyun_sms.records import BEIJING
+from lifeline_hub.core.models import zone_info
+from lifeline_hub.core.store import Store
 from tests.receiver.hostile import DEEP, dumps, fuzz, json_objects, json_values, texts
 from tests.receiver.receiver_helpers import NOW, Client, callback_client, stored_rows
 

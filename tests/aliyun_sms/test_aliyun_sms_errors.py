@@ -7,13 +7,20 @@ from typing import Any
 
 import pytest
 
-from connectors.aliyun_sms.codes import BUSINESS, GATEWAY, ChannelPaused
-from connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from core.emulator import LoopbackServer
-from core.http import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError, VendorError
-from core.models import DeliveryEvent, DeliveryStatus, DeliveryType, Notification
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.codes import BUSINESS, GATEWAY, ChannelPaused
+from lifeline_hub.connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.http import (
+    AuthFailed,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+    VendorError,
+)
+from lifeline_hub.core.models import DeliveryEvent, DeliveryStatus, DeliveryType, Notification
+from lifeline_hub.core.store import Store
 from tests.aliyun_sms.sms_helpers import calls, drive, make_connector, send_action
 
 RAISED: dict[str, type[VendorError]] = {

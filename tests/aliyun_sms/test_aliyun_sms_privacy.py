@@ -7,12 +7,12 @@ import logging
 import pytest
 import requests
 
-from connectors.aliyun_sms.emulator import create_app
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from connectors.aliyun_sms.receipts import with_sent
-from core.emulator import Faults, LoopbackServer
-from core.http import TransientError
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.emulator import create_app
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.connectors.aliyun_sms.receipts import with_sent
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.http import TransientError
+from lifeline_hub.core.store import Store
 from tests.aliyun_sms.sms_helpers import RAW_NUMBERS, drive, make_connector, send_action
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.aliyun_sms import plugin
-from connectors.aliyun_sms.emulator import SmsWorld
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from connectors.aliyun_sms.receipts import with_sent
-from core.connector import CallbackRejected, CallbackRequest
-from core.models import DeliveryEvent, DeliveryType, utcnow, zone_info
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms import plugin
+from lifeline_hub.connectors.aliyun_sms.emulator import SmsWorld
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.connectors.aliyun_sms.receipts import with_sent
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest
+from lifeline_hub.core.models import DeliveryEvent, DeliveryType, utcnow, zone_info
+from lifeline_hub.core.store import Store
 from tests.aliyun_sms.sms_helpers import KEY_ID, PUSH_TOKEN, SECRET, SOURCE, make_connector, seed, send_action
 from tests.receiver.receiver_helpers import instance_table, load_config, plugin_host, running_receiver
 

@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.aliyun_sms.emulator import SmsWorld
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from connectors.aliyun_sms.receipts import with_sent
-from core.config import ConnectorSetup, InstanceConfig
-from core.connector import Checkpoint, Malformed
-from core.http import AuthFailed
-from core.models import DeliveryEvent, utcnow
-from core.store import Store
-from core.store.schema import evidence
-from core.sync import sync_stream
+from lifeline_hub.connectors.aliyun_sms.emulator import SmsWorld
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.connectors.aliyun_sms.receipts import with_sent
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.connector import Checkpoint, Malformed
+from lifeline_hub.core.http import AuthFailed
+from lifeline_hub.core.models import DeliveryEvent, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
+from lifeline_hub.core.sync import sync_stream
 from tests.aliyun_sms.sms_helpers import SOURCE, TENANT, calls, make_connector, seed, send_action
 
 

@@ -7,14 +7,14 @@ from datetime import datetime
 import pytest
 import requests
 
-from connectors.aliyun_sms import plugin
-from connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
-from connectors.aliyun_sms.plugin import AliyunSmsConnector
-from core.emulator import LoopbackServer
-from core.http import InvalidRequest, TransientError
-from core.models import DeliveryStatus, DeliveryType, Notification, zone_info
-from core.plugins import PluginHost
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms import plugin
+from lifeline_hub.connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
+from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.http import InvalidRequest, TransientError
+from lifeline_hub.core.models import DeliveryStatus, DeliveryType, Notification, zone_info
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
 from tests.aliyun_sms.sms_helpers import RAW_NUMBERS, REMINDER, calls, drive, make_connector, send_action
 
 
@@ -23,7 +23,7 @@ def test_the_plugin_registers_the_connector() -> None:
     host.register(plugin, "aliyun_sms")
     cls = host.connector("aliyun_sms")
     assert cls.actions == ("send_sms",) and [s.name for s in cls.streams] == ["receipts"]
-    assert cls.emulator == "connectors.aliyun_sms.emulator:create_app"
+    assert cls.emulator == "lifeline_hub.connectors.aliyun_sms.emulator:create_app"
 
 
 def test_a_send_uses_the_normalised_number_and_the_purpose_template(connector: AliyunSmsConnector,

@@ -7,16 +7,16 @@ import time
 import pytest
 import requests
 
-from connectors.aliyun_sms.client import AliyunAuth, AliyunSmsClient
-from connectors.aliyun_sms.emulator import SmsWorld
-from connectors.aliyun_sms.signing import (
+from lifeline_hub.connectors.aliyun_sms.client import AliyunAuth, AliyunSmsClient
+from lifeline_hub.connectors.aliyun_sms.emulator import SmsWorld
+from lifeline_hub.connectors.aliyun_sms.signing import (
     EMPTY_SHA256,
     canonical_query,
     percent_encode,
     v2_signature,
     v3_authorization,
 )
-from core.http import AuthFailed, InvalidRequest
+from lifeline_hub.core.http import AuthFailed, InvalidRequest
 from tests.aliyun_sms.sms_helpers import KEY_ID, SECRET, calls
 
 # The V3 example of Alibaba Cloud's "Request syntax and signature method V3" page: POST / on ECS

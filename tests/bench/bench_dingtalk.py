@@ -16,13 +16,13 @@ from multiprocessing.synchronize import Event
 
 import requests
 
-from connectors.dingtalk.emulator import create_app
-from connectors.dingtalk.emulator_state import DingTalkWorld, EmulatorSettings
-from connectors.dingtalk.receipts import GETSENDRESULT
-from connectors.dingtalk.testing import Emulated
-from core.connector import Checkpoint
-from core.emulator import LoopbackServer, free_port
-from core.models import Channel, Notification, NotificationPurpose, from_epoch_seconds
+from lifeline_hub.connectors.dingtalk.emulator import create_app
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld, EmulatorSettings
+from lifeline_hub.connectors.dingtalk.receipts import GETSENDRESULT
+from lifeline_hub.connectors.dingtalk.testing import Emulated
+from lifeline_hub.core.connector import Checkpoint
+from lifeline_hub.core.emulator import LoopbackServer, free_port
+from lifeline_hub.core.models import Channel, Notification, NotificationPurpose, from_epoch_seconds
 
 USERS = 100
 SETTINGS = EmulatorSettings()  # the emulator's defaults: one app, 20 calls/s per API

@@ -34,29 +34,29 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.aiplatform.emulator import create_app as aiplatform_app
-from connectors.aiplatform.emulator_state import AIPlatformWorld
-from connectors.aiplatform.emulator_state import EmulatorSettings as AiSettings
-from connectors.aliyun_sms.emulator import create_app as sms_app
-from connectors.aliyun_sms.emulator_state import EmulatorSettings as SmsSettings
-from connectors.aliyun_sms.emulator_state import SmsWorld, Template
-from connectors.dingtalk.emulator import create_app as dingtalk_app
-from connectors.dingtalk.emulator_state import DingTalkWorld
-from connectors.dingtalk.emulator_state import EmulatorSettings as DtSettings
-from connectors.email.emulator import MailSettings, MailWorld
-from connectors.email.emulator import create_app as mail_app
-from connectors.feishu.actions import approval_uuid
-from connectors.feishu.emulator import EmulatorSettings as FsSettings
-from connectors.feishu.emulator import FeishuWorld
-from connectors.feishu.emulator import create_app as feishu_app
-from core.config import Config, load
-from core.connections import env_var_name
-from core.emulator import Faults, LoopbackServer
-from core.models import Action, ActionStatus, Candidate, ContactPoint, idempotency_key, utcnow
-from core.outbox import dispatch, enqueue
-from core.plugins import get_host
-from core.store import Store
-from core.store.schema import actions
+from lifeline_hub.connectors.aiplatform.emulator import create_app as aiplatform_app
+from lifeline_hub.connectors.aiplatform.emulator_state import AIPlatformWorld
+from lifeline_hub.connectors.aiplatform.emulator_state import EmulatorSettings as AiSettings
+from lifeline_hub.connectors.aliyun_sms.emulator import create_app as sms_app
+from lifeline_hub.connectors.aliyun_sms.emulator_state import EmulatorSettings as SmsSettings
+from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld, Template
+from lifeline_hub.connectors.dingtalk.emulator import create_app as dingtalk_app
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld
+from lifeline_hub.connectors.dingtalk.emulator_state import EmulatorSettings as DtSettings
+from lifeline_hub.connectors.email.emulator import MailSettings, MailWorld
+from lifeline_hub.connectors.email.emulator import create_app as mail_app
+from lifeline_hub.connectors.feishu.actions import approval_uuid
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings as FsSettings
+from lifeline_hub.connectors.feishu.emulator import FeishuWorld
+from lifeline_hub.connectors.feishu.emulator import create_app as feishu_app
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.connections import env_var_name
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.models import Action, ActionStatus, Candidate, ContactPoint, idempotency_key, utcnow
+from lifeline_hub.core.outbox import dispatch, enqueue
+from lifeline_hub.core.plugins import get_host
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions
 from tests.pgserver import create_database, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,11 +146,11 @@ def vendors() -> Iterator[Vendors]:
         for world in (dingtalk, feishu, platform, sms, mail):
             world.configure_faults(FAULTS)
             stack.callback(world.close)
-        from connectors.aiplatform.connector import AIPlatformConnector
-        from connectors.aliyun_sms.plugin import AliyunSmsConnector
-        from connectors.dingtalk.plugin import DingTalkConnector
-        from connectors.email.plugin import EmailConnector
-        from connectors.feishu.plugin import FeishuConnector
+        from lifeline_hub.connectors.aiplatform.connector import AIPlatformConnector
+        from lifeline_hub.connectors.aliyun_sms.plugin import AliyunSmsConnector
+        from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+        from lifeline_hub.connectors.email.plugin import EmailConnector
+        from lifeline_hub.connectors.feishu.plugin import FeishuConnector
 
         connections = {"drill_dt": DingTalkConnector.emulator_connection(dingtalk),
                        "drill_fs": FeishuConnector.emulator_connection(feishu),
@@ -329,7 +329,7 @@ def worker(config: Config, stop: Path, rng: random.Random) -> None:
 
 
 def rows(store: Store) -> list[Action]:
-    from core.outbox.queue import _action
+    from lifeline_hub.core.outbox.queue import _action
 
     with store.engine.connect() as conn:
         return [_action(r) for r in conn.execute(sa.select(actions))]
@@ -378,7 +378,7 @@ def count(v: Vendors, planned: dict[str, Action]) -> dict[str, int]:
 
 def _same_instant(event_time: Any, iso: str) -> bool:
     """A DingTalk event time (`{"dateTime": ..., "timeZone": ...}`) against an ISO instant."""
-    from core.models import parse_instant
+    from lifeline_hub.core.models import parse_instant
 
     value = event_time.get("dateTime") if isinstance(event_time, dict) else event_time
     return parse_instant(str(value), "Asia/Shanghai") == parse_instant(iso)

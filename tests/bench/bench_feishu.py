@@ -15,11 +15,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from connectors.feishu.common import FeishuSettings
-from connectors.feishu.emulator import FeishuWorld, create_app
-from connectors.feishu.plugin import FeishuConnector
-from core import Checkpoint, Credentials, Instance
-from core.emulator import LoopbackServer
+from lifeline_hub.connectors.feishu.common import FeishuSettings
+from lifeline_hub.connectors.feishu.emulator import FeishuWorld, create_app
+from lifeline_hub.connectors.feishu.plugin import FeishuConnector
+from lifeline_hub.core import Checkpoint, Credentials, Instance
+from lifeline_hub.core.emulator import LoopbackServer
 
 Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]

@@ -43,9 +43,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import Connector, StreamInfo, hookimpl
-from core.config import Config, PolicySettings, load
-from core.models import (
+from lifeline_hub.core import Connector, StreamInfo, hookimpl
+from lifeline_hub.core.config import Config, PolicySettings, load
+from lifeline_hub.core.models import (
     RECORD_TYPES,
     Attendance,
     Audience,
@@ -57,9 +57,9 @@ from core.models import (
     Notification,
     RescheduleRequest,
 )
-from core.plugins import PluginHost
-from core.store import Store
-from core.store.schema import actions, evidence, interviews, outcomes
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions, evidence, interviews, outcomes
 
 TENANT = "bench"
 FULL, QUICK = 100_000, 10_000
@@ -320,7 +320,7 @@ def add_new_events(path: Path, share: float, now: datetime, later: datetime) -> 
 
 def child(url: str, now: str) -> None:
     """Run one reconcile (in a child process) and print its seconds and the process's peak RSS."""
-    from core.reconcile import reconcile
+    from lifeline_hub.core.reconcile import reconcile
 
     cfg, host = bench_config(Path(url.removeprefix("sqlite:///")).parent)
     started = time.perf_counter()

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.dingtalk.records import parse_event_marker
-from connectors.dingtalk.testing import Emulated, emulated
-from core.emulator import Faults
-from core.http import InvalidRequest, TransientError
-from core.models import Action, utcnow
+from lifeline_hub.connectors.dingtalk.records import parse_event_marker
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import InvalidRequest, TransientError
+from lifeline_hub.core.models import Action, utcnow
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.dingtalk.callback_kit import AES_KEY, APPKEY, CORP_ID, PROCESS_CODE, TOKEN
-from connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, signature, timestamp_seconds
-from core.store import Store
+from lifeline_hub.connectors.dingtalk.callback_kit import AES_KEY, APPKEY, CORP_ID, PROCESS_CODE, TOKEN
+from lifeline_hub.connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, signature, timestamp_seconds
+from lifeline_hub.core.store import Store
 from tests.receiver.hostile import DEEP, fuzz, json_objects, json_values, texts
 from tests.receiver.receiver_helpers import NOW, Client, callback_client, stored_rows
 

@@ -14,12 +14,12 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.dingtalk.crypto import DingTalkCrypto
-from connectors.dingtalk.plugin import DingTalkConnector
-from connectors.dingtalk.testing import Emulated, emulated
-from core.connector import CallbackRejected, CallbackRequest, CallbackResult
-from core.emulator import Faults, LoopbackServer
-from core.models import Action, DeliveryEvent, RescheduleRequest, utcnow
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
+from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.models import Action, DeliveryEvent, RescheduleRequest, utcnow
 
 
 @dataclass

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from connectors.dingtalk.emulator_state import DingTalkWorld
-from connectors.dingtalk.plugin import DingTalkConnector
-from connectors.dingtalk.testing import Emulated, emulated, handoff
-from core.connector import Checkpoint
-from core.models import Action, DeliveryEvent, Interview, Notification, RescheduleRequest, utcnow
-from core.testkit import cassette, recording
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld
+from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated, handoff
+from lifeline_hub.core.connector import Checkpoint
+from lifeline_hub.core.models import Action, DeliveryEvent, Interview, Notification, RescheduleRequest, utcnow
+from lifeline_hub.core.testkit import cassette, recording
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "dingtalk"
 SETTINGS: dict[str, Any] = {"operator_union_id": "union1", "approval_process_codes": ["PROC-RESCHEDULE"],

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from connectors.dingtalk.client import DingTalkHttp
-from core.emulator import LoopbackServer
-from core.http import (
+from lifeline_hub.connectors.dingtalk.client import DingTalkHttp
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.http import (
     AuthFailed,
     Conflict,
     InvalidRequest,
@@ -26,7 +26,7 @@ from core.http import (
     TransientError,
     VendorError,
 )
-from core.http.testing import FakeClock
+from lifeline_hub.core.http.testing import FakeClock
 
 Answer = tuple[int, Any]  # status, JSON body (a str is sent as text/html or text/plain)
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, signature, timestamp_seconds
+from lifeline_hub.connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, signature, timestamp_seconds
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 OWNER = "dingappkey0001"

@@ -14,10 +14,10 @@ import requests
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.dingtalk.crypto import DingTalkCrypto
-from connectors.dingtalk.emulator import create_app
-from connectors.dingtalk.emulator_state import DingTalkApp, DingTalkWorld, EmulatorSettings
-from core.emulator import Faults, LoopbackServer
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
+from lifeline_hub.connectors.dingtalk.emulator import create_app
+from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkApp, DingTalkWorld, EmulatorSettings
+from lifeline_hub.core.emulator import Faults, LoopbackServer
 
 APPKEY, SECRET, AGENT = "dingapp01", "secret-01", 3001
 OTHER_KEY, OTHER_SECRET = "dingapp02", "secret-02"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from core.models import InterviewKind, OutcomeClass, utcnow
-from core.outbox import dispatch, rows
-from core.remediation import remediate
-from core.remediation.testing import TENANT, emulated_tenant
+from lifeline_hub.core.models import InterviewKind, OutcomeClass, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.testing import TENANT, emulated_tenant
 from tests.markup_helpers import HOSTILE_NAMES, SHOWN_NAMES, assert_markdown_shows, assert_plain_shows
 
 NOW = utcnow().replace(microsecond=0)

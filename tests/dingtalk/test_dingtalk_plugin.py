@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.dingtalk import plugin
-from connectors.dingtalk.testing import Emulated, emulated
-from core.config import ConfigError, load
-from core.models import Action, utcnow
-from core.plugins import PluginHost
-from core.store import Store
-from core.sync import build_connector, sync_stream
+from lifeline_hub.connectors.dingtalk import plugin
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated
+from lifeline_hub.core.config import ConfigError, load
+from lifeline_hub.core.models import Action, utcnow
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import build_connector, sync_stream
 
 
 @pytest.fixture

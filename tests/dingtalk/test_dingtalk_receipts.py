@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from connectors.dingtalk.plugin import DingTalkConnector
-from connectors.dingtalk.receipts import GETSENDRESULT
-from connectors.dingtalk.testing import Emulated, emulated, handoff
-from core.connector import ActionResult, Checkpoint, Malformed, StreamItem
-from core.emulator import Faults
-from core.models import Action, DeliveryEvent, Notification, utcnow
+from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+from lifeline_hub.connectors.dingtalk.receipts import GETSENDRESULT
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated, handoff
+from lifeline_hub.core.connector import ActionResult, Checkpoint, Malformed, StreamItem
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.models import Action, DeliveryEvent, Notification, utcnow
 
 POLL = f"POST {GETSENDRESULT}"
 

@@ -10,15 +10,15 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connectors.dingtalk.plugin import DingTalkConnector
-from connectors.dingtalk.testing import Emulated, emulated, handoff
-from core.config import ConnectorSetup
-from core.connector import ActionResult, Checkpoint
-from core.emulator import Faults
-from core.http import VendorError
-from core.models import Action, Notification, utcnow
-from core.store import Store, schema
-from core.sync import SyncSummary, sync_stream
+from lifeline_hub.connectors.dingtalk.plugin import DingTalkConnector
+from lifeline_hub.connectors.dingtalk.testing import Emulated, emulated, handoff
+from lifeline_hub.core.config import ConnectorSetup
+from lifeline_hub.core.connector import ActionResult, Checkpoint
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.models import Action, Notification, utcnow
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.sync import SyncSummary, sync_stream
 
 T = TypeVar("T")
 HOUR = 3600.0

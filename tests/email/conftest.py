@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.email.emulator_state import MailSettings, MailWorld
-from connectors.email.plugin import EmailConnector
-from core.store import Store
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import make_connector, seed
 
 

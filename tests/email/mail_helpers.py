@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from icalendar import Calendar
 
-from connectors.email.emulator_state import MailWorld
-from connectors.email.plugin import EmailConnector
-from connectors.email.settings import EmailSettings
-from core import Credentials, Instance
-from core.models import Action, Candidate, ContactPoint, utcnow
-from core.store import Store
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.connectors.email.settings import EmailSettings
+from lifeline_hub.core import Credentials, Instance
+from lifeline_hub.core.models import Action, Candidate, ContactPoint, utcnow
+from lifeline_hub.core.store import Store
 
 TENANT, SOURCE, ATS = "acme", "acme.mail", "acme.ats"
 ADDRESS, BOUNCE = "Zhang.San@example.org", "bounce@example.org"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.email.emulator_state import MailSettings, MailWorld
-from core.config import Config, load
-from core.models import ActionStatus, utcnow
-from core.outbox import dispatch, queue
-from core.remediation.testing import killed_after_performing, plugin_host
-from core.store import Store
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.models import ActionStatus, utcnow
+from lifeline_hub.core.outbox import dispatch, queue
+from lifeline_hub.core.remediation.testing import killed_after_performing, plugin_host
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import ORGANIZER, SOURCE, TENANT, email_action, invite, parse, seed
 
 ROOT = Path(__file__).resolve().parents[2]

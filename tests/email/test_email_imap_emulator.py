@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.email import plugin as email_plugin
-from connectors.email.emulator import create_app
-from connectors.email.emulator_state import MailSettings, MailWorld
-from connectors.email.plugin import EmailConnector
-from core.airflow.standalone import serve_emulators
-from core.config import load
-from core.emulator import Faults, LoopbackServer, free_port
-from core.plugins import PluginHost
-from core.sync import build_connector
+from lifeline_hub.connectors.email import plugin as email_plugin
+from lifeline_hub.connectors.email.emulator import create_app
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.core.airflow.standalone import serve_emulators
+from lifeline_hub.core.config import load
+from lifeline_hub.core.emulator import Faults, LoopbackServer, free_port
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.sync import build_connector
 from tests.email.mail_helpers import self_signed
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.email.emulator_state import MailSettings, MailWorld
-from connectors.email.imap import mutf7
-from connectors.email.plugin import EmailConnector
-from core import Credentials
-from core.emulator import Faults
-from core.http import AuthFailed, InvalidRequest, TransientError
-from core.models import Notification
-from core.store import Store
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.connectors.email.imap import mutf7
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.core import Credentials
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError
+from lifeline_hub.core.models import Notification
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import email_action, invite, make_connector, parse, self_signed
 
 HUB = Credentials("mail", login="hub", password="s3cret")

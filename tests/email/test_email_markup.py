@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from connectors.email.emulator_state import MailWorld
-from core.models import Action, Candidate, ContactPoint
-from core.outbox import dispatch, enqueue
-from core.store import Store
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.core.models import Action, Candidate, ContactPoint
+from lifeline_hub.core.outbox import dispatch, enqueue
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import parse
 from tests.reminders.reminder_helpers import ATS, NOW, TENANT, make_config
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.email import plugin
-from connectors.email.emulator_state import MailWorld
-from connectors.email.plugin import EmailConnector
-from core.models import DeliveryStatus, Notification
-from core.plugins import PluginHost
+from lifeline_hub.connectors.email import plugin
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.core.models import DeliveryStatus, Notification
+from lifeline_hub.core.plugins import PluginHost
 from tests.email.mail_helpers import ADDRESS, ORGANIZER, START, calendar_of, email_action, invite, parse
 
 
@@ -17,7 +17,7 @@ def test_the_plugin_registers_the_connector() -> None:
     host.register(plugin, "email")
     cls = host.connector("email")
     assert cls.actions == ("send_email",) and cls.streams == ()
-    assert cls.emulator == "connectors.email.emulator:create_app"
+    assert cls.emulator == "lifeline_hub.connectors.email.emulator:create_app"
 
 
 def test_an_invitation_is_multipart_with_a_request(connector: EmailConnector, mail: MailWorld) -> None:

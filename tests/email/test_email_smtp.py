@@ -10,14 +10,14 @@ from typing import Literal
 import pytest
 import requests
 
-from connectors.email.emulator import create_app
-from connectors.email.emulator_state import MailSettings, MailWorld
-from connectors.email.plugin import EmailConnector
-from core import Credentials
-from core.emulator import Faults, LoopbackServer, free_port
-from core.http import AuthFailed, InvalidRequest, TransientError
-from core.models import DeliveryEvent, DeliveryStatus, DeliveryType
-from core.store import Store
+from lifeline_hub.connectors.email.emulator import create_app
+from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
+from lifeline_hub.connectors.email.plugin import EmailConnector
+from lifeline_hub.core import Credentials
+from lifeline_hub.core.emulator import Faults, LoopbackServer, free_port
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError
+from lifeline_hub.core.models import DeliveryEvent, DeliveryStatus, DeliveryType
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import BOUNCE, RAW_ADDRESSES, email_action, invite, make_connector, parse, self_signed
 
 Stage = Literal["rcpt", "data"]

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.feishu import plugin
-from connectors.feishu.common import FeishuSettings
-from connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
-from connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
-from connectors.feishu.plugin import FeishuConnector
-from core import CallbackRequest, Credentials, Instance
-from core.config import ConnectorSetup, InstanceConfig
-from core.emulator import LoopbackServer
-from core.models import Action
-from core.plugins import PluginHost
+from lifeline_hub.connectors.feishu import plugin
+from lifeline_hub.connectors.feishu.common import FeishuSettings
+from lifeline_hub.connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
+from lifeline_hub.connectors.feishu.plugin import FeishuConnector
+from lifeline_hub.core import CallbackRequest, Credentials, Instance
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.models import Action
+from lifeline_hub.core.plugins import PluginHost
 
 T0 = 1_750_000_000.0
 """2025-06-15 15:06:40 UTC: where every test world's clock starts."""

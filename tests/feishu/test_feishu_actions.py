@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from feishu_kit import T0, Rig, action, rig
 
-from core import ActionResult
-from core.emulator import Faults
-from core.http import TransientError
-from core.models import Action, Notification
+from lifeline_hub.core import ActionResult
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import TransientError
+from lifeline_hub.core.models import Action, Notification
 
 LINKS = [
     {"label": "Confirm", "url": "https://ll.example/c/tok1"},

@@ -17,15 +17,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.feishu.callback_kit import APP_ID, ENCRYPT_KEY, VERIFICATION_TOKEN
-from connectors.feishu.crypto import (
+from lifeline_hub.connectors.feishu.callback_kit import APP_ID, ENCRYPT_KEY, VERIFICATION_TOKEN
+from lifeline_hub.connectors.feishu.crypto import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     FeishuEventCrypto,
     request_timestamp,
 )
-from core.store import Store
+from lifeline_hub.core.store import Store
 from tests.receiver.hostile import DEEP, fuzz, json_objects, json_values, seen, texts, wire
 from tests.receiver.receiver_helpers import NOW, Client, callback_client, stored_rows
 

@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from feishu_kit import T0, Rig, action, credentials, rig, signed
 
-from connectors.feishu.crypto import SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
-from core import CallbackRejected, CallbackRequest
-from core.emulator import LoopbackServer
-from core.models import DeliveryEvent, RequestStatus, RescheduleRequest
+from lifeline_hub.connectors.feishu.crypto import SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
+from lifeline_hub.core import CallbackRejected, CallbackRequest
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.models import DeliveryEvent, RequestStatus, RescheduleRequest
 
 
 @pytest.fixture

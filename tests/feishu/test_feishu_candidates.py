@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from feishu_kit import T0, rig
 
-from connectors.feishu.emulator import CORRUPTIONS, corrupt
-from connectors.feishu.streams import _candidate
-from core import Checkpoint, Malformed
-from core.emulator import Faults
-from core.models import Candidate, Channel, Interview, canonical_id
-from core.store import Store, schema
-from core.sync import sync_stream
+from lifeline_hub.connectors.feishu.emulator import CORRUPTIONS, corrupt
+from lifeline_hub.connectors.feishu.streams import _candidate
+from lifeline_hub.core import Checkpoint, Malformed
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.models import Candidate, Channel, Interview, canonical_id
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.sync import sync_stream
 
 HOUR_MS = 3_600_000
 NOW_MS = int(T0 * 1000)

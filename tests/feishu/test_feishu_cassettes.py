@@ -20,12 +20,12 @@ from typing import Any
 
 from feishu_kit import T0, Clock, action, make_connector
 
-from connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
-from connectors.feishu.plugin import FeishuConnector
-from core import Checkpoint
-from core.emulator import LoopbackServer
-from core.models import Candidate, Confirmation, DeliveryEvent, Interview, InterviewKind
-from core.testkit import cassette, find_leaks, recording
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
+from lifeline_hub.connectors.feishu.plugin import FeishuConnector
+from lifeline_hub.core import Checkpoint
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.models import Candidate, Confirmation, DeliveryEvent, Interview, InterviewKind
+from lifeline_hub.core.testkit import cassette, find_leaks, recording
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "feishu"
 NOW_MS = int(T0 * 1000)

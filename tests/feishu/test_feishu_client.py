@@ -8,11 +8,11 @@ import logging
 import pytest
 from feishu_kit import Rig, action, connector_class, credentials, rig
 
-from connectors.feishu.client import FEISHU_HOST, LARK_HOST, QUOTAS
-from connectors.feishu.common import FeishuSettings
-from core import Instance
-from core.emulator import Faults
-from core.http import (
+from lifeline_hub.connectors.feishu.client import FEISHU_HOST, LARK_HOST, QUOTAS
+from lifeline_hub.connectors.feishu.common import FeishuSettings
+from lifeline_hub.core import Instance
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import (
     AuthFailed,
     Conflict,
     InvalidRequest,

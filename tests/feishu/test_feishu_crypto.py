@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from connectors.feishu.crypto import (
+from lifeline_hub.connectors.feishu.crypto import (
     CallbackRejected,
     FeishuEventCrypto,
     challenge_answer,

@@ -14,9 +14,9 @@ import pytest
 import requests
 from fastapi import FastAPI, Request
 
-from connectors.feishu.crypto import CallbackRejected, FeishuEventCrypto, challenge_answer
-from connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
-from core.emulator import Faults, LoopbackServer
+from lifeline_hub.connectors.feishu.crypto import CallbackRejected, FeishuEventCrypto, challenge_answer
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
+from lifeline_hub.core.emulator import Faults, LoopbackServer
 
 T0 = 1_750_000_000.0
 IM = "/open-apis/im/v1/messages"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from feishu_kit import rig
 
-from connectors.feishu import plugin
-from core import connections
-from core.config import ConfigError, load
-from core.plugins import PluginHost
-from core.sync import build_connector
+from lifeline_hub.connectors.feishu import plugin
+from lifeline_hub.core import connections
+from lifeline_hub.core.config import ConfigError, load
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.sync import build_connector
 
 INSTANCE = """
 [tenants.acme.connectors.feishu]

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from feishu_kit import T0, Rig, action, rig
 
-from connectors.feishu.receipts import FINAL_MS, WINDOW_MS, next_due
-from core import Checkpoint, Malformed
-from core.emulator import Faults
-from core.http import TransientError
-from core.models import DeliveryEvent
+from lifeline_hub.connectors.feishu.receipts import FINAL_MS, WINDOW_MS, next_due
+from lifeline_hub.core import Checkpoint, Malformed
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import TransientError
+from lifeline_hub.core.models import DeliveryEvent
 
 READ_USERS = "im.message.read_users"
 

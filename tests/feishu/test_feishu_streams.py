@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from feishu_kit import T0, Rig, action, rig
 
-from core import Checkpoint, Malformed
-from core.models import (
+from lifeline_hub.core import Checkpoint, Malformed
+from lifeline_hub.core.models import (
     Attendance,
     Confirmation,
     ConfirmationAction,

@@ -11,11 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from feishu_kit import T0, Rig, action, rig
 
-from core import Checkpoint
-from core.emulator import Faults
-from core.http import VendorError
-from core.store import Store, schema
-from core.sync import sync_stream
+from lifeline_hub.core import Checkpoint
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.http import VendorError
+from lifeline_hub.core.store import Store, schema
+from lifeline_hub.core.sync import sync_stream
 
 FAULTS = Faults(rate_limit=0.05, server_error=0.1, timeout=0.03, timeout_seconds=0.6, expire_token=0.05,
                 malformed=0.15, duplicate=0.15, seed=7)  # fmt: skip

@@ -12,8 +12,8 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from core.emulator import LoopbackServer, free_port
-from core.http import (
+from lifeline_hub.core.emulator import LoopbackServer, free_port
+from lifeline_hub.core.http import (
     AuthFailed,
     InvalidRequest,
     PermissionDenied,
@@ -30,7 +30,7 @@ from core.http import (
     page_token_pages,
     parse_retry_after,
 )
-from core.http.testing import FakeClock
+from lifeline_hub.core.http.testing import FakeClock
 
 SECRET = "s3cret-app-secret"
 

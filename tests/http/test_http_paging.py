@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.http import VendorError, cursor_pages, items, offset_pages, page_token_pages
+from lifeline_hub.core.http import VendorError, cursor_pages, items, offset_pages, page_token_pages
 
 
 def test_page_token_pages_stop_on_has_more_false_or_empty_token() -> None:

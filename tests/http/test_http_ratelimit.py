@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from core.emulator import LoopbackServer, QuotaMeter
-from core.http import Quota, RateLimiter, VendorClient
-from core.http.testing import FakeClock
+from lifeline_hub.core.emulator import LoopbackServer, QuotaMeter
+from lifeline_hub.core.http import Quota, RateLimiter, VendorClient
+from lifeline_hub.core.http.testing import FakeClock
 
 
 def max_in_window(stamps: list[float], per_seconds: float) -> int:

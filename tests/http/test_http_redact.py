@@ -5,7 +5,7 @@ import pickle
 
 import pytest
 
-from core.http import (
+from lifeline_hub.core.http import (
     AuthFailed,
     PermissionDenied,
     RateLimited,

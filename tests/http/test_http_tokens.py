@@ -4,8 +4,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from core.http import Token, TokenProvider
-from core.http.testing import FakeClock
+from lifeline_hub.core.http import Token, TokenProvider
+from lifeline_hub.core.http.testing import FakeClock
 
 
 class CountingProvider(TokenProvider):

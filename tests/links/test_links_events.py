@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.links import LinkToken, Visit, issue_token, record_visit
-from core.models import (
+from lifeline_hub.core.links import LinkToken, Visit, issue_token, record_visit
+from lifeline_hub.core.models import (
     Audience,
     Channel,
     DeliveryEvent,
@@ -16,7 +16,7 @@ from core.models import (
     canonical_id,
     utcnow,
 )
-from core.store import Store
+from lifeline_hub.core.store import Store
 from tests.links.test_links_scanners import CHROME
 from tests.receiver.receiver_helpers import SOURCE, TENANT, seed
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.links.pages import MESSAGES, Notice, choose_locale, describe_time, render_join, render_notice
-from core.models import InterviewKind
+from lifeline_hub.core.links.pages import MESSAGES, Notice, choose_locale, describe_time, render_join, render_notice
+from lifeline_hub.core.models import InterviewKind
 from tests.receiver.receiver_helpers import JOIN_URL, interview
 
 START = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai, a Saturday

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from core.links import classify_agent, ip_prefix_hash, machine_reason
-from core.links.scanners import SCANNER_WINDOW
-from core.models import utcnow
+from lifeline_hub.core.links import classify_agent, ip_prefix_hash, machine_reason
+from lifeline_hub.core.links.scanners import SCANNER_WINDOW
+from lifeline_hub.core.models import utcnow
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core.links import LinkPurpose, LinkStatus, issue_token, join_link, resolve
-from core.links.tokens import EXPIRY_GRACE
-from core.models import InterviewStatus, canonical_id, utcnow
-from core.store import Store
-from core.store.schema import link_tokens
+from lifeline_hub.core.links import LinkPurpose, LinkStatus, issue_token, join_link, resolve
+from lifeline_hub.core.links.tokens import EXPIRY_GRACE
+from lifeline_hub.core.models import InterviewStatus, canonical_id, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import link_tokens
 from tests.receiver.receiver_helpers import SOURCE, TENANT, candidate, interview, seed
 
 IV = canonical_id(SOURCE, "iv1")

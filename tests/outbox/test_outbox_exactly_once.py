@@ -11,12 +11,18 @@ from typing import Any
 
 import pytest
 
-from core.emulator import Faults
-from core.models import ActionStatus, Interview, OutcomeClass, Slot, utcnow
-from core.outbox import Sinks, dispatch, rows
-from core.remediation import remediate
-from core.remediation.reschedule import submit
-from core.remediation.testing import HR_USER, TENANT, EmulatedTenant, emulated_tenant, killed_after_performing
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.models import ActionStatus, Interview, OutcomeClass, Slot, utcnow
+from lifeline_hub.core.outbox import Sinks, dispatch, rows
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.reschedule import submit
+from lifeline_hub.core.remediation.testing import (
+    HR_USER,
+    TENANT,
+    EmulatedTenant,
+    emulated_tenant,
+    killed_after_performing,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = utcnow().replace(microsecond=0)

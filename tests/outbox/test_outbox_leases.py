@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.emulator import Faults
-from core.models import Action, ActionStatus, utcnow
-from core.outbox import DispatchSummary, cancel, claim, complete, dispatch, enqueue, get, retry
-from core.outbox.queue import Settled, hand_over
-from core.remediation.testing import ATS, TENANT, EmulatedTenant, emulated_tenant
-from core.store import Store
-from core.store.schema import actions, outcomes
+from lifeline_hub.core.emulator import Faults
+from lifeline_hub.core.models import Action, ActionStatus, utcnow
+from lifeline_hub.core.outbox import DispatchSummary, cancel, claim, complete, dispatch, enqueue, get, retry
+from lifeline_hub.core.outbox.queue import Settled, hand_over
+from lifeline_hub.core.remediation.testing import ATS, TENANT, EmulatedTenant, emulated_tenant
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions, outcomes
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -12,14 +12,24 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from core import ActionResult, Connector
-from core.config import Config, load
-from core.http import InvalidRequest, RateLimited, TransientError
-from core.models import Action, ActionStatus, idempotency_key
-from core.outbox import DEAD_HEALTH_KIND, cancel, cancel_superseded, claim, dispatch, enqueue, get, requeue, rows
-from core.plugins import PluginHost
-from core.store import Store
-from core.store.schema import health, outcomes
+from lifeline_hub.core import ActionResult, Connector
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.http import InvalidRequest, RateLimited, TransientError
+from lifeline_hub.core.models import Action, ActionStatus, idempotency_key
+from lifeline_hub.core.outbox import (
+    DEAD_HEALTH_KIND,
+    cancel,
+    cancel_superseded,
+    claim,
+    dispatch,
+    enqueue,
+    get,
+    requeue,
+    rows,
+)
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import health, outcomes
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -184,7 +194,7 @@ def test_a_crashing_row_runs_out_of_attempts(store: Store, config: Config) -> No
 
 def test_the_cli_dispatches_lists_dead_rows_and_requeues(store: Store, config: Config,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import cli
+    from lifeline_hub.core import cli
 
     monkeypatch.setattr(cli, "get_host", lambda: config_host(config))
     monkeypatch.setenv("LIFELINE_HASH_KEY", "outbox-test-key-0123456789abcdefgh")  # acme is no sandbox

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.aiplatform import plugin as aiplatform_plugin
-from core.config import Config, load
-from core.emulator import LoopbackServer
-from core.models import (
+from lifeline_hub.connectors.aiplatform import plugin as aiplatform_plugin
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.models import (
     AppointmentThread,
     Candidate,
     Interview,
@@ -25,10 +25,10 @@ from core.models import (
     canonical_id,
     utcnow,
 )
-from core.plugins import PluginHost
-from core.receiver.app import create_app
-from core.receiver.conformance import CallbackKit, accepts_callbacks, load_kit
-from core.store import Store
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.receiver.conformance import CallbackKit, accepts_callbacks, load_kit
+from lifeline_hub.core.store import Store
 
 TENANT = "acme"
 SOURCE = f"{TENANT}.ats"

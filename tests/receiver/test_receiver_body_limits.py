@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.receiver.guards import CALLBACK_LIMIT, FORM_LIMIT
-from core.store import Store
+from lifeline_hub.core.receiver.guards import CALLBACK_LIMIT, FORM_LIMIT
+from lifeline_hub.core.store import Store
 from tests.receiver.receiver_helpers import (
     NOW,
     TENANT,

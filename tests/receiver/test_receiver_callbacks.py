@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.models import utcnow
-from core.receiver.conformance import CallbackKit, Signature, SignedRequest
-from core.store import Store
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.receiver.conformance import CallbackKit, Signature, SignedRequest
+from lifeline_hub.core.store import Store
 from tests.receiver.receiver_helpers import (
     TENANT,
     callback_connectors,

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.links import LinkPurpose, issue_token
-from core.models import ConfirmationAction, canonical_id
-from core.receiver.app import create_app
-from core.receiver.conformance import CallbackKit, SignedRequest
-from core.remediation.links import HrLink, hr_link
-from core.store import Store
+from lifeline_hub.core.links import LinkPurpose, issue_token
+from lifeline_hub.core.models import ConfirmationAction, canonical_id
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.receiver.conformance import CallbackKit, SignedRequest
+from lifeline_hub.core.remediation.links import HrLink, hr_link
+from lifeline_hub.core.store import Store
 from tests.receiver.hostile import DEEP, dumps, fuzz, header_values, instants, json_values, texts
 from tests.receiver.receiver_helpers import (
     NOW,

@@ -11,8 +11,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from core.links import LinkPurpose, issue_token, join_link, links_source
-from core.models import (
+from lifeline_hub.core.links import LinkPurpose, issue_token, join_link, links_source
+from lifeline_hub.core.models import (
     Channel,
     InterviewStatus,
     LinkEvent,
@@ -21,8 +21,8 @@ from core.models import (
     canonical_id,
     utcnow,
 )
-from core.store import Store
-from core.store.schema import evidence
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
 from tests.receiver.receiver_helpers import (
     JOIN_URL,
     SOURCE,

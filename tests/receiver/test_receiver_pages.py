@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.links import LinkPurpose, issue_token, join_link
-from core.models import InterviewStatus, canonical_id
-from core.remediation.links import HrLink, hr_link, reschedule_link
-from core.store import Store
+from lifeline_hub.core.links import LinkPurpose, issue_token, join_link
+from lifeline_hub.core.models import InterviewStatus, canonical_id
+from lifeline_hub.core.remediation.links import HrLink, hr_link, reschedule_link
+from lifeline_hub.core.store import Store
 from tests.receiver.receiver_helpers import (
     NOW,
     SOURCE,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.connector import CallbackResult
-from core.models import LinkEvent, LinkEventType
-from core.receiver.callbacks import store_callback
-from core.store import Store, insert_new
-from core.store.schema import inbound_events
+from lifeline_hub.core.connector import CallbackResult
+from lifeline_hub.core.models import LinkEvent, LinkEventType
+from lifeline_hub.core.receiver.callbacks import store_callback
+from lifeline_hub.core.store import Store, insert_new
+from lifeline_hub.core.store.schema import inbound_events
 
 AT = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

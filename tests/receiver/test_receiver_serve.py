@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.emulator import LoopbackServer, free_port
-from core.plugins import PluginHost
-from core.receiver import join
-from core.receiver.app import create_app
-from core.store import Store
+from lifeline_hub.core.emulator import LoopbackServer, free_port
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.receiver import join
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.store import Store
 from tests.conftest import BIN, run_cli
 from tests.receiver.receiver_helpers import load_config, plugin_host
 

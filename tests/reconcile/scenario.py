@@ -16,9 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import Checkpoint, Connector, StreamInfo, hookimpl
-from core.config import Config, load
-from core.models import (
+from lifeline_hub.core import Checkpoint, Connector, StreamInfo, hookimpl
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.models import (
     AppointmentThread,
     Attendance,
     Candidate,
@@ -39,10 +39,10 @@ from core.models import (
     RescheduleRequest,
     Role,
 )
-from core.plugins import PluginHost
-from core.reconcile import ReconcileSummary, reconcile
-from core.store import Store
-from core.store.schema import outcomes
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.reconcile import ReconcileSummary, reconcile
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import outcomes
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 """10:00 in Shanghai: the default interview starts here and lasts an hour."""

@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.dingtalk.testing import emulated, handoff
-from core.models import (
+from lifeline_hub.connectors.dingtalk.testing import emulated, handoff
+from lifeline_hub.core.models import (
     Action,
     Audience,
     Channel,
@@ -22,12 +22,12 @@ from core.models import (
     Record,
     utcnow,
 )
-from core.reconcile import evidence_trail
-from core.remediation.case import load_interview
-from core.reminders.compose import staff_payload
-from core.reminders.reach import reminder_key
-from core.store import Store
-from core.store.schema import evidence, outcomes
+from lifeline_hub.core.reconcile import evidence_trail
+from lifeline_hub.core.remediation.case import load_interview
+from lifeline_hub.core.reminders.compose import staff_payload
+from lifeline_hub.core.reminders.reach import reminder_key
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, outcomes
 from tests.reconcile.scenario import MIN, T0, TENANT, World, config
 
 NOW = T0 + timedelta(hours=2)

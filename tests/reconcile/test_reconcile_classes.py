@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.models import (
+from lifeline_hub.core.models import (
     Channel,
     ConfirmationAction,
     DeliveryStatus,
@@ -20,8 +20,8 @@ from core.models import (
     RequestStatus,
     Role,
 )
-from core.store import Store
-from core.store.schema import evidence, outcomes
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence, outcomes
 from tests.reconcile.scenario import MIN, T0, World, config
 
 DAY = timedelta(days=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Channel, DeliveryType, LinkEventType
-from core.store import Store
+from lifeline_hub.core.models import Channel, DeliveryType, LinkEventType
+from lifeline_hub.core.store import Store
 from tests.conftest import ROOT, run_cli
 from tests.reconcile.scenario import MIN, T0, World, config, config_text
 

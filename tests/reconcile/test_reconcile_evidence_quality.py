@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.models import (
+from lifeline_hub.core.models import (
     Channel,
     ConfirmationAction,
     DeliveryStatus,
@@ -16,8 +16,8 @@ from core.models import (
     Notification,
     NotificationPurpose,
 )
-from core.store import Store
-from core.store.schema import evidence
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
 from tests.reconcile.scenario import MIN, T0, World, config
 
 NOW = T0 + 2 * timedelta(hours=1)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.models import Channel, DeliveryType, InterviewKind, LinkEventType
-from core.reconcile import needs_of
-from core.store import Store
-from core.store.schema import health
+from lifeline_hub.core.models import Channel, DeliveryType, InterviewKind, LinkEventType
+from lifeline_hub.core.reconcile import needs_of
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import health
 from tests.reconcile.scenario import MIN, T0, World, config
 
 HOUR = timedelta(hours=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core import hookimpl
-from core.models import (
+from lifeline_hub.core import hookimpl
+from lifeline_hub.core.models import (
     ActionStatus,
     Confidence,
     Evidence,
@@ -21,9 +21,9 @@ from core.models import (
     OutcomeClass,
     idempotency_key,
 )
-from core.reconcile import RULE_VERSION
-from core.store import Store
-from core.store.schema import actions, outcomes, reconcile_state
+from lifeline_hub.core.reconcile import RULE_VERSION
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions, outcomes, reconcile_state
 from tests.reconcile.scenario import MIN, T0, World, config
 
 HOUR = timedelta(hours=1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.models import Channel, DeliveryType, LinkEventType
-from core.reconcile import evidence_trail
-from core.store import Store
+from lifeline_hub.core.models import Channel, DeliveryType, LinkEventType
+from lifeline_hub.core.reconcile import evidence_trail
+from lifeline_hub.core.store import Store
 from tests.reconcile.scenario import MIN, T0, World, config
 
 SEC = timedelta(seconds=1)

@@ -10,12 +10,12 @@ from email.header import decode_header, make_header
 from email.policy import compat32
 from pathlib import Path
 
-from connectors.email.emulator_state import MailWorld
-from core.config import load
-from core.models import Candidate, ContactPoint, OutcomeClass, utcnow
-from core.outbox import dispatch, rows
-from core.remediation import remediate
-from core.remediation.testing import ATS, TENANT, emulated_tenant
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.core.config import load
+from lifeline_hub.core.models import Candidate, ContactPoint, OutcomeClass, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.testing import ATS, TENANT, emulated_tenant
 from tests.email.mail_helpers import parse
 from tests.markup_helpers import HOSTILE_NAMES, SHOWN_NAMES, assert_plain_shows
 

@@ -14,15 +14,15 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from core.emulator import LoopbackServer
-from core.models import OutcomeClass, utcnow
-from core.models.contact import DEV_HASH_KEY
-from core.outbox import dispatch
-from core.receiver.app import create_app
-from core.remediation import remediate
-from core.remediation.links import HR_LINK_GRACE, HrLink, hr_link, read_hr_link
-from core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
-from core.store.schema import evidence, outcomes
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.models import OutcomeClass, utcnow
+from lifeline_hub.core.models.contact import DEV_HASH_KEY
+from lifeline_hub.core.outbox import dispatch
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.links import HR_LINK_GRACE, HrLink, hr_link, read_hr_link
+from lifeline_hub.core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
+from lifeline_hub.core.store.schema import evidence, outcomes
 
 NOW = utcnow().replace(microsecond=0)
 KEY = "hr-links-test-key-0123456789abcdefghij"

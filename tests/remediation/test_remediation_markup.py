@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.models import InterviewKind, OutcomeClass, utcnow
-from core.outbox import dispatch, rows
-from core.receiver.app import create_app
-from core.remediation import remediate
-from core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
+from lifeline_hub.core.models import InterviewKind, OutcomeClass, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
 from tests.markup_helpers import (
     HOSTILE_NAMES,
     PHISHING_NOTE,

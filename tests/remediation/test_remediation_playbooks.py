@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core import hookimpl
-from core.links import LinkPurpose, LinkStatus, join_link, resolve
-from core.models import (
+from lifeline_hub.core import hookimpl
+from lifeline_hub.core.links import LinkPurpose, LinkStatus, join_link, resolve
+from lifeline_hub.core.models import (
     ActionStatus,
     Channel,
     DeliveryStatus,
@@ -26,12 +26,12 @@ from core.models import (
     OutcomeClass,
     utcnow,
 )
-from core.outbox import dispatch, rows
-from core.remediation import Playbook, remediate
-from core.remediation.planner import cases
-from core.remediation.policies import STEPS
-from core.remediation.testing import HR_UNION, HR_USER, TENANT, EmulatedTenant, emulated_tenant
-from core.store.schema import evidence, health
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.remediation import Playbook, remediate
+from lifeline_hub.core.remediation.planner import cases
+from lifeline_hub.core.remediation.policies import STEPS
+from lifeline_hub.core.remediation.testing import HR_UNION, HR_USER, TENANT, EmulatedTenant, emulated_tenant
+from lifeline_hub.core.store.schema import evidence, health
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -259,7 +259,7 @@ def test_a_plugin_playbook_replaces_the_default_unless_the_tenant_picks_another(
 def test_the_cli_plans_and_reports(t: EmulatedTenant, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from core import cli
+    from lifeline_hub.core import cli
 
     monkeypatch.setattr(cli, "get_host", lambda: t.host)
     monkeypatch.setenv("LIFELINE_HASH_KEY", "playbooks-test-key-0123456789abcdef")  # acme is no sandbox

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from core import hookimpl
-from core.models import (
+from lifeline_hub.core import hookimpl
+from lifeline_hub.core.models import (
     AppointmentThread,
     Channel,
     DeliveryEvent,
@@ -26,12 +26,12 @@ from core.models import (
     OutcomeClass,
     utcnow,
 )
-from core.outbox import dispatch
-from core.remediation import remediate
-from core.remediation.case import CandidateView, Case, Contact
-from core.remediation.render import STAFF_PURPOSES, candidate_text, staff_text
-from core.remediation.testing import TENANT, emulated_tenant
-from core.remediation.texts import P, T
+from lifeline_hub.core.outbox import dispatch
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.case import CandidateView, Case, Contact
+from lifeline_hub.core.remediation.render import STAFF_PURPOSES, candidate_text, staff_text
+from lifeline_hub.core.remediation.testing import TENANT, emulated_tenant
+from lifeline_hub.core.remediation.texts import P, T
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # 14:00 in Beijing
 RAW_PHONE = re.compile(r"1[3-9]\d{9}")

@@ -15,19 +15,19 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from connectors.dingtalk.records import parse_event_marker
-from core.emulator import Faults, LoopbackServer
-from core.links import LinkStatus, join_link, resolve
-from core.models import ActionStatus, Interview, InterviewStatus, OutcomeClass, RequestStatus, Slot, utcnow
-from core.outbox import dispatch, rows
-from core.receiver.app import create_app
-from core.remediation import remediate
-from core.remediation.case import load_interview
-from core.remediation.links import HrLink, hr_link
-from core.remediation.reschedule import decisions, submit
-from core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
-from core.store.schema import evidence, reschedule_requests
-from core.sync import sync_stream
+from lifeline_hub.connectors.dingtalk.records import parse_event_marker
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.links import LinkStatus, join_link, resolve
+from lifeline_hub.core.models import ActionStatus, Interview, InterviewStatus, OutcomeClass, RequestStatus, Slot, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.case import load_interview
+from lifeline_hub.core.remediation.links import HrLink, hr_link
+from lifeline_hub.core.remediation.reschedule import decisions, submit
+from lifeline_hub.core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
+from lifeline_hub.core.store.schema import evidence, reschedule_requests
+from lifeline_hub.core.sync import sync_stream
 
 NOW = utcnow().replace(microsecond=0)
 replanned: list[tuple[str, str]] = []

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from core.models import OutcomeClass, Slot, utcnow
-from core.outbox import dispatch, rows
-from core.remediation import remediate
-from core.remediation.reschedule import submit
-from core.remediation.testing import TENANT, emulated_tenant
-from core.sync import sync_stream
+from lifeline_hub.core.models import OutcomeClass, Slot, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.remediation import remediate
+from lifeline_hub.core.remediation.reschedule import submit
+from lifeline_hub.core.remediation.testing import TENANT, emulated_tenant
+from lifeline_hub.core.sync import sync_stream
 from tests.markup_helpers import HOSTILE_NAMES, SHOWN_NAMES, assert_plain_shows
 
 NOW = utcnow().replace(microsecond=0)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.aliyun_sms.emulator import create_app
-from connectors.aliyun_sms.emulator_state import EmulatorSettings, SmsWorld
-from connectors.email.emulator_state import MailWorld
-from core.config import Config
-from core.emulator import LoopbackServer
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.emulator import create_app
+from lifeline_hub.connectors.aliyun_sms.emulator_state import EmulatorSettings, SmsWorld
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.store import Store
 from tests.reminders.reminder_helpers import SIGN, SMS_KEY, make_config, sms_templates
 
 

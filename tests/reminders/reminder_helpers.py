@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.aliyun_sms import plugin as sms_plugin
-from connectors.aliyun_sms.emulator_state import Template
-from connectors.dingtalk import plugin as dingtalk_plugin
-from connectors.email import plugin as email_plugin
-from core.config import Config, load
-from core.models import (
+from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
+from lifeline_hub.connectors.aliyun_sms.emulator_state import Template
+from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
+from lifeline_hub.connectors.email import plugin as email_plugin
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.models import (
     Action,
     AppointmentThread,
     Candidate,
@@ -23,9 +23,9 @@ from core.models import (
     InterviewStatus,
     NotificationPurpose,
 )
-from core.outbox import rows
-from core.plugins import PluginHost
-from core.store import Store
+from lifeline_hub.core.outbox import rows
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
 
 TENANT, ATS = "acme", "acme.ats"
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from core.models import Confirmation, ConfirmationAction
-from core.reminders import confirm_router, plan_reminders
-from core.store import Store
-from core.store.schema import evidence
+from lifeline_hub.core.models import Confirmation, ConfirmationAction
+from lifeline_hub.core.reminders import confirm_router, plan_reminders
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
 from tests.reminders.reminder_helpers import NOW, TENANT, candidate, interview, make_config, outbox, purposes
 
 

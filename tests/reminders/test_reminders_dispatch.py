@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from connectors.aliyun_sms.emulator_state import SmsWorld
-from connectors.email.emulator_state import MailWorld
-from core.config import Config
-from core.connector import ActionResult, Connector
-from core.models import Action
-from core.outbox import Sinks, dispatch
-from core.reminders import plan_reminders
-from core.store import Store
-from core.sync import build_connector, sync_stream
+from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.connector import ActionResult, Connector
+from lifeline_hub.core.models import Action
+from lifeline_hub.core.outbox import Sinks, dispatch
+from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import build_connector, sync_stream
 from tests.email.mail_helpers import calendar_of, parse
 from tests.reminders.reminder_helpers import (
     NOW,
@@ -26,7 +26,7 @@ from tests.reminders.reminder_helpers import (
 
 
 class KeepingSinks(Sinks):
-    """Hands `ActionResult.records`/`.handoff` to dispatch as `detail` keys, the form `core.outbox.results`
+    """Hands `ActionResult.records`/`.handoff` to dispatch as `detail` keys, the form `lifeline_hub.core.outbox.results`
     still reads (it predates those fields); drop this once the outbox keeps them itself."""
 
     def get(self, action: Action) -> Connector:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.config import Config
-from core.models import (
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import (
     Action,
     ActionStatus,
     Channel,
@@ -19,9 +19,9 @@ from core.models import (
     Notification,
     canonical_id,
 )
-from core.reminders import plan_reminders
-from core.store import Store
-from core.store.schema import actions
+from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions
 from tests.reminders.reminder_helpers import NOW, TENANT, candidate, interview, make_config, outbox, purpose, purposes
 
 START = NOW + timedelta(days=5)

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from connectors.aliyun_sms.emulator_state import SmsWorld
-from connectors.email.emulator_state import MailWorld
-from core.config import Config
-from core.models import AppointmentThread, Candidate, ContactPoint, Interview, InterviewKind, utcnow
-from core.outbox import dispatch, rows
-from core.remediation.testing import ATS, emulated_tenant
-from core.reminders import plan_reminders
-from core.store import Store
+from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld
+from lifeline_hub.connectors.email.emulator_state import MailWorld
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import AppointmentThread, Candidate, ContactPoint, Interview, InterviewKind, utcnow
+from lifeline_hub.core.outbox import dispatch, rows
+from lifeline_hub.core.remediation.testing import ATS, emulated_tenant
+from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.store import Store
 from tests.email.mail_helpers import calendar_of, parse
 from tests.markup_helpers import HOSTILE_NAMES, SHOWN_NAMES, assert_markdown_shows, assert_plain_shows
 from tests.reminders.reminder_helpers import NOW, TENANT

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config
-from core.models import ActionStatus, Channel, Confirmation, ConfirmationAction, InterviewStatus, utcnow
-from core.reminders import plan_reminders
-from core.store import Store
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import ActionStatus, Channel, Confirmation, ConfirmationAction, InterviewStatus, utcnow
+from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.store import Store
 from tests.conftest import run_cli
 from tests.reminders.reminder_helpers import (
     NOW,

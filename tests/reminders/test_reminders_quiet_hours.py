@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.reminders import plan_reminders
-from core.reminders.schedule import send_time
-from core.store import Store
+from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.reminders.schedule import send_time
+from lifeline_hub.core.store import Store
 from tests.reminders.reminder_helpers import TENANT, candidate, interview, make_config, outbox
 
 QUIET = [21, 8]

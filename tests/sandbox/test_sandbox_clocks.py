@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.emulator import QuotaMeter, VirtualClock
-from core.models import utcnow
-from core.models.time import advance_clock, freeze_clock, reset_clock
+from lifeline_hub.core.emulator import QuotaMeter, VirtualClock
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.models.time import advance_clock, freeze_clock, reset_clock
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -6,12 +6,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from core.airflow.standalone import serve_emulators
-from core.config import load
-from core.demo import on_free_ports
-from core.models import utcnow
-from core.plugins import get_host
-from core.sandbox import Sandbox, worlds_of
+from lifeline_hub.core.airflow.standalone import serve_emulators
+from lifeline_hub.core.config import load
+from lifeline_hub.core.demo import on_free_ports
+from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.plugins import get_host
+from lifeline_hub.core.sandbox import Sandbox, worlds_of
 from tests.conftest import ROOT
 
 

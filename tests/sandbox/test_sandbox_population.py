@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.models import zone_info
-from core.sandbox import Booking, Intent, Kind, Traits, draw, truth_of
-from core.sandbox.population import no_show_rate
+from lifeline_hub.core.models import zone_info
+from lifeline_hub.core.sandbox import Booking, Intent, Kind, Traits, draw, truth_of
+from lifeline_hub.core.sandbox.population import no_show_rate
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 SHANGHAI = timedelta(hours=8)

@@ -1,6 +1,6 @@
 """The reschedule loop: offer -> page -> request -> approval -> new window in the same thread (or a polite no)."""
 
-from core.remediation.reschedule.decisions import (
+from lifeline_hub.core.remediation.reschedule.decisions import (
     REMINDER_PLANNER,
     Decided,
     DecisionSummary,
@@ -8,7 +8,7 @@ from core.remediation.reschedule.decisions import (
     finish,
     record_decision,
 )
-from core.remediation.reschedule.requests import Submitted, adopt, offered_slots, submit
+from lifeline_hub.core.remediation.reschedule.requests import Submitted, adopt, offered_slots, submit
 
 __all__ = [
     "REMINDER_PLANNER",

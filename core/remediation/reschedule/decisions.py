@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.actions import CalendarInvite
-from core.config import Config
-from core.http.redact import redact
-from core.links import join_link
-from core.markup import fill
-from core.models import (
+from lifeline_hub.core.actions import CalendarInvite
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.links import join_link
+from lifeline_hub.core.markup import fill
+from lifeline_hub.core.models import (
     Action,
     ActionStatus,
     Interview,
@@ -41,23 +41,30 @@ from core.models import (
     Slot,
     idempotency_key,
 )
-from core.outbox import enqueue
-from core.remediation.case import CandidateView, load_candidate, load_interview
-from core.remediation.messages import Letter, compose, outside_quiet_hours, payload
-from core.remediation.payloads import payload_of
-from core.remediation.render import interview_line
-from core.remediation.reschedule.requests import request_record
-from core.remediation.routes import CANDIDATE_KINDS, FREE_TEXT, Unroutable, candidate_route, instance, staff
-from core.remediation.texts import T, when
-from core.store import Store
-from core.store.schema import actions, evidence, reschedule_requests
+from lifeline_hub.core.outbox import enqueue
+from lifeline_hub.core.remediation.case import CandidateView, load_candidate, load_interview
+from lifeline_hub.core.remediation.messages import Letter, compose, outside_quiet_hours, payload
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.render import interview_line
+from lifeline_hub.core.remediation.reschedule.requests import request_record
+from lifeline_hub.core.remediation.routes import (
+    CANDIDATE_KINDS,
+    FREE_TEXT,
+    Unroutable,
+    candidate_route,
+    instance,
+    staff,
+)
+from lifeline_hub.core.remediation.texts import T, when
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import actions, evidence, reschedule_requests
 
 log = logging.getLogger("lifeline.remediation")
 
 FINAL = (RequestStatus.approved, RequestStatus.refused, RequestStatus.superseded, RequestStatus.expired)
 EVENT_SUMMARY = "{kind}: {name!u}"
-"""The calendar event's title: the interview kind and the candidate (`core.markup.fill`)."""
-REMINDER_PLANNER = "core.reminders:replan_interview"
+"""The calendar event's title: the interview kind and the candidate (`lifeline_hub.core.markup.fill`)."""
+REMINDER_PLANNER = "lifeline_hub.core.reminders:replan_interview"
 """The reminder planner's entry point, called as `replan_interview(store, config, tenant, interview_id,
 now)` once an approved reschedule moved the interview (it cancels what is pending and plans anew)."""
 

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from core.config import Config, PolicySettings
-from core.http.redact import redact
-from core.markup import fill
-from core.models import (
+from lifeline_hub.core.config import Config, PolicySettings
+from lifeline_hub.core.http.redact import redact
+from lifeline_hub.core.markup import fill
+from lifeline_hub.core.models import (
     Action,
     Interview,
     RequestStatus,
@@ -28,15 +28,15 @@ from core.models import (
     idempotency_key,
     zone_info,
 )
-from core.outbox import enqueue
-from core.remediation.case import CandidateView, load_candidate, load_evidence, load_interview
-from core.remediation.payloads import payload_of
-from core.remediation.render import evidence_lines, interview_line
-from core.remediation.routes import Unroutable, instance, staff
-from core.remediation.texts import T, window
-from core.remediation.trail import summarise
-from core.store import Store, insert_new
-from core.store.schema import evidence, interviews, reschedule_requests
+from lifeline_hub.core.outbox import enqueue
+from lifeline_hub.core.remediation.case import CandidateView, load_candidate, load_evidence, load_interview
+from lifeline_hub.core.remediation.payloads import payload_of
+from lifeline_hub.core.remediation.render import evidence_lines, interview_line
+from lifeline_hub.core.remediation.routes import Unroutable, instance, staff
+from lifeline_hub.core.remediation.texts import T, window
+from lifeline_hub.core.remediation.trail import summarise
+from lifeline_hub.core.store import Store, insert_new
+from lifeline_hub.core.store.schema import evidence, interviews, reschedule_requests
 
 MAX_AHEAD = timedelta(days=60)
 MIN_NOTICE = timedelta(hours=2)

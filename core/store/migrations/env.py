@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from core.store.schema import metadata
+from lifeline_hub.core.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)

@@ -61,7 +61,7 @@ def _dialect() -> str:
 
 
 def _fingerprint(tenant: str, source: str, stream: str, remote_id: str | None, reason: str, payload: Any) -> str:
-    """As `core.store.store.quarantine_fingerprint` computes it at this revision."""
+    """As `lifeline_hub.core.store.store.quarantine_fingerprint` computes it at this revision."""
     stored = json.loads(json.dumps(payload))
     canonical = json.dumps([tenant, source, stream, remote_id, reason, stored], sort_keys=True, separators=(',', ':'))
     return hashlib.sha256(canonical.encode('ascii')).hexdigest()

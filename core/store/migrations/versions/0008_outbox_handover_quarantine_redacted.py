@@ -12,7 +12,7 @@ reset `attempts`) may have reached its vendor: it counts as handed over (its `at
 once) when it was created, so it is looked up too.
 
 Quarantined payloads and reasons were kept as the vendor sent them, raw e-mail addresses and phone
-numbers included. They are redacted now (`core.http.redact.redact_json`) and fingerprinted again;
+numbers included. They are redacted now (`lifeline_hub.core.http.redact.redact_json`) and fingerprinted again;
 rows that become the same bad record are collapsed as revision 0007 did (the earliest kept, counts
 and last sighting summed up), and `sync_state.quarantined_total` recounted. The downgrade drops the
 column; redaction cannot be undone.
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from core.http.redact import redact, redact_json
-from core.store.store import quarantine_fingerprint
+from lifeline_hub.core.http.redact import redact, redact_json
+from lifeline_hub.core.store.store import quarantine_fingerprint
 
 revision: str = '0008'
 down_revision: str | None = '0007'

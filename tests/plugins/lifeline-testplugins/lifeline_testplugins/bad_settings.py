@@ -1,6 +1,6 @@
 """Declares a settings model that is not a pydantic model."""
 
-from core import Connector, hookimpl
+from lifeline_hub.core import Connector, hookimpl
 
 
 class NotAModel:

@@ -1,6 +1,6 @@
 """Registers a connector under a name the good plugin already took."""
 
-from core import Connector, hookimpl
+from lifeline_hub.core import Connector, hookimpl
 
 
 class Impostor(Connector):

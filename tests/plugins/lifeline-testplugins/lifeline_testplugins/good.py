@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core import Checkpoint, Connector, StreamInfo, hookimpl
-from core.models import Confirmation, ConfirmationAction
+from lifeline_hub.core import Checkpoint, Connector, StreamInfo, hookimpl
+from lifeline_hub.core.models import Confirmation, ConfirmationAction
 
 
 class GreeterSettings(BaseModel):

@@ -1,6 +1,6 @@
 """Loads fine but its classify hook raises at run time."""
 
-from core import hookimpl
+from lifeline_hub.core import hookimpl
 
 
 @hookimpl

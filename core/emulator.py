@@ -22,6 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import uvicorn
@@ -29,6 +30,8 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
 
 log = logging.getLogger(__name__)
+
+SERVED_KEPT = 20_000
 
 FaultKind = Literal["rate_limit", "server_error", "timeout", "expire_token", "malformed", "duplicate"]
 
@@ -288,6 +291,8 @@ class EmulatorWorld(ABC, Generic[SettingsT]):
         self.clock = VirtualClock(now)
         self.lock = threading.RLock()
         self.faults = FaultPlan(settings.faults)
+        self.served: deque[Served] = deque(maxlen=SERVED_KEPT)
+        """The latest vendor responses served, oldest first (`add_vendor_middleware`)."""
 
     def now(self) -> float:
         """Epoch seconds on the world's clock (the injected clock plus any `advance()`)."""
@@ -323,8 +328,51 @@ class EmulatorWorld(ABC, Generic[SettingsT]):
         """Stop the world's background threads and servers."""
 
 
-def add_latency(app: FastAPI, world: EmulatorWorld[Any]) -> None:
-    """Make `app`'s vendor calls (not `/_emulator`) wait `world.faults.latency()` before the vendor acts."""
+@dataclass(frozen=True)
+class Served:
+    """One vendor response an emulator served: what the contract tests check against the vendor's models."""
+
+    method: str
+    route: str
+    """The route's path template (`/v1/todo/{task_id}`), or the request path when no route matched."""
+    status: int
+    body: Any
+    """The JSON body parsed, else the raw bytes."""
+
+
+class _ServedLog:
+    """ASGI middleware keeping every vendor response (not `/_emulator`) in `world.served`."""
+
+    def __init__(self, app: Any, world: EmulatorWorld[Any]) -> None:
+        self.app = app
+        self.world = world
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
+        status, chunks = 0, bytearray()
+
+        async def keep(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        route = getattr(scope.get("route"), "path", scope["path"])
+        try:
+            body: Any = json.loads(bytes(chunks)) if chunks else None
+        except ValueError:
+            body = bytes(chunks)
+        self.world.served.append(Served(scope["method"], route, status, body))
+
+
+def add_vendor_middleware(app: FastAPI, world: EmulatorWorld[Any]) -> None:
+    """Make `app`'s vendor calls (not `/_emulator`) wait `world.faults.latency()` before the vendor acts,
+    and keep what it answered in `world.served`."""
 
     @app.middleware("http")
     async def latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -333,6 +381,8 @@ def add_latency(app: FastAPI, world: EmulatorWorld[Any]) -> None:
             if wait:
                 await asyncio.sleep(wait)
         return await call_next(request)
+
+    app.add_middleware(_ServedLog, world=world)
 
 
 def free_port() -> int:

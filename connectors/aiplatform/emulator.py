@@ -28,7 +28,7 @@ from lifeline_hub.connectors.aiplatform.emulator_state import (
     instant_ms,
     iso,
 )
-from lifeline_hub.core.emulator import add_latency, control_router, json_object
+from lifeline_hub.core.emulator import add_vendor_middleware, control_router, json_object
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 
@@ -267,7 +267,7 @@ def create_app(settings: EmulatorSettings | None = None, world: AIPlatformWorld 
     gateway = Gateway(world)
     app = FastAPI(title="aiplatform emulator (protocol v1)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
-    add_latency(app, world)
+    add_vendor_middleware(app, world)
 
     for api in APIS:
         app.add_api_route(api.path, gateway.endpoint(api), methods=[api.method], name=api.name)

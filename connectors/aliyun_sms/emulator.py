@@ -31,7 +31,7 @@ from lifeline_hub.connectors.aliyun_sms.emulator_state import (
     fail,
 )
 from lifeline_hub.connectors.aliyun_sms.signing import parse_v3_authorization, v2_signature, v3_signature
-from lifeline_hub.core.emulator import add_latency, control_router
+from lifeline_hub.core.emulator import add_vendor_middleware, control_router
 
 __all__ = ["EmulatorSettings", "SmsWorld", "create_app"]
 
@@ -200,7 +200,7 @@ def create_app(settings: EmulatorSettings | None = None, world: SmsWorld | None 
     world = world or SmsWorld(settings)
     app = FastAPI(title="Aliyun SMS emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
-    add_latency(app, world)
+    add_vendor_middleware(app, world)
     app.add_api_route("/", endpoint(world), methods=["GET", "POST"], include_in_schema=False)
     app.include_router(control(world))
     return app

@@ -37,7 +37,7 @@ from lifeline_hub.connectors.dingtalk.emulator_state import (
     quota_key,
     utc_minute,
 )
-from lifeline_hub.core.emulator import add_latency, control_router
+from lifeline_hub.core.emulator import add_vendor_middleware, control_router
 
 __all__ = ["ApiError", "DingTalkWorld", "EmulatorSettings", "OapiError", "create_app"]
 
@@ -1124,7 +1124,7 @@ def create_app(settings: EmulatorSettings | None = None, world: DingTalkWorld | 
     world = world or DingTalkWorld(settings)
     app = FastAPI(title="DingTalk emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
-    add_latency(app, world)
+    add_vendor_middleware(app, world)
     for route in ROUTES:
         app.add_api_route(route.path, endpoint(world, route), methods=[route.method], include_in_schema=False)
     app.include_router(control(world))

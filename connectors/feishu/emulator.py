@@ -39,7 +39,7 @@ from lifeline_hub.connectors.feishu.emulator_state import (
     mask,
     rate_limit_error,
 )
-from lifeline_hub.core.emulator import add_latency, control_router, json_object
+from lifeline_hub.core.emulator import add_vendor_middleware, control_router, json_object
 
 __all__ = ["EmulatorSettings", "FeishuWorld", "create_app"]
 
@@ -1359,7 +1359,7 @@ def create_app(settings: EmulatorSettings | None = None, world: FeishuWorld | No
     gateway = Gateway(world)
     app = FastAPI(title="Feishu Open Platform emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.world = world
-    add_latency(app, world)
+    add_vendor_middleware(app, world)
 
     for api in APIS:
         app.add_api_route(api.path, gateway.endpoint(api), methods=[api.method], name=api.name)

@@ -1,6 +1,7 @@
 """HTTP toolkit for connector plugins: typed errors, redaction, tokens, rate limits, client, paging."""
 
 from lifeline_hub.core.http.client import IDEMPOTENT_METHODS, CallStats, RequestParts, VendorClient, parse_retry_after
+from lifeline_hub.core.http.clock import SYSTEM_CLOCK, Clock, SystemClock, current_clock, use_clock
 from lifeline_hub.core.http.errors import (
     AuthFailed,
     Conflict,
@@ -28,8 +29,10 @@ from lifeline_hub.core.http.tokens import Token, TokenProvider
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "SYSTEM_CLOCK",
     "AuthFailed",
     "CallStats",
+    "Clock",
     "Conflict",
     "ErrorFields",
     "InvalidRequest",
@@ -40,12 +43,14 @@ __all__ = [
     "RateLimiter",
     "RedactingFilter",
     "RequestParts",
+    "SystemClock",
     "Token",
     "TokenExpired",
     "TokenProvider",
     "TransientError",
     "VendorClient",
     "VendorError",
+    "current_clock",
     "cursor_pages",
     "install_redaction",
     "items",
@@ -57,4 +62,5 @@ __all__ = [
     "redact",
     "redact_json",
     "redact_mapping",
+    "use_clock",
 ]

@@ -1,7 +1,8 @@
 """`VendorClient`: the HTTP client every connector uses (tokens, rate limits, retries, stats, logs).
 
 A vendor subclasses it and overrides two hooks: `apply_token` (where the token goes on a request)
-and `check` (parse the vendor envelope, raise typed errors, return the payload).
+and `check` (parse the vendor envelope, raise typed errors, return the payload). Retry waits and
+`Retry-After` dates run on the toolkit's clock (`core.http.clock`), so a test can fake them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
+from lifeline_hub.core.http.clock import Clock, current_clock
 from lifeline_hub.core.http.errors import (
     Conflict,
     InvalidRequest,
@@ -61,8 +63,9 @@ class RequestParts(TypedDict):
     data: Any
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` value (delta seconds or HTTP date); None if absent."""
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` value (delta seconds or HTTP date, counted from `now`, epoch
+    seconds, default the toolkit's clock); None if absent."""
     if not value:
         return None
     try:
@@ -73,7 +76,7 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return max(when.timestamp() - (current_clock().time() if now is None else now), 0.0)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -128,6 +131,9 @@ class VendorClient:
     backoff, at least `min_rate_limit_wait`; `TokenExpired` once, after invalidating the token;
     `TransientError` (5xx, timeouts, network) only for idempotent calls, unless the request
     never left (connection refused). Everything else fails at once.
+
+    Waits go to `sleep` when given, else to `clock` (default: the toolkit's current clock, looked up
+    at each wait, see `core.http.clock`).
     """
 
     vendor = "vendor"
@@ -148,7 +154,8 @@ class VendorClient:
         max_backoff: float = 30.0,
         max_retry_after: float = 60.0,
         pool_size: int = 32,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.vendor = vendor or self.vendor
@@ -162,11 +169,23 @@ class VendorClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._sleep = sleep
+        self._clock = clock
         self.session = requests.Session()
         # No urllib3 retries at all: connect errors are retried (and counted) by `request`.
         adapter = HTTPAdapter(pool_maxsize=pool_size, max_retries=Retry(total=0, read=False, status=0))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this client waits on."""
+        return self._clock or current_clock()
+
+    def sleep(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            self.clock.sleep(seconds)
 
     # -- hooks for vendor subclasses ------------------------------------------------------------
 
@@ -197,7 +216,8 @@ class VendorClient:
         status = response.status_code
         kind = _STATUS_ERRORS.get(status, TransientError if status >= 500 else InvalidRequest)
         text = message or f"HTTP {status} {response.reason}: {response.text[:300]}"
-        return self.error(kind, response, text, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock.time())
+        return self.error(kind, response, text, retry_after=retry_after)
 
     def parse_json(self, response: requests.Response) -> Any:
         """The JSON body (None when empty); a non-JSON body is a status error or a `TransientError`."""
@@ -334,7 +354,7 @@ class VendorClient:
             stop=stop_after_attempt(self.max_attempts),
             retry=retry_if_exception(should_retry),
             wait=wait,
-            sleep=self._sleep,
+            sleep=self.sleep,
             before_sleep=before_sleep,
             reraise=True,
         )

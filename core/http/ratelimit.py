@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from lifeline_hub.core.http.clock import current_clock
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class RateLimiter:
     Each window is widened by `margin` seconds to absorb clock and network jitter between this
     client and the vendor (50 ms keeps a per-second quota at >= 95% of its documented rate).
     `headroom` (< 1) reserves part of a quota for other processes sharing the same app.
-    Several quotas may apply to one key at once (Feishu: "1000/min & 50/s").
+    Several quotas may apply to one key at once (Feishu: "1000/min & 50/s"). `clock` and `sleep` default
+    to the toolkit's current clock (`core.http.clock`: monotonic time), looked up at each call.
     """
 
     def __init__(
@@ -44,17 +46,27 @@ class RateLimiter:
         *,
         headroom: float = 1.0,
         margin: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not 0 < headroom <= 1 or margin < 0:
             raise ValueError("headroom must be in (0, 1] and margin >= 0")
         self.headroom = headroom
         self.margin = margin
-        self.clock = clock
+        self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._keys: defaultdict[tuple[str, str], _KeyState] = defaultdict(_KeyState)
+
+    def clock(self) -> float:
+        """Now, in the seconds `pause` takes."""
+        return self._clock() if self._clock is not None else current_clock().monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            current_clock().sleep(seconds)
 
     def limit(self, quota: Quota) -> int:
         """Calls this limiter allows per window of `quota`."""
@@ -84,7 +96,7 @@ class RateLimiter:
                     del state.log[: bisect_right(state.log, now - state.horizon)]
                     state.log.append(now)
                     return waited
-            self._sleep(delay)
+            self.sleep(delay)
             waited += delay
 
     def pause(self, api: str, app: str, until: float) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from lifeline_hub.core.http.clock import current_clock
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,20 @@ class TokenProvider(ABC):
     """Fetches and caches a vendor access token. Vendors implement `fetch`.
 
     `get` returns the cached token until `refresh_ahead` seconds before it expires (at most half
-    its lifetime), then refreshes it; concurrent callers wait for the one refresh in flight.
+    its lifetime), then refreshes it; concurrent callers wait for the one refresh in flight. `clock`
+    (epoch seconds) defaults to the toolkit's current clock (`core.http.clock`), looked up at each call.
     """
 
-    def __init__(self, *, refresh_ahead: float = 300.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, refresh_ahead: float = 300.0, clock: Callable[[], float] | None = None) -> None:
         self.refresh_ahead = refresh_ahead
-        self.clock = clock
+        self._clock = clock
         self.refreshes = 0
         self._lock = threading.Lock()
         self._cached: tuple[Token, float] | None = None  # (token, refresh at)
+
+    def clock(self) -> float:
+        """Now in epoch seconds."""
+        return self._clock() if self._clock is not None else current_clock().time()
 
     @abstractmethod
     def fetch(self) -> Token:

@@ -14,13 +14,15 @@ import asyncio
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline_hub.connectors.aliyun_sms.emulator_state import (
     BusinessError,
@@ -41,6 +43,7 @@ V3_REQUIRED = frozenset({"host", "x-acs-action", "x-acs-version", "x-acs-date", 
                          "x-acs-content-sha256"})
 V2_REQUIRED = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp",
                "Action", "Version")
+NOT_FOUND = "Specified api is not found, please check your url and method."
 Handler = Callable[[SmsWorld, Mapping[str, str]], Json]
 
 
@@ -133,18 +136,42 @@ def authenticate(world: SmsWorld, method: str, path: str, headers: Mapping[str, 
     if version != VERSION:
         raise GatewayError("InvalidVersion", "Specified parameter Version is not valid.")
     if action not in HANDLERS:
-        raise GatewayError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.",
-                           404)
+        raise GatewayError("InvalidAction.NotFound", NOT_FOUND, 404)
     return key_id, action
 
 
 def gateway_answer(world: SmsWorld, exc: GatewayError, request_id: str) -> Response:
+    """The gateway's error body (Aliyun "OpenAPI error diagnosis": RequestId, HostId, Code, Message, Recommend)."""
     body = {"RequestId": request_id, "HostId": HOST_ID, "Code": exc.code, "Message": exc.message,
-            "Recommend": f"https://api.aliyun.com/troubleshoot?q={exc.code}&product=Dysmsapi"}
+            "Recommend": f"https://api.aliyun.com/troubleshoot?q={exc.code}&product=Dysmsapi&requestId={request_id}"}
     headers = {"x-acs-request-id": request_id}
     if exc.code.startswith("Throttling"):
         headers["x-acs-retry-after"] = str(world.settings.retry_after_ms)
     return JSONResponse(body, exc.status, headers=headers)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+def form_params(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise GatewayError("InvalidParameter", "The request body is not UTF-8 form data.") from None
+
+
+def not_routed(world: SmsWorld) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A path or method the gateway does not serve: its `InvalidAction.NotFound` body (the control
+    endpoints keep FastAPI's own answers)."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/_emulator"):
+            assert isinstance(exc, StarletteHTTPException)
+            return await http_exception_handler(request, exc)
+        return gateway_answer(world, GatewayError("InvalidAction.NotFound", NOT_FOUND, 404), new_request_id())
+
+    return answer
 
 
 def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
@@ -152,11 +179,11 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
         body = await request.body()
         query = dict(request.query_params)
         params = dict(query)
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            params.update(parse_qsl(body.decode(), keep_blank_values=True))
-        request_id = str(uuid.uuid4()).upper()
+        request_id = new_request_id()
         stall, action = 0.0, ""
         try:
+            if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                params.update(form_params(body))
             key_id, action = authenticate(world, request.method, request.url.path, request.headers, query, params,
                                           body)
             if not world.quota.hit(f"{key_id} {action}") or world.faults.roll("rate_limit"):
@@ -203,4 +230,5 @@ def create_app(settings: EmulatorSettings | None = None, world: SmsWorld | None 
     add_vendor_middleware(app, world)
     app.add_api_route("/", endpoint(world), methods=["GET", "POST"], include_in_schema=False)
     app.include_router(control(world))
+    app.add_exception_handler(StarletteHTTPException, not_routed(world))
     return app

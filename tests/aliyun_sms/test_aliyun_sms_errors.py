@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from lifeline_hub.connectors.aliyun_sms.codes import BUSINESS, GATEWAY, ChannelPaused
 from lifeline_hub.connectors.aliyun_sms.emulator import EmulatorSettings, SmsWorld, create_app
@@ -158,3 +159,19 @@ def test_the_world_counts_api_calls_and_qps_breaches(contacts: Store) -> None:
     world.close()
     assert world.api_calls() == calls(world, "SendSms") + calls(world, "QuerySendDetails") > 1
     assert world.quota_breaches() == sum(world.quota.breaches.values()) >= 1
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/no/such/path"), ("PUT", "/"), ("DELETE", "/")])
+def test_an_unrouted_call_gets_the_gateway_error_envelope(emulator: str, method: str, path: str) -> None:
+    """Not FastAPI's `{"detail": ...}`: the gateway's own 404 body, as for an unknown action."""
+    answer = requests.request(method, emulator + path, timeout=5)
+    body = answer.json()
+    assert answer.status_code == 404 and body["Code"] == "InvalidAction.NotFound"
+    assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
+    assert answer.headers["x-acs-request-id"] == body["RequestId"]
+
+
+def test_a_form_body_that_is_not_utf8_is_a_400_not_a_500(emulator: str) -> None:
+    answer = requests.post(emulator + "/", data=b"PhoneNumbers=\xff\xfe", timeout=5,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and answer.json()["Code"] == "InvalidParameter"

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lifeline_hub.core.connector import Connector, Instance
-from lifeline_hub.core.models import Channel, OutcomeClass, zone_info
+from lifeline_hub.core.models import OutcomeClass, channels, known_channel, send_actions, zone_info
 from lifeline_hub.core.models.contact import MIN_HASH_KEY_BYTES, hash_key_problem
 from lifeline_hub.core.plugins import PluginHost, UnknownConnector
 
@@ -32,9 +32,6 @@ STORE_ENV = "LIFELINE_STORE_URL"
 IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
 
 
-CHANNEL_KINDS = {"sms": "send_sms", "email": "send_email"}
-"""The action a candidate channel's connector performs (an IM channel's connector: `send_message`); reminders
-go only on these channels."""
 STORES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
 """Store URL schemes Lifeline runs on: `backend` or `backend+driver`."""
 
@@ -122,9 +119,9 @@ class PolicySettings(_Strict):
     @field_validator("candidate_connectors")
     @classmethod
     def _known_channels(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = [c for c in value if c not in Channel.__members__]
+        unknown = [c for c in value if known_channel(c) is None]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a channel ({', '.join(Channel)})")
+            raise ValueError(f"{unknown[0]!r} is not a channel ({', '.join(channels())})")
         return value
 
     @field_validator("reminder_offsets_minutes")
@@ -141,9 +138,9 @@ class PolicySettings(_Strict):
     @field_validator("reminder_channels")
     @classmethod
     def _known_reminder_channels(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in CHANNEL_KINDS]
+        unknown = [c for c in value if c not in send_actions()]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} cannot carry reminders (reminder channels: {', '.join(CHANNEL_KINDS)})")
+            raise ValueError(f"{unknown[0]!r} cannot carry reminders (reminder channels: {', '.join(send_actions())})")
         return value
 
     @field_validator("reschedule_slot_hours", "quiet_hours")
@@ -303,7 +300,7 @@ class Config:
         key = self.tenant(tenant).policy.candidate_connectors.get(channel)
         if key:
             return self.setups.get(f"{tenant}.{key}")
-        kind = CHANNEL_KINDS.get(channel)
+        kind = send_actions().get(channel)
         for setup in self.instances(tenant):
             cls = setup.connector_class
             if (kind in cls.actions) if kind else (cls.name == channel and "send_message" in cls.actions):
@@ -393,7 +390,7 @@ def _named_instances(tenant: TenantConfig) -> Iterator[tuple[str, str, tuple[str
         yield ("calendar_connector", policy.calendar_connector, ("create_calendar_event", "update_calendar_event"),
                "the interviews' calendar events")
     for channel, key in policy.candidate_connectors.items():
-        kind = CHANNEL_KINDS.get(channel, "send_message")
+        kind = send_actions().get(channel, "send_message")
         yield f"candidate_connectors.{channel}", key, (kind,), f"messages to candidates on {channel}"
 
 
@@ -438,7 +435,7 @@ def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Ma
     enabled = [inst.plugin for inst in tenant.connectors.values() if inst.enabled]
     if "reminder_channels" in policy.model_fields_set and all(plugin in actions for plugin in enabled):
         for channel in policy.reminder_channels:
-            kind = CHANNEL_KINDS[channel]
+            kind = send_actions()[channel]
             if channel not in policy.candidate_connectors and not any(kind in actions[p] for p in enabled):
                 problems.append(f"{label}: tenants.{name}.policy.reminder_channels: no enabled connector instance "
                                 f"of tenant {name} can {kind} for {channel!r} (instances: {_instance_list(tenant)})")

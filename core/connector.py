@@ -18,7 +18,15 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lifeline_hub.core.connections import Credentials
-from lifeline_hub.core.models import Action, Channel, ContactPoint, InterviewKind, Record
+from lifeline_hub.core.models import (
+    Action,
+    Channel,
+    ChannelInfo,
+    ContactPoint,
+    InterviewKind,
+    Record,
+    register_channels,
+)
 
 R = TypeVar("R", bound=Record)
 
@@ -146,6 +154,12 @@ class Connector(ABC):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+    channels: ClassVar[tuple[ChannelInfo, ...]] = ()
+    """Channels this connector adds (e.g. `wecom`), registered when the class is defined (`core.models.channels`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_channels(cls.channels)
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any] | None:

@@ -9,30 +9,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from enum import StrEnum
 from typing import Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from lifeline_hub.core.http.redact import mask_email, mask_phone
+from lifeline_hub.core.models.channels import Channel
 
 HASH_KEY_ENV = "LIFELINE_HASH_KEY"
 DEV_HASH_KEY = "lifeline-development-hash-key"
 """Used when LIFELINE_HASH_KEY is unset (the demo, sandbox tenants and tests); `lifeline check` warns about it,
 and the commands and DAG tasks refuse it for tenants that are not sandboxes (`Config.require_hash_key`)."""
 MIN_HASH_KEY_BYTES = 32
-
-
-class Channel(StrEnum):
-    sms = "sms"
-    email = "email"
-    voice = "voice"
-    dingtalk = "dingtalk"
-    feishu = "feishu"
-    wechat = "wechat"
-    platform = "platform"
-    """The interview platform's own invitation (e.g. an AI-interview vendor's e-mail)."""
 
 
 def hash_key() -> bytes:
@@ -95,10 +84,10 @@ class ContactPoint(BaseModel):
                    lookup=lookup_hash(channel, e164))
 
     @classmethod
-    def email(cls, raw: str) -> ContactPoint:
+    def email(cls, raw: str, channel: Channel = Channel.email) -> ContactPoint:
         value = normalise_email(raw)
-        return cls(channel=Channel.email, value=SecretStr(value), masked=mask_email(value),
-                   lookup=lookup_hash(Channel.email, value))
+        return cls(channel=channel, value=SecretStr(value), masked=mask_email(value),
+                   lookup=lookup_hash(channel, value))
 
     @classmethod
     def im(cls, channel: Channel, user_id: str) -> ContactPoint:
@@ -108,10 +97,11 @@ class ContactPoint(BaseModel):
 
     @classmethod
     def parse(cls, channel: Channel, raw: str, region: str = "CN") -> ContactPoint:
-        if channel in (Channel.sms, Channel.voice):
+        address = channel.info.address
+        if address == "phone":
             return cls.phone(raw, region, channel)
-        if channel is Channel.email:
-            return cls.email(raw)
+        if address == "email":
+            return cls.email(raw, channel)
         return cls.im(channel, raw)
 
     def __str__(self) -> str:

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lifeline_hub.core.models.contact import Channel, ContactPoint
+from lifeline_hub.core.models.channels import Channel
+from lifeline_hub.core.models.contact import ContactPoint
 from lifeline_hub.core.models.time import UtcDateTime
 
 

@@ -24,9 +24,12 @@ afterwards, only for decisions that changed):
    and nobody cancelled.
 6. `unknown` (`no_attendance_source`): without an attendance source, no join seen proves nothing.
 7. `missed_read_no_show`: reached before the end - a confirmation (`confirmed_no_show`), a human
-   link event (`link_opened`), or a trusted read receipt (`read`; e-mail opens are not trusted).
+   link event (`link_opened`), or a read receipt on a channel that knows reads (`read`; the
+   channel's `ChannelInfo.read_known`: e-mail opens and the like count as a delivery, not a read).
 8. `missed_not_reached`: `nothing_sent`, every send failed (`undelivered`), or delivered (or
-   accepted without a failure report) but never read (`delivered_unread`).
+   accepted without a failure report) but never read (`delivered_unread`, only when a message
+   went on a channel that knows reads), else `delivered_read_unknown`: the channels used cannot
+   tell whether it was read (SMS), so "unread" is not claimed.
 
 Machine-made link events never count. Only evidence at or before the window end counts as reach,
 so follow-ups sent after a miss do not change why it was missed. Only what went to the candidate
@@ -46,7 +49,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lifeline_hub.core.config import PolicySettings
-from lifeline_hub.core.models import Audience, InterviewKind, OutcomeClass
+from lifeline_hub.core.models import Audience, InterviewKind, OutcomeClass, read_known_channels
 from lifeline_hub.core.reconcile.gate import Gate
 from lifeline_hub.core.reconcile.needs import Needs
 from lifeline_hub.core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
@@ -126,7 +129,7 @@ class Facts:
     receipt: Condition
     """delivery_event: of a notification to the candidate, up to the end."""
     trusted: Condition
-    """a channel whose read receipts are real (not e-mail opens)."""
+    """a channel whose read receipts are real (`ChannelInfo.read_known`; not e-mail opens, not SMS)."""
 
     @staticmethod
     def of(kind: str, condition: Condition) -> Condition:
@@ -166,7 +169,7 @@ def _facts() -> Facts:
         confirmed=sa.and_(kind_type == "confirm", before_end),
         sent=sa.and_(to_candidate, e.c.code != "queued", before_end),
         receipt=sa.and_(to_candidate, before_end),
-        trusted=sa.func.coalesce(e.c.channel, "") != "email",
+        trusted=e.c.channel.in_(read_known_channels()),
     )
 
 
@@ -225,6 +228,8 @@ def _signals() -> sa.Select[Any]:
     at, code, kind_type = e.c.occurred_at, e.c.code, e.c.type
     settled = sa.case((s.c.kind == InterviewKind.ai_async.value, j.c.first_submit.is_not(None)),
                       else_=j.c.first_join.is_not(None))
+    readable = sa.or_(f.of("notification", sa.and_(f.sent, code != "failed")),  # not failed, on a channel knowing reads
+                      f.of("delivery_event", sa.and_(f.receipt, kind_type != "failed")))
     undecided = sa.or_(s.c.status == "cancelled", sa.and_(
         s.c.pending.is_(None), s.c.status != "rescheduled", s.c.moved == 0, sa.not_(settled)))
     return (
@@ -238,6 +243,7 @@ def _signals() -> sa.Select[Any]:
             _packed({"delivery_event": sa.case((f.receipt, _by_status(kind_type, f.trusted)), else_=0),
                      "notification": sa.case((f.sent, _by_status(code, f.trusted)), else_=0)}),
             sa.func.count().filter(sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt))),
+            sa.func.count().filter(f.trusted, readable),
             sa.func.count().filter(f.of("reschedule_request", f.approved)),
         )
         .select_from(j.join(s, s.c.interview_id == j.c.interview_id)
@@ -254,7 +260,8 @@ def _facts_table() -> sa.Subquery:
     counts = {
         "errors": _digit(links, 0), "clicks": _digit(links, 1), "engaged_n": _digit(links, 2),
         "failed_n": _digit(reach, 0), "reached_n": _digit(reach, 1), "read_n": _digit(reach, 2),
-        "sent_n": sa.func.coalesce(g.c.sent_n, 0), "approved_n": sa.func.coalesce(g.c.approved_n, 0),
+        "sent_n": sa.func.coalesce(g.c.sent_n, 0), "readable_n": sa.func.coalesce(g.c.readable_n, 0),
+        "approved_n": sa.func.coalesce(g.c.approved_n, 0),
     }
     return (sa.select(s, j.c.first_join, j.c.att_ms, j.c.first_submit, j.c.att_ids, g.c.last_no, g.c.last_asked,
                       g.c.last_yes, *[value.label(name) for name, value in counts.items()])
@@ -307,7 +314,8 @@ def _explained(d: Any) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
         (oc == OC.unknown.value, "no_attendance_source"),
         (oc == OC.missed_read_no_show.value, sa.case((d.last_yes.is_not(None), "confirmed_no_show"),
                                                     (d.engaged_n > 0, "link_opened"), else_="read")),
-        else_=sa.case((d.sent_n == 0, "nothing_sent"), (delivered, "delivered_unread"), else_="undelivered"),
+        else_=sa.case((d.sent_n == 0, "nothing_sent"), (sa.not_(delivered), "undelivered"),
+                      (d.readable_n > 0, "delivered_unread"), else_="delivered_read_unknown"),
     )
     confidence = sa.case(
         (oc == OC.pending.value, sa.case((d.pending == "window_open", "high"), else_="low")),

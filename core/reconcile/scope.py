@@ -63,6 +63,7 @@ SIGNALS = _temporary(
     sa.Column("links", sa.BigInteger, nullable=False),
     sa.Column("reach", sa.BigInteger, nullable=False),
     sa.Column("sent_n", sa.Integer, nullable=False),
+    sa.Column("readable_n", sa.Integer, nullable=False),
     sa.Column("approved_n", sa.Integer, nullable=False),
 )
 """The rest of the evidence, only for the interviews attendance did not decide."""

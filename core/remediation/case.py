@@ -19,6 +19,7 @@ from lifeline_hub.core.models import (
     Interview,
     Outcome,
     OutcomeClass,
+    known_channel,
 )
 from lifeline_hub.core.store.schema import candidates, contact_points, evidence, interviews, outcomes, remediation_cases
 
@@ -45,8 +46,8 @@ class CandidateView:
 
     @property
     def phone(self) -> str | None:
-        """The masked phone number, for people to check it."""
-        found = self.contact(Channel.sms) or self.contact(Channel.voice)
+        """The masked phone number (of the first channel whose address is one), for people to check it."""
+        found = next((c for c in self.contacts if c.channel.info.address == "phone"), None)
         return found.masked if found else None
 
 
@@ -115,11 +116,10 @@ def load_candidate(conn: sa.Connection, candidate_id: str | None) -> CandidateVi
     if row is None:
         return None
     cp = contact_points
-    contacts = tuple(
-        Contact(Channel(r.channel), r.masked, r.lookup)
-        for r in conn.execute(sa.select(cp.c.channel, cp.c.masked, cp.c.lookup)
-                              .where(cp.c.candidate_id == candidate_id).order_by(cp.c.rank))
-    )
+    rows = conn.execute(sa.select(cp.c.channel, cp.c.masked, cp.c.lookup)
+                        .where(cp.c.candidate_id == candidate_id).order_by(cp.c.rank))
+    # a contact on the channel of a plugin not loaded is left out: nothing here could send on it
+    contacts = tuple(Contact(channel, r.masked, r.lookup) for r in rows if (channel := known_channel(r.channel)))
     return CandidateView(row.id, row.name, row.locale, row.timezone, contacts)
 
 

@@ -18,17 +18,27 @@ from lifeline_hub.core.markup import fill
 from lifeline_hub.core.models import Interview, OutcomeClass
 from lifeline_hub.core.remediation.case import Case
 from lifeline_hub.core.remediation.texts import T, short, when, window
-from lifeline_hub.core.remediation.trail import Trail, summarise
+from lifeline_hub.core.remediation.trail import Sent, Trail, summarise
 
 STAFF_PURPOSES = ("hr_fyi", "hr_fyi_offer", "hr_decision", "contact_fix", "partial", "update_ats", "second_miss", "ask")
 OFFERS = ("technical", "resend", "reschedule_offer")
 """Candidate messages whose text already points to the reschedule link."""
 
 
+def _state_key(sent: Sent) -> str:
+    """What is known of a send, never more than its channel observes (`ChannelInfo`)."""
+    info = sent.channel.info
+    if sent.state == "sent" and not info.delivery_known:
+        return "state.sent_unobservable"
+    if sent.state == "delivered" and not info.read_known:
+        return "state.delivered_read_unknown"
+    return f"state.{sent.state}"
+
+
 def evidence_lines(trail: Trail, zone: str, locale: str) -> list[str]:
     t = T[locale]
-    lines = [fill(t["ev.sent"], at=short(s.at, zone), channel=t[f"channel.{s.channel.value}"],
-                  purpose=t[f"purpose.{s.purpose.value}"], state=t[f"state.{s.state}"])
+    lines = [fill(t["ev.sent"], at=short(s.at, zone), channel=s.channel.info.label_for(locale),
+                  purpose=t[f"purpose.{s.purpose.value}"], state=t[_state_key(s)])
              for s in trail.sent] or [t["ev.none"]]
     if trail.opens or trail.join_attempts or trail.machine_opens:
         machine = fill(t["ev.machine"], n=trail.machine_opens) if trail.machine_opens else ""

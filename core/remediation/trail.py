@@ -1,4 +1,8 @@
-"""The evidence trail in one glance: what was sent when on which channel, read or not, clicks, joins."""
+"""The evidence trail in one glance: what was sent when on which channel, read or not, clicks, joins.
+
+A read is a read only on a channel that knows reads (`ChannelInfo.read_known`); elsewhere (an e-mail
+"open") it says no more than that the message was delivered.
+"""
 
 from __future__ import annotations
 
@@ -62,12 +66,14 @@ def summarise(evidence: Sequence[Evidence]) -> Trail:
     staff (HR tasks and messages, interviewers' reminders) is left out: it tells nothing about the candidate."""
     trail = Trail()
     notes = {e.id: e for e in evidence if isinstance(e, Notification) and e.audience is Audience.candidate}
-    state: dict[str, str] = {key: n.status.value if n.status.value in _RANK else "sent" for key, n in notes.items()}
+    state = {key: _observable(n.status.value, n.channel) if n.status.value in _RANK else "sent"
+             for key, n in notes.items()}
     for e in evidence:
         match e:
             case DeliveryEvent() if e.notification_id in state:
-                if _RANK[e.type] > _RANK.get(state[e.notification_id], 0):
-                    state[e.notification_id] = e.type.value
+                news = _observable(e.type.value, e.channel)
+                if _RANK[news] > _RANK.get(state[e.notification_id], 0):
+                    state[e.notification_id] = news
             case LinkEvent() if e.machine_made:
                 trail.machine_opens += 1
             case LinkEvent() if e.type is LinkEventType.open:
@@ -85,3 +91,7 @@ def summarise(evidence: Sequence[Evidence]) -> Trail:
     trail.sent = [Sent(n.occurred_at, n.purpose, n.channel, n.recipient, state[key]) for key, n in notes.items()]
     trail.sent.sort(key=lambda s: s.at)
     return trail
+
+
+def _observable(state: str, channel: Channel) -> str:
+    return "delivered" if state == DeliveryType.read and not channel.info.read_known else state

@@ -31,6 +31,7 @@ from lifeline_hub.core.models import (
     Interview,
     InterviewStatus,
     NotificationPurpose,
+    channels,
 )
 from lifeline_hub.core.outbox import cancel, enqueue
 from lifeline_hub.core.remediation.case import load_interview
@@ -175,7 +176,8 @@ def _candidate(store: Store, config: Config, tenant: str, plan: _Plan, person: P
 
     for slot, offset in slot_offsets(policy.reminder_offsets_minutes):
         purpose = _variant(slot, reach, own, interview)
-        tried = {v: [k for c in Channel if (k := reminder_key(interview, v, c)) in reach.rows] for v in VARIANTS[slot]}
+        tried = {v: [k for c in channels() if (k := reminder_key(interview, v, c)) in reach.rows]
+                 for v in VARIANTS[slot]}
         purpose = next((v for v, ks in tried.items() if any(reach.rows[k] in SENT for k in ks)), purpose)
         for variant, variant_keys in tried.items():
             for key in variant_keys if variant is not purpose else ():

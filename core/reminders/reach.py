@@ -2,7 +2,8 @@
 
 Rows are recognised as reminders by their payload's purpose; the evidence of a row is the
 `notification` whose idempotency key is the row's and the `delivery_event`s that refer to it.
-An accepted e-mail counts as delivered (the best an SMTP send can tell; opens are no evidence).
+On a channel that does not know deliveries (`ChannelInfo.delivery_known`: e-mail, where SMTP acceptance is
+the best a send can tell), an accepted send counts as delivered: no receipt is coming to wait for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from lifeline_hub.core.models import (
     Interview,
     NotificationPurpose,
     canonical_id,
+    channel_info,
+    channels,
     idempotency_key,
 )
 from lifeline_hub.core.reminders.schedule import STAFF_SLOTS, VARIANTS
@@ -47,8 +50,10 @@ class Sent:
 
     @property
     def reached(self) -> bool:
-        return (self.status in REACHED or bool(self.receipts & REACHED)
-                or (self.channel == Channel.email.value and self.status == DeliveryStatus.sent.value))
+        if self.status in REACHED or self.receipts & REACHED:
+            return True
+        info = channel_info(self.channel)
+        return info is not None and not info.delivery_known and self.status == DeliveryStatus.sent.value
 
 
 @dataclass
@@ -89,7 +94,7 @@ def keys(interview: Interview) -> dict[str, tuple[NotificationPurpose, Channel |
     found: dict[str, tuple[NotificationPurpose, Channel | None]] = {}
     for variants in VARIANTS.values():
         for purpose in variants:
-            for channel in Channel:
+            for channel in channels():
                 found[reminder_key(interview, purpose, channel)] = (purpose, channel)
     for slot in STAFF_SLOTS:
         found[reminder_key(interview, slot, None)] = (slot, None)

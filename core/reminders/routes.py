@@ -3,7 +3,8 @@
 A candidate channel counts when the candidate has a contact point on it and the tenant has a
 connector instance for it (`Config.channel_instance`: `policy.candidate_connectors` names one,
 else the first that sends on the channel); the order is the candidate's own preference, then
-`policy.reminder_channels`. An SMS instance without an approved template for the purpose cannot
+`policy.reminder_channels`. Reminders go only on channels that declare a `send_action` (SMS, e-mail, a
+plugin's). An SMS instance without an approved template for the purpose cannot
 say it and is passed over. Interviewers are reached on the DingTalk/Feishu instance the interview came from, else the
 tenant's `hr_connector`, else the first DingTalk/Feishu instance.
 """
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from lifeline_hub.core.config import CHANNEL_KINDS, Config, ConnectorSetup
-from lifeline_hub.core.models import Channel, Interview, NotificationPurpose
+from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.models import Channel, Interview, NotificationPurpose, known_channel, send_actions
 from lifeline_hub.core.store.schema import candidates, contact_points
 
 STAFF_PLUGINS = ("dingtalk", "feishu")
@@ -44,9 +45,9 @@ def load_person(conn: sa.Connection, candidate_id: str | None) -> Person | None:
     row = conn.execute(sa.select(candidates).where(candidates.c.id == candidate_id)).first() if candidate_id else None
     if row is None:
         return None
-    have = {Channel(c) for c in conn.execute(sa.select(contact_points.c.channel).where(
-        contact_points.c.candidate_id == row.id)).scalars()}
-    preferred = tuple(Channel(c) for c in (row.data or {}).get("preferred_channels", ()) if c in Channel.__members__)
+    stored = conn.execute(sa.select(contact_points.c.channel).where(contact_points.c.candidate_id == row.id)).scalars()
+    have = {c for c in map(known_channel, stored) if c is not None}  # a channel of a plugin not loaded: not usable
+    preferred = tuple(c for c in map(known_channel, (row.data or {}).get("preferred_channels", ())) if c is not None)
     return Person(row.id, row.name, row.locale, row.timezone, preferred, frozenset(have))
 
 
@@ -61,7 +62,7 @@ def candidate_routes(config: Config, tenant: str, person: Person, purpose: Notif
     order = dict.fromkeys([*person.preferred, *(Channel(c) for c in policy.reminder_channels)])
     routes = []
     for channel in order:
-        kind = CHANNEL_KINDS.get(channel.value)
+        kind = send_actions().get(channel.value)
         if kind is None or channel not in person.reachable:
             continue
         setup = config.channel_instance(tenant, channel.value)

@@ -42,7 +42,8 @@ EXPECTED = {
     "silence": ("missed_not_reached", "nothing_sent", "high"),
     "bounced": ("missed_not_reached", "undelivered", "high"),
     "unread": ("missed_not_reached", "delivered_unread", "medium"),
-    "accepted": ("missed_not_reached", "delivered_unread", "medium"),
+    "sms-delivered": ("missed_not_reached", "delivered_read_unknown", "medium"),
+    "accepted": ("missed_not_reached", "delivered_read_unknown", "medium"),
     "cancelled": ("cancelled", "ats", "high"),
     "cancelled-after-decline": ("cancelled", "candidate_declined", "high"),
     "moved-in-ats": ("rescheduled", "ats", "high"),
@@ -85,8 +86,10 @@ def build(w: World) -> dict[str, str]:
     w.answer(ids["confirmed"], T0 - DAY, ConfirmationAction.confirm)
     bounced = w.notify(ids["bounced"], T0 - DAY)
     w.receipt(bounced, T0 - DAY + MIN, DeliveryType.failed, iv=ids["bounced"], code="MOBILE_NUMBER_ILLEGAL")
-    unread = w.notify(ids["unread"], T0 - DAY)
-    w.receipt(unread, T0 - DAY + MIN, DeliveryType.delivered, iv=ids["unread"], code="DELIVERED")
+    unread = w.notify(ids["unread"], T0 - DAY, Channel.feishu)  # Feishu knows reads: no read is "unread"
+    w.receipt(unread, T0 - DAY + MIN, DeliveryType.delivered, Channel.feishu, iv=ids["unread"])
+    delivered = w.notify(ids["sms-delivered"], T0 - DAY)  # SMS has no read receipts: read unknown, not "unread"
+    w.receipt(delivered, T0 - DAY + MIN, DeliveryType.delivered, iv=ids["sms-delivered"], code="DELIVERED")
     w.notify(ids["accepted"], T0 - DAY, Channel.email)
     for name in ("cancelled", "cancelled-after-decline"):
         w.interview(name, status=InterviewStatus.cancelled, updated=T0 - DAY)
@@ -176,5 +179,5 @@ def test_follow_ups_after_the_window_and_hr_tasks_are_not_reach(store: Store, tm
     w.link(iv, T0 + 61 * MIN)  # clicked after the end
     w.watermark(NOW + DAY)
     w.run(NOW + DAY)
-    assert w.current()["quiet"][:2] == ("missed_not_reached", "delivered_unread")
+    assert w.current()["quiet"][:2] == ("missed_not_reached", "delivered_read_unknown")
     assert _evidence_of(store, "quiet") == [("notification", "invite")]

@@ -73,7 +73,7 @@ def test_evidence_prints_the_trail_in_the_tenant_zone(world: World, env: dict[st
     assert "acme.ats/missed (video, scheduled, sequence 0): 2026-03-02 10:00 - 2026-03-02 11:00 Asia/Shanghai" \
         in table.stdout
     for shown in ("Evidence trail (Asia/Shanghai)", "2026-03-01 10:00:00 +0800", "sent invite", "delivered",
-                  "DELIVERED", "not counted", "outcome v1: missed_not_reached", "delivered_unread"):
+                  "DELIVERED", "not counted", "outcome v1: missed_not_reached", "delivered_read_unknown"):
         assert shown in table.stdout
 
     data = json.loads(run_cli("evidence", "acme.ats/missed", "--json", env=env).stdout)
@@ -84,7 +84,7 @@ def test_evidence_prints_the_trail_in_the_tenant_zone(world: World, env: dict[st
         ("2026-03-01T10:02:00+08:00", "link opened"),
         ("2026-03-02T12:00:00+08:00", "outcome v1: missed_not_reached"),
     ]
-    assert data["outcomes"][0]["sub_reason"] == "delivered_unread"
+    assert data["outcomes"][0]["sub_reason"] == "delivered_read_unknown"
 
 
 def test_errors_are_one_line_with_an_exit_code(world: World, env: dict[str, str]) -> None:

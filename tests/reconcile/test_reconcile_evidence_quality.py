@@ -42,7 +42,7 @@ def test_scanner_clicks_never_count_as_a_human(store: Store, tmp_path: Path) -> 
     w.watermark(NOW)
     w.run(NOW)
     assert w.current() == {
-        "scanned": ("missed_not_reached", "delivered_unread", "medium"),
+        "scanned": ("missed_not_reached", "delivered_read_unknown", "medium"),
         "person": ("missed_read_no_show", "link_opened", "high"),
     }
 
@@ -55,7 +55,7 @@ def test_email_opens_are_not_read_receipts(store: Store, tmp_path: Path) -> None
               iv=messaged)
     w.watermark(NOW)
     w.run(NOW)
-    assert w.current()["mailed"][:2] == ("missed_not_reached", "delivered_unread")
+    assert w.current()["mailed"][:2] == ("missed_not_reached", "delivered_read_unknown")
     assert w.current()["messaged"][:2] == ("missed_read_no_show", "read")
 
 

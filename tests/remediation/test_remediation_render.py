@@ -70,14 +70,15 @@ def test_hr_texts_say_who_what_with_evidence_and_one_next_step(purpose: str) -> 
     zh_title, zh = staff_text(purpose, a_case(), "Asia/Shanghai", "zh-CN")
     assert "张三" in zh_title and "候选人：张三（手机 138****5678）" in zh
     assert "面试：视频面试，2026年3月2日（周一）14:00–14:45（北京时间），平台 meetly" in zh
-    assert "· 03-01 14:00 短信 提醒（提前1天） → 已送达，未读" in zh
+    assert "· 03-01 14:00 短信 提醒（提前1天） → 已送达（该渠道没有已读回执）" in zh  # SMS: no read receipts
     assert "· 链接：打开 0 次，尝试进入 1 次（另有 1 次疑似邮件扫描，不计入）" in zh
     assert "· 进入失败 1 次（错误码 DEVICE_CHECK）" in zh and "· 未进入面试" in zh
     assert zh.count("下一步：") == 1 and "不会自动拒绝候选人" in zh
     assert "http" not in zh  # the next step's links travel beside the text, as buttons
     en_title, en = staff_text(purpose, a_case(), "Europe/Berlin", "en")
     assert "Candidate: 张三 (phone 138****5678)" in en and "Mon 2 Mar 2026, 07:00–07:45 (Europe/Berlin)" in en
-    assert "SMS reminder (1 day before) → delivered, not read" in en and en.count("Next step: ") == 1
+    assert "SMS reminder (1 day before) → delivered (this channel reports no reads)" in en
+    assert en.count("Next step: ") == 1
     for text in (zh_title, zh, en_title, en):
         assert not RAW_PHONE.search(text)
 

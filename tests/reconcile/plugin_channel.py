@@ -1,0 +1,26 @@
+"""A plugin's connector that adds two channels (the way an out-of-tree WeCom plugin would), for the tests.
+
+Importing this module is loading the plugin: the class declares the channels, defining it registers them.
+"""
+
+from __future__ import annotations
+
+from lifeline_hub.core.connector import Connector
+from lifeline_hub.core.models import Channel, ChannelInfo
+
+SILENT = ChannelInfo("wecom_test", "WeCom (test)", "account", delivery_known=True, read_known=False,
+                     click_known=True, labels=(("zh-CN", "企业微信（测试）"),))
+"""Reports deliveries, not reads: a "read" it sends is no read."""
+READING = ChannelInfo("wecom_test_app", "WeCom app (test)", "account", delivery_known=True, read_known=True,
+                      click_known=True)
+"""Reports reads."""
+
+
+class WeComTestConnector(Connector):
+    name = "wecom_test"
+    channels = (SILENT, READING)
+    actions = ("send_message",)
+
+
+WECOM: Channel = Channel(SILENT.name)
+WECOM_APP: Channel = Channel(READING.name)

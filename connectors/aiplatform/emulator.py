@@ -274,13 +274,19 @@ def create_app(settings: EmulatorSettings | None = None, world: AIPlatformWorld 
 
     @app.exception_handler(StarletteHTTPException)
     async def not_routed(request: Request, exc: StarletteHTTPException) -> Response:
-        """The protocol's error envelope, also for a drive action's `PlatformError` (its own status and code)."""
+        """The protocol's error envelope (§2.2), also for a drive action's `PlatformError` (its own status and
+        code); an unrouted API call carries a request id like any other (§2)."""
         cause = exc.__cause__
         if isinstance(cause, PlatformError):
             code, message = cause.code, cause.message
         else:
             code, message = "not_found" if exc.status_code == 404 else "invalid_request", str(exc.detail)
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code)
+        error: dict[str, str] = {"code": code, "message": message}
+        if request.url.path.startswith("/_emulator"):
+            return JSONResponse({"error": error}, status_code=exc.status_code)
+        request_id = world.new_id("req_", 16)
+        return JSONResponse({"error": {**error, "request_id": request_id}}, exc.status_code,
+                            {"X-Request-Id": request_id})
 
     app.include_router(control_router(world, DRIVE_ACTIONS, bad_input=(KeyError, ValueError, TypeError),
                                       error_status=platform_status))

@@ -135,3 +135,14 @@ def test_the_control_api(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
 def test_lifeline_emulate_can_drive_the_app() -> None:
     app = create_app()
     assert isinstance(app.state.world.faults, FaultPlan)
+
+
+@pytest.mark.parametrize(("method", "path", "status", "code"), [
+    ("GET", "/v1/nothing/here", 404, "not_found"), ("DELETE", "/v1/invitations", 405, "invalid_request")])
+def test_an_unrouted_call_gets_the_whole_error_envelope(emulator: tuple[AIPlatformWorld, Api, str], method: str,
+                                                        path: str, status: int, code: str) -> None:
+    """§2: every response carries `X-Request-Id`; §2.2: the envelope quotes it as `request_id`."""
+    answer = requests.request(method, emulator[2] + path, timeout=5)
+    assert error(answer) == (status, code)
+    assert answer.json()["error"]["request_id"] == answer.headers["X-Request-Id"]
+    assert answer.json()["error"]["request_id"].startswith("req_")

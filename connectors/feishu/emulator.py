@@ -62,6 +62,12 @@ DRIVE_ACTIONS = frozenset(
      "expire_tokens", "grant_scopes", "deliver_pending_events", "verify_callback_url")
 )  # fmt: skip
 TEN_HOURS_MS = 10 * 3600 * 1000
+VCHAT_FIELDS = {
+    "vc": ("vc_type", "meeting_settings"),
+    "third_party": ("vc_type", "icon_type", "description", "meeting_url"),
+}
+"""What an event's `vchat` keeps per `vc_type` (calendar-event/create, `vchat.vc_type`): a Feishu meeting
+(`vc`) takes nothing but its pre-meeting settings and shows no `meeting_url`; only a third-party link has one."""
 
 
 @dataclass(frozen=True)
@@ -644,7 +650,7 @@ def render_event(world: FeishuWorld, event: CalendarEvent) -> dict[str, Any]:
     }
 
 
-def event_fields(world: FeishuWorld, body: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+def event_fields(body: Mapping[str, Any], partial: bool) -> dict[str, Any]:
     fields = {key: body[key] for key in EVENT_FIELDS if key in body}
     for key in ("start_time", "end_time"):
         value = fields.get(key)
@@ -653,8 +659,9 @@ def event_fields(world: FeishuWorld, body: Mapping[str, Any], partial: bool) -> 
         if not isinstance(value, dict) or not (str(value.get("timestamp", "")).isdigit() or value.get("date")):
             raise FeishuError(190002, f"invalid parameters in request: {key}")
     vchat = fields.get("vchat")
-    if isinstance(vchat, dict) and vchat.get("vc_type") == "vc" and not vchat.get("meeting_url"):
-        fields["vchat"] = {**vchat, "meeting_url": f"https://vc.feishu.cn/j/{world.new_number_id(9)}"}
+    if isinstance(vchat, dict):
+        kept = VCHAT_FIELDS.get(str(vchat.get("vc_type")), ("vc_type",))
+        fields["vchat"] = {k: v for k, v in vchat.items() if k in kept}
     return fields
 
 
@@ -665,7 +672,7 @@ def create_event(world: FeishuWorld, call: Call) -> Reply:
         earlier = world.recall("calendar", call.app_id, f"{calendar_id}|{key}", None)
         if earlier is not None:
             return Reply({"event": render_event(world, world.calendar_events[earlier])})
-    event = world.store_calendar_event(calendar_id, event_fields(world, call.body, partial=False))
+    event = world.store_calendar_event(calendar_id, event_fields(call.body, partial=False))
     if key:
         world.remember("calendar", call.app_id, f"{calendar_id}|{key}", event.event_id)
     return Reply({"event": render_event(world, event)})
@@ -673,7 +680,7 @@ def create_event(world: FeishuWorld, call: Call) -> Reply:
 
 def patch_event(world: FeishuWorld, call: Call) -> Reply:
     event = event_of(world, call)
-    event.fields.update(event_fields(world, call.body, partial=True))
+    event.fields.update(event_fields(call.body, partial=True))
     world.touch_event(event, "update")
     return Reply({"event": render_event(world, event)})
 

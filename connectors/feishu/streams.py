@@ -22,6 +22,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -492,8 +493,13 @@ def _rsvp(
 
 
 def read_attendance(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
-    """Participants of the Feishu meetings on Lifeline's calendar events that have ended, re-read until
-    the report is final (2 h after the scheduled end). Cursor `done`: event id -> scheduled end (s)."""
+    """Participants of the meetings of Lifeline's calendar events that have ended, re-read until the
+    report is final (2 h after the scheduled end). Cursor `done`: event id -> scheduled end (s).
+
+    An event's Feishu meeting (`vchat.vc_type` "vc") is not named by the event: the calendar API shows no
+    `meeting_url` for it (only a third-party link has one). It is the reported meeting whose topic is the
+    event's summary (a calendar meeting takes its event's title) and that started between an hour before
+    the event and its scheduled end; a third-party link on vc.feishu.cn names its meeting number."""
     if not c.config.meeting_attendance:
         raise ValueError(
             f"{c.instance.name}: the attendance stream needs meeting_attendance = true (an app holding the "
@@ -505,9 +511,11 @@ def read_attendance(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[S
     for event in _recent_events(c, started):
         try:
             link = MARKER.search(str(event.get("description") or ""))
-            number = MEETING_NO.search(str((event.get("vchat") or {}).get("meeting_url") or ""))
+            vchat = event.get("vchat") or {}
+            number = MEETING_NO.search(str(vchat.get("meeting_url") or ""))
             event_id = str(event["event_id"])
-            if not link or not number or event_id in done or event.get("status") == "cancelled":
+            feishu_meeting = number is not None or vchat.get("vc_type") == "vc"
+            if not link or not feishu_meeting or event_id in done or event.get("status") == "cancelled":
                 continue
             begin_s, end_s = int(event["start_time"]["timestamp"]), int(event["end_time"]["timestamp"])
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -515,7 +523,8 @@ def read_attendance(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[S
             continue
         if begin_s * 1000 > started:
             continue
-        items = list(_meeting_attendance(c, number.group(1), begin_s, started, link.group(1)))
+        meeting = _Meeting(number.group(1) if number else None, str(event.get("summary") or ""), begin_s, end_s)
+        items = list(_meeting_attendance(c, meeting, started, link.group(1)))
         yield from items
         clean = not any(isinstance(item, Malformed) for item in items)
         if clean and end_s * 1000 + MEETING_SETTLE_MS <= started:
@@ -524,6 +533,23 @@ def read_attendance(c: FeishuConnector, cursor: Mapping[str, Any]) -> Iterator[S
             watermark = min(watermark, begin_s * 1000)
     horizon = (started - c.config.history_days * DAY_MS) // 1000
     yield Checkpoint({"done": {k: v for k, v in done.items() if v >= horizon}}, at(watermark))
+
+
+@dataclass(frozen=True)
+class _Meeting:
+    """How an event's meeting is found in the VC report: its number when known, else topic and window."""
+
+    number: str | None
+    topic: str
+    begin_s: int
+    end_s: int
+
+    def params(self, now_ms: int) -> dict[str, Any]:
+        window = {"start_time": str(self.begin_s - 3600), "end_time": str(min(now_ms // 1000, self.end_s))}
+        return {**window, "meeting_no": self.number} if self.number else window
+
+    def matches(self, meeting: Mapping[str, Any]) -> bool:
+        return self.number is not None or meeting.get("meeting_topic") == self.topic
 
 
 def _recent_events(c: FeishuConnector, now_ms: int) -> Iterator[Any]:
@@ -545,22 +571,20 @@ def _recent_events(c: FeishuConnector, now_ms: int) -> Iterator[Any]:
                 yield event
 
 
-def _meeting_attendance(
-    c: FeishuConnector, number: str, begin_s: int, now_ms: int, interview_id: str
-) -> Iterator[StreamItem]:
-    params = {
-        "start_time": str(begin_s - 3600),
-        "end_time": str(now_ms // 1000),
-        "meeting_no": number,
-        "page_size": 100,
-        "user_id_type": c.config.id_type,
-    }
+def _meeting_attendance(c: FeishuConnector, wanted: _Meeting, now_ms: int, interview_id: str) -> Iterator[StreamItem]:
+    params = {**wanted.params(now_ms), "page_size": 100, "user_id_type": c.config.id_type}
     for page in c.client.pages("/open-apis/vc/v1/meeting_list", "vc.meeting_list.get", params, "meeting_list"):
         for meeting in page:
+            if not isinstance(meeting, dict):
+                yield Malformed("meeting is not an object", meeting, wanted.number)
+                continue
+            if not wanted.matches(meeting):
+                continue
             try:
+                number = str(meeting["meeting_id"]) if wanted.number is None else wanted.number
                 start, end = vc_time(meeting["meeting_start_time"]), vc_time(meeting["meeting_end_time"])
             except (KeyError, TypeError, ValueError) as exc:
-                yield Malformed(describe_error(exc), meeting, number)
+                yield Malformed(describe_error(exc), meeting, wanted.number)
                 continue
             query = {
                 "meeting_start_time": str(int(start.timestamp())),

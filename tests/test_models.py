@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,17 +10,21 @@ import pytest
 from pydantic import ValidationError
 
 from lifeline_hub.core.actions import SendMessage
+from lifeline_hub.core.connector import Connector
 from lifeline_hub.core.models import (
     AppointmentThread,
     Audience,
     Candidate,
     Channel,
+    ChannelInfo,
     ContactPoint,
     Interview,
     InterviewKind,
     LinkEvent,
     LinkEventType,
     Notification,
+    channel_info,
+    channels,
     from_epoch,
     from_epoch_millis,
     from_epoch_seconds,
@@ -132,6 +137,58 @@ def test_idempotency_keys_are_deterministic() -> None:
 def test_channels_parse_by_kind() -> None:
     assert ContactPoint.parse(Channel.email, "a@b.cn").channel is Channel.email
     assert ContactPoint.parse(Channel.dingtalk, "manager4220").masked == "manager4220"
+
+
+def test_built_in_channels_keep_their_stored_names_and_declare_what_they_observe() -> None:
+    assert [c.value for c in channels()][:7] == ["sms", "email", "voice", "dingtalk", "feishu", "wechat", "platform"]
+    assert Channel("sms") is Channel.sms and Channel.sms == "sms" and f"{Channel.email}" == "email"
+    assert copy.deepcopy(Channel.feishu) is Channel.feishu
+    sms, email, feishu = Channel.sms.info, channel_info("email"), channel_info("feishu")
+    assert sms.delivery_known and not sms.read_known  # an SMS status report says delivered, never read
+    assert email is not None and not email.delivery_known and not email.read_known  # SMTP acceptance; opens
+    assert feishu is not None and feishu.read_known
+    assert channel_info("pigeon") is None
+    note = Notification(source="acme.sms", remote_id="n1", occurred_at="2026-03-01T09:00:00+08:00",
+                        purpose="invite", channel="sms", recipient="138****1234")
+    assert note.channel is Channel.sms and note.model_dump(mode="json")["channel"] == "sms"
+
+
+def test_a_plugin_channel_validates_once_its_connector_is_declared() -> None:
+    def sent(channel: str) -> Notification:
+        return Notification(source="acme.loft", remote_id="n1", occurred_at="2026-03-01T09:00:00+08:00",
+                            purpose="invite", channel=channel, recipient="loft-7")
+
+    with pytest.raises(ValidationError, match=r"'pigeon_post' is not a channel \(known: sms, email, .*`channels`"):
+        sent("pigeon_post")
+    post = ChannelInfo("pigeon_post", "pigeon post", "account", delivery_known=False, read_known=False,
+                       click_known=False, labels=(("zh-CN", "飞鸽"),))
+
+    class Loft(Connector):  # what loading a plugin does: its connector class is defined
+        name = "loft"
+        channels = (post,)
+
+    note = sent("pigeon_post")
+    assert note.channel is Channel("pigeon_post") and note.channel.info is post
+    assert Notification.model_validate_json(note.model_dump_json()) == note
+    assert ContactPoint.parse(note.channel, "loft-7").masked == "loft-7"  # an account: shown as is
+    assert Candidate(source="acme.loft", remote_id="c1", name="x", preferred_channels=("pigeon_post",))
+    assert post.label_for("zh-CN") == "飞鸽" and post.label_for("en") == "pigeon post"
+    with pytest.raises(ValidationError, match="is not a channel"):
+        sent("pigeon")
+
+    class SameLoft(Loft):  # declaring the same channel again is harmless
+        name = "same_loft"
+
+    readable = ChannelInfo("pigeon_post", "pigeon post", "account", delivery_known=False, read_known=True,
+                           click_known=False)
+    with pytest.raises(ValueError, match="'pigeon_post' is already declared with other capabilities"):
+        type("Liar", (Connector,), {"name": "liar", "channels": (readable,)})
+    assert Channel("pigeon_post").info is post  # the first declaration stands
+    with pytest.raises(ValueError, match="lower-case identifier"):
+        ChannelInfo("WeCom", "WeCom", "account", delivery_known=True, read_known=True, click_known=True)
+    with pytest.raises(ValueError, match="send_action must be one of"):
+        ChannelInfo("fax", "fax", "phone", delivery_known=True, read_known=False, click_known=False,
+                    send_action="send_fax")  # type: ignore[arg-type]
 
 
 def test_a_notification_says_whom_it_went_to() -> None:

@@ -46,8 +46,9 @@ class ChannelInfo:
     """A receipt says the person read it (DingTalk, Feishu read lists: yes; SMS: no; e-mail opens: no,
     mail scanners open them). Only these reads count as reach; elsewhere "unread" is never claimed."""
     click_known: bool
-    """A message on it can carry Lifeline's tracked links (or the vendor reports opens), so link clicks
-    are observed; where False (a voice call), no click is no evidence of anything."""
+    """A message on it can carry a link (Lifeline's tracked join, confirm and reschedule links, or the
+    vendor's own that reports opens), so clicks are observed. Where False (a voice call), no click is no
+    evidence of anything, and no reminder or candidate message (they all carry links) goes on it."""
     send_action: SendAction | None = None
     """The action, with its shared payload, that sends candidates reminders and messages on this channel:
     `send_sms` (an approved template) or `send_email` (text, links, calendar invitation). The tenant's first

@@ -70,10 +70,13 @@ def staff(config: Config, tenant: str, kind: str, people: list[str] | tuple[str,
 
 def candidate_route(config: Config, tenant: str, candidate: CandidateView, avoid: Collection[Channel] = (),
                     kinds: tuple[str, ...] = CANDIDATE_KINDS) -> Route | None:
-    """The candidate's first reachable contact (skipping channels in `avoid`) by one of `kinds`, or None."""
+    """The candidate's first reachable contact (skipping channels in `avoid`, and those that cannot carry the
+    message's links) by one of `kinds`, or None."""
     for contact in candidate.contacts:
+        if contact.channel in avoid or not contact.channel.info.click_known:
+            continue
         setup = config.channel_instance(tenant, contact.channel.value)
-        if setup is None or contact.channel in avoid:
+        if setup is None:
             continue
         kind = next((k for k in kinds if k in setup.connector_class.actions), None)
         if kind is not None:

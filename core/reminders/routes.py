@@ -63,7 +63,7 @@ def candidate_routes(config: Config, tenant: str, person: Person, purpose: Notif
     routes = []
     for channel in order:
         kind = send_actions().get(channel.value)
-        if kind is None or channel not in person.reachable:
+        if kind is None or channel not in person.reachable or not channel.info.click_known:  # reminders carry links
             continue
         setup = config.channel_instance(tenant, channel.value)
         if setup is not None and kind in setup.connector_class.actions and _can_say(setup, purpose):

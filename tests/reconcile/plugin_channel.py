@@ -14,13 +14,17 @@ SILENT = ChannelInfo("wecom_test", "WeCom (test)", "account", delivery_known=Tru
 READING = ChannelInfo("wecom_test_app", "WeCom app (test)", "account", delivery_known=True, read_known=True,
                       click_known=True)
 """Reports reads."""
+UNTRACKED = ChannelInfo("wecom_test_bot", "WeCom bot (test)", "account", delivery_known=False, read_known=False,
+                        click_known=True)
+"""Reports nothing after accepting a message (like SMTP)."""
 
 
 class WeComTestConnector(Connector):
     name = "wecom_test"
-    channels = (SILENT, READING)
+    channels = (SILENT, READING, UNTRACKED)
     actions = ("send_message",)
 
 
 WECOM: Channel = Channel(SILENT.name)
 WECOM_APP: Channel = Channel(READING.name)
+WECOM_BOT: Channel = Channel(UNTRACKED.name)

@@ -29,9 +29,11 @@ from lifeline_hub.core.models import (
 from lifeline_hub.core.outbox import dispatch
 from lifeline_hub.core.remediation import remediate
 from lifeline_hub.core.remediation.case import CandidateView, Case, Contact
-from lifeline_hub.core.remediation.render import STAFF_PURPOSES, candidate_text, staff_text
+from lifeline_hub.core.remediation.render import STAFF_PURPOSES, candidate_text, evidence_lines, staff_text
 from lifeline_hub.core.remediation.testing import TENANT, emulated_tenant
 from lifeline_hub.core.remediation.texts import P, T
+from lifeline_hub.core.remediation.trail import summarise
+from tests.reconcile.plugin_channel import WECOM, WECOM_APP, WECOM_BOT
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # 14:00 in Beijing
 RAW_PHONE = re.compile(r"1[3-9]\d{9}")
@@ -81,6 +83,30 @@ def test_hr_texts_say_who_what_with_evidence_and_one_next_step(purpose: str) -> 
     assert en.count("Next step: ") == 1
     for text in (zh_title, zh, en_title, en):
         assert not RAW_PHONE.search(text)
+
+
+def test_hr_evidence_says_no_more_than_each_channel_observes() -> None:
+    """A plugin's channels are named by their declaration; a read where the channel knows no reads (an
+    e-mail open) is a delivery, a delivery where it knows no reads is not "unread", an accepted send where
+    no delivery report can come is not "no receipt"."""
+    evidence = []
+    for n, (channel, receipts) in enumerate([(WECOM, ("delivered", "read")), (WECOM_APP, ("delivered",)),
+                                             (WECOM_BOT, ()), (Channel.email, ("read",))]):
+        note = Notification(source="acme.msg", remote_id=f"n{n}", interview_id="acme.ats/iv1",
+                            occurred_at=START - timedelta(hours=4 - n), purpose=NotificationPurpose.reminder_t1d,
+                            channel=channel, recipient="u1")
+        evidence += [note, *(DeliveryEvent(source="acme.msg", remote_id=f"d{n}{kind}", occurred_at=note.occurred_at,
+                                           notification_id=note.id, type=kind, channel=channel) for kind in receipts)]
+    en = evidence_lines(summarise(evidence), "Asia/Shanghai", "en")
+    assert [line.split(" → ") for line in en[:-1]] == [
+        ["03-02 10:00 WeCom (test) reminder (1 day before)", "delivered (this channel reports no reads)"],
+        ["03-02 11:00 WeCom app (test) reminder (1 day before)", "delivered, not read"],
+        ["03-02 12:00 WeCom bot (test) reminder (1 day before)", "sent (this channel reports no delivery)"],
+        ["03-02 13:00 e-mail reminder (1 day before)", "delivered (this channel reports no reads)"],
+    ]
+    assert en[-1] == "Never joined"
+    assert evidence_lines(summarise(evidence[:3]), "Asia/Shanghai", "zh-CN")[0].endswith(
+        "企业微信（测试） 提醒（提前1天） → 已送达（该渠道没有已读回执）")
 
 
 def test_candidate_messages_in_both_languages() -> None:

@@ -20,8 +20,10 @@ from lifeline_hub.core.models import (
     canonical_id,
 )
 from lifeline_hub.core.reminders import plan_reminders
+from lifeline_hub.core.reminders.reach import Sent
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import actions
+from tests.reconcile.plugin_channel import WECOM, WECOM_BOT
 from tests.reminders.reminder_helpers import NOW, TENANT, candidate, interview, make_config, outbox, purpose, purposes
 
 START = NOW + timedelta(days=5)
@@ -109,3 +111,12 @@ def test_t1h_is_urgent_when_nothing_was_delivered_or_read(store: Store, config: 
     plan_reminders(store, TENANT, t3d.due_at + timedelta(hours=1), config)
     assert [purpose(a).value for a in outbox(store, iv, "planned") if a.due_at > START - timedelta(hours=2)] == [
         "urgent"]
+
+
+def test_an_accepted_send_counts_as_delivered_only_where_its_channel_reports_no_deliveries() -> None:
+    """No fallback waits for a receipt that cannot come (e-mail, a plugin channel declaring no deliveries);
+    where receipts come (SMS, a plugin channel declaring them), an accepted send is not yet delivered."""
+    assert Sent(NOW, Channel.email.value, "sent").reached and Sent(NOW, WECOM_BOT.value, "sent").reached
+    assert not Sent(NOW, Channel.sms.value, "sent").reached and not Sent(NOW, WECOM.value, "sent").reached
+    assert Sent(NOW, WECOM.value, "sent", frozenset({"delivered"})).reached
+    assert not Sent(NOW, "unloaded_plugin_channel", "sent").reached  # nothing declared: nothing assumed

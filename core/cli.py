@@ -20,9 +20,10 @@ from rich.table import Table
 
 from lifeline_hub import DISTRIBUTION
 from lifeline_hub.core import config as config_mod
+from lifeline_hub.core.api import PLUGIN_API, PLUGIN_API_ATTRIBUTE
 from lifeline_hub.core.http.redact import LOGGERS, install_redaction
 from lifeline_hub.core.models.contact import hash_key_problem
-from lifeline_hub.core.plugins import PluginHost, UnknownConnector, get_host
+from lifeline_hub.core.plugins import PluginHost, UnknownConnector, get_host, settings_schema
 
 out: Console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err: Console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
@@ -89,10 +90,15 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 @click.option("--manifest", is_flag=True,
               help="also write the plugin manifest the Airflow DAG file checks plugins.toml against "
                    "[$LIFELINE_PLUGIN_MANIFEST, else $AIRFLOW_HOME/lifeline-plugins.json]")
+@click.option("--schema", "schema_of", metavar="NAME",
+              help="print connector NAME's settings (its plugins.toml table) as JSON Schema, with defaults")
 @pass_ctx
-def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
-    """List plugins, their versions, connectors and hooks (failed and disabled ones too)."""
+def plugins(ctx: Context, as_json: bool, manifest: bool, schema_of: str | None) -> None:
+    """List plugins, their versions, plugin API, connectors and hooks (failed and disabled ones too)."""
     host = ctx.host
+    if schema_of is not None:
+        print_settings_schema(host, schema_of)
+        return
     described = host.describe()
     if manifest:
         from lifeline_hub.core.airflow import manifest as manifest_mod
@@ -104,8 +110,8 @@ def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return
-    table = Table(title="Lifeline plugins")
-    for col in ("plugin", "distribution", "version", "status", "connectors (streams / actions)", "hooks"):
+    table = Table(title=f"Lifeline plugins (plugin API {'.'.join(map(str, PLUGIN_API))})")
+    for col in ("plugin", "distribution", "version", "api", "status", "connectors (streams / actions)", "hooks"):
         table.add_column(col)
     for p in described:
         conns = "\n".join(
@@ -113,12 +119,31 @@ def plugins(ctx: Context, as_json: bool, manifest: bool) -> None:
             for c in p["connectors"]
         )
         status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(p["status"], "[red]failed[/]")
-        name, dist, version = (escape(str(p[k])) for k in ("name", "distribution", "version"))
-        table.add_row(name, dist, version, status, escape(conns) or "-", escape("\n".join(p["hooks"])))
+        name, dist, version, api = (escape(str(p[k] or "-")) for k in ("name", "distribution", "version", "api"))
+        table.add_row(name, dist, version, api, status, escape(conns) or "-", escape("\n".join(p["hooks"])))
     out.print(table)
     for p in described:
         if p["error"]:
             out.print(f"{p['name']}: {p['status']}: {p['error']}", soft_wrap=True, markup=False)
+        elif p["status"] == "loaded" and p["api"] is None:
+            out.print(f"{p['name']}: declares no {PLUGIN_API_ATTRIBUTE}; loaded as built for plugin API 1.0",
+                      soft_wrap=True, markup=False)
+
+
+def print_settings_schema(host: PluginHost, name: str) -> None:
+    """Connector `name`'s settings model as JSON Schema; an unknown connector is one line, exit status 2."""
+    try:
+        connector = host.connector(name)
+    except UnknownConnector as exc:
+        err.print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise SystemExit(2) from None
+    try:
+        schema = settings_schema(connector)
+    except Exception as exc:  # a plugin's model pydantic cannot describe: say so, no traceback
+        err.print(f"error: connector {name!r}: its settings model has no JSON Schema: {type(exc).__name__}: {exc}",
+                  soft_wrap=True, markup=False)
+        raise SystemExit(1) from None
+    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connections import Credentials
 from lifeline_hub.core.models import (
     Action,
@@ -154,6 +155,8 @@ class Connector(ABC):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+    connection_form: ClassVar[ConnectionForm | None] = None
+    """The Airflow connection type holding this connector's credentials (listed by Lifeline's provider)."""
     channels: ClassVar[tuple[ChannelInfo, ...]] = ()
     """Channels this connector adds (e.g. `wecom`), registered when the class is defined (`core.models.channels`)."""
 

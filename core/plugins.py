@@ -6,6 +6,12 @@ pydantic model...), is reported with plugin name, distribution and error, and sk
 else keeps working. Built-in connectors come through the same entry-point group, loaded first.
 `LIFELINE_DISABLE_PLUGINS=a,b` blocks plugins by entry-point name.
 
+A plugin declares the public API it was built for (`lifeline_hub.core.api`) in its entry-point
+module: `LIFELINE_PLUGIN_API = (major, minor)`. It is refused, as a failed plugin with the reason,
+when its major differs from the host's `PLUGIN_API` or its minor is newer; one that declares
+nothing is taken as built for 1.0 (every plugin written before the API had a version was) and
+listed as undeclared.
+
 The rest of Lifeline calls hooks only through `PluginHost` methods, never `pm.hook.x` directly.
 """
 
@@ -21,9 +27,12 @@ from typing import Any, Literal
 
 import pluggy
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from lifeline_hub import DISTRIBUTION
 from lifeline_hub.core import hookspecs
+from lifeline_hub.core.api import PLUGIN_API, PLUGIN_API_ATTRIBUTE
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connector import Connector, StreamInfo
 from lifeline_hub.core.models import Action, Evidence, Interview, Outcome, Record
 
@@ -35,6 +44,10 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 class PluginError(Exception):
     """A plugin registered something invalid."""
+
+
+class IncompatiblePlugin(PluginError):
+    """A plugin built for a plugin API this host does not provide."""
 
 
 class UnknownConnector(LookupError):
@@ -53,6 +66,9 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     connectors: list[str] = field(default_factory=list)
+    api: str | None = None
+    """The plugin API it declares ("1.0"); None when it declares none (taken as 1.0)."""
+    connection_types: list[ConnectionForm] = field(default_factory=list)
 
     @property
     def builtin(self) -> bool:
@@ -87,7 +103,51 @@ def _validate_connector(cls: Any) -> type[Connector]:
             raise PluginError(f"connector {name!r}: streams must be StreamInfo with Record types, got {stream!r}")
     if not all(isinstance(a, str) and _NAME.match(a) for a in cls.actions):
         raise PluginError(f"connector {name!r}: actions must be lower-case identifiers, got {cls.actions!r}")
+    form = cls.connection_form
+    if form is not None and not isinstance(form, ConnectionForm):
+        raise PluginError(f"connector {name!r}: connection_form must be a ConnectionForm, got {form!r}")
     return cls
+
+
+def settings_schema(cls: type[Connector]) -> dict[str, Any]:
+    """The JSON Schema of a connector's settings (its `plugins.toml` table), every default filled in,
+    including those a `default_factory` makes (pydantic leaves them out)."""
+    schema = cls.settings_model.model_json_schema()
+    properties = schema.get("properties", {})
+    for name, info in cls.settings_model.model_fields.items():
+        prop = properties.get(info.alias or name)
+        if prop is not None and "default" not in prop and info.default_factory is not None \
+                and not info.default_factory_takes_validated_data:
+            prop["default"] = to_jsonable_python(info.get_default(call_default_factory=True, validated_data={}))
+    return schema
+
+
+def declared_api(plugin: object) -> tuple[int, int] | None:
+    """The plugin API `plugin` was built for, checked against the host's; None when it declares none.
+
+    Raises `IncompatiblePlugin` for another major, a newer minor, or a declaration that is no version.
+    """
+    declared = getattr(plugin, PLUGIN_API_ATTRIBUTE, None)
+    if declared is None:
+        return None
+    if not (isinstance(declared, tuple | list) and len(declared) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in declared)):
+        raise IncompatiblePlugin(f"{PLUGIN_API_ATTRIBUTE} must be (major, minor), two integers, got {declared!r}")
+    major, minor = declared
+    host = f"{DISTRIBUTION} {_host_version()} provides plugin API {PLUGIN_API[0]}.{PLUGIN_API[1]}"
+    if major != PLUGIN_API[0]:
+        raise IncompatiblePlugin(f"built for plugin API {major}.{minor}, {host} (another major version): "
+                                 f"install a release of the plugin built for {PLUGIN_API[0]}.x")
+    if minor > PLUGIN_API[1]:
+        raise IncompatiblePlugin(f"built for plugin API {major}.{minor}, {host}: upgrade {DISTRIBUTION}")
+    return major, minor
+
+
+def _host_version() -> str:
+    try:
+        return md.version(DISTRIBUTION)
+    except md.PackageNotFoundError:
+        return "(not installed)"
 
 
 class PluginHost:
@@ -132,10 +192,12 @@ class PluginHost:
         Raises when the plugin is invalid; nothing it registered is kept in that case.
         """
         info = self.plugins.setdefault(name, PluginInfo(name, "(in-process)", "", repr(plugin)))
+        api = declared_api(plugin)
         self.pm.register(plugin, name=name)
         try:
             self.pm.check_pending()
             connectors = self._collect_connectors(name)
+            forms = self._connection_forms(connectors)
             policies = self._collect_policies(name)
         except Exception:
             self.pm.unregister(name=name)
@@ -145,7 +207,9 @@ class PluginHost:
             self.connector_plugin[cls.name] = name
         for outcome, playbook in policies:
             self.policies.setdefault(outcome, []).append((name, playbook))
+        info.api = f"{api[0]}.{api[1]}" if api else None
         info.connectors = sorted(cls.name for cls in connectors)
+        info.connection_types = forms
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
 
     def _collect_connectors(self, plugin_name: str) -> list[type[Connector]]:
@@ -162,6 +226,21 @@ class PluginHost:
             impl.function(register=register)
         return found
 
+    def _connection_forms(self, connectors: Sequence[type[Connector]]) -> list[ConnectionForm]:
+        """The connection types `connectors` declare that are new; declaring a known type differently is refused."""
+        known = {form.conn_type: form for form in self.connection_forms()}
+        found: list[ConnectionForm] = []
+        for cls in connectors:
+            form = cls.connection_form
+            if form is None or known.get(form.conn_type) == form:
+                continue
+            if form.conn_type in known:
+                raise PluginError(f"connector {cls.name!r}: connection type {form.conn_type!r} is already declared "
+                                  "with another form")
+            known[form.conn_type] = form
+            found.append(form)
+        return found
+
     def _collect_policies(self, plugin_name: str) -> list[tuple[str, Any]]:
         found: list[tuple[str, Any]] = []
         for impl in self._impls("lifeline_register_policies", plugin_name):
@@ -172,6 +251,10 @@ class PluginHost:
         return [i for i in getattr(self.pm.hook, hook).get_hookimpls() if i.plugin_name == plugin_name]
 
     # queries ------------------------------------------------------------------------------------
+
+    def connection_forms(self) -> list[ConnectionForm]:
+        """The Airflow connection types of the loaded plugins, in load order."""
+        return [form for p in self.plugins.values() if p.status == "loaded" for form in p.connection_types]
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -225,7 +308,7 @@ class PluginHost:
         return [
             {
                 "name": p.name, "distribution": p.distribution, "version": p.version, "module": p.module,
-                "builtin": p.builtin, "status": p.status, "error": p.error, "hooks": p.hooks,
+                "builtin": p.builtin, "status": p.status, "error": p.error, "api": p.api, "hooks": p.hooks,
                 "connectors": [
                     {
                         "name": c, "streams": [s.name for s in self.connectors[c].streams],
@@ -233,6 +316,7 @@ class PluginHost:
                     }
                     for c in p.connectors
                 ],
+                "connection_types": [form.as_json() for form in p.connection_types],
             }
             for p in self.plugins.values()
         ]

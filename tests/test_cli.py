@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from lifeline_hub.connectors.dingtalk.settings import DingTalkSettings
 from lifeline_hub.core.connector import Malformed
 from lifeline_hub.core.store import Store
 from tests.conftest import run_cli
@@ -121,3 +123,21 @@ def test_dead_actions_with_markup_in_vendor_text_are_listed_as_text(tmp_path: Pa
     listed = run_cli("--config", str(config), "dispatch", "--tenant", "acme", "--dead")
     assert listed.returncode == 0, listed.stderr
     assert "k[/a-z]" in listed.stdout and "acme.ats/[/iv]" in listed.stdout and "user [/b] unknown" in listed.stdout
+
+
+def test_plugins_schema_prints_a_connectors_settings_with_their_defaults() -> None:
+    result = run_cli("plugins", "--schema", "dingtalk")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "DingTalkSettings" and schema["additionalProperties"] is False
+    assert {"corp_id", "agent_id"} <= set(schema["required"])
+    defaults = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    assert defaults == {key: value for key, value in DingTalkSettings(corp_id="c", agent_id=1).model_dump(
+        mode="json").items() if key not in ("corp_id", "agent_id")}
+
+
+def test_plugins_schema_of_an_unknown_connector_is_one_line_and_exit_2() -> None:
+    result = run_cli("plugins", "--schema", "wecom")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "error: unknown connector plugin 'wecom' (available: aiplatform, aliyun_sms, dingtalk, email, feishu)"]

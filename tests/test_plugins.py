@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lifeline_hub.core import api
+from lifeline_hub.core.airflow.manifest import Manifest
+from lifeline_hub.core.api import PLUGIN_API, Connector
 from lifeline_hub.core.models import AppointmentThread, Interview
-from lifeline_hub.core.plugins import ENTRY_POINT_GROUP, PluginHost
+from lifeline_hub.core.plugins import ENTRY_POINT_GROUP, IncompatiblePlugin, PluginHost
 from tests.conftest import ROOT, run_cli
 
 TEST_DIST = ROOT / "tests" / "plugins" / "lifeline-testplugins"
@@ -104,3 +107,87 @@ def test_disabled_plugins_are_blocked(plugin_site: Path) -> None:
     assert "broken_import" not in stderr
     # with greeter blocked, the impostor is no longer a duplicate
     assert by_name["impostor"]["status"] == "loaded"
+
+
+def test_a_plugin_built_for_another_major_api_is_refused_with_the_reason_and_the_others_load(
+        host: PluginHost) -> None:
+    future = host.plugins["future_api"]
+    assert future.status == "failed"
+    assert future.error == (f"IncompatiblePlugin: built for plugin API 2.0, lifeline-hub {md.version('lifeline-hub')} "
+                            "provides plugin API 1.0 (another major version): install a release of the plugin "
+                            "built for 1.x")
+    assert "future" not in host.connectors and not host.pm.has_plugin("future_api")
+    assert (host.plugins["greeter"].status, host.plugins["greeter"].api) == ("loaded", "1.0")
+    assert (host.plugins["raising_hook"].status, host.plugins["raising_hook"].api) == ("loaded", None)
+    assert {p.api for p in host.plugins.values() if p.builtin} == {"1.0"}
+
+
+class Declares:
+    def __init__(self, api: object) -> None:
+        self.LIFELINE_PLUGIN_API = api
+
+
+@pytest.mark.parametrize(("declared", "refusal"), [
+    ((1, 0), None),
+    ([1, 0], None),
+    ((1, PLUGIN_API[1] + 1), r"built for plugin API 1\.1, lifeline-hub \S+ provides plugin API 1\.0: upgrade "
+                             r"lifeline-hub$"),
+    ((0, 9), r"built for plugin API 0\.9, .* \(another major version\)"),
+    ((2, 0), r"built for plugin API 2\.0, .* \(another major version\)"),
+    ("1.0", r"LIFELINE_PLUGIN_API must be \(major, minor\), two integers, got '1\.0'"),
+    ((1,), r"must be \(major, minor\)"),
+    ((True, 0), r"must be \(major, minor\)"),
+    ((1, -1), r"must be \(major, minor\)"),
+])
+def test_the_declared_api_is_checked_before_anything_registers(declared: object, refusal: str | None) -> None:
+    host = PluginHost()
+    if refusal is None:
+        host.register(Declares(declared), "p")
+        assert host.plugins["p"].api == "1.0" and host.pm.has_plugin("p")
+        return
+    with pytest.raises(IncompatiblePlugin, match=refusal):
+        host.register(Declares(declared), "p")
+    assert not host.pm.has_plugin("p")
+
+
+def test_cli_and_manifest_show_the_refused_plugin_like_any_load_failure(plugin_site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "lifeline-plugins.json"
+    env = {"PYTHONPATH": str(plugin_site), "LIFELINE_PLUGIN_MANIFEST": str(path)}
+    table = run_cli("plugins", "--manifest", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "future_api: failed: IncompatiblePlugin: built for plugin API 2.0" in table.stdout
+    assert "raising_hook: declares no LIFELINE_PLUGIN_API; loaded as built for plugin API 1.0" in table.stdout
+    assert "plugin 'future_api' (distribution lifeline-testplugins 0.0.1) skipped: IncompatiblePlugin" in table.stderr
+    assert "not loaded: " in table.stderr and "future_api" in table.stderr
+    problem = Manifest.read(path).problem("future_api")
+    assert problem is not None and problem.startswith(
+        "plugin 'future_api' (distribution lifeline-testplugins 0.0.1) failed to load: IncompatiblePlugin: built for "
+        "plugin API 2.0")
+
+
+def test_a_connection_type_declared_again_with_another_form_is_refused(host: PluginHost) -> None:
+    clash = host.plugins["form_clash"]
+    assert clash.status == "failed"
+    assert clash.error == ("PluginError: connector 'clash': connection type 'dingtalk' is already declared with "
+                           "another form")
+    forms = {form.conn_type: form for form in host.connection_forms()}
+    assert list(forms) == ["aiplatform", "dingtalk", "feishu", "greeter"]
+    assert forms["dingtalk"].hook_name == "DingTalk (Lifeline)"
+    assert next(p for p in host.describe() if p["name"] == "form_clash")["connection_types"] == []
+
+
+def test_the_public_api_resolves_every_name_and_loads_test_pieces_on_first_use() -> None:
+    code = ("import sys; import lifeline_hub.core.api as api; "
+            "heavy = [m for m in ('fastapi', 'uvicorn', 'vcr') if m in sys.modules]; "
+            "names = [getattr(api, n) for n in api.__all__]; "
+            "print(heavy, api.PLUGIN_API, api.EmulatorWorld.__module__, api.cassette.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["[]", "(1,", "0)", "lifeline_hub.core.emulator", "lifeline_hub.core.testkit"]
+
+
+def test_a_deprecated_name_warns_and_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(api.DEPRECATED, "OldConnector", ("lifeline_hub.core.connector:Connector", "Connector"))
+    with pytest.warns(DeprecationWarning, match=r"api\.OldConnector is deprecated .* use Connector"):
+        assert api.OldConnector is Connector
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+        _ = api.NoSuchName

@@ -21,6 +21,7 @@ from lifeline_hub.connectors.aiplatform.client import AIPlatformClient, ClientCr
 from lifeline_hub.connectors.aiplatform.mapping import Item, event_records, invitation_records
 from lifeline_hub.connectors.aiplatform.settings import AIPlatformSettings
 from lifeline_hub.connectors.aiplatform.wire import NewInvitation, ReissueLink, WirePage
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connections import ConnectionNotFound, Credentials
 from lifeline_hub.core.connector import (
     ActionResult,
@@ -74,6 +75,9 @@ class AIPlatformConnector(Connector):
     actions = ("create_invitation", "reissue_link")
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": "https://api.aiplatform.example/v1"}
     emulator = "lifeline_hub.connectors.aiplatform.emulator:create_app"
+    connection_form = ConnectionForm(
+        "aiplatform", "AI interview platform (Lifeline)", ("Client ID", "Client secret"),
+        {"webhook_secret": "Webhook signing secret", "webhook_secret_previous": "Previous webhook secret (rotation)"})
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.aiplatform.callback_kit:kit"
     settings: AIPlatformSettings
 

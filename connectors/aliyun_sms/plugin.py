@@ -35,6 +35,9 @@ from lifeline_hub.core.connector import ContactBook
 from lifeline_hub.core.http import VendorError
 from lifeline_hub.core.models import Action, DeliveryEvent, utcnow
 
+LIFELINE_PLUGIN_API = (1, 0)
+"""The plugin API (`lifeline_hub.core.api.PLUGIN_API`) this plugin was built for."""
+
 
 class AliyunSmsConnector(Connector):
     """Aliyun SMS for one account: candidate reminders and offers, delivery receipts."""

@@ -27,6 +27,7 @@ from lifeline_hub.connectors.dingtalk import callbacks, receipts, streams
 from lifeline_hub.connectors.dingtalk.client import DingTalkHttp
 from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
 from lifeline_hub.connectors.dingtalk.settings import DingTalkSettings
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connections import ConnectionNotFound, Credentials
 from lifeline_hub.core.connector import (
     ActionResult,
@@ -43,6 +44,9 @@ from lifeline_hub.core.connector import (
 from lifeline_hub.core.hookspecs import hookimpl
 from lifeline_hub.core.http import AuthFailed, VendorError
 from lifeline_hub.core.models import Action, Attendance, DeliveryEvent, Interview, Notification, RescheduleRequest
+
+LIFELINE_PLUGIN_API = (1, 0)
+"""The plugin API (`lifeline_hub.core.api.PLUGIN_API`) this plugin was built for."""
 
 Reader = Callable[["DingTalkConnector", Mapping[str, Any]], Iterator[StreamItem]]
 READERS: dict[str, Reader] = {
@@ -73,6 +77,9 @@ class DingTalkConnector(Connector):
     default_base_urls: ClassVar[Mapping[str, str]] = {
         "oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
     emulator = "lifeline_hub.connectors.dingtalk.emulator:create_app"
+    connection_form = ConnectionForm(
+        "dingtalk", "DingTalk (Lifeline)", ("AppKey", "AppSecret"),
+        {"callback_token": "Event subscription token", "callback_aes_key": "Event subscription EncodingAESKey"})
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.dingtalk.callback_kit:kit"
 
     @classmethod

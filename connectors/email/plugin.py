@@ -63,6 +63,9 @@ from lifeline_hub.core.models import (
     utcnow,
 )
 
+LIFELINE_PLUGIN_API = (1, 0)
+"""The plugin API (`lifeline_hub.core.api.PLUGIN_API`) this plugin was built for."""
+
 log = logging.getLogger("lifeline.email")
 
 

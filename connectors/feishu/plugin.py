@@ -35,6 +35,7 @@ from lifeline_hub.core import (
     StreamItem,
     hookimpl,
 )
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connector import ContactBook
 from lifeline_hub.core.http import VendorError
 from lifeline_hub.core.models import (
@@ -48,6 +49,9 @@ from lifeline_hub.core.models import (
     RescheduleRequest,
     utcnow,
 )
+
+LIFELINE_PLUGIN_API = (1, 0)
+"""The plugin API (`lifeline_hub.core.api.PLUGIN_API`) this plugin was built for."""
 
 Reader = Callable[["FeishuConnector", Mapping[str, Any]], Iterator[StreamItem]]
 READERS: dict[str, Reader] = {
@@ -79,6 +83,9 @@ class FeishuConnector(Connector):
     actions = ("send_message", "create_task", "create_approval", "create_calendar_event", "update_calendar_event")
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
     emulator = "lifeline_hub.connectors.feishu.emulator:create_app"
+    connection_form = ConnectionForm(
+        "feishu", "Feishu / Lark (Lifeline)", ("App ID", "App Secret"),
+        {"encrypt_key": "Event Encrypt Key", "verification_token": "Event Verification Token"})
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from importlib import import_module
 from importlib.metadata import distribution
@@ -11,18 +13,20 @@ from pathlib import Path
 import airflow
 import jsonschema
 import pytest
+from airflow._shared.module_loading import import_string  # how Airflow imports a hook class
 from airflow.sdk import BaseHook, RetryAction
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk._shared.secrets_masker.secrets_masker import DEFAULT_SENSITIVE_FIELDS
 
 from lifeline_hub import DISTRIBUTION
-from lifeline_hub.core.airflow.hooks import DingTalkHook
+from lifeline_hub.core.airflow.hooks import DingtalkHook
 from lifeline_hub.core.airflow.masking import secret_values, sensitive
 from lifeline_hub.core.airflow.provider import get_provider_info
 from lifeline_hub.core.airflow.retry import VendorRetryPolicy
 from lifeline_hub.core.config import ConfigError
 from lifeline_hub.core.connections import ConnectionNotFound, Credentials
 from lifeline_hub.core.http.errors import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError
+from tests.conftest import run_cli
 
 
 def airflow_hides(key: str) -> bool:
@@ -35,7 +39,7 @@ def test_provider_info_matches_airflows_schema_and_the_distribution() -> None:
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
     assert info["package-name"] == distribution(DISTRIBUTION).metadata["Name"]
-    assert [t["connection-type"] for t in info["connection-types"]] == ["dingtalk", "feishu", "aiplatform"]
+    assert [t["connection-type"] for t in info["connection-types"]] == ["aiplatform", "dingtalk", "feishu"]
 
 
 def test_each_connection_type_has_a_hook_airflow_accepts() -> None:
@@ -61,9 +65,64 @@ def test_hook_returns_the_credentials_with_their_secrets_masked(monkeypatch: pyt
     monkeypatch.setenv("AIRFLOW_CONN_DINGTALK_HOOKTEST", json.dumps({
         "conn_type": "dingtalk", "login": "hook-test-appkey", "password": "hook-test-appsecret",
         "extra": {"callback_aes_key": aes_key, "callback_token": "hook-test-token"}}))
-    credentials = DingTalkHook(conn_id="dingtalk_hooktest").get_conn()
+    credentials = DingtalkHook(conn_id="dingtalk_hooktest").get_conn()
     assert (credentials.login, credentials.extra["callback_aes_key"]) == ("hook-test-appkey", aes_key)
     assert redact(f"{aes_key} hook-test-appkey corp") == "*** *** corp"
+
+
+@pytest.fixture(scope="module")
+def third_party_manifest(plugin_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`lifeline plugins --manifest` with the test plugins installed: one declares connection type `greeter`,
+    one (`form_clash`) declares `dingtalk` over again and is refused, others are broken."""
+    path = tmp_path_factory.mktemp("provider") / "lifeline-plugins.json"
+    result = run_cli("plugins", "--manifest",
+                     env={"PYTHONPATH": str(plugin_site), "LIFELINE_PLUGIN_MANIFEST": str(path)})
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_a_plugins_connection_type_is_listed_with_its_form_and_a_refused_one_is_not(
+        third_party_manifest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
+    info = get_provider_info()
+    jsonschema.validate(info, json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text()))
+    types = {t["connection-type"]: t for t in info["connection-types"]}
+    assert list(types) == ["aiplatform", "dingtalk", "feishu", "greeter"]
+    assert types["dingtalk"]["hook-name"] == "DingTalk (Lifeline)"
+    assert types["greeter"] == {
+        "connection-type": "greeter", "hook-class-name": "lifeline_hub.core.airflow.hooks.GreeterHook",
+        "hook-name": "Greeter (test plugin)",
+        "ui-field-behaviour": {"hidden-fields": ["host", "schema", "port"],
+                               "relabeling": {"login": "Account", "password": "Key"}},
+        "conn-fields": {"signing_key": {"label": "Signing key",
+                                        "schema": {"type": ["string", "null"], "format": "password"}}}}
+    hook = import_string(types["greeter"]["hook-class-name"])
+    assert (hook.conn_type, hook.hook_name, hook.default_conn_name) == ("greeter", "Greeter (test plugin)",
+                                                                       "greeter_default")
+
+
+def test_a_plugins_hook_masks_the_extras_its_form_declares_secret(
+        third_party_manifest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
+    monkeypatch.setenv("AIRFLOW_CONN_GREETER_HOOKTEST", json.dumps({
+        "conn_type": "greeter", "login": "greeter-account", "password": "greeter-key-0001",
+        "extra": {"signing_key": "greeter-signing-0123456", "region": "east"}}))
+    assert not airflow_hides("signing_key")
+    credentials = import_string("lifeline_hub.core.airflow.hooks.GreeterHook")(conn_id="greeter_hooktest").get_conn()
+    assert credentials.extra == {"signing_key": "greeter-signing-0123456", "region": "east"}
+    assert redact("greeter-signing-0123456 east") == "*** east"
+
+
+def test_provider_info_imports_neither_airflow_nor_a_broken_plugin_and_loads_plugins_without_a_manifest(
+        plugin_site: Path, tmp_path: Path) -> None:
+    code = ("import json, sys; from lifeline_hub.core.airflow.provider import get_provider_info; "
+            "types = [t['connection-type'] for t in get_provider_info()['connection-types']]; "
+            "print(json.dumps([types, 'airflow' in sys.modules]))")
+    env = {"PYTHONPATH": str(plugin_site), "LIFELINE_PLUGIN_MANIFEST": str(tmp_path / "missing.json"), "PATH": ""}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["aiplatform", "dingtalk", "feishu", "greeter"], False]
 
 
 def test_only_the_missed_secrets_are_picked() -> None:

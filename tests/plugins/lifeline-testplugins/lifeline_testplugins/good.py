@@ -1,12 +1,21 @@
-"""A well-behaved third-party plugin: one connector with a stream and an action."""
+"""A well-behaved third-party plugin: one connector with a stream, an action and a connection type."""
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
-from lifeline_hub.core import Checkpoint, Connector, StreamInfo, hookimpl
-from lifeline_hub.core.models import Confirmation, ConfirmationAction
+from lifeline_hub.core.api import (
+    Checkpoint,
+    Confirmation,
+    ConfirmationAction,
+    ConnectionForm,
+    Connector,
+    StreamInfo,
+    hookimpl,
+)
+
+LIFELINE_PLUGIN_API = (1, 0)
 
 
 class GreeterSettings(BaseModel):
@@ -19,6 +28,8 @@ class Greeter(Connector):
     settings_model = GreeterSettings
     streams = (StreamInfo("confirmations", (Confirmation,), "one confirmation per call"),)
     actions = ("send_message",)
+    connection_form = ConnectionForm("greeter", "Greeter (test plugin)", ("Account", "Key"),
+                                     {"signing_key": "Signing key"})
 
     def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[Any]:
         n = int(cursor.get("n", 0)) + 1

@@ -1,0 +1,204 @@
+"""The public plugin API: every name a plugin may use, in one module, under one version.
+
+    from lifeline_hub.core.api import Connector, StreamInfo, Checkpoint, hookimpl, Interview
+
+    LIFELINE_PLUGIN_API = (1, 0)   # in the plugin's entry-point module: the API it was built for
+
+`PLUGIN_API = (major, minor)` is the version of this module's names and their behaviour (see
+CHANGELOG.md). A minor release only adds; a name is removed or changed incompatibly only in a new
+major, after at least one minor release in which using it warns (`DeprecationWarning`). The host
+loads a plugin when its declared major equals `PLUGIN_API`'s and its minor is not newer; a plugin
+that declares nothing is taken as built for 1.0. Anything imported from elsewhere in
+`lifeline_hub` is internal and may change in any release.
+
+The emulator base and the cassette kit are for tests: they load on first use (FastAPI and uvicorn,
+vcrpy), so a plugin's run-time import of this module pulls in neither.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any, Final
+
+from lifeline_hub.core.actions import (
+    CalendarEvent,
+    CalendarInvite,
+    CreateApproval,
+    CreateTask,
+    Link,
+    ReissueLink,
+    SendEmail,
+    SendMessage,
+    SendSms,
+    message_audience,
+)
+from lifeline_hub.core.connection_form import ConnectionForm
+from lifeline_hub.core.connections import ConnectionNotFound, Credentials
+from lifeline_hub.core.connector import (
+    ActionResult,
+    CallbackRejected,
+    CallbackRequest,
+    CallbackResult,
+    Checkpoint,
+    CheckResult,
+    Connector,
+    ContactBook,
+    Handoff,
+    Instance,
+    Malformed,
+    NoSettings,
+    StreamInfo,
+    StreamItem,
+    describe_error,
+)
+from lifeline_hub.core.hookspecs import hookimpl
+from lifeline_hub.core.http import (
+    AuthFailed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Quota,
+    RateLimited,
+    RateLimiter,
+    Token,
+    TokenExpired,
+    TokenProvider,
+    TransientError,
+    VendorClient,
+    VendorError,
+    cursor_pages,
+    items,
+    mask_email,
+    mask_phone,
+    offset_pages,
+    page_token_pages,
+    parse_retry_after,
+    redact,
+    redact_json,
+    redact_mapping,
+)
+from lifeline_hub.core.markup import defang_urls, escape_markdown, fill, one_line, untrusted, with_links
+from lifeline_hub.core.models import (
+    Action,
+    ActionStatus,
+    AppointmentThread,
+    Attendance,
+    Audience,
+    Candidate,
+    Channel,
+    Confidence,
+    Confirmation,
+    ConfirmationAction,
+    ContactPoint,
+    DeliveryEvent,
+    DeliveryStatus,
+    DeliveryType,
+    Evidence,
+    Interview,
+    InterviewKind,
+    InterviewStatus,
+    LinkEvent,
+    LinkEventType,
+    Notification,
+    NotificationPurpose,
+    Outcome,
+    OutcomeClass,
+    Record,
+    RequestStatus,
+    RescheduleRequest,
+    Role,
+    Slot,
+    UtcDateTime,
+    canonical_id,
+    from_epoch,
+    from_epoch_millis,
+    from_epoch_seconds,
+    idempotency_key,
+    lookup_hash,
+    normalise_email,
+    normalise_phone,
+    parse_instant,
+    to_epoch_millis,
+    utcnow,
+    zone_info,
+)
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed, ascii_digits, load_json, same_digest
+
+if TYPE_CHECKING:
+    from lifeline_hub.core.emulator import (
+        ControlledWorld,
+        DeliveryWorker,
+        EmulatorWorld,
+        FaultPlan,
+        Faults,
+        LoopbackServer,
+        QuotaMeter,
+        Served,
+        VirtualClock,
+        add_vendor_middleware,
+        control_router,
+        free_port,
+        json_object,
+        record_attempt,
+    )
+    from lifeline_hub.core.testkit import cassette, find_leaks, recording
+
+PLUGIN_API: Final = (1, 0)
+"""(major, minor) of this module; CHANGELOG.md says what each version added, deprecated and removed."""
+
+PLUGIN_API_ATTRIBUTE: Final = "LIFELINE_PLUGIN_API"
+"""The attribute of a plugin's entry-point module (or plugin object) declaring the API it was built for."""
+
+_LAZY: Final = {
+    **dict.fromkeys(
+        ("ControlledWorld", "DeliveryWorker", "EmulatorWorld", "FaultPlan", "Faults", "LoopbackServer",
+         "QuotaMeter", "Served", "VirtualClock", "add_vendor_middleware", "control_router", "free_port",
+         "json_object", "record_attempt"),
+        "lifeline_hub.core.emulator"),
+    **dict.fromkeys(("cassette", "find_leaks", "recording"), "lifeline_hub.core.testkit"),
+}
+"""Test-time names, imported on first use: name -> module."""
+
+DEPRECATED: dict[str, tuple[str, str]] = {}
+"""Deprecated name -> (the `module:attribute` it still resolves to, what to use instead); empty in 1.0.
+Using one warns (`DeprecationWarning`); it is removed in the next major version."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in DEPRECATED:
+        target, instead = DEPRECATED[name]
+        warnings.warn(f"lifeline_hub.core.api.{name} is deprecated and goes in the next major plugin API; "
+                      f"use {instead}", DeprecationWarning, stacklevel=2)
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "PLUGIN_API", "PLUGIN_API_ATTRIBUTE", "Action", "ActionResult", "ActionStatus", "AppointmentThread",
+    "Attendance", "Audience", "AuthFailed", "CalendarEvent", "CalendarInvite", "CallbackMalformed",
+    "CallbackRejected", "CallbackRequest", "CallbackResult", "Candidate", "Channel", "CheckResult", "Checkpoint",
+    "Confidence", "Confirmation", "ConfirmationAction", "Conflict", "ConnectionForm", "ConnectionNotFound",
+    "Connector", "ContactBook", "ContactPoint", "ControlledWorld", "CreateApproval", "CreateTask", "Credentials",
+    "DeliveryEvent", "DeliveryStatus", "DeliveryType", "DeliveryWorker", "EmulatorWorld", "Evidence", "FaultPlan",
+    "Faults", "Handoff", "Instance", "Interview", "InterviewKind", "InterviewStatus", "InvalidRequest", "Link",
+    "LinkEvent", "LinkEventType", "LoopbackServer", "Malformed", "NoSettings", "NotFound", "Notification",
+    "NotificationPurpose", "Outcome", "OutcomeClass", "PermissionDenied", "Quota", "QuotaMeter", "RateLimited",
+    "RateLimiter", "Record", "ReissueLink", "RequestStatus", "RescheduleRequest", "Role", "SendEmail",
+    "SendMessage", "SendSms", "Served", "Slot", "StreamInfo", "StreamItem", "Token", "TokenExpired",
+    "TokenProvider", "TransientError", "UtcDateTime", "VendorClient", "VendorError", "VirtualClock",
+    "add_vendor_middleware", "ascii_digits", "canonical_id", "cassette", "control_router", "cursor_pages",
+    "defang_urls", "describe_error", "escape_markdown", "fill", "find_leaks", "free_port", "from_epoch",
+    "from_epoch_millis", "from_epoch_seconds", "hookimpl", "idempotency_key", "items", "json_object", "load_json",
+    "lookup_hash", "mask_email", "mask_phone", "message_audience", "normalise_email", "normalise_phone",
+    "offset_pages", "one_line", "page_token_pages", "parse_instant", "parse_retry_after", "record_attempt",
+    "recording", "redact", "redact_json", "redact_mapping", "same_digest", "to_epoch_millis", "untrusted",
+    "utcnow", "with_links", "zone_info",
+]

@@ -1,8 +1,8 @@
-"""Lifeline core: what a plugin author needs is re-exported here and kept small and stable.
+"""Lifeline core. Plugins import from `lifeline_hub.core.api`, the versioned public plugin API:
 
-    from lifeline_hub.core import Connector, StreamInfo, Checkpoint, hookimpl
-    from lifeline_hub.core.models import Interview, LinkEvent
-    from lifeline_hub.core.http import VendorClient, TokenProvider, Quota
+    from lifeline_hub.core.api import Connector, StreamInfo, Checkpoint, hookimpl, Interview, VendorClient
+
+The connector contract is also re-exported here, as before 1.0 (same objects).
 """
 
 from lifeline_hub.core.connections import Credentials

@@ -11,7 +11,7 @@ loads a plugin when its declared major equals `PLUGIN_API`'s and its minor is no
 that declares nothing is taken as built for 1.0. Anything imported from elsewhere in
 `lifeline_hub` is internal and may change in any release.
 
-The emulator base and the cassette kit are for tests: they load on first use (FastAPI and uvicorn,
+The emulator base, the fake clock and the cassette kit are for tests: they load on first use (FastAPI and uvicorn,
 vcrpy), so a plugin's run-time import of this module pulls in neither.
 """
 
@@ -55,6 +55,7 @@ from lifeline_hub.core.connector import (
 from lifeline_hub.core.hookspecs import hookimpl
 from lifeline_hub.core.http import (
     AuthFailed,
+    Clock,
     Conflict,
     InvalidRequest,
     NotFound,
@@ -62,12 +63,14 @@ from lifeline_hub.core.http import (
     Quota,
     RateLimited,
     RateLimiter,
+    SystemClock,
     Token,
     TokenExpired,
     TokenProvider,
     TransientError,
     VendorClient,
     VendorError,
+    current_clock,
     cursor_pages,
     items,
     mask_email,
@@ -78,6 +81,7 @@ from lifeline_hub.core.http import (
     redact,
     redact_json,
     redact_mapping,
+    use_clock,
 )
 from lifeline_hub.core.markup import defang_urls, escape_markdown, fill, one_line, untrusted, with_links
 from lifeline_hub.core.models import (
@@ -88,6 +92,7 @@ from lifeline_hub.core.models import (
     Audience,
     Candidate,
     Channel,
+    ChannelInfo,
     Confidence,
     Confirmation,
     ConfirmationAction,
@@ -143,6 +148,7 @@ if TYPE_CHECKING:
         json_object,
         record_attempt,
     )
+    from lifeline_hub.core.http.testing import FakeClock
     from lifeline_hub.core.testkit import cassette, find_leaks, recording
 
 PLUGIN_API: Final = (1, 0)
@@ -158,6 +164,7 @@ _LAZY: Final = {
          "json_object", "record_attempt"),
         "lifeline_hub.core.emulator"),
     **dict.fromkeys(("cassette", "find_leaks", "recording"), "lifeline_hub.core.testkit"),
+    "FakeClock": "lifeline_hub.core.http.testing",
 }
 """Test-time names, imported on first use: name -> module."""
 
@@ -184,21 +191,22 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "PLUGIN_API", "PLUGIN_API_ATTRIBUTE", "Action", "ActionResult", "ActionStatus", "AppointmentThread",
     "Attendance", "Audience", "AuthFailed", "CalendarEvent", "CalendarInvite", "CallbackMalformed",
-    "CallbackRejected", "CallbackRequest", "CallbackResult", "Candidate", "Channel", "CheckResult", "Checkpoint",
-    "Confidence", "Confirmation", "ConfirmationAction", "Conflict", "ConnectionForm", "ConnectionNotFound",
-    "Connector", "ContactBook", "ContactPoint", "ControlledWorld", "CreateApproval", "CreateTask", "Credentials",
-    "DeliveryEvent", "DeliveryStatus", "DeliveryType", "DeliveryWorker", "EmulatorWorld", "Evidence", "FaultPlan",
-    "Faults", "Handoff", "Instance", "Interview", "InterviewKind", "InterviewStatus", "InvalidRequest", "Link",
-    "LinkEvent", "LinkEventType", "LoopbackServer", "Malformed", "NoSettings", "NotFound", "Notification",
-    "NotificationPurpose", "Outcome", "OutcomeClass", "PermissionDenied", "Quota", "QuotaMeter", "RateLimited",
-    "RateLimiter", "Record", "ReissueLink", "RequestStatus", "RescheduleRequest", "Role", "SendEmail",
-    "SendMessage", "SendSms", "Served", "Slot", "StreamInfo", "StreamItem", "Token", "TokenExpired",
-    "TokenProvider", "TransientError", "UtcDateTime", "VendorClient", "VendorError", "VirtualClock",
-    "add_vendor_middleware", "ascii_digits", "canonical_id", "cassette", "control_router", "cursor_pages",
-    "defang_urls", "describe_error", "escape_markdown", "fill", "find_leaks", "free_port", "from_epoch",
-    "from_epoch_millis", "from_epoch_seconds", "hookimpl", "idempotency_key", "items", "json_object", "load_json",
-    "lookup_hash", "mask_email", "mask_phone", "message_audience", "normalise_email", "normalise_phone",
-    "offset_pages", "one_line", "page_token_pages", "parse_instant", "parse_retry_after", "record_attempt",
-    "recording", "redact", "redact_json", "redact_mapping", "same_digest", "to_epoch_millis", "untrusted",
-    "utcnow", "with_links", "zone_info",
+    "CallbackRejected", "CallbackRequest", "CallbackResult", "Candidate", "Channel", "ChannelInfo", "CheckResult",
+    "Checkpoint", "Clock", "Confidence", "Confirmation", "ConfirmationAction", "Conflict", "ConnectionForm",
+    "ConnectionNotFound", "Connector", "ContactBook", "ContactPoint", "ControlledWorld", "CreateApproval",
+    "CreateTask", "Credentials", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "DeliveryWorker",
+    "EmulatorWorld", "Evidence", "FakeClock", "FaultPlan", "Faults", "Handoff", "Instance", "Interview",
+    "InterviewKind", "InterviewStatus", "InvalidRequest", "Link", "LinkEvent", "LinkEventType", "LoopbackServer",
+    "Malformed", "NoSettings", "NotFound", "Notification", "NotificationPurpose", "Outcome", "OutcomeClass",
+    "PermissionDenied", "Quota", "QuotaMeter", "RateLimited", "RateLimiter", "Record", "ReissueLink",
+    "RequestStatus", "RescheduleRequest", "Role", "SendEmail", "SendMessage", "SendSms", "Served", "Slot",
+    "StreamInfo", "StreamItem", "SystemClock", "Token", "TokenExpired", "TokenProvider", "TransientError",
+    "UtcDateTime", "VendorClient", "VendorError", "VirtualClock", "add_vendor_middleware", "ascii_digits",
+    "canonical_id", "cassette", "control_router", "current_clock", "cursor_pages", "defang_urls",
+    "describe_error", "escape_markdown", "fill", "find_leaks", "free_port", "from_epoch", "from_epoch_millis",
+    "from_epoch_seconds", "hookimpl", "idempotency_key", "items", "json_object", "load_json", "lookup_hash",
+    "mask_email", "mask_phone", "message_audience", "normalise_email", "normalise_phone", "offset_pages",
+    "one_line", "page_token_pages", "parse_instant", "parse_retry_after", "record_attempt", "recording", "redact",
+    "redact_json", "redact_mapping", "same_digest", "to_epoch_millis", "untrusted", "use_clock", "utcnow",
+    "with_links", "zone_info",
 ]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lifeline_hub.connectors.dingtalk.receipts import Kind
-from lifeline_hub.connectors.dingtalk.records import TODO_INTERVIEW_FIELD, approval_marker, event_marker
+from lifeline_hub.connectors.dingtalk.records import approval_marker, event_marker, todo_marker
 from lifeline_hub.connectors.dingtalk.streams import INSTANCE, NEW_APPROVALS, NEW_TODOS, instance_ids
 from lifeline_hub.core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
 from lifeline_hub.core.connector import ActionResult, describe_error
@@ -53,6 +53,7 @@ EVENTS = "/v1.0/calendar/users/{unionId}/calendars/primary/events"
 EVENT = EVENTS + "/{eventId}"
 SKEW = timedelta(minutes=5)
 """Allowance between Lifeline's clock and DingTalk's when an approval is looked up by its start time."""
+TODO_DESCRIPTION = 4096  # characters DingTalk keeps of a todo's description
 WORK_BATCH, ROBOT_BATCH = 100, 20  # send results only exist for tasks of <= 100 recipients; robot takes <= 20
 ROBOT_FAILURES = ("invalidStaffIdList", "flowControlledStaffIdList", "filteredStaffIdList")
 
@@ -172,11 +173,10 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
     due = task.due_at or utcnow() + timedelta(hours=conn.options.todo_due_hours)
     interview = task.interview_id or action.interview_id
     body: dict[str, Any] = {
-        "subject": task.title[:1024], "description": with_links(task.description, task.links)[:4096],
+        "subject": task.title[:1024], "description": _todo_description(task, interview),
         "sourceId": action.idempotency_key,
         "creatorId": owner, "executorIds": list(task.assignees), "dueTime": to_epoch_millis(due), "priority": 30,
         "detailUrl": {"appUrl": url, "pcUrl": url},
-        **({"contentFieldList": [{"fieldKey": TODO_INTERVIEW_FIELD, "fieldValue": interview}]} if interview else {}),
     }
     detail: dict[str, Any] = {"sourceId": action.idempotency_key}
     try:
@@ -185,6 +185,17 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
     except Conflict:
         todo_id, detail["recovered"] = _todo_by_source(conn, owner, action.idempotency_key), True
     return ActionResult(todo_id, detail, handoff={"tasks": {NEW_TODOS: [todo_id]}})
+
+
+def _todo_description(task: CreateTask, interview: str | None) -> str:
+    """The text and links, then the interview marker line (kept whole within DingTalk's 4,096 characters): the
+    todo get answers return the description, not the content fields, so the marker is how a read-back finds
+    its interview."""
+    text = with_links(task.description, task.links)
+    if not interview:
+        return text[:TODO_DESCRIPTION]
+    marker = todo_marker(interview)
+    return f"{text[:max(TODO_DESCRIPTION - len(marker) - 2, 0)]}\n\n{marker}" if text else marker
 
 
 def _todo_by_source(conn: DingTalkConnector, owner: str, source_id: str, attempts: int = 3) -> str:

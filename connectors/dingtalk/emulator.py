@@ -206,6 +206,11 @@ def page(items: list[Any], token: str, size: int, fail: Callable[[str], Exceptio
     return items[offset:nxt], (base64.urlsafe_b64encode(f"o{nxt}".encode()).decode() if nxt < len(items) else "")
 
 
+def next_token(token: str, key: str = "nextToken") -> Json:
+    """The next page's token, absent on the last page (DingTalk leaves out what has no value)."""
+    return {key: token} if token else {}
+
+
 def bounded(value: int, default: int, most: int) -> int:
     return min(value, most) if value > 0 else default
 
@@ -282,15 +287,10 @@ def getsendresult(call: Call) -> Json:
         return {"send_result": {}}
     if len(notice.status) > 100:
         raise GatewayError(504, "Call timeout", stall=world.faults.faults.timeout_seconds)
-    result: Json = {}
-    for status, key in RESULT_LISTS.items():
-        users = [u for u, s in notice.status.items() if s == status]
-        if users:  # DingTalk omits empty lists
-            result[key] = world.listing(users)
-    if notice.invalid_depts:
-        result["invalid_dept_id_list"] = list(notice.invalid_depts)
-    if notice.forbidden:
-        result["forbidden_list"] = world.listing(notice.forbidden, ("userid", "code"))
+    result: Json = {key: world.listing([u for u, s in notice.status.items() if s == status])
+                    for status, key in RESULT_LISTS.items()}  # empty lists too, as the SDK model's doc example
+    result["invalid_dept_id_list"] = list(notice.invalid_depts)
+    result["forbidden_list"] = world.listing(notice.forbidden, ("userid", "code"))
     return {"send_result": result}
 
 
@@ -342,11 +342,10 @@ def robot_read_status(call: Call) -> Json:
     infos = []
     for userid in push.recipients:
         user = world.users.get(userid)
-        info: Json = {"name": user.name if user else "", "userId": userid,
-                      "readStatus": "READ" if userid in push.read_at else "UNREAD"}
-        if userid in push.read_at:
-            info["readTimestamp"] = millis(push.read_at[userid])
-        infos.append(info)
+        read_at = push.read_at.get(userid)
+        infos.append({"name": user.name if user else "", "userId": userid,
+                      "readStatus": "UNREAD" if read_at is None else "READ",
+                      "readTimestamp": 0 if read_at is None else millis(read_at)})
     return {"sendStatus": "RECALLED" if push.recalled else "SUCCESS",
             "messageReadInfoList": world.listing(infos, ("userId", "readStatus"))}
 
@@ -396,7 +395,14 @@ def ding_recall(call: Call) -> Json:
 # ---------------------------------------------------------------- todo (§5)
 
 TODO_PAGE = 20
-CREATE_ONLY = ("cardTypeId", "tenantId", "tenantType")
+# The keys of each todo answer: the official SDK's todo_1_0 `CreateTodoTaskResponseBody`,
+# `GetTodoTaskResponseBody` (no `contentFieldList`, no `notifyConfigs`) and `GetTodoTaskBySourceIdResponseBody`.
+TODO_COMMON = ("id", "subject", "description", "startTime", "dueTime", "finishTime", "done", "executorIds",
+               "participantIds", "detailUrl", "source", "sourceId", "createdTime", "modifiedTime", "creatorId",
+               "modifierId", "bizTag", "isOnlyShowExecutor", "priority")
+TODO_CREATED = (*TODO_COMMON, "contentFieldList", "notifyConfigs")
+TODO_BY_SOURCE = (*TODO_COMMON, "tenantId", "tenantType")
+TODO_GOT = (*TODO_BY_SOURCE, "cardTypeId")
 
 
 def todo_create(call: Call) -> Json:
@@ -417,21 +423,20 @@ def todo_create(call: Call) -> Json:
     now = millis(world.now())
     task_id = world.ident("todo", 32)
     todo: Json = {
-        "id": task_id, "subject": subject, "description": description, "startTime": now, "dueTime": due or None,
-        "finishTime": None, "done": False, "executorIds": executors, "participantIds": participants,
-        "detailUrl": detail, "source": call.app.appkey, "sourceId": source_id or None, "createdTime": now,
+        "id": task_id, "subject": subject, "description": description, "startTime": now, "dueTime": due,
+        "finishTime": 0, "done": False, "executorIds": executors, "participantIds": participants,
+        "detailUrl": detail, "source": call.app.appkey, "sourceId": source_id, "createdTime": now,
         "modifiedTime": now, "creatorId": body.text("creatorId", required=False) or owner, "modifierId": owner,
         "bizTag": call.app.appkey, "contentFieldList": body.records("contentFieldList"),
         "isOnlyShowExecutor": body.flag("isOnlyShowExecutor"), "priority": body.integer("priority", False, 20),
-        "notifyConfigs": body.mapping("notifyConfigs"), "cardTypeId": None, "tenantId": world.settings.corp_id,
+        "notifyConfigs": body.mapping("notifyConfigs"), "cardTypeId": "", "tenantId": world.settings.corp_id,
         "tenantType": "org",
     }
     world.todos[task_id] = todo
     world.todo_meta[task_id] = (owner, call.app.appkey)
     if source_id:
         world.todo_sources[(owner, source_id)] = task_id
-    reply = {k: v for k, v in todo.items() if k not in CREATE_ONLY}
-    return {**reply, "requestId": request_id("api")}
+    return {**{k: todo[k] for k in TODO_CREATED}, "requestId": request_id("api")}
 
 
 def visible_todo(call: Call, task_id: str | None, code: str) -> Json:
@@ -444,12 +449,14 @@ def visible_todo(call: Call, task_id: str | None, code: str) -> Json:
 
 
 def todo_get(call: Call) -> Json:
-    return dict(visible_todo(call, call.path["taskId"], "todo.taskGet.paramError"))
+    todo = visible_todo(call, call.path["taskId"], "todo.taskGet.paramError")
+    return {k: todo[k] for k in TODO_GOT}
 
 
 def todo_by_source(call: Call) -> Json:
     task_id = call.world.todo_sources.get((call.path["unionId"], call.path["sourceId"]))
-    return dict(visible_todo(call, task_id, "todo.taskGet.paramError"))
+    todo = visible_todo(call, task_id, "todo.taskGet.paramError")
+    return {k: todo[k] for k in TODO_BY_SOURCE}
 
 
 def todo_update(call: Call) -> Json:
@@ -462,14 +469,14 @@ def todo_update(call: Call) -> Json:
     if "description" in body.data:
         changes["description"] = body.text("description", required=False, limit=4096)
     if "dueTime" in body.data:
-        changes["dueTime"] = body.integer("dueTime", required=False) or None
+        changes["dueTime"] = body.integer("dueTime", required=False)
     for key in ("executorIds", "participantIds"):
         if key in body.data:
             changes[key] = body.ids(key, limit=100)
     now = millis(call.world.now())
     done_changed = "done" in body.data and body.flag("done") != todo["done"]
     if done_changed:
-        changes.update(done=body.flag("done"), finishTime=now if body.flag("done") else None)
+        changes.update(done=body.flag("done"), finishTime=now if body.flag("done") else 0)
     todo.update(changes, modifiedTime=now, modifierId=call.query.text("operatorId", required=False)
                 or call.path["unionId"])
     if done_changed:
@@ -477,16 +484,30 @@ def todo_update(call: Call) -> Json:
     return {"result": True}
 
 
-def todo_card(world: DingTalkWorld, todo: Json) -> Json:
-    return {
+def todo_card(world: DingTalkWorld, todo: Json, org: bool) -> Json:
+    """A todo in a listing: `tasks/list` (`QueryTodoTasksResponseBodyTodoCards`) or `org/tasks/query`
+    (`QueryOrgTodoTasksResponseBodyTodoCards`)."""
+    card = {
         "taskId": todo["id"], "subject": todo["subject"], "dueTime": todo["dueTime"], "isDone": todo["done"],
         "priority": todo["priority"], "sourceId": todo["sourceId"], "bizTag": todo["bizTag"],
-        "detailUrl": todo["detailUrl"], "orgInfo": {"corpId": world.settings.corp_id, "name": "Lifeline Emulated Org"},
-        "originalSource": {"sourceTitle": todo["source"]},
+        "detailUrl": todo["detailUrl"], "createdTime": todo["createdTime"], "modifiedTime": todo["modifiedTime"],
+        "creatorId": todo["creatorId"],
     }
+    if org:
+        return {**card, "todoType": "TODO"}
+    return {**card, "orgInfo": {"corpId": world.settings.corp_id, "name": "Lifeline Emulated Org"},
+            "originalSource": {"sourceTitle": todo["source"]}}
 
 
 def todo_list(call: Call) -> Json:
+    return todo_cards(call, org=False)
+
+
+def org_todo_list(call: Call) -> Json:
+    return todo_cards(call, org=True)
+
+
+def todo_cards(call: Call, org: bool) -> Json:
     world, body, user = call.world, call.body, call.path["unionId"]
     roles = {r for group in body.data.get("roleTypes") or [] for r in (group if isinstance(group, list) else [group])}
     low, high = body.integer("fromDueTime", False), body.integer("toDueTime", False)
@@ -499,12 +520,12 @@ def todo_list(call: Call) -> Json:
         if "isDone" in body.data and todo["done"] != body.flag("isDone"):
             continue
         due = todo["dueTime"]
-        if (low and (due is None or due < low)) or (high and (due is None or due > high)):
+        if (low and (not due or due < low)) or (high and (not due or due > high)):
             continue
-        cards.append(todo_card(world, todo))
+        cards.append(todo_card(world, todo, org))
     chunk, nxt = page(cards, body.text("nextToken", required=False), TODO_PAGE, body.fail)
-    reply: Json = {"todoCards": world.listing(chunk, ("taskId", "isDone")), "totalCount": len(cards)}
-    return {**reply, "nextToken": nxt} if nxt else reply
+    reply: Json = {"todoCards": world.listing(chunk, ("taskId", "isDone")), **next_token(nxt)}
+    return reply if org else {**reply, "totalCount": len(cards)}
 
 
 # ---------------------------------------------------------------- calendar (§7)
@@ -534,8 +555,10 @@ def visible_event(call: Call) -> Json:
     return event
 
 
-def render_event(event: Json, viewer: str) -> Json:
-    out = dict(event)
+def render_event(event: Json, viewer: str, written: bool = False) -> Json:
+    """An event as `viewer` sees it; a create or update answer (`written`) has no `status` (the SDK's
+    `CreateEventResponseBody`, `PatchEventResponseBody`)."""
+    out = {k: v for k, v in event.items() if not (written and k == "status")}
     out["organizer"] = {**event["organizer"], "self": event["organizer"]["id"] == viewer}
     out["attendees"] = [{**a, "self": a["id"] == viewer} for a in event["attendees"]]
     return out
@@ -559,19 +582,19 @@ def event_create(call: Call) -> Json:
     token = call.headers.get("x-client-token", "")
     seen = world.client_tokens.get((call.app.appkey, user, token))
     if token and seen and world.now() - seen[1] < 86400 and seen[0] in world.calendar:
-        return render_event(world.calendar[seen[0]], user)
+        return render_event(world.calendar[seen[0]], user, written=True)
     check_event_body(call, partial=False)
     event = world.new_event(user, call.body.data)
     if token:
         world.client_tokens[(call.app.appkey, user, token)] = (event["id"], world.now())
-    return render_event(event, user)
+    return render_event(event, user, written=True)
 
 
 def event_update(call: Call) -> Json:
     event = visible_event(call)
     check_event_body(call, partial=True)
     call.world.patch_event(event, call.body.data)
-    return render_event(event, call.path["unionId"])
+    return render_event(event, call.path["unionId"], written=True)
 
 
 def event_get(call: Call) -> Json:
@@ -598,14 +621,14 @@ def event_list(call: Call) -> Json:
     ordered = [e for _, e in sorted(events, key=lambda pair: pair[0])]
     size = bounded(query.integer("maxResults", False), 100, 100)
     chunk, nxt = page(ordered, query.text("nextToken", required=False), size, query.fail)
-    return {"events": world.listing(chunk, ("id", "start", "end")), "nextToken": nxt or None}
+    return {"events": world.listing(chunk, ("id", "start", "end")), **next_token(nxt)}
 
 
 def event_attendees(call: Call) -> Json:
     event = render_event(visible_event(call), call.path["unionId"])
     size = bounded(call.query.integer("maxResults", False), 100, 500)
     chunk, nxt = page(event["attendees"], call.query.text("nextToken", required=False), size, call.query.fail)
-    return {"attendees": call.world.listing(chunk, ("id", "responseStatus")), "nextToken": nxt or None}
+    return {"attendees": call.world.listing(chunk, ("id", "responseStatus")), **next_token(nxt)}
 
 
 def event_signin(call: Call) -> Json:
@@ -622,7 +645,7 @@ def event_signin(call: Call) -> Json:
         raise call.query.fail("type is invalid")
     size = bounded(call.query.integer("maxResults", False), 100, 500)
     chunk, nxt = page(users, call.query.text("nextToken", required=False), size, call.query.fail)
-    return {"users": world.listing(chunk, ("userId",)), "nextToken": nxt or None}
+    return {"users": world.listing(chunk, ("userId",)), **next_token(nxt)}
 
 
 def event_checkin(call: Call) -> Json:
@@ -634,8 +657,8 @@ def event_checkin(call: Call) -> Json:
 
 
 def approval_v1(world: DingTalkWorld, a: Approval) -> Json:
-    def when(t: float | None) -> str | None:
-        return utc_minute(t) if t is not None else None
+    def when(t: float | None) -> str:
+        return utc_minute(t) if t is not None else ""
 
     return {
         "title": a.title, "createTime": utc_minute(a.created), "finishTime": when(a.finished),
@@ -785,7 +808,7 @@ def ats_flows_search(call: Call) -> Json:
     ids = [f for f, at in sorted(world.flow_modified.items(), key=lambda pair: pair[1]) if low <= at <= high]
     size = bounded(body.integer("size", False), 20, 100)
     chunk, nxt = page(ids, body.text("cursor", required=False), size, body.fail)
-    return {"hasMore": bool(nxt), "nextCursor": nxt or None, "totalCount": len(ids), "list": world.listing(chunk)}
+    return {"hasMore": bool(nxt), **next_token(nxt, "nextCursor"), "totalCount": len(ids), "list": world.listing(chunk)}
 
 
 def ats_flow_info(call: Call) -> Json:
@@ -907,7 +930,7 @@ ROUTES = (
     Route("GET", f"{TODO}/tasks/sources/{{sourceId}}", "api", todo_by_source),
     Route("PUT", f"{TODO}/tasks/{{taskId}}", "api", todo_update, param_code="todo.taskUpdate.paramError"),
     Route("POST", f"{TODO}/tasks/list", "api", todo_list),
-    Route("POST", f"{TODO}/org/tasks/query", "api", todo_list),
+    Route("POST", f"{TODO}/org/tasks/query", "api", org_todo_list),
     Route("POST", CAL, "api", event_create),
     Route("GET", CAL, "api", event_list),
     Route("GET", f"{CAL}/{{eventId}}", "api", event_get),

@@ -504,7 +504,7 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
         with self.lock:
             todo = self.todos[task_id]
             now = millis(self.now())
-            todo.update(done=done, finishTime=now if done else None, modifiedTime=now,
+            todo.update(done=done, finishTime=now if done else 0, modifiedTime=now,
                         modifierId=by or todo["creatorId"])
             self.emit_todo_change(task_id)
             return copy.deepcopy(todo)
@@ -513,7 +513,7 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
         todo = self.todos[task_id]
         self.emit({
             "EventType": "todo_task_change", "corpId": self.settings.corp_id, "taskId": task_id,
-            "sourceId": todo.get("sourceId"), "unionId": self.todo_meta[task_id][0], "done": todo["done"],
+            "sourceId": todo["sourceId"], "unionId": self.todo_meta[task_id][0], "done": todo["done"],
             "type": "finish" if todo["done"] else "update", "modifiedTime": todo["modifiedTime"],
         })
 
@@ -701,7 +701,7 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
         flow = next((f for f in self.flows.values() if (f["candidateId"], f["jobId"]) == (candidate_id, job_id)), None)
         if flow is None:
             flow = {"flowId": self.ident("flow", 24), "candidateId": candidate_id, "candidateName": "",
-                    "jobId": job_id, "currentStatus": 21, "sourceName": "", "statId": self.ident("stat", 16),
+                    "jobId": job_id, "currentStatus": "21", "sourceName": "", "statId": self.ident("stat", 16),
                     "createTime": millis(self.now())}
             self.flows[flow["flowId"]] = flow
         self.flow_modified[flow["flowId"]] = millis(self.now())
@@ -724,7 +724,7 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
             if user_check_time is not None:
                 self.punches.add(record_id)
             if proc_inst_id:
-                row.update(procInstId=proc_inst_id, approveId=proc_inst_id)
+                row.update(procInstId=proc_inst_id, approveId=self.number())
             self.attendance_rows.append(row)
             return record_id
 

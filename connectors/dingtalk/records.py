@@ -5,7 +5,8 @@ Markers Lifeline writes into what it creates (so the streams can tie them back t
 - calendar events: a last description line `lifeline:uid=<ical uid>&seq=<n>&interview=<id>`;
 - approval forms: the field `approval_marker_field` = `<idempotency key>|<interview id>` (the
   interview id is for people reading the form; lookups use the key);
-- todos: content field `lifeline_interview_id`; the todo's `sourceId` is the idempotency key.
+- todos: a last description line `lifeline:interview=<id>` (the todo get answers carry no content fields);
+  the todo's `sourceId` is the idempotency key.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from lifeline_hub.core.models import (
 )
 
 R = TypeVar("R", bound=Record)
-TODO_INTERVIEW_FIELD = "lifeline_interview_id"
 _MARKER = re.compile(r"^lifeline:(\S+)$", re.MULTILINE)
 
 
@@ -145,7 +145,13 @@ def event_marker(ical_uid: str, sequence: int, interview_id: str | None) -> str:
     return f"lifeline:{urlencode(values)}"
 
 
+def todo_marker(interview_id: str) -> str:
+    """The description line that ties a Lifeline-made todo to its interview."""
+    return f"lifeline:{urlencode({'interview': interview_id})}"
+
+
 def parse_event_marker(description: Any) -> dict[str, str] | None:
+    """The values of the last marker line of a description (calendar events and todos), None without one."""
     found = _MARKER.findall(description) if isinstance(description, str) else []
     if not found:
         return None
@@ -276,9 +282,8 @@ def approval_event_request(conn: Connector, event: Mapping[str, Any]) -> Resched
 def todo_records(conn: Connector, todo: Any) -> list[Record | Malformed]:
     """A Lifeline todo (get-by-id shape) as an HR-task notification; done adds a `read` (code done) event."""
     remote = ident(todo, "id")
-    interview = next((f.get("fieldValue") for f in records(todo, "contentFieldList") if isinstance(f, Mapping)
-                      and f.get("fieldKey") == TODO_INTERVIEW_FIELD), None) if isinstance(todo, Mapping) else None
-    interview_id = interview if isinstance(interview, str) and interview else None
+    marker = parse_event_marker(todo.get("description")) if isinstance(todo, Mapping) else None
+    interview_id = (marker or {}).get("interview") or None
 
     def build() -> dict[str, Any]:
         executors = [str(e) for e in records(todo, "executorIds")]

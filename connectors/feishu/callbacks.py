@@ -4,7 +4,9 @@ Order: `X-Lark-Signature` over timestamp + nonce + Encrypt Key + raw body, befor
 parsed → decrypt (`{"encrypt": …}`, AES-256-CBC, key = SHA-256 of the Encrypt Key) → only a
 url_verification may come unsigned (by design), and it is answered with its challenge → verification
 token → the request timestamp (ASCII digits) must be within `callback_max_age_seconds` of receipt
-(older or future-dated requests are replays) → the event must be for this app. `event_id` (schema
+(older or future-dated requests are replays) → the event must be for this app. An app without an
+Encrypt Key gets plain, unsigned bodies: only the verification token vouches for them, and a request
+timestamp, when sent, is still checked. `event_id` (schema
 2.0 `header.event_id`, v1 `uuid`) is returned for the receiver's dedupe, so a replayed event is
 stored once. Parsing makes no vendor call, so the answer is well inside the 3-second budget; events
 that only say "something changed" (calendar) are left to the polled streams.
@@ -32,14 +34,15 @@ TASK_STATES = {5: "done", 6: "todo", 7: "deleted"}
 
 
 def handle(c: FeishuConnector, request: CallbackRequest) -> CallbackResult:
-    envelope = c.event_crypto().open(request.headers, request.body)
+    crypto = c.event_crypto()
+    envelope = crypto.open(request.headers, request.body)
     answer = challenge_answer(envelope)
     if answer is not None:
         return CallbackResult(reply=answer)
     sent = request_timestamp(request.headers)
-    if sent is None:
+    if sent is None and crypto.encrypt_key is not None:
         raise CallbackRejected("missing X-Lark-Request-Timestamp")
-    skew = request.received_at.timestamp() - sent
+    skew = request.received_at.timestamp() - sent if sent is not None else 0.0
     if abs(skew) > c.config.callback_max_age_seconds:
         raise CallbackRejected(f"stale or future-dated callback ({skew:+.0f} s)")
     header, event = _section(envelope, "header"), _section(envelope, "event")

@@ -137,11 +137,13 @@ class FeishuConnector(Connector):
             return self._client
 
     def event_crypto(self) -> FeishuEventCrypto:
+        """The app's event crypto: the verification token always; the Encrypt Key when the app set one
+        (without it Feishu posts plain, unsigned bodies and only the token is checked, reference §9)."""
         creds = self._credentials()
         key, token = creds.get("encrypt_key"), creds.get("verification_token")
-        if not key or not token:
-            raise CallbackRejected("connection lacks encrypt_key/verification_token: callbacks are not configured")
-        return FeishuEventCrypto(str(key), str(token))
+        if not token:
+            raise CallbackRejected("connection lacks verification_token: callbacks are not configured")
+        return FeishuEventCrypto(str(key) if key else None, str(token))
 
     def _credentials(self) -> Credentials:
         if self.credentials is None:

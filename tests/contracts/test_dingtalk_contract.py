@@ -9,6 +9,7 @@ SDK model of that call (`dingtalk_sdk`), old host against a JSON Schema written 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -59,8 +60,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 """Keys the reference documents in a new-host answer (the SDK's response models mark none required)."""
 
-EXCEPTIONS: dict[tuple[str, str], str] = {}
-"""(route, difference) pairs still accepted, each with its source. Empty: the emulator answers as documented."""
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("GET /v1.0/workflow/processInstances", "body.success: bool True, the model has str"):
+        "the SDK's GetProcessInstanceResponseBody types `success` as a string, the official doc example answers a "
+        "boolean (reference §8a, S1 vs the doc); the emulator follows the doc, the connector reads neither",
+}
+"""(route, difference) pairs still accepted, each with its source."""
 
 
 def routes() -> list[tuple[str, str]]:
@@ -96,7 +101,8 @@ def differences(served: Served) -> list[str]:
 
 def schema_errors(body: Any, schema: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
-    return [f"body{''.join(f'.{p}' for p in e.absolute_path)}: {e.message:.120}" for e in validator.iter_errors(body)]
+    return [f"body{''.join(f'[{p}]' if isinstance(p, int) else f'.{p}' for p in e.absolute_path)}: {e.message:.120}"
+            for e in validator.iter_errors(body)]
 
 
 def has_contract(method: str, path: str) -> bool:
@@ -194,6 +200,8 @@ def direct_calls(dt: Emulated, connector: DingTalkConnector) -> None:
     agent = world.settings.apps[0].agent_id
     msg = "/topapi/message/corpconversation"
     task_id = next(iter(world.notices))
+    local = world.local(world.now())
+    today, tomorrow = f"{local:%Y-%m-%d}", f"{local + timedelta(days=1):%Y-%m-%d}"
     for path, body in ((f"{msg}/getsendprogress", {"agent_id": agent, "task_id": task_id}),
                        (f"{msg}/recall", {"agent_id": agent, "msg_task_id": task_id}),
                        (f"{msg}/recall", {"agent_id": agent, "msg_task_id": 1}),
@@ -204,13 +212,11 @@ def direct_calls(dt: Emulated, connector: DingTalkConnector) -> None:
                        ("/topapi/v2/user/get", {"userid": "u1"}), ("/topapi/v2/user/get", {"userid": "ghost"}),
                        ("/topapi/user/getbyunionid", {"unionid": "union2"}),
                        ("/topapi/v2/user/getbymobile", {"mobile": "13800000003"}),
-                       ("/topapi/attendance/getupdatedata", {"userid": "u2", "work_date": f"{utcnow():%Y-%m-%d} 00:00:00"}),
-                       ("/attendance/listRecord", {"userIds": ["u3"], "checkDateFrom": f"{utcnow():%Y-%m-%d} 00:00:00",
-                                                   "checkDateTo": f"{utcnow() + timedelta(days=1):%Y-%m-%d} 00:00:00"})):
-        try:
+                       ("/topapi/attendance/getupdatedata", {"userid": "u2", "work_date": f"{today} 00:00:00"}),
+                       ("/attendance/listRecord", {"userIds": ["u3"], "checkDateFrom": f"{today} 00:00:00",
+                                                   "checkDateTo": f"{tomorrow} 00:00:00"})):
+        with contextlib.suppress(VendorError):
             oapi.call("POST", path, json=body)
-        except VendorError:
-            pass
     instance = next(iter(world.approvals))
     oapi.call("POST", "/topapi/processinstance/get", json={"process_instance_id": instance})
     todo = next(iter(world.todos))
@@ -249,10 +255,8 @@ def direct_calls(dt: Emulated, connector: DingTalkConnector) -> None:
             ("POST", "/v1.0/robot/ding/send", {}, {"json": {"robotCode": "nope", "remindType": 1}}),
             ("POST", "/v1.0/oauth2/accessToken", {}, {"json": {"appKey": "nope", "appSecret": "nope"},
                                                       "auth": False})):
-        try:
+        with contextlib.suppress(VendorError):
             api.call(method, path, path=where, **kwargs)
-        except VendorError:
-            pass
     with pytest.raises(VendorError):
         oapi.call("GET", "/gettoken", params={"appkey": "nope", "appsecret": "nope"}, auth=False)
     for path in ("/v1.0/nope", "/topapi/nope", "/nope"):
@@ -318,4 +322,4 @@ def test_every_answer_matches_its_contract(served: list[Served]) -> None:
             found[key] = found.get(key, 0) + 1
     unexplained = {k: n for k, n in found.items() if k not in EXCEPTIONS}
     assert unexplained == {}, "\n".join(f"{r}: {d} (x{n})" for (r, d), n in sorted(unexplained.items()))
-    assert len(served) > 300
+    assert len(served) >= 4 * len(routes())  # each route at least under every fault round

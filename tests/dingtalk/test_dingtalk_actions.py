@@ -52,8 +52,18 @@ def test_same_todo_twice_is_one_todo(dt: Emulated) -> None:
     todo, = dt.world.todo_list()
     assert todo["sourceId"] == "ll-task-1" and todo["executorIds"] == ["union2", "union3"]
     assert todo["detailUrl"] == {"appUrl": "https://lifeline.test/e/7", "pcUrl": "https://lifeline.test/e/7"}
-    assert todo["contentFieldList"] == [{"fieldKey": "lifeline_interview_id", "fieldValue": "acme.ats/iv-7"}]
+    assert todo["description"] == ("Invite read 09:12; no join attempt.\nEvidence: https://lifeline.test/e/7\n\n"
+                                   "lifeline:interview=acme.ats%2Fiv-7")  # the get answers carry no content fields
+    assert parse_event_marker(todo["description"]) == {"interview": "acme.ats/iv-7"}
     assert todo["dueTime"] > 0
+
+
+def test_todo_marker_survives_a_description_at_the_limit(dt: Emulated) -> None:
+    connector = dt.connector(operator_union_id="union1")
+    connector.perform(action("create_task", "ll-task-long", {**TASK, "description": "x" * 5000, "links": [
+        {"label": "Evidence", "url": "https://lifeline.test/e/7"}]}))
+    todo, = dt.world.todo_list()
+    assert len(todo["description"]) == 4096 and todo["description"].endswith("\n\nlifeline:interview=acme.ats%2Fiv-7")
 
 
 def test_todo_after_a_lost_response_is_recovered_not_doubled(dt: Emulated) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -185,15 +186,17 @@ def test_work_notification_receipts(env: Env) -> None:
     assert result["errcode"] == 0 and result["request_id"]
     assert result["send_result"] == {
         "read_user_id_list": ["u1"], "unread_user_id_list": ["u2"], "invalid_user_id_list": ["ghost"],
-        "failed_user_id_list": ["u4"], "forbidden_user_id_list": ["u5"],
+        "failed_user_id_list": ["u4"], "forbidden_user_id_list": ["u5"], "invalid_dept_id_list": [],
         "forbidden_list": [{"code": "1430004", "count": 0, "userid": "u5"}],
     }
     progress = env.old(f"{MSG}/getsendprogress", {"agent_id": AGENT, "task_id": task_id})
     assert progress["progress"] == {"progress_in_percent": 100, "status": 2}
     again = send(env, ["u2"])  # same content, same user, same day: filtered
     forbidden = env.old(f"{MSG}/getsendresult", {"agent_id": AGENT, "task_id": again})["send_result"]
-    assert forbidden == {"forbidden_user_id_list": ["u2"], "forbidden_list": [{"code": "143106", "count": 1,
-                                                                                   "userid": "u2"}]}
+    assert forbidden == {  # empty lists are answered as [] (the SDK's AsyncSendResult names all seven)
+        "read_user_id_list": [], "unread_user_id_list": [], "invalid_user_id_list": [], "failed_user_id_list": [],
+        "forbidden_user_id_list": ["u2"], "invalid_dept_id_list": [],
+        "forbidden_list": [{"code": "143106", "count": 1, "userid": "u2"}]}
     assert env.old(f"{MSG}/recall", {"agent_id": AGENT, "msg_task_id": task_id})["errcode"] == 0
     assert env.world.messages()[0]["recalled"] is True
     assert env.world.receipts(task_id)["u1"] == "read"
@@ -249,7 +252,7 @@ def test_robot_batch_send_and_read_status(env: Env) -> None:
     assert status["sendStatus"] == "SUCCESS"
     infos = {i["userId"]: i for i in status["messageReadInfoList"]}
     assert infos["u1"]["readStatus"] == "READ" and infos["u1"]["readTimestamp"] == int(T0 * 1000)
-    assert infos["u2"] == {"name": "User 2", "userId": "u2", "readStatus": "UNREAD"}
+    assert infos["u2"] == {"name": "User 2", "userId": "u2", "readStatus": "UNREAD", "readTimestamp": 0}
     recall = env.new("POST", "/v1.0/robot/otoMessages/batchRecall", {"robotCode": APPKEY, "processQueryKeys": [key]})
     assert recall.json() == {"successResult": [key], "failedResult": {}}
 
@@ -339,7 +342,7 @@ def test_calendar_client_token_dedupe_and_check_in(env: Env) -> None:
     missing = env.new("GET", f"{path}/{first['id']}/signin", params={"type": "not_yet_check_in"}).json()
     assert [u["userId"] for u in missing["users"]] == ["union2"]
     listed = env.new("GET", path, params={"timeMin": "2023-11-21T00:00:00+08:00", "maxResults": 1}).json()
-    assert [e["id"] for e in listed["events"]] == [first["id"]] and listed["nextToken"] is None
+    assert [e["id"] for e in listed["events"]] == [first["id"]] and "nextToken" not in listed  # last page
     naive = {**event_body(), "start": {"dateTime": "2023-11-22T10:00:00", "timeZone": "Asia/Shanghai"},
              "end": {"dateTime": "2023-11-22T11:00:00", "timeZone": "Asia/Shanghai"}}
     third = env.new("POST", path, naive).json()["id"]
@@ -651,3 +654,40 @@ def test_control_endpoints(env: Env) -> None:
                           timeout=5)
     assert wrong.status_code == 422
     assert requests.post(f"{env.url}/_emulator/drive/nope", json={}, timeout=5).status_code == 404
+
+
+# ---------------------------------------------------------------- answers as the official SDK models have them
+
+
+def test_todo_answers_have_the_sdk_models_keys_and_empty_values_not_nulls(env: Env) -> None:
+    body = {**todo_body(), "contentFieldList": [{"fieldKey": "k", "fieldValue": "v"}]}
+    created = env.new("POST", "/v1.0/todo/users/union1/tasks", body).json()
+    assert created["contentFieldList"] == [{"fieldKey": "k", "fieldValue": "v"}]  # CreateTodoTaskResponseBody has it
+    got = env.new("GET", f"/v1.0/todo/users/union1/tasks/{created['id']}").json()
+    assert "contentFieldList" not in got and "notifyConfigs" not in got  # GetTodoTaskResponseBody has neither
+    assert (got["dueTime"], got["finishTime"], got["sourceId"], got["cardTypeId"]) == (0, 0, "", "")
+    assert None not in got.values()
+
+
+def test_listings_leave_out_the_token_of_a_page_that_is_the_last(env: Env) -> None:
+    path = "/v1.0/calendar/users/union1/calendars/primary/events"
+    event = env.new("POST", path, event_body()).json()
+    assert "status" not in event  # CreateEventResponseBody has none
+    listed = env.new("GET", path).json()
+    assert "nextToken" not in listed and listed["events"][0]["status"] == "confirmed"
+    env.world.add_interview("cand-1", T0 + 60, T0 + 120, ["u2"])
+    flows = env.new("POST", "/v1.0/ats/flows/search", {"minModifyTimeMills": 0, "maxModifyTimeMills": int(T0 * 2000)},
+                    params={"opUserId": "u1"}).json()
+    assert "nextCursor" not in flows and flows["hasMore"] is False
+
+
+def test_flow_status_is_a_string_and_attendance_approve_id_a_number(env: Env) -> None:
+    env.world.add_interview("cand-1", T0 + 60, T0 + 120, ["u2"])
+    flow, = env.world.flows
+    info = env.new("GET", f"/v1.0/ats/flows/{flow}/info").json()
+    assert isinstance(info["currentStatus"], str)  # GetFlowByIdResponseBody.current_status: str
+    env.world.add_leave("u2", T0, T0 + 12 * 3600)
+    day = datetime.fromtimestamp(T0, env.world.tz).strftime("%Y-%m-%d")
+    rows = env.old("/attendance/list", {"workDateFrom": f"{day} 00:00:00", "workDateTo": f"{day} 00:00:00",
+                                        "userIdList": ["u2"], "offset": 0, "limit": 50})["recordresult"]
+    assert rows and all(isinstance(r["approveId"], int) and isinstance(r["procInstId"], str) for r in rows)

@@ -125,11 +125,57 @@ def test_forged_stale_future_and_foreign_callbacks_are_rejected(r: Rig) -> None:
         r.connector.handle_callback(signed(crypto, envelope, T0))
 
 
-def test_callbacks_need_the_encrypt_key(r: Rig) -> None:
+def test_callbacks_need_the_verification_token(r: Rig) -> None:
     creds = credentials(r.world)
-    r.connector.credentials = replace(creds, extra={"verification_token": r.world.settings.verification_token})
+    r.connector.credentials = replace(creds, extra={"encrypt_key": r.world.settings.encrypt_key})
     with pytest.raises(CallbackRejected, match="not configured"):
         r.connector.handle_callback(signed(crypto_of(r), read_event(r, r.world.add_user("A"), "om_1"), T0))
+
+
+def test_an_app_without_an_encrypt_key_gets_plain_bodies_checked_by_token() -> None:
+    """No Encrypt Key: the platform posts the plain `{"challenge", "token", "type"}` and plain, unsigned
+    events (reference §9); the verification token is what vouches for them."""
+    with rig(emulator={"encrypt_key": None}) as r:
+        token = r.world.settings.verification_token
+        assert r.connector.credentials is not None and not r.connector.credentials.get("encrypt_key")
+        challenge = {"challenge": "ch-plain", "token": token, "type": "url_verification"}
+        body = json.dumps(challenge).encode()
+        plain = CallbackRequest(headers={}, query={}, body=body, received_at=datetime.now(UTC))
+        result = r.connector.handle_callback(plain)
+        assert result.reply == {"challenge": "ch-plain"} and result.event_id is None
+        alice = r.world.add_user("Alice")
+        event = CallbackRequest(headers={TIMESTAMP_HEADER: str(int(T0))}, query={},
+                                body=json.dumps(read_event(r, alice, "om_1")).encode(),
+                                received_at=datetime.fromtimestamp(T0, UTC))  # fmt: skip
+        (record,) = r.connector.handle_callback(event).records
+        assert record.notification_id == "acme.feishu/om_1"
+        cases = [
+            ("verification token", replace(plain, body=json.dumps({**challenge, "token": "guess"}).encode())),
+            ("no Encrypt Key", replace(plain, body=b'{"encrypt": "abc"}')),
+            ("stale", replace(event, received_at=datetime.fromtimestamp(T0 + 301, UTC))),
+        ]
+        for reason, request in cases:
+            with pytest.raises(CallbackRejected, match=reason):
+                r.connector.handle_callback(request)
+
+
+def test_the_emulator_verifies_a_callback_url_without_an_encrypt_key() -> None:
+    holder: dict[str, Any] = {}
+    receiver = FastAPI()
+
+    @receiver.post("/callbacks/acme.feishu")
+    async def callback(request: Request) -> Response:
+        raw = CallbackRequest(dict(request.headers), {}, await request.body(), datetime.now(UTC))
+        try:
+            return JSONResponse(holder["connector"].handle_callback(raw).reply)
+        except CallbackRejected as exc:
+            return JSONResponse({"msg": exc.reason}, status_code=500)
+
+    with LoopbackServer(receiver) as inbox:
+        url = f"{inbox.url}/callbacks/acme.feishu"
+        with rig(emulator={"callback_url": url, "encrypt_key": None, "deliver_in_background": False}) as r:
+            holder["connector"] = r.connector
+            assert r.world.verify_callback_url()
 
 
 def test_emulator_pushes_signed_encrypted_events_end_to_end() -> None:

@@ -74,11 +74,12 @@ def _matches_scrubbed(r1: Any, r2: Any) -> None:
 
 
 @contextmanager
-def cassette(directory: Path, name: str) -> Iterator[Any]:
-    """Replay (default) or record (`LIFELINE_RECORD=1`) the HTTP exchanges inside the block."""
+def cassette(directory: Path, name: str, record: bool | None = None) -> Iterator[Any]:
+    """Replay (default) or record (`LIFELINE_RECORD=1`, or `record=True`) the HTTP exchanges inside the block."""
+    record = recording() if record is None else record
     rec = vcr.VCR(
         cassette_library_dir=str(directory),
-        record_mode="all" if recording() else "none",
+        record_mode="all" if record else "none",
         match_on=["scrubbed"],
         before_record_request=_scrub_request,
         before_record_response=_scrub_response,
@@ -87,7 +88,7 @@ def cassette(directory: Path, name: str) -> Iterator[Any]:
     rec.register_matcher("scrubbed", _matches_scrubbed)
     with rec.use_cassette(f"{name}.yaml", allow_playback_repeats=False) as tape:
         yield tape
-    if recording():
+    if record:
         leaks = find_leaks((directory / f"{name}.yaml").read_text(encoding="utf-8"))
         if leaks:
             raise AssertionError(f"cassette {name} still holds personal data or secrets: {leaks[:3]}")

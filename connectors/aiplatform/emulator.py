@@ -15,19 +15,24 @@ import copy
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline_hub.connectors.aiplatform.emulator_state import (
+    MAX_HOURS,
+    MAX_INSTANT_MS,
+    MIN_INSTANT_MS,
     AIPlatformWorld,
     EmulatorSettings,
     PlatformError,
     instant_ms,
     iso,
 )
+from lifeline_hub.core.connector import describe_error
 from lifeline_hub.core.emulator import add_vendor_middleware, control_router, json_object
 
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
@@ -60,6 +65,65 @@ class Api:
     listing: bool = False
     idempotent_post: bool = False
     authenticated: bool = True
+
+
+# -- request bodies (protocol §4.2, §4.3) -----------------------------------------------------------
+
+
+def _instant(value: str) -> str:
+    if not MIN_INSTANT_MS <= instant_ms(value) <= MAX_INSTANT_MS:
+        raise ValueError("instant out of range")
+    return value
+
+
+Instant = Annotated[str, AfterValidator(_instant)]
+Hours = Annotated[int, Field(ge=1, le=MAX_HOURS)]
+
+
+class _Body(BaseModel):
+    """A request body: exact JSON types (no `true` for 1, no `"false"` for false); unknown fields ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class CandidateBody(_Body):
+    external_ref: str | None = None
+    name: str = Field(min_length=1)
+    email: str | None = None
+    phone: str | None = None
+    locale: str = Field("zh-CN", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")
+    timezone: str = Field("Asia/Shanghai", min_length=1)
+
+
+class CreateBody(_Body):
+    external_ref: str | None = None
+    candidate: CandidateBody
+    interview_kind: str = "ai_async"
+    deadline_basis: str = "from_invite"
+    window_hours: Hours | None = None
+    deadline_at: Instant | None = None
+    opens_at: Instant | None = None
+
+
+class ResetBody(_Body):
+    new_link: bool = True
+    window_hours: Hours | None = None
+
+
+class ExtendBody(_Body):
+    hours: Hours
+    new_link: bool = False
+
+
+BodyT = TypeVar("BodyT", bound=_Body)
+
+
+def parsed(model: type[BodyT], body: dict[str, Any]) -> BodyT:
+    """The request body as `model`, or the protocol's 400 `invalid_request` naming what is wrong."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise PlatformError(400, "invalid_request", describe_error(exc)) from None
 
 
 # -- handlers ---------------------------------------------------------------------------------------
@@ -97,34 +161,25 @@ def get_invitation(world: AIPlatformWorld, call: Call) -> tuple[int, dict[str, A
 
 
 def create_invitation(world: AIPlatformWorld, call: Call) -> tuple[int, dict[str, Any]]:
-    body, candidate = call.body, call.body.get("candidate")
-    if not isinstance(candidate, dict) or not isinstance(candidate.get("name"), str):
-        raise PlatformError(400, "invalid_request", "candidate.name is required")
-    window = body.get("window_hours")
-    if window is not None and (not isinstance(window, int) or window < 1):
-        raise PlatformError(400, "invalid_request", "window_hours is a positive integer")
+    body = parsed(CreateBody, call.body)
+    candidate = body.candidate
     created = world.invite(
-        candidate["name"], email=candidate.get("email"), phone=candidate.get("phone"),
-        external_ref=body.get("external_ref"), candidate_ref=candidate.get("external_ref"),
-        kind=str(body.get("interview_kind", "ai_async")), deadline_basis=str(body.get("deadline_basis", "from_invite")),
-        window_hours=window, deadline_at=body.get("deadline_at"), opens_at=body.get("opens_at"),
-        locale=str(candidate.get("locale", "zh-CN")), timezone=str(candidate.get("timezone", "Asia/Shanghai")),
+        candidate.name, email=candidate.email, phone=candidate.phone, external_ref=body.external_ref,
+        candidate_ref=candidate.external_ref, kind=body.interview_kind, deadline_basis=body.deadline_basis,
+        window_hours=body.window_hours, deadline_at=body.deadline_at, opens_at=body.opens_at,
+        locale=candidate.locale, timezone=candidate.timezone,
     )
     return 201, created
 
 
 def reset(world: AIPlatformWorld, call: Call) -> tuple[int, dict[str, Any]]:
-    window = call.body.get("window_hours")
-    if window is not None and (not isinstance(window, int) or window < 1):
-        raise PlatformError(400, "invalid_request", "window_hours is a positive integer")
-    return 200, world.reset(call.params["invitation_id"], window, bool(call.body.get("new_link", True)))
+    body = parsed(ResetBody, call.body)
+    return 200, world.reset(call.params["invitation_id"], body.window_hours, body.new_link)
 
 
 def extend(world: AIPlatformWorld, call: Call) -> tuple[int, dict[str, Any]]:
-    hours = call.body.get("hours")
-    if not isinstance(hours, int):
-        raise PlatformError(400, "invalid_request", "hours is required")
-    return 200, world.extend(call.params["invitation_id"], hours, bool(call.body.get("new_link", False)))
+    body = parsed(ExtendBody, call.body)
+    return 200, world.extend(call.params["invitation_id"], body.hours, body.new_link)
 
 
 APIS = (

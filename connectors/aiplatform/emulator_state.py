@@ -28,6 +28,11 @@ from lifeline_hub.core.http.redact import mask_email, mask_phone
 from lifeline_hub.core.models import parse_instant
 
 HOUR_MS = 3_600_000
+MAX_HOURS = 8760
+"""The longest window or extension one request may ask for (a year)."""
+MIN_INSTANT_MS = 0
+MAX_INSTANT_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC).timestamp() * 1000)
+"""Instants the platform stores: 1970 to the end of year 9999 (what `iso` can write)."""
 LATE_REPORT_MS = 300_000
 """Client-reported problems older than this are dropped (protocol §4.1)."""
 BASES = ("from_invite", "from_first_open", "absolute")
@@ -377,7 +382,10 @@ class AIPlatformWorld(EmulatorWorld[EmulatorSettings]):
             if inv.status in ("submitted", "withdrawn"):
                 raise PlatformError(409, "invitation_closed", f"the invitation is {inv.status}")
             now = self.now_ms()
-            inv.extension_ms += max(inv.deadline_ms(), now) - inv.deadline_ms() + hours * HOUR_MS
+            added = max(inv.deadline_ms(), now) - inv.deadline_ms() + hours * HOUR_MS
+            if inv.deadline_ms() + added > MAX_INSTANT_MS:
+                raise PlatformError(400, "invalid_request", "the deadline would pass the end of year 9999")
+            inv.extension_ms += added
             if inv.status == "expired":
                 inv.expired_ms = None
                 inv.status = "started" if inv.started_ms else "opened" if inv.first_opened_ms else "invited"

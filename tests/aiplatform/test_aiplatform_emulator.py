@@ -146,3 +146,47 @@ def test_an_unrouted_call_gets_the_whole_error_envelope(emulator: tuple[AIPlatfo
     assert error(answer) == (status, code)
     assert answer.json()["error"]["request_id"] == answer.headers["X-Request-Id"]
     assert answer.json()["error"]["request_id"].startswith("req_")
+
+
+CANDIDATE = {"name": "A", "email": "a@example.com"}
+BAD_BODIES = [
+    ("create", {"candidate": CANDIDATE, "deadline_basis": "absolute", "deadline_at": "garbage"}),
+    ("create", {"candidate": CANDIDATE, "deadline_basis": "absolute", "deadline_at": 5}),
+    ("create", {"candidate": CANDIDATE, "window_hours": 5, "opens_at": "garbage"}),
+    ("create", {"candidate": {"name": "A", "email": 123}, "window_hours": 5}),
+    ("create", {"candidate": {"name": "A", "phone": ["x"]}, "window_hours": 5}),
+    ("create", {"candidate": {"name": "", "email": "a@example.com"}, "window_hours": 5}),
+    ("create", {"candidate": {**CANDIDATE, "external_ref": 7}, "window_hours": 5}),
+    ("create", {"candidate": {**CANDIDATE, "locale": 5}, "window_hours": 5}),
+    ("create", {"candidate": CANDIDATE, "external_ref": {"a": 1}, "window_hours": 5}),
+    ("create", {"candidate": CANDIDATE, "window_hours": True}),
+    ("create", {"candidate": CANDIDATE, "window_hours": 10**20}),
+    ("extend", {"hours": 10**20}),
+    ("extend", {"hours": True}),
+    ("extend", {"hours": 1, "new_link": "no"}),
+    ("reset", {"window_hours": 10**20}),
+    ("reset", {"new_link": "false"}),
+]
+
+
+@pytest.mark.parametrize(("route", "body"), BAD_BODIES)
+def test_a_malformed_write_is_a_400_and_changes_nothing(emulator: tuple[AIPlatformWorld, Api, str], route: str,
+                                                        body: dict[str, Any]) -> None:
+    """Wrong types and out-of-range values are refused with a reason (never a 500, never stored: an
+    unrenderable deadline would break every later listing)."""
+    world, api, _ = emulator
+    invitation = world.invite("B", email="b@example.com")["id"]
+    before = api.call("GET", "/invitations").json()["data"]
+    path = "/invitations" if route == "create" else f"/invitations/{invitation}/{route}"
+    answer = api.call("POST", path, json=body, headers={"Idempotency-Key": f"k-{route}"})
+    assert error(answer) == (400, "invalid_request") and answer.json()["error"]["message"]
+    assert api.call("GET", "/invitations").json()["data"] == before
+
+
+def test_an_extension_past_the_calendar_is_refused(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    world, api, _ = emulator
+    invitation = world.invite("B", email="b@example.com", deadline_basis="absolute",
+                              deadline_at="9999-12-31T00:00:00Z", window_hours=None)["id"]
+    answer = api.call("POST", f"/invitations/{invitation}/extend", json={"hours": 48}, headers={"Idempotency-Key": "x"})
+    assert error(answer) == (400, "invalid_request")
+    assert api.call("GET", f"/invitations/{invitation}").json()["deadline_at"] == "9999-12-31T00:00:00.000Z"

@@ -168,6 +168,14 @@ def drive_everything(url: str, world: AIPlatformWorld, connector: AIPlatformConn
     world.faults.configure(Faults(server_error=1.0))
     assert not connector_for(url, max_attempts=1).check().ok
     world.faults.configure(Faults())
+    grant = {"grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": CLIENT_SECRET}
+    token = requests.post(url + "/v1/oauth/token", json=grant, timeout=5).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    for path, body, key in (("/v1/invitations", {"candidate": {"name": ""}}, "k1"),
+                            (f"/v1/invitations/{second}/extend", {"hours": True}, "k2"),
+                            (f"/v1/invitations/{second}/reset", {}, None)):  # no Idempotency-Key
+        headers = bearer | ({"Idempotency-Key": key} if key else {})
+        assert requests.post(url + path, json=body, headers=headers, timeout=5).status_code == 400
     for method, path, kwargs in (
         ("GET", "/v1/invitations", {}),  # no token
         ("GET", "/v1/invitations", {"headers": {"Authorization": "Bearer nope"}}),

@@ -95,5 +95,6 @@ def test_interviews_and_tasks_streams() -> None:
                                                           "title": "t"})
         tasks = list(connector.read("tasks", {}))
     assert [(i.candidate_id, i.interviewer_ids) for i in interviews] == [("cand-9", ("u2",))]
-    assert [n.status_raw for n in tasks if isinstance(n, Notification)] == ["open"]
+    assert [(n.status_raw, n.interview_id) for n in tasks if isinstance(n, Notification)] == [
+        ("open", "acme.ats/iv-9")]  # read back from the todo's description marker
     assert [r.status.value for r in tasks if isinstance(r, RescheduleRequest)] == ["submitted"]

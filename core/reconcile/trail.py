@@ -4,7 +4,8 @@ What was sent when and on which channel, delivered / failed / read, link opens (
 shown but marked as not counted), join attempts and errors, joins and leaves, confirmations,
 reschedule requests, and the outcome history. Receipts that carry only their notification's id are
 included through it. Messages to staff (HR tasks, interviewers' reminders) and their receipts are
-shown but marked as not counted: they never reach the candidate.
+shown but marked as not counted: they never reach the candidate. A read reported on a channel that
+knows no reads (`ChannelInfo.read_known`: an e-mail open) is shown as counted as a delivery only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lifeline_hub.core.models import Audience, zone_info
+from lifeline_hub.core.models import Audience, channel_info, zone_info
 from lifeline_hub.core.reconcile.outcomes import to_outcome
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import evidence, interviews, outcomes
@@ -105,6 +106,9 @@ def _entries(r: Any) -> list[Entry]:
         if kind == "notification":
             return [Entry(r["occurred_at"], f"sent {kind_type}", detail=_join(
                 f"to {data.get('recipient', '?')}, status {r['code']}", why), counted=counted, **base)]
+        info = channel_info(r["channel"] or "")
+        if kind_type == "read" and counted and not (info and info.read_known):
+            why = f"{info.label if info else r['channel']} reports no reads: counted as delivered"
         return [Entry(r["occurred_at"], kind_type, detail=_join(r["code"], f"for {r['ref']}", why), counted=counted,
                       **base)]
     if kind == "link_event":

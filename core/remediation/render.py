@@ -75,9 +75,10 @@ def staff_text(purpose: str, case: Case, zone: str, locale: str, count: int = 0)
     purpose = purpose if purpose in STAFF_PURPOSES else "hr_decision"
     name = candidate_name(case)
     phone = case.candidate.phone if case.candidate else None
-    what = t.get(f"outcome.{case.outcome.outcome.value}", case.outcome.outcome.value)
-    if case.outcome.sub_reason:
-        what = fill(t["hr.why"], what=what, why=case.outcome.sub_reason)
+    outcome, sub = case.outcome.outcome.value, case.outcome.sub_reason
+    what = t.get(f"outcome.{outcome}.{sub}") or t.get(f"outcome.{outcome}", outcome)
+    if sub:
+        what = fill(t["hr.why"], what=what, why=sub)
     step = fill(t[f"{purpose}.step"], phone=fill(t["hr.phone"], phone=phone) if phone else "")
     lines = [
         who_line(case, locale), interview_line(case.interview, zone, locale), fill(t["hr.what"], what=what), "",

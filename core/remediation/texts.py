@@ -72,6 +72,8 @@ T: dict[str, dict[str, str]] = {
         "outcome.missed_declined": "候选人已婉拒或申请改期，但面试未被取消",
         "outcome.missed_read_no_show": "候选人已读通知，但未到场",
         "outcome.missed_not_reached": "通知未能触达候选人",
+        "outcome.missed_not_reached.delivered_unread": "通知已送达，但候选人未读",
+        "outcome.missed_not_reached.delivered_read_unknown": "通知已送达，但所用渠道无法得知候选人是否已读",
         "outcome.attended_partial": "候选人中途离开，参加时长不足",
         "outcome.unknown": "没有该面试的到场数据",
         # evidence
@@ -94,7 +96,7 @@ T: dict[str, dict[str, str]] = {
                              "如需尽快安排，请直接联系候选人。",
         "hr_decision.title": "【待决定】{name!u} 未参加面试",
         "hr_decision.step": "请决定是否为候选人改期：可邀请候选人自选时间，或确认候选人实际已参加。",
-        "contact_fix.title": "【待处理】{name!u} 的面试通知未送达，请核实联系方式",
+        "contact_fix.title": "【待处理】没有迹象表明 {name!u} 看到了面试通知，请核实联系方式",
         "contact_fix.step": "请核实候选人的联系方式{phone}，在招聘系统中更正后，邀请候选人改约。",
         "partial.title": "【待决定】{name!u} 面试中途中断",
         "partial.step": "请与面试官确认是否需要继续面试；如需继续，请重新发送链接。",
@@ -158,6 +160,9 @@ T: dict[str, dict[str, str]] = {
         "outcome.missed_declined": "the candidate declined or asked to reschedule, but nobody cancelled",
         "outcome.missed_read_no_show": "the candidate read the messages but did not show up",
         "outcome.missed_not_reached": "our messages did not reach the candidate",
+        "outcome.missed_not_reached.delivered_unread": "our messages were delivered, the candidate did not read them",
+        "outcome.missed_not_reached.delivered_read_unknown": "our messages were delivered, but their channels cannot "
+                                                            "tell whether the candidate read them",
         "outcome.attended_partial": "the candidate left early; attendance was too short",
         "outcome.unknown": "there is no attendance data for this interview",
         "ev.title": "Evidence:", "ev.none": "No message to the candidate on record.",
@@ -180,7 +185,7 @@ T: dict[str, dict[str, str]] = {
         "hr_decision.title": "[Decide] {name!u} missed the interview",
         "hr_decision.step": "Decide whether to reschedule: invite the candidate to pick a new time, or confirm "
                             "that they did attend.",
-        "contact_fix.title": "[To do] Messages to {name!u} did not arrive: check the contact details",
+        "contact_fix.title": "[To do] No sign that {name!u} saw our messages: check the contact details",
         "contact_fix.step": "Check the candidate's contact details{phone}, correct them in the ATS, then invite the "
                             "candidate to pick a new time.",
         "partial.title": "[Decide] {name!u}'s interview was cut short",

@@ -3,6 +3,7 @@ never a raw phone number or a secret, even when a `lifeline_render_task` plugin 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,20 @@ def test_hr_evidence_says_no_more_than_each_channel_observes() -> None:
     assert en[-1] == "Never joined"
     assert evidence_lines(summarise(evidence[:3]), "Asia/Shanghai", "zh-CN")[0].endswith(
         "企业微信（测试） 提醒（提前1天） → 已送达（该渠道没有已读回执）")
+
+
+def test_hr_is_not_told_a_message_went_unread_where_reads_cannot_be_seen() -> None:
+    case = a_case(OutcomeClass.missed_not_reached)
+    for sub, zh_what, en_what in [
+        ("delivered_read_unknown", "通知已送达，但所用渠道无法得知候选人是否已读",
+         "our messages were delivered, but their channels cannot tell whether the candidate read them"),
+        ("delivered_unread", "通知已送达，但候选人未读",
+         "our messages were delivered, the candidate did not read them"),
+        ("undelivered", "通知未能触达候选人", "our messages did not reach the candidate"),
+    ]:
+        told = dataclasses.replace(case, outcome=case.outcome.model_copy(update={"sub_reason": sub}))
+        assert f"情况：{zh_what} ({sub})" in staff_text("contact_fix", told, "Asia/Shanghai", "zh-CN")[1]
+        assert f"What happened: {en_what} ({sub})" in staff_text("contact_fix", told, "Asia/Shanghai", "en")[1]
 
 
 def test_candidate_messages_in_both_languages() -> None:

@@ -155,6 +155,8 @@ class Connector(ABC):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+    sandbox_actor: ClassVar[str | None] = None
+    """Import path `module:Class` of the `core.sandbox.SandboxActor` that plays the vendor's users in the sandbox."""
     connection_form: ClassVar[ConnectionForm | None] = None
     """The Airflow connection type holding this connector's credentials (listed by Lifeline's provider)."""
     channels: ClassVar[tuple[ChannelInfo, ...]] = ()

@@ -43,8 +43,7 @@ from lifeline_hub.core.links import PUBLIC_URL_ENV
 from lifeline_hub.core.models import zone_info
 from lifeline_hub.core.models.time import freeze_clock, reset_clock
 from lifeline_hub.core.plugins import PluginHost
-from lifeline_hub.core.sandbox import Booking, Sandbox, worlds_of
-from lifeline_hub.core.sandbox.world import PUBLIC_URL
+from lifeline_hub.core.sandbox import PUBLIC_URL, Booking, Sandbox, Tally, actor_class, worlds_of
 from lifeline_hub.core.store import Store, schema
 from lifeline_hub.core.sync import build_connector, sync_stream
 
@@ -54,8 +53,6 @@ SETTLE = timedelta(hours=2)
 """How long the run goes on after the last interview's window has closed and its grace has passed."""
 SECRET = re.compile(r"(/(?:[jcr]|hr)/)[A-Za-z0-9_\-.~]{8,}")
 """A link's token: join, confirm and reschedule links (`secrets.token_urlsafe`) and HR's signed next steps."""
-ONE_AT_A_TIME = {"dingtalk": {"poll_workers": 1}, "feishu": {"receipt_workers": 1}}
-"""Settings of the built-in connectors that poll receipts concurrently: one request at a time (see the module doc)."""
 ORDER = ("attended", "attended_late", "attended_partial", "missed_technical", "missed_declined",
          "missed_read_no_show", "missed_not_reached", "rescheduled", "cancelled")
 
@@ -158,9 +155,15 @@ def on_free_ports(config: Config) -> Config:
 
 
 def _one_request_at_a_time(config: Config) -> Config:
-    setups = {name: dataclasses.replace(setup, settings=setup.settings.model_copy(
-        update=ONE_AT_A_TIME.get(setup.connector_class.name, {}))) for name, setup in config.setups.items()}
+    """`config` with each sandbox actor's `repeatable_settings` on its connector's instances (see the module doc)."""
+    setups = {name: dataclasses.replace(setup, settings=setup.settings.model_copy(update=_repeatable(setup)))
+              for name, setup in config.setups.items()}
     return dataclasses.replace(config, setups=setups)
+
+
+def _repeatable(setup: ConnectorSetup) -> dict[str, Any]:
+    actor = actor_class(setup.connector_class)
+    return dict(actor.repeatable_settings) if actor is not None else {}
 
 
 def _check_ports(config: Config) -> None:
@@ -253,27 +256,13 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         report.detection_latency_p95_minutes = round(
             statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0], 1)
     report.second_chances = sandbox.did["second_chances_taken"]
-    dingtalk, sms, mail = (worlds.get(p) for p in ("dingtalk", "aliyun_sms", "email"))
-    if dingtalk is not None:
-        todos = dingtalk.todo_list()
-        report.hr_tasks, report.approvals = len(todos), len(dingtalk.approval_list())
-        report.samples = [{"subject": _elided(t.get("subject", "")), "description": _elided(t.get("description", ""))}
-                          for t in todos if "/hr/" in str(t.get("description"))][:2]
-        report.duplicates += _repeats(t.get("sourceId") for t in todos)
-        report.staff_messages += len(dingtalk.messages())
-    if "feishu" in worlds:
-        report.staff_messages += sum(1 for m in worlds["feishu"].messages.values() if m.sender_type == "app")
-    if sms is not None:
-        texts = sms.message_list()
-        report.candidate_messages["sms"] = len(texts)
-        report.duplicates += _repeats(m["out_id"] for m in texts)
-        firsts = (next((m["content"] for m in texts if path in m["content"]), "") for path in ("/c/", "/r/"))
-        report.sms_samples = [_elided(text) for text in firsts if text]  # a reminder and an offer
-    if mail is not None:
-        received = mail.messages()
-        report.candidate_messages["email"] = len({m["message_id"] for m in received})
-        # the `duplicate` fault makes the server keep a message twice; a re-send by Lifeline has no excuse
-        report.duplicates += max(_repeats(m["message_id"] for m in received) - mail.faults.injected["duplicate"], 0)
+    tally = Tally()
+    for actor in sandbox.actors:
+        actor.tally(tally)
+    report.hr_tasks, report.approvals, report.staff_messages = tally.hr_tasks, tally.approvals, tally.staff_messages
+    report.candidate_messages, report.duplicates = tally.candidate_messages, tally.duplicates
+    report.samples = [{key: _elided(text) for key, text in sample.items()} for sample in tally.task_samples][:2]
+    report.sms_samples = [_elided(text) for text in tally.message_samples]
     injected: Counter[str] = Counter()
     for world in worlds.values():
         injected.update(world.faults.injected)
@@ -286,11 +275,6 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
 def _elided(text: Any) -> str:
     """`text` with its links' tokens elided: they open a candidate's or HR's page (and are random)."""
     return SECRET.sub(r"\1…", str(text))
-
-
-def _repeats(keys: Any) -> int:
-    counts = Counter(k for k in keys if k)
-    return sum(c - 1 for c in counts.values() if c > 1)
 
 
 def show(report: DemoReport, console: Console) -> None:

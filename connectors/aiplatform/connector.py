@@ -75,6 +75,7 @@ class AIPlatformConnector(Connector):
     actions = ("create_invitation", "reissue_link")
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": "https://api.aiplatform.example/v1"}
     emulator = "lifeline_hub.connectors.aiplatform.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.aiplatform.sandbox:PlatformActor"
     connection_form = ConnectionForm(
         "aiplatform", "AI interview platform (Lifeline)", ("Client ID", "Client secret"),
         {"webhook_secret": "Webhook signing secret", "webhook_secret_previous": "Previous webhook secret (rotation)"})

@@ -49,6 +49,7 @@ class AliyunSmsConnector(Connector):
     actions = ("send_sms",)
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": ALIYUN_HOST}
     emulator = "lifeline_hub.connectors.aliyun_sms.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.aliyun_sms.sandbox:SmsActor"
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.aliyun_sms.callback_kit:kit"
 
     @classmethod

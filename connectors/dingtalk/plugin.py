@@ -77,6 +77,7 @@ class DingTalkConnector(Connector):
     default_base_urls: ClassVar[Mapping[str, str]] = {
         "oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
     emulator = "lifeline_hub.connectors.dingtalk.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.dingtalk.sandbox:DingTalkActor"
     connection_form = ConnectionForm(
         "dingtalk", "DingTalk (Lifeline)", ("AppKey", "AppSecret"),
         {"callback_token": "Event subscription token", "callback_aes_key": "Event subscription EncodingAESKey"})

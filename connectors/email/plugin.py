@@ -78,6 +78,7 @@ class EmailConnector(Connector):
     actions = ("send_email",)
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator = "lifeline_hub.connectors.email.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.email.sandbox:MailActor"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any] | None:

@@ -83,6 +83,7 @@ class FeishuConnector(Connector):
     actions = ("send_message", "create_task", "create_approval", "create_calendar_event", "update_calendar_event")
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
     emulator = "lifeline_hub.connectors.feishu.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.feishu.sandbox:FeishuActor"
     connection_form = ConnectionForm(
         "feishu", "Feishu / Lark (Lifeline)", ("App ID", "App Secret"),
         {"encrypt_key": "Event Encrypt Key", "verification_token": "Event Verification Token"})

@@ -3,7 +3,8 @@
 For tests, the crash drill and the sandbox: a real `plugins.toml` (tenant `acme`: DingTalk `dt` for
 HR todos, work notices, approvals and calendar; the candidate on Feishu `fs` and by Aliyun SMS
 `sms`), the connections in the environment (`AIRFLOW_CONN_*`, as a subprocess gets them too), a
-migrated store, and helpers that put interviews, candidates, evidence and outcomes in it.
+migrated store, and helpers that put interviews, candidates, evidence and outcomes in it. The connectors
+come from the plugin host (entry points), their emulators from the `emulator` factories they name.
 
     with emulated_tenant(tmp_path, store_url) as t:
         t.candidate("c1", "张三")
@@ -19,6 +20,7 @@ dies on purpose (the crash tests and `tests/bench/bench_drill.py`).
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -32,24 +34,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 
-from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
-from lifeline_hub.connectors.aliyun_sms.emulator import create_app as sms_app
-from lifeline_hub.connectors.aliyun_sms.emulator_state import EmulatorSettings as SmsEmulatorSettings
-from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld, Template
-from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
-from lifeline_hub.connectors.dingtalk.emulator import create_app as dingtalk_app
-from lifeline_hub.connectors.dingtalk.emulator_state import DingTalkWorld
-from lifeline_hub.connectors.dingtalk.emulator_state import EmulatorSettings as DingTalkEmulatorSettings
-from lifeline_hub.connectors.email import plugin as email_plugin
-from lifeline_hub.connectors.feishu import plugin as feishu_plugin
-from lifeline_hub.connectors.feishu.emulator import EmulatorSettings as FeishuEmulatorSettings
-from lifeline_hub.connectors.feishu.emulator import FeishuWorld
-from lifeline_hub.connectors.feishu.emulator import create_app as feishu_app
 from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.connector import Connector
 from lifeline_hub.core.emulator import Faults, LoopbackServer
 from lifeline_hub.core.models import (
     Action,
@@ -81,21 +72,18 @@ SMS_TEMPLATES = {
 
 
 def plugin_host() -> PluginHost:
-    """A host with the DingTalk, Feishu, Aliyun SMS and e-mail plugins registered in process (no entry points
-    needed; the workers below load any config written for them)."""
-    host = PluginHost()
-    host.register(dingtalk_plugin, "dingtalk")
-    host.register(feishu_plugin, "feishu")
-    host.register(sms_plugin, "aliyun_sms")
-    host.register(email_plugin, "email")
-    return host
+    """A host with the installed plugins (entry points of group `lifeline`), loaded afresh."""
+    return PluginHost().load_entry_points()
 
 
 @dataclass
 class EmulatedTenant:
-    dingtalk: DingTalkWorld
-    feishu: FeishuWorld
-    sms: SmsWorld
+    dingtalk: Any
+    """The DingTalk emulator's world (`DingTalkWorld`)."""
+    feishu: Any
+    """The Feishu emulator's world (`FeishuWorld`)."""
+    sms: Any
+    """The Aliyun SMS emulator's world (`SmsWorld`)."""
     config: Config
     host: PluginHost
     store: Store
@@ -112,7 +100,7 @@ class EmulatedTenant:
                   feishu_first: bool = False) -> str:
         """A candidate reachable by SMS and on Feishu (SMS ranked first unless `feishu_first`); returns the
         Feishu open_id."""
-        open_id = self.feishu.add_user(name)["open_id"]
+        open_id = str(self.feishu.add_user(name)["open_id"])
         self.candidates[candidate_id] = open_id
         contacts = (ContactPoint.phone(phone), ContactPoint.im(Channel.feishu, open_id))
         if feishu_first:
@@ -189,33 +177,26 @@ def emulated_tenant(directory: Path, store_url: str, *, faults: Faults | None = 
                     policy: Mapping[str, Any] | None = None,
                     settings: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[EmulatedTenant]:
     """Emulators on loopback, `plugins.toml` in `directory`, connections in the environment, a migrated store."""
-    dingtalk = DingTalkWorld(DingTalkEmulatorSettings(faults=faults or Faults()))
-    feishu = FeishuWorld(FeishuEmulatorSettings(faults=faults or Faults()))
-    sms = SmsWorld(SmsEmulatorSettings(sign_names=[SIGN], faults=faults or Faults(), limit_day=None,
-                                       templates={c: Template(content=t) for c, t in SMS_TEMPLATES.values()}))
+    host, faults = plugin_host(), faults or Faults()
+    templates = {code: {"content": text} for code, text in SMS_TEMPLATES.values()}
+    apps = {"dt": emulator_app(host.connector("dingtalk"), faults=faults),
+            "fs": emulator_app(host.connector("feishu"), faults=faults),
+            "sms": emulator_app(host.connector("aliyun_sms"), sign_names=[SIGN], faults=faults, limit_day=None,
+                                templates=templates)}
+    dingtalk, feishu, sms = (apps[key].state.world for key in ("dt", "fs", "sms"))
     for userid, union, name in ((HR_USER, HR_UNION, "HR 王"), (APPROVER, "unionmgr1", "经理 李")):
         dingtalk.add_user(userid, union_id=union, name=name)
-    app = dingtalk.settings.apps[0]
-    key, secret = next(iter(sms.settings.access_keys.items()))
-    env = {
-        "AIRFLOW_CONN_LL_TEST_DT": json.dumps({"conn_type": "dingtalk", "login": app.appkey,
-                                               "password": app.appsecret, "extra": {
-                                                   "callback_token": dingtalk.settings.callback_token,
-                                                   "callback_aes_key": dingtalk.settings.callback_aes_key}}),
-        "AIRFLOW_CONN_LL_TEST_FS": json.dumps({"conn_type": "feishu", "login": feishu.settings.app_id,
-                                               "password": feishu.settings.app_secret}),
-        "AIRFLOW_CONN_LL_TEST_SMS": json.dumps({"conn_type": "aliyun_sms", "login": key, "password": secret}),
-    }
+    env = {f"AIRFLOW_CONN_LL_TEST_{key.upper()}": json.dumps({"conn_type": plugin, **(
+        host.connector(plugin).emulator_connection(apps[key].state.world) or {})})
+        for key, plugin in (("dt", "dingtalk"), ("fs", "feishu"), ("sms", "aliyun_sms"))}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     store = Store(store_url)
     try:
-        with (LoopbackServer(dingtalk_app(world=dingtalk)) as dt, LoopbackServer(feishu_app(world=feishu)) as fs,
-              LoopbackServer(sms_app(world=sms)) as sm):
+        with (LoopbackServer(apps["dt"]) as dt, LoopbackServer(apps["fs"]) as fs, LoopbackServer(apps["sms"]) as sm):
             path = directory / "plugins.toml"
             urls = {"dt": dt.url, "fs": fs.url, "sms": sm.url}
             path.write_text(_config_text(store_url, urls, policy or {}, settings or {}), encoding="utf-8")
-            host = plugin_host()
             store.upgrade()
             yield EmulatedTenant(dingtalk, feishu, sms, load(path, host), host, store, env)
     finally:
@@ -227,6 +208,17 @@ def emulated_tenant(directory: Path, store_url: str, *, faults: Faults | None = 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def emulator_app(cls: type[Connector], **settings: Any) -> Any:
+    """The emulator app `cls` names (`app.state.world` its world), its world made from `settings`: the fields of
+    the settings model the factory takes (`create_app(settings=None, world=None)`), validated by that model."""
+    if not cls.emulator:
+        raise LookupError(f"connector {cls.name!r} names no emulator")
+    module, _, name = cls.emulator.partition(":")
+    create = getattr(importlib.import_module(module), name)
+    model = next(t for t in get_args(get_type_hints(create)["settings"]) if issubclass(t, BaseModel))
+    return create(settings=model.model_validate(settings))
 
 
 # -- dispatch workers that die the hard way (crash tests and the drill) ------------------------------

@@ -5,10 +5,13 @@
     sandbox.setup(); sandbox.observe(); sandbox.advance_to(t); sandbox.settle(t)
 
 `lifeline demo` (core.demo) runs the real pipeline against it over virtual days; `make airflow`
-(core.airflow.standalone) lets it act in real time beside the scheduler (`Sandbox.run_live`).
+(core.airflow.standalone) lets it act in real time beside the scheduler (`Sandbox.run_live`). A plugin takes
+part with a `SandboxActor` (core.sandbox.actor) its connector class names in `sandbox_actor`.
 """
 
+from lifeline_hub.core.sandbox.actor import Role, SandboxActor, Tally, actor_class, repeats
 from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, Traits, draw
-from lifeline_hub.core.sandbox.world import Sandbox, truth_of, worlds_of
+from lifeline_hub.core.sandbox.world import LINK, PUBLIC_URL, Sandbox, truth_of, worlds_of
 
-__all__ = ["Booking", "Intent", "Kind", "Sandbox", "Traits", "draw", "truth_of", "worlds_of"]
+__all__ = ["LINK", "PUBLIC_URL", "Booking", "Intent", "Kind", "Role", "Sandbox", "SandboxActor", "Tally", "Traits",
+           "actor_class", "draw", "repeats", "truth_of", "worlds_of"]

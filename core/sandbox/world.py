@@ -11,6 +11,10 @@ or fail to join, take up a reschedule offer; interviewers read their Feishu remi
 the DingTalk todos (the `/hr/` links), reads work notices and decides approvals. Candidates use
 Lifeline's pages over real HTTP (`receiver_url`), the vendors through their emulators' state.
 The sandbox records what really happened (`Booking.truth`, `Booking.facts`); Lifeline never sees it.
+
+What happens in a vendor's product is its plugin's `SandboxActor` (core.sandbox.actor), named by the connector
+class's `sandbox_actor`: the sandbox decides what people do, the actors find what arrived in their worlds and
+carry out there what people decided.
 """
 
 from __future__ import annotations
@@ -25,21 +29,20 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email import message_from_string, policy
 from typing import Any
 
 import requests
 
 from lifeline_hub.core.config import Config
-from lifeline_hub.core.models import NotificationPurpose, utcnow, zone_info
+from lifeline_hub.core.models import utcnow, zone_info
 from lifeline_hub.core.models.time import advance_clock
+from lifeline_hub.core.sandbox.actor import SandboxActor, actor_class
 from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, draw
 
 log = logging.getLogger("lifeline.sandbox")
 
 BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
            "Version/17.5 Mobile/15E148 Safari/604.1")
-SCANNER = "Mozilla/5.0 (compatible; Barracuda Sentinel link protection)"
 LINK = re.compile(r"/([jcr])/([A-Za-z0-9_\-.~]{8,})")
 SLOT = re.compile(r'name="slot"[^>]*value="([^"]+)"')
 HR_ANSWERS = ("hr.done.offer", "hr.done.reissue", "hr.done.attended", "hr.already", "hr.stale", "hr.unroutable")
@@ -47,20 +50,13 @@ HR_LINK = re.compile(r"https?://\S+?/hr/([A-Za-z0-9_\-.]+)")
 PUBLIC_URL = "https://jobs.example.com"
 """The tenant's public address of Lifeline's pages (`LIFELINE_PUBLIC_URL` in `lifeline demo`): people follow a link's
 path to the receiver on loopback, as behind the tenant's proxy."""
-SMS_CONTENT = {
-    "reminder": "${name}您好，您${time}的面试，进入：https://jobs.example.com/j/${code} 确认或改期：https://jobs.example.com/c/${confirm}",
-    NotificationPurpose.reschedule_offer: "${name}您好，您${time}的面试未能进行，请选择新的时间：https://jobs.example.com/r/${code}",
-    NotificationPurpose.reissued_link: "${name}您好，您的面试链接已更新，请在${time}前完成：https://jobs.example.com/j/${code}",
-    NotificationPurpose.cancellation: "${name}您好，您${time}的面试已取消。",
-    NotificationPurpose.invite: "${name}您好，您的面试时间为${time}，进入：https://jobs.example.com/j/${code}",
-}
-"""The approved SMS templates' wording (URLs are fixed in a template; only the token is a variable)."""
 OUTAGE = timedelta(hours=2, minutes=30)
 MINUTE = timedelta(minutes=1)
 
 
 class Sandbox:
-    """The simulated world; `worlds` maps a plugin name to its emulator's state object."""
+    """The simulated world; `worlds` maps a plugin name to its emulator's state object (an `EmulatorWorld`), and
+    the plugins whose connector names a `sandbox_actor` take part through it."""
 
     def __init__(self, config: Config, tenant: str, worlds: dict[str, Any], receiver_url: str,
                  bookings: list[Booking], seed: int) -> None:
@@ -72,19 +68,21 @@ class Sandbox:
         self._queue: list[tuple[datetime, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._seen: set[str] = set()
-        self.by_phone = {_digits(b.phone): b for b in bookings if b.phone}
-        self.by_email = {b.email.lower(): b for b in bookings}
+        self._by_phone = {_digits(b.phone): b for b in bookings if b.phone}
+        self._by_email = {b.email.lower(): b for b in bookings}
         self.by_remote: dict[str, Booking] = {}
+        """The vendor's interview id -> its booking, once booked."""
         self.links: dict[str, dict[str, str]] = {b.ref: {} for b in bookings}
         self.did: Counter[str] = Counter()
         """What people did: reads, clicks, scanner opens, joins, answers, HR decisions (for the report)."""
-        self.interviewers: list[str] = []
-        self._missed_window: dict[str, tuple[int, str]] = {}
-        """Booking -> the platform invitation's (resets, deadline) when it was missed: a change is a second chance."""
         self.hr = config.tenant(tenant).policy
         ai = sorted(b.start for b in bookings if b.kind is Kind.ai)
         self.outage = (ai[len(ai) // 2], ai[len(ai) // 2] + OUTAGE) if ai else None
         """The platform's bad afternoon: joins in this window fail (technical misses cluster here)."""
+        self.actors = _actors(self, config, tenant, worlds)
+        """The plugins taking part, in the order they are observed."""
+        self.hosts: dict[Kind, SandboxActor[Any]] = {kind: a for a in self.actors for kind in a.hosts}
+        """Interview kind -> the actor of the vendor it is booked on."""
 
     @classmethod
     def populate(cls, config: Config, tenant: str, worlds: dict[str, Any], receiver_url: str, n: int, days: int,
@@ -111,33 +109,10 @@ class Sandbox:
 
     def setup(self) -> None:
         """The tenant's people and the vendors' fixed state (HR, interviewers, SMS templates, bad numbers)."""
-        dingtalk, feishu, sms, mail = (self.worlds.get(p) for p in ("dingtalk", "feishu", "aliyun_sms", "email"))
-        if dingtalk is not None:
-            for userid, union in zip(self.hr.hr_recipients, self.hr.hr_assignees, strict=False):
-                dingtalk.add_user(userid, union_id=union, name="HR 王敏")
-        if feishu is not None:
-            names = ("面试官 李强", "面试官 赵静", "面试官 陈涛")
-            self.interviewers = [feishu.add_user(name)["open_id"] for name in names]
-        if sms is not None:
-            self._sms_templates(sms)
-            for b in self.bookings:
-                if b.phone and not b.traits.phone_ok:
-                    sms.set_outcome(b.phone, "failed", "MK:0012")  # an empty number
-        if mail is not None:
-            for b in self.bookings:
-                if not b.traits.email_ok:
-                    mail.reject(b.email)
+        for actor in self.actors:
+            actor.setup()
         for b in self.bookings:
             self.at(b.booked_at, self._book, b)
-
-    def _sms_templates(self, sms: Any) -> None:
-        from lifeline_hub.connectors.aliyun_sms.emulator_state import Template
-
-        for setup in self.config.instances(self.tenant):
-            for purpose, code in (getattr(setup.settings, "templates", None) or {}).items():
-                if setup.connector_class.name == "aliyun_sms":
-                    text = SMS_CONTENT.get(purpose, SMS_CONTENT["reminder"])
-                    sms.settings.templates[code] = Template(content=text)
 
     def at(self, when: datetime, act: Callable[..., None], *args: Any) -> None:
         """Have `act(*args)` happen at `when` (in order of scheduling among equal times)."""
@@ -164,29 +139,18 @@ class Sandbox:
                 log.warning("sandbox: an action at %s failed: %s", when.isoformat(), exc)
                 self.did["failed_actions"] += 1
         self.move_clocks(until)
-        platform = self.worlds.get("aiplatform")
-        if platform is not None:
-            platform.tick()
+        for actor in self.actors:
+            actor.tick()
 
     # ------------------------------------------------------------------ the recruiter books
 
     def _book(self, b: Booking) -> None:
+        """The recruiter books the interview on the vendor that hosts its kind."""
+        b.remote_id = self.hosts[b.kind].book(b)
+        self.by_remote[b.remote_id] = b
         if b.kind is Kind.ai:
-            inv = self.worlds["aiplatform"].invite(
-                b.name, email=b.email, phone=b.phone or None, external_ref=b.ref, deadline_basis="absolute",
-                deadline_at=b.end.isoformat(), window_hours=None, opens_at=b.start.isoformat())
-            b.remote_id = inv["id"]
-            self.by_remote[b.remote_id] = b
             self._plan_ai(b)
         else:
-            feishu = self.worlds["feishu"]
-            number = int(b.ref.rpartition("-")[2])  # Hire ids are numbers
-            talent = str(7_200_000_000_000_000_000 + number)
-            feishu.add_talent(talent, b.name, mobile=b.phone or None, email=b.email)
-            b.remote_id = feishu.add_hire_interview(
-                str(7_100_000_000_000_000_000 + number), talent, _ms(b.start), _ms(b.end),
-                interviewers=[self.rng.choice(self.interviewers)] if self.interviewers else [])
-            self.by_remote[b.remote_id] = b
             self._plan_live(b)
 
     def _plan_ai(self, b: Booking) -> None:
@@ -207,7 +171,7 @@ class Sandbox:
     def _hr_moves(self, b: Booking, start: datetime) -> None:
         """HR moves the interview in Hire (the candidate asked by phone): the same interview, a new time."""
         length = b.end - b.start
-        self.worlds["feishu"].update_hire_interview(b.remote_id, begin_time=_ms(start), end_time=_ms(start + length))
+        self.hosts[b.kind].move(b, start, start + length)
         b.start, b.end = start, start + length
         b.facts["moved_in_ats"] = utcnow()
         self.did["hr_moved_in_ats"] += 1
@@ -220,23 +184,23 @@ class Sandbox:
         second try four minutes later fails too."""
         if "declined" in b.facts or "asked_to_move" in b.facts:
             return
-        platform, now = self.worlds["aiplatform"], utcnow()
+        platform, now = self.hosts[b.kind], utcnow()
         self._press_join(b)
         down = self.outage is not None and self.outage[0] <= now < self.outage[1]
         if down or b.traits.device_trouble:
-            platform.technical(b.remote_id, "join_error", "MEDIA_SERVER_UNAVAILABLE" if down else "CAMERA_BLOCKED")
+            platform.fail(b, "MEDIA_SERVER_UNAVAILABLE" if down else "CAMERA_BLOCKED")
             b.facts.setdefault("technical", now)
             self.did["technical_failures"] += 1
             if attempt == 1:
                 self.at(now + 4 * MINUTE, self._join_ai, b, 2)
             return
-        platform.start(b.remote_id)
+        platform.start(b)
         b.facts["joined"] = now
         self.did["joined"] += 1
         self.at(now + timedelta(minutes=self.rng.randint(20, 40)), self._submit, b)
 
     def _submit(self, b: Booking) -> None:
-        self.worlds["aiplatform"].submit(b.remote_id)
+        self.hosts[b.kind].submit(b)
         b.facts["submitted_after_remediation" if b.truth else "submitted"] = utcnow()
         if b.truth:
             self.did["completed_after_remediation"] += 1
@@ -245,8 +209,8 @@ class Sandbox:
         """Through Lifeline's join link when the candidate has one (interstitial, then Join), else the platform's."""
         token = self.links[b.ref].get("j")
         if token:
-            self._visit("GET", f"/j/{token}")
-            self._visit("POST", f"/j/{token}")
+            self.visit("GET", f"/j/{token}")
+            self.visit("POST", f"/j/{token}")
             self.did["joins_via_lifeline_link"] += 1
 
     def _join_live(self, b: Booking, planned: datetime, late: timedelta) -> None:
@@ -262,62 +226,29 @@ class Sandbox:
 
     def observe(self) -> None:
         """Look at what was sent since last time and schedule how people react."""
-        for plugin, look in (("aliyun_sms", self._sms), ("email", self._mail), ("dingtalk", self._dingtalk),
-                             ("feishu", self._feishu), ("aiplatform", self._platform)):
-            if plugin in self.worlds:
-                look(self.worlds[plugin])
+        for actor in self.actors:
+            actor.observe()
 
-    def _platform(self, platform: Any) -> None:
-        """A re-issued invitation (reset or extended: the platform tells the candidate itself) brings back
-        those who want a second chance."""
-        for b in self.bookings:
-            if b.kind is Kind.ai and "retry" in b.facts and "joined_second_chance" not in b.facts:
-                inv = platform.get(b.remote_id)
-                if (inv["resets"], inv["deadline_at"]) != self._missed_window.get(b.ref, (0, inv["deadline_at"])) \
-                        and self._new(f"reissued/{b.remote_id}"):
-                    self.at(self._office_hours(utcnow() + timedelta(hours=self.rng.uniform(0.5, 6))), self._retry, b)
-
-    def _new(self, key: str) -> bool:
+    def first_look(self, key: str) -> bool:
+        """True the first time `key` (a vendor message, todo, recipient...) is looked at, then False."""
         if key in self._seen:
             return False
         self._seen.add(key)
         return True
 
-    def _sms(self, sms: Any) -> None:
-        for m in sms.message_list():  # SendStatus 1 waiting, 2 failed, 3 delivered
-            if m["status"] == 1 or not self._new(f"sms/{m['biz_id']}"):
-                continue
-            b = self.by_phone.get(_digits(m["phone"]))
-            if b is None or m["status"] != 3:
-                continue
-            self.did["sms_delivered"] += 1
-            if self.rng.random() < b.traits.sms_read:
-                self.at(utcnow() + self._reading_delay(), self._read, b, m["content"], "sms")
+    def candidate_by_phone(self, phone: str) -> Booking | None:
+        """The candidate with this number (any formatting, country code or not)."""
+        return self._by_phone.get(_digits(phone))
 
-    def _mail(self, mail: Any) -> None:
-        for m in mail.messages():
-            if not self._new(f"mail/{m['message_id']}/{m['seq']}"):
-                continue
-            for rcpt in m["rcpt_tos"]:
-                b = self.by_email.get(rcpt.lower())
-                if b is None:
-                    continue
-                text = _plain(m["raw"])
-                if b.traits.scanner:  # the gateway opens every link within seconds of delivery
-                    self.at(utcnow() + timedelta(seconds=self.rng.randint(2, 12)), self._scan, text)
-                if self.rng.random() < b.traits.email_read:
-                    self.at(utcnow() + self._reading_delay(4), self._read, b, text, "email")
+    def candidate_by_email(self, address: str) -> Booking | None:
+        return self._by_email.get(address.lower())
 
-    def _reading_delay(self, slower: float = 1.0) -> timedelta:
+    def reading_delay(self, slower: float = 1.0) -> timedelta:
+        """How long until someone gets to a message (`slower`: a channel read less eagerly, e.g. e-mail)."""
         return timedelta(minutes=min(self.rng.expovariate(1 / (25 * slower)), 600) + 1)
 
-    def _scan(self, text: str) -> None:
-        for kind, token in LINK.findall(text):
-            self._visit("GET", f"/{kind}/{token}", agent=SCANNER)
-            self.did["scanner_opens"] += 1
-
-    def _read(self, b: Booking, text: str, channel: str) -> None:
-        """The candidate reads one message and acts on its links."""
+    def read(self, b: Booking, text: str, channel: str) -> None:
+        """The candidate reads one message on `channel` and acts on its links."""
         now = utcnow()
         self.did[f"read_{channel}"] += 1
         if now < b.end and "missed" not in b.facts:
@@ -330,10 +261,10 @@ class Sandbox:
         if "r" in links and "missed" in b.facts and b.traits.wants_second_chance:
             self._pick_slot(b, links["r"])
         if "j" in links and b.traits.intent is Intent.no_show and self.rng.random() < 0.5 and now < b.end:
-            self._visit("GET", f"/j/{links['j']}")  # looks, and does not come
+            self.visit("GET", f"/j/{links['j']}")  # looks, and does not come
             self.did["opened_no_show"] += 1
         if "j" in links and "retry" in b.facts and "joined" not in b.facts:
-            self.at(now + timedelta(minutes=self.rng.randint(5, 60)), self._retry, b)
+            self.at(now + timedelta(minutes=self.rng.randint(5, 60)), self.retry, b)
 
     def _answer(self, b: Booking, token: str) -> None:
         action = {Intent.decline: "decline", Intent.reschedule: "reschedule"}.get(b.traits.intent)
@@ -341,7 +272,7 @@ class Sandbox:
             if self.rng.random() > 0.6:
                 return  # most people who come never say so
             action = "confirm"
-        answer = self._visit("POST", f"/c/{token}", data={"action": action})
+        answer = self.visit("POST", f"/c/{token}", data={"action": action})
         b.facts["answered"] = utcnow()
         if action != "confirm":
             b.facts["declined" if action == "decline" else "asked_to_move"] = utcnow()
@@ -351,21 +282,21 @@ class Sandbox:
             self._pick_slot(b, moved.group(2))
 
     def _pick_slot(self, b: Booking, token: str) -> None:
-        page = self._visit("GET", f"/r/{token}")
+        page = self.visit("GET", f"/r/{token}")
         slots = SLOT.findall(page.text) if page is not None else []
         if slots:
-            self._visit("POST", f"/r/{token}", data={"slot": slots[0], "reason": "schedule_conflict"})
+            self.visit("POST", f"/r/{token}", data={"slot": slots[0], "reason": "schedule_conflict"})
             b.facts["picked_slot"] = utcnow()
             self.did["reschedule_requests"] += 1
 
-    def _retry(self, b: Booking) -> None:
+    def retry(self, b: Booking) -> None:
         """A second chance (a re-issued link or an approved new window): this time it works."""
-        if self.worlds.get("aiplatform") is None or b.kind is not Kind.ai or "joined_second_chance" in b.facts:
+        platform = self.hosts.get(b.kind)
+        if platform is None or b.kind is not Kind.ai or "joined_second_chance" in b.facts:
             return
         self._press_join(b)
-        platform = self.worlds["aiplatform"]
         try:
-            platform.start(b.remote_id)
+            platform.start(b)
         except Exception as exc:
             log.info("sandbox: %s could not start again: %s", b.ref, exc)
             return
@@ -373,8 +304,9 @@ class Sandbox:
         self.did["second_chances_taken"] += 1
         self.at(utcnow() + timedelta(minutes=self.rng.randint(20, 40)), self._submit, b)
 
-    def _visit(self, method: str, path: str, agent: str = BROWSER,
-               data: dict[str, str] | None = None) -> requests.Response | None:
+    def visit(self, method: str, path: str, agent: str = BROWSER,
+              data: dict[str, str] | None = None) -> requests.Response | None:
+        """A request to Lifeline's pages as a person's browser (`agent`) makes it; None when it did not go through."""
         try:
             return self.http.request(method, self.receiver + path, data=data, allow_redirects=False, timeout=10,
                                      headers={"User-Agent": agent, "Accept-Language": "zh-CN,zh;q=0.9"})
@@ -384,60 +316,19 @@ class Sandbox:
 
     # ------------------------------------------------------------------ staff: HR and interviewers
 
-    def _dingtalk(self, dingtalk: Any) -> None:
-        for todo in dingtalk.todo_list():
-            if not todo.get("done") and self._new(f"todo/{todo['id']}"):
-                self.did["hr_todos"] += 1
-                self.at(self._office_hours(utcnow() + timedelta(hours=self.rng.uniform(0.5, 4))),
-                        self._work_todo, dingtalk, todo)
-        for approval in dingtalk.approval_list():
-            if approval["status"] == "RUNNING" and self._new(f"approval/{approval['instanceId']}"):
-                self.at(self._office_hours(utcnow() + timedelta(hours=self.rng.uniform(0.5, 3))),
-                        self._decide, dingtalk, approval)
-        for notice in dingtalk.messages():
-            for userid, status in notice["recipients"].items():
-                if status == "unread" and self._new(f"notice/{notice['task_id']}/{userid}"):
-                    self.at(utcnow() + self._reading_delay(2),
-                            self._read_notice, dingtalk, notice["task_id"], userid)
-
-    def _read_notice(self, dingtalk: Any, task_id: int, userid: str) -> None:
-        dingtalk.mark_read(task_id, userid)
-        self.did["hr_notices_read"] += 1
-
-    def _work_todo(self, dingtalk: Any, todo: dict[str, Any]) -> None:
-        """HR follows the todo's first link (the suggested next step) most of the time, then ticks it off."""
-        links = HR_LINK.findall(str(todo.get("description") or ""))
+    def take_next_step(self, text: str) -> None:
+        """HR follows the first of Lifeline's next-step links (`/hr/`) in a task's `text` most of the time."""
+        links = HR_LINK.findall(text)
         if links and self.rng.random() < 0.85:
-            page = self._visit("POST", f"/hr/{links[0]}")
+            page = self.visit("POST", f"/hr/{links[0]}")
             self.did[f"hr_next_steps_{_page_says(page, HR_ANSWERS)}"] += 1
-        dingtalk.set_todo_done(todo["id"], by=self.hr.hr_recipients[0] if self.hr.hr_recipients else "")
-        self.did["hr_todos_done"] += 1
 
-    def _decide(self, dingtalk: Any, approval: dict[str, Any]) -> None:
-        """HR agrees to most requests to move an interview; one agreed before the start moved it."""
-        agree = self.rng.random() < 0.8
-        approvers = approval.get("approvers") or [approval["originatorUserId"]]
-        dingtalk.decide_approval(approval["instanceId"], "agree" if agree else "refuse", approvers[0])
-        self.did["approvals_agreed" if agree else "approvals_refused"] += 1
-        marked = [str(f.get("value", "")) for f in approval.get("form") or [] if "|" in str(f.get("value", ""))]
-        b = self.by_remote.get(marked[0].rpartition("/")[2]) if marked else None
-        if agree and b is not None and not b.truth and utcnow() < b.start:
+    def agreed_to_move(self, b: Booking | None) -> None:
+        """HR agreed to move `b`: agreed before the start, it is rescheduled, and the candidate gets a new chance."""
+        if b is not None and not b.truth and utcnow() < b.start:
             b.facts["moved"] = b.facts["retry"] = utcnow()
 
-    def _feishu(self, feishu: Any) -> None:
-        for message in list(feishu.messages.values()):
-            if message.sender_type != "app":
-                continue
-            for reader in message.recipients:
-                fresh = reader not in message.reads and self._new(f"feishu/{message.message_id}/{reader}")
-                if fresh and self.rng.random() < 0.9:
-                    self.at(utcnow() + self._reading_delay(), self._read_feishu, feishu, message.message_id, reader)
-
-    def _read_feishu(self, feishu: Any, message_id: str, reader: str) -> None:
-        feishu.mark_read(message_id, reader)
-        self.did["interviewer_reads"] += 1
-
-    def _office_hours(self, at: datetime) -> datetime:
+    def office_hours(self, at: datetime) -> datetime:
         """`at`, or 09:30 the next working morning when it is outside 09:00-18:00 in the tenant's zone."""
         zone = zone_info(self.config.tenant(self.tenant).timezone)
         local = at.astimezone(zone)
@@ -459,9 +350,19 @@ class Sandbox:
                 self.links[b.ref].pop("j", None)
             if b.truth.startswith("missed") and (b.truth == "missed_technical" or b.traits.wants_second_chance):
                 b.facts["retry"] = now
-                if b.kind is Kind.ai and "aiplatform" in self.worlds:
-                    inv = self.worlds["aiplatform"].get(b.remote_id)
-                    self._missed_window[b.ref] = (inv["resets"], inv["deadline_at"])
+                if b.kind in self.hosts:
+                    self.hosts[b.kind].missed(b)
+
+
+def _actors(sandbox: Sandbox, config: Config, tenant: str, worlds: dict[str, Any]) -> list[SandboxActor[Any]]:
+    """An actor per plugin in `worlds` whose connector names one, by role and then plugin name."""
+    classes = {setup.connector_class.name: setup.connector_class for setup in config.instances(tenant)}
+    found = []
+    for plugin in sorted(worlds):
+        actor = actor_class(classes[plugin]) if plugin in classes else None
+        if actor is not None:
+            found.append(actor(sandbox, worlds[plugin]))
+    return sorted(found, key=lambda a: a.role)  # stable: plugin names order each role
 
 
 def worlds_of(config: Config, tenant: str, by_instance: dict[str, Any]) -> dict[str, Any]:
@@ -499,14 +400,3 @@ def _page_says(page: requests.Response | None, answers: tuple[str, ...]) -> str:
 
 def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)[-11:]
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def _plain(raw: str) -> str:
-    """The text of a MIME message (all text parts)."""
-    message = message_from_string(raw, policy=policy.default)
-    parts = [p.get_content() for p in message.walk() if p.get_content_type() in ("text/plain", "text/html")]
-    return "\n".join(str(p) for p in parts)

@@ -30,6 +30,7 @@ FILES: dict[str, str] = {
     "{package}/emulator.py": "emulator.py.tmpl",
     "tests/conftest.py": "conftest.py.tmpl",
     "tests/test_connector.py": "test_connector.py.tmpl",
+    "tests/test_conformance.py": "test_conformance.py.tmpl",
 }
 """Generated path (relative to the package directory) -> template file."""
 

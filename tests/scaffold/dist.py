@@ -27,6 +27,8 @@ class Outcome:
     failures: int
     errors: int
     skipped: int
+    names: frozenset[str]
+    """`Class.test_name[param]` of every test that ran."""
     output: str
 
     @property
@@ -49,7 +51,8 @@ def run_tests(project: Path, site: Path, report: Path) -> Outcome:
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     assert suite is not None, done.stdout[-3000:] + done.stderr[-3000:]
     counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
-    return Outcome(**counts, output=done.stdout[-6000:] + done.stderr[-3000:])
+    names = frozenset(f"{c.get('classname', '').rpartition('.')[2]}.{c.get('name')}" for c in suite.iter("testcase"))
+    return Outcome(**counts, names=names, output=done.stdout[-6000:] + done.stderr[-3000:])
 
 
 def listed(site: Path, name: str) -> dict[str, Any]:

@@ -61,8 +61,10 @@ class AppSecret(TokenProvider):
         self._secret = secret
 
     def fetch(self) -> Token:
+        # not retried here: the call that needs the token retries (with it), and a failing gettoken called in a
+        # loop gets the corp blocked (wecom-wechat.md §2.1)
         body = self._client.request("GET", "/cgi-bin/gettoken", api="gettoken", quota=CORP_QUOTAS, auth=False,
-                                    params={"corpid": self._corp_id, "corpsecret": self._secret})
+                                    params={"corpid": self._corp_id, "corpsecret": self._secret}, idempotent=False)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise self._client.error(AuthFailed, None, "gettoken answered without an access_token")

@@ -7,7 +7,7 @@ recipients split into delivered and `invaliduser` (lower-cased, `|`-joined), 810
 *silently*: kept in `dropped` for tests). Every answer is HTTP 200 with `errcode`/`errmsg`, errors with WeCom's
 tail (hint, caller IP, link). Faults: `rate_limit` 45009, `server_error` -1, `expire_token` 42001, `timeout` a
 stall after acting. `/_emulator` inspects (`messages`, `dropped`) and drives (`advance`, `fail_next`,
-`stall_next`, `add_user`) the world.
+`stall_next`, `forbid`, `add_user`) the world.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class WeComWorld(EmulatorWorld[EmulatorSettings]):
         self.dropped: list[Json] = []
         self.recent: dict[tuple[int, str], deque[float]] = defaultdict(deque)  # (agentid, member) -> send times
         self.forced: list[Forced] = []
+        self.forbidden: set[int] = set()  # agentids whose app lost the message permission (48002)
         self._ids = itertools.count(1)
 
     # ---------------------------------------------------------------- the vendor API
@@ -108,6 +109,8 @@ class WeComWorld(EmulatorWorld[EmulatorSettings]):
     def send(self, agent: int, body: Json) -> Json:
         if body.get("agentid") != agent:
             raise WeComError(301002)
+        if agent in self.forbidden:
+            raise WeComError(48002)
         kind = body.get("msgtype")
         content = body.get(kind) if isinstance(kind, str) else None
         if kind not in ("text", "textcard") or not isinstance(content, dict) or not any(
@@ -170,6 +173,11 @@ class WeComWorld(EmulatorWorld[EmulatorSettings]):
         """Act on the next `times` calls, then answer only after `seconds` (the caller times out: a lost answer)."""
         with self.lock:
             self.forced.append(Forced(0, times, seconds))
+
+    def forbid(self, agentid: int) -> None:
+        """The admin took the app's permission to send: its calls answer 48002 from now on."""
+        with self.lock:
+            self.forbidden.add(agentid)
 
     def add_user(self, userid: str) -> None:
         with self.lock:
@@ -251,5 +259,5 @@ def create_app(settings: EmulatorSettings | None = None, world: WeComWorld | Non
 
     inspect: dict[str, Callable[[], Any]] = {"messages": lambda: list(world.messages),
                                              "dropped": lambda: list(world.dropped)}
-    app.include_router(control_router(world, ("advance", "fail_next", "stall_next", "add_user"), inspect))
+    app.include_router(control_router(world, ("advance", "fail_next", "stall_next", "forbid", "add_user"), inspect))
     return app

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 from lark_oapi.api.approval.v4.model.create_instance_response import CreateInstanceResponse
 from lark_oapi.api.approval.v4.model.get_instance_response import GetInstanceResponse
 from lark_oapi.api.approval.v4.model.list_instance_response import ListInstanceResponse
@@ -35,6 +36,7 @@ from lark_oapi.api.calendar.v4.model.create_calendar_event_attendee_response imp
 from lark_oapi.api.calendar.v4.model.create_calendar_event_response import CreateCalendarEventResponse
 from lark_oapi.api.calendar.v4.model.list_calendar_event_attendee_response import ListCalendarEventAttendeeResponse
 from lark_oapi.api.calendar.v4.model.list_calendar_event_response import ListCalendarEventResponse
+from lark_oapi.api.calendar.v4.model.p2_calendar_calendar_event_changed_v4 import P2CalendarCalendarEventChangedV4
 from lark_oapi.api.calendar.v4.model.patch_calendar_event_response import PatchCalendarEventResponse
 from lark_oapi.api.hire.v1.model.get_application_response import GetApplicationResponse
 from lark_oapi.api.hire.v1.model.get_by_talent_interview_response import GetByTalentInterviewResponse
@@ -42,10 +44,12 @@ from lark_oapi.api.hire.v1.model.list_interview_response import ListInterviewRes
 from lark_oapi.api.hire.v1.model.list_interview_task_response import ListInterviewTaskResponse
 from lark_oapi.api.hire.v2.model.get_talent_response import GetTalentResponse
 from lark_oapi.api.im.v1.model.create_message_response import CreateMessageResponse
+from lark_oapi.api.im.v1.model.p2_im_message_message_read_v1 import P2ImMessageMessageReadV1
 from lark_oapi.api.im.v1.model.read_users_message_response import ReadUsersMessageResponse
 from lark_oapi.api.im.v1.model.urgent_app_message_response import UrgentAppMessageResponse
 from lark_oapi.api.im.v1.model.urgent_phone_message_response import UrgentPhoneMessageResponse
 from lark_oapi.api.im.v1.model.urgent_sms_message_response import UrgentSmsMessageResponse
+from lark_oapi.api.task.v1.model.p2_task_task_updated_v1 import P2TaskTaskUpdatedV1
 from lark_oapi.api.task.v2.model.create_task_response import CreateTaskResponse
 from lark_oapi.api.task.v2.model.get_task_response import GetTaskResponse
 from lark_oapi.api.task.v2.model.tasks_tasklist_response import TasksTasklistResponse
@@ -54,6 +58,7 @@ from lark_oapi.api.vc.v1.model.get_participant_list_response import GetParticipa
 from lark_oapi.core.model import BaseResponse
 from lark_oapi.core.model.error import Error
 from lark_oapi.core.token.access_token_response import AccessTokenResponse
+from lark_oapi.event.context import EventContext, EventHeader
 
 ENVELOPE: dict[str, Any] = {"code": int, "msg": str, "error": Error}
 """`BaseResponse`'s wire fields (it sets them in `__init__`, not in `_types`; `raw` is the SDK's own)."""
@@ -187,7 +192,13 @@ def contract_for(method: str, route: str, body: Any) -> Contract | None:
 
 
 def fields_of(model: type[Any], documented: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A model class's wire fields and their SDK types."""
+    """A model class's wire fields and their SDK types (the event envelope's classes set theirs in
+    `__init__`, all strings but `header` and `event`)."""
+    if issubclass(model, EventContext):
+        return {**dict.fromkeys(("challenge", "ts", "uuid", "token", "type", "schema"), str), "header": EventHeader,
+                "event": model._types.get("event", dict)}  # fmt: skip
+    if model is EventHeader:
+        return dict.fromkeys(vars(EventHeader()), str)
     if issubclass(model, BaseResponse):
         extra = TOKEN_FIELDS if issubclass(model, AccessTokenResponse) else {}
         return {**ENVELOPE, **extra, **model._types, **(documented or {})}
@@ -257,3 +268,64 @@ def _present(value: Any, steps: list[str]) -> bool:
     if each:
         return isinstance(inner, list) and all(_present(element, rest) for element in inner)
     return _present(inner, rest)
+
+
+# -- callbacks the emulator pushes --------------------------------------------------------------------------
+
+EVENTS: dict[str, type[EventContext]] = {
+    "im.message.message_read_v1": P2ImMessageMessageReadV1,
+    "task.task.updated_v1": P2TaskTaskUpdatedV1,
+    "calendar.calendar.event.changed_v4": P2CalendarCalendarEventChangedV4,
+}
+"""Schema-2.0 events and the SDK's model of each (`lark_oapi.api.*.model.p2_*`)."""
+EVENT_REQUIRED = ("schema", "header.event_id", "header.event_type", "header.create_time", "header.token",
+                  "header.app_id", "header.tenant_key", "event")  # fmt: skip
+"""The 2.0 envelope (reference §9)."""
+APPROVAL_INSTANCE_V1: dict[str, Any] = {
+    "$comment": "approval_instance (v1 schema). The SDK has no model: it takes this event as a p1 customized event "
+    "(register_p1_customized_event). Fields and types from the event page, https://open.feishu.cn/document/"
+    "server-docs/approval-v4/event/common-event/approval-instance-event ('事件体'); operate_time is an int64 "
+    "when a REVERTED status is pushed, a string otherwise.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ts", "uuid", "token", "type", "event"],
+    "properties": {
+        "ts": {"type": "string", "pattern": r"^\d+(\.\d+)?$"},
+        "uuid": {"type": "string"},
+        "token": {"type": "string"},
+        "type": {"const": "event_callback"},
+        "event": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["app_id", "tenant_key", "type", "approval_code", "instance_code", "status", "operate_time",
+                         "instance_operate_time"],
+            "properties": {
+                "app_id": {"type": "string"},
+                "tenant_key": {"type": "string"},
+                "type": {"const": "approval_instance"},
+                "approval_code": {"type": "string"},
+                "instance_code": {"type": "string"},
+                "status": {"enum": ["PENDING", "APPROVED", "REJECTED", "CANCELED", "DELETED", "REVERTED",
+                                    "OVERTIME_CLOSE", "OVERTIME_RECOVER"]},
+                "operate_time": {"type": ["string", "integer"], "pattern": r"^\d+$"},
+                "instance_operate_time": {"type": "string", "pattern": r"^\d+$"},
+                "uuid": {"type": "string"},
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def event_differences(envelope: Any) -> list[str]:
+    """How one pushed event departs from its official model (or, for v1 approval events, the page's schema)."""
+    if isinstance(envelope, dict) and envelope.get("schema") == "2.0":
+        kind = (envelope.get("header") or {}).get("event_type")
+        model = EVENTS.get(str(kind))
+        if model is None:
+            return [f"event type {kind!r}: no contract"]
+        return differences(Contract(model, EVENT_REQUIRED), envelope)
+    kind = (envelope.get("event") or {}).get("type") if isinstance(envelope, dict) else None
+    if kind != "approval_instance":
+        return [f"v1 event type {kind!r}: no contract"]
+    validator = jsonschema.Draft202012Validator(APPROVAL_INSTANCE_V1)
+    return [f"$.{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(envelope)]

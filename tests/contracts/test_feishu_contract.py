@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from lifeline_hub.connectors.feishu.emulator import create_app
 from lifeline_hub.core.emulator import Faults, LoopbackServer, Served
-from tests.contracts.feishu_models import CONTRACTS, ERROR, contract_for, differences
+from tests.contracts.feishu_models import CONTRACTS, ERROR, EVENTS, contract_for, differences, event_differences
 from tests.feishu.feishu_kit import T0, Clock, action, make_connector
 
 HOUR_MS = 3_600_000
@@ -231,6 +231,23 @@ def test_every_served_response_matches_the_official_model(tenant: Tenant) -> Non
     assert ERROR.model.__name__ == "BaseResponse"
 
 
+def test_every_callback_matches_the_official_event_model(tenant: Tenant) -> None:
+    """The events the emulator pushes: read receipts, task and calendar changes (SDK models), approval
+    instance changes (v1, no SDK model: the event page's JSON Schema)."""
+    drive_connector(tenant)
+    drive_direct(tenant)  # subscribes to RESCHEDULE
+    w = tenant.world
+    hr = next(iter(w.users.values()))
+    approval = {"originator": hr.open_id, "process_code": "RESCHEDULE", "title": "Reschedule", "fields": {}}
+    for status in ("REJECTED", "CANCELED"):
+        code = tenant.connector.perform(action("create_approval", approval)).remote_id
+        w.decide_approval(code, status)
+    pushed = list(w.callbacks)
+    assert {e.event_type for e in pushed} == {*EVENTS, "approval_instance"}
+    found = [f"{e.event_type}: {d}" for e in pushed for d in event_differences(e.envelope)]
+    assert found == [], "\n".join(found)
+
+
 def test_the_checker_catches_what_it_is_for() -> None:
     """A key the model lacks, a wrong type, an i18n object sent as a string, a missing required key."""
     contract = CONTRACTS[("GET", "/open-apis/hire/v1/interviews")]
@@ -246,3 +263,8 @@ def test_the_checker_catches_what_it_is_for() -> None:
         "$.data.items[0].stage.name: str, the model has an object (I18n)",
         "data.has_more: required but missing",
     ]
+    bad_event = {"ts": "1.5", "uuid": "u", "token": "t", "type": "event_callback",
+                 "event": {"type": "approval_instance", "status": "DONE", "extra": 1}}  # fmt: skip
+    found = "\n".join(event_differences(bad_event))
+    for wrong in ("'extra' was unexpected", "'DONE' is not one of", "'app_id' is a required property"):
+        assert wrong in found

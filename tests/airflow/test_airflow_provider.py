@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -99,6 +100,25 @@ def test_a_plugins_connection_type_is_listed_with_its_form_and_a_refused_one_is_
     hook = import_string(types["greeter"]["hook-class-name"])
     assert (hook.conn_type, hook.hook_name, hook.default_conn_name) == ("greeter", "Greeter (test plugin)",
                                                                        "greeter_default")
+
+
+def test_airflows_providers_manager_finds_a_plugins_connection_type_without_importing_the_plugin(
+        third_party_manifest: Path) -> None:
+    """Airflow's own discovery (a fresh process: the manager is a singleton), the plugin not on the path."""
+    code = ("import json; from airflow.providers_manager import ProvidersManager; pm = ProvidersManager(); "
+            "hook = pm.hooks['greeter']; "
+            "print(json.dumps([hook.hook_class_name, hook.connection_type, hook.hook_name, hook.package_name, "
+            "pm.field_behaviours['greeter'], sorted(k for k in pm.connection_form_widgets if 'greeter' in k)]))")
+    env = {**os.environ, "LIFELINE_PLUGIN_MANIFEST": str(third_party_manifest)}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        "lifeline_hub.core.airflow.hooks.GreeterHook", "greeter", "Greeter (test plugin)", DISTRIBUTION,
+        {"hidden_fields": ["host", "schema", "port"], "relabeling": {"login": "Account", "password": "Key"},
+         "placeholders": {}},
+        ["extra__greeter__signing_key"]]
 
 
 def test_a_plugins_hook_masks_the_extras_its_form_declares_secret(

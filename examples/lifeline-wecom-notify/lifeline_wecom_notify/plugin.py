@@ -22,7 +22,9 @@ from pydantic import BaseModel
 from lifeline_hub.core.api import (
     Action,
     ActionResult,
+    ChannelInfo,
     CheckResult,
+    ConnectionForm,
     ConnectionNotFound,
     Connector,
     ContactBook,
@@ -41,7 +43,6 @@ from lifeline_hub.core.api import (
     hookimpl,
     utcnow,
 )
-from lifeline_hub.core.models import ChannelInfo
 
 from lifeline_wecom_notify.client import WECOM_HOST, NobodyToSend, WeComClient
 from lifeline_wecom_notify.settings import WeComSettings
@@ -64,6 +65,7 @@ class WeComConnector(Connector):
     settings_model = WeComSettings
     actions = ("send_message",)
     channels = (WECOM,)
+    connection_form = ConnectionForm("wecom", "WeCom app (Lifeline)", labels=("Login (not used)", "App Secret"))
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": WECOM_HOST}
     emulator = "lifeline_wecom_notify.emulator:create_app"
 

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from lifeline_hub.core.api import Credentials, Instance, LoopbackServer
-from lifeline_hub.core.http import use_clock
-from lifeline_hub.core.http.testing import FakeClock
+from lifeline_hub.core.api import Credentials, FakeClock, Instance, LoopbackServer, use_clock
 
 from lifeline_wecom_notify.emulator import WeComWorld, create_app
 from lifeline_wecom_notify.plugin import WeComConnector

@@ -14,11 +14,11 @@ from lifeline_hub.core.api import (
     Channel,
     DeliveryEvent,
     DeliveryStatus,
+    FakeClock,
     InvalidRequest,
     Notification,
     PermissionDenied,
 )
-from lifeline_hub.core.http.testing import FakeClock
 
 from lifeline_wecom_notify.emulator import WeComWorld
 from lifeline_wecom_notify.plugin import WeComConnector

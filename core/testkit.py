@@ -47,7 +47,7 @@ def _scrub_body(body: Any) -> Any:
 
 def _scrub_url(url: str) -> str:
     parts = urlsplit(_LOOPBACK.sub("http://emulator.test", url))
-    query = urlencode([(k, "***" if redact(f"{k}=x") != f"{k}=x" else v) for k, v in parse_qsl(parts.query)])
+    query = urlencode([(k, "***" if redact(f"{k}=x") != f"{k}=x" else redact(v)) for k, v in parse_qsl(parts.query)])
     return urlunsplit(parts._replace(query=query))
 
 

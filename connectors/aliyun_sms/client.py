@@ -124,7 +124,7 @@ class AliyunSmsClient(VendorClient):
                  security_token: str | None = None, **options: Any) -> None:
         options.setdefault("limiter", RateLimiter())
         super().__init__(base_url, **options)
-        self.session.auth = AliyunAuth(key_id, secret, signature, security_token)
+        self.session.auth = AliyunAuth(key_id, secret, signature, security_token, clock=lambda: self.clock.time())
 
     def check(self, response: requests.Response) -> Any:
         body = self.parse_json(response)

@@ -100,13 +100,14 @@ class ConnectorSuite(SettingsCases, CheckCases, CassetteCases, CallbackCases):
             world.close()
 
     @pytest.fixture
-    def rig(self, suite_clock: SuiteClock) -> Iterator[Rig]:
-        """The emulator on loopback and the connector pointed at it, on the fake clock."""
-        yield from self._rig(suite_clock, None)
-
-    @pytest.fixture
-    def action_rig(self, suite_clock: SuiteClock, conformance_store: Store) -> Iterator[Rig]:
-        """`rig` whose connector looks contacts up in a store holding `candidates`."""
+    def rig(self, suite_clock: SuiteClock, tmp_path: Path) -> Iterator[Rig]:
+        """The emulator on loopback and the connector pointed at it, on the fake clock; the connector looks
+        contacts up in a store (a SQLite file) holding `candidates`."""
+        contacts = Store(f"sqlite:///{tmp_path / 'contacts.db'}")
+        contacts.upgrade()
         if self.candidates:
-            conformance_store.write(self.tenant, self.candidates)
-        yield from self._rig(suite_clock, conformance_store)
+            contacts.write(self.tenant, self.candidates)
+        try:
+            yield from self._rig(suite_clock, contacts)
+        finally:
+            contacts.engine.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from lifeline_hub.connectors.aiplatform.connector import AIPlatformConnector
 from lifeline_hub.connectors.aiplatform.emulator_state import AIPlatformWorld, EmulatorSettings
@@ -18,7 +18,8 @@ def world_of(rig: Rig) -> AIPlatformWorld:
 
 class TestAIPlatform(ConnectorSuite):
     connector = AIPlatformConnector
-    settings = {"read_timeout_seconds": 1.0, "backoff_seconds": 0.05, "max_attempts": 4, "page_size": 50}
+    settings: ClassVar[Mapping[str, Any]] = {
+        "read_timeout_seconds": 0.5, "backoff_seconds": 0.05, "max_attempts": 2, "page_size": 50}
 
     def make_world(self, clock: SuiteClock) -> AIPlatformWorld:
         return AIPlatformWorld(EmulatorSettings(deliver_in_background=False), now=clock.time)

@@ -56,6 +56,7 @@ from lifeline_hub.core.models import (
     LinkEvent,
     Notification,
     RescheduleRequest,
+    read_known_channels,
 )
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.store import Store
@@ -407,7 +408,10 @@ f AS (
                        OR (kind = 'notification' AND code IN ('delivered', 'read')))) AS reached_n,
       count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type = 'read')
                        OR (kind = 'notification' AND code = 'read'))
-                       AND coalesce(channel, '') <> 'email') AS read_n,
+                       AND channel IN ({readable})) AS read_n,
+      count(*) FILTER (before_end AND to_candidate AND channel IN ({readable})
+                       AND ((kind = 'notification' AND code NOT IN ('queued', 'failed'))
+                            OR (kind = 'delivery_event' AND type <> 'failed'))) AS readable_n,
       count(*) FILTER (link AND before_end) AS engaged_n,
       count(*) FILTER (before_end AND to_candidate AND ((kind = 'notification' AND code <> 'queued')
                                                         OR kind = 'delivery_event')) AS sent_n,
@@ -450,8 +454,8 @@ SELECT id, outcome,
     WHEN 'unknown' THEN 'no_attendance_source'
     WHEN 'missed_read_no_show' THEN CASE WHEN last_yes IS NOT NULL THEN 'confirmed_no_show'
                                          WHEN engaged_n > 0 THEN 'link_opened' ELSE 'read' END
-    ELSE CASE WHEN sent_n = 0 THEN 'nothing_sent'
-              WHEN reached_n > 0 OR failed_n = 0 THEN 'delivered_unread' ELSE 'undelivered' END
+    ELSE CASE WHEN sent_n = 0 THEN 'nothing_sent' WHEN NOT (reached_n > 0 OR failed_n = 0) THEN 'undelivered'
+              WHEN readable_n > 0 THEN 'delivered_unread' ELSE 'delivered_read_unknown' END
   END AS sub_reason,
   CASE outcome WHEN 'attended_partial' THEN att_ids WHEN 'attended' THEN att_ids WHEN 'attended_late' THEN att_ids
                WHEN 'missed_technical' THEN link_ids WHEN 'missed_not_reached' THEN send_ids END AS evidence_ids
@@ -484,7 +488,8 @@ def _duckdb(path: Path, directory: Path, policy: PolicySettings, now: datetime) 
     query = DUCKDB_QUERY.format(
         iv=iv, ev=ev, late=policy.late_after_minutes, min_ms=policy.min_attendance_minutes * 60_000,
         clicks=policy.technical_clicks, open_after=(now - grace).strftime("%Y-%m-%d %H:%M:%S"),
-        cutoff=(now - grace).strftime("%Y-%m-%d %H:%M:%S"))
+        cutoff=(now - grace).strftime("%Y-%m-%d %H:%M:%S"),
+        readable=", ".join(f"'{name}'" for name in read_known_channels()))
     con = duckdb.connect()
     seconds = float("inf")
     for _ in range(REPEATS):
@@ -545,7 +550,7 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
     sends = [r for r in trail if r.occurred_at <= end and (
         (isinstance(r, Notification) and r.id in to_candidate and r.status.value != "queued")
         or (isinstance(r, DeliveryEvent) and r.notification_id in to_candidate))]
-    reads = [r for r in sends if r.channel.value != "email" and (
+    reads = [r for r in sends if r.channel.info.read_known and (
         (isinstance(r, DeliveryEvent) and r.type.value == "read")
         or (isinstance(r, Notification) and r.status.value == "read"))]
     engaged = [r for r in links if r.occurred_at <= end]
@@ -557,7 +562,12 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
                   or (isinstance(r, Notification) and r.status.value in ("delivered", "read")) for r in sends)
     failed = any((isinstance(r, DeliveryEvent) and r.type.value == "failed")
                  or (isinstance(r, Notification) and r.status.value == "failed") for r in sends)
-    return "missed_not_reached", "delivered_unread" if reached or not failed else "undelivered"
+    if not (reached or not failed):
+        return "missed_not_reached", "undelivered"
+    readable = any(r.channel.info.read_known and (
+        (isinstance(r, DeliveryEvent) and r.type.value != "failed")
+        or (isinstance(r, Notification) and r.status.value != "failed")) for r in sends)
+    return "missed_not_reached", "delivered_unread" if readable else "delivered_read_unknown"
 
 
 def _naive(path: Path, policy: PolicySettings, now: datetime, subset: int) -> tuple[float, dict[str, Any]]:

@@ -81,12 +81,12 @@ def sent(interview_id: str, purpose: NotificationPurpose, channel: Channel, stat
 
 def test_read_no_show_gets_an_hr_decision_task_and_a_self_reschedule_offer(t: EmulatedTenant) -> None:
     interview = missed(t, "张三", OutcomeClass.missed_read_no_show)
-    t.evidence(sent(interview, NotificationPurpose.reminder_t1d, Channel.sms, DeliveryStatus.read))
+    t.evidence(sent(interview, NotificationPurpose.reminder_t1d, Channel.feishu, DeliveryStatus.read))  # reads known
     run(t)
     (todo,) = todos(t)
     assert todo["ownerUnionId"] == HR_UNION and todo["executorIds"] == [HR_UNION]
     assert todo["subject"] == "【待决定】张三 未参加面试"
-    assert "提醒（提前1天） → 已读" in todo["description"] and "138****5678" in todo["description"]
+    assert "飞书 提醒（提前1天） → 已读" in todo["description"] and "138****5678" in todo["description"]
     assert todo["detailUrl"]["pcUrl"].startswith("http://127.0.0.1:8080/hr/")  # HR's next step, one click
     (offer,) = sms(t)
     assert offer["template_code"] == "SMS_910000002" and offer["phone"].endswith("13812345678")

@@ -186,6 +186,8 @@ def test_a_plugin_channel_validates_once_its_connector_is_declared() -> None:
     assert Channel("pigeon_post").info is post  # the first declaration stands
     with pytest.raises(ValueError, match="lower-case identifier"):
         ChannelInfo("WeCom", "WeCom", "account", delivery_known=True, read_known=True, click_known=True)
+    with pytest.raises(ValueError, match="address must be one of"):
+        ChannelInfo("fax", "fax", "fax", delivery_known=True, read_known=False, click_known=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="send_action must be one of"):
         ChannelInfo("fax", "fax", "phone", delivery_known=True, read_known=False, click_known=False,
                     send_action="send_fax")  # type: ignore[arg-type]

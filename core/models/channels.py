@@ -61,6 +61,8 @@ class ChannelInfo:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"channel name must be a lower-case identifier, got {self.name!r}")
+        if self.address not in get_args(Address):
+            raise ValueError(f"channel {self.name!r}: address must be one of {get_args(Address)}, got {self.address!r}")
         if self.send_action not in (None, *get_args(SendAction)):
             raise ValueError(f"channel {self.name!r}: send_action must be one of {get_args(SendAction)} or None, "
                              f"got {self.send_action!r}")

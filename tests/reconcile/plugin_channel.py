@@ -1,4 +1,4 @@
-"""A plugin's connector that adds two channels (the way an out-of-tree WeCom plugin would), for the tests.
+"""A plugin's connector that adds three channels (the way an out-of-tree WeCom plugin would), for the tests.
 
 Importing this module is loading the plugin: the class declares the channels, defining it registers them.
 """
@@ -6,7 +6,7 @@ Importing this module is loading the plugin: the class declares the channels, de
 from __future__ import annotations
 
 from lifeline_hub.core.connector import Connector
-from lifeline_hub.core.models import Channel, ChannelInfo
+from lifeline_hub.core.models import ChannelInfo
 
 SILENT = ChannelInfo("wecom_test", "WeCom (test)", "account", delivery_known=True, read_known=False,
                      click_known=True, labels=(("zh-CN", "企业微信（测试）"),))
@@ -25,6 +25,4 @@ class WeComTestConnector(Connector):
     actions = ("send_message",)
 
 
-WECOM: Channel = Channel(SILENT.name)
-WECOM_APP: Channel = Channel(READING.name)
-WECOM_BOT: Channel = Channel(UNTRACKED.name)
+WECOM, WECOM_APP, WECOM_BOT = SILENT.channel, READING.channel, UNTRACKED.channel

@@ -604,6 +604,8 @@ def subscribe_approval(world: FeishuWorld, call: Call) -> Reply:
     code = call.path["approval_code"]
     if code not in world.approval_definitions:
         raise FeishuError(1390002, "approval code not found")
+    if code in world.approval_subscriptions:
+        raise FeishuError(1390007, "subscription existed")
     world.approval_subscriptions.add(code)
     return Reply({})
 

@@ -320,7 +320,10 @@ def test_approval_uuid_conflict_get_by_uuid_list_and_status_event(emu: Emu) -> N
     world = emu.world
     hr, boss = world.add_user("HR"), world.add_user("Boss")
     world.add_approval_definition("APPROVAL-RESCHEDULE", "Interview reschedule")
-    assert emu.call("POST", "/open-apis/approval/v4/approvals/APPROVAL-RESCHEDULE/subscribe").json()["code"] == 0
+    assert emu.call("POST", "/open-apis/approval/v4/approvals/APPROVAL-RESCHEDULE/subscribe").json() == {
+        "code": 0, "msg": "success", "data": {}}  # fmt: skip
+    again = emu.call("POST", "/open-apis/approval/v4/approvals/APPROVAL-RESCHEDULE/subscribe")
+    assert error_of(again) == (400, 1390007)  # "subscription existed"
     body = {
         "approval_code": "APPROVAL-RESCHEDULE",
         "open_id": hr["open_id"],
@@ -438,6 +441,9 @@ def test_hire_interviews_by_window_application_and_talent(emu: Emu) -> None:
     assert [i["id"] for i in page["items"]] == ids[:2] and page["has_more"]
     item = page["items"][0]
     assert isinstance(item["begin_time"], int) and item["begin_time"] == base
+    assert item["stage"]["name"] == {"zh_cn": "面试", "en_us": "Interview"}  # i18n objects, as the SDK's I18n
+    assert item["talent_time_zone"] == {"code": "Asia/Shanghai",
+                                        "name": {"zh_cn": "中国标准时间", "en_us": "China Standard Time"}}  # fmt: skip
     assert item["interview_record_list"][0]["user_id"] == interviewer["user_id"]
     by_app = emu.call("GET", path, params={"application_id": "app-1"}).json()["data"]
     assert [i["id"] for i in by_app["items"]] == [ids[1]] and "page_token" not in by_app

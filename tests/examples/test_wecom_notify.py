@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import BIN, ROOT
-from tests.scaffold.dist import install, listed, run_tests
+from tests.scaffold.dist import install, listed, run_tests, settings_schema
 
 EXAMPLE = ROOT / "examples" / "lifeline-wecom-notify"
 
@@ -24,7 +24,10 @@ def test_the_wecom_example_installs_and_passes_its_tests(tmp_path: Path) -> None
 
     connector = listed(site, "wecom")
     assert connector["plugin_status"] == "loaded" and connector["distribution"] == "lifeline-wecom-notify"
-    assert (connector["streams"], connector["actions"]) == ([], ["send_message"])
+    assert (connector["streams"], connector["actions"], connector["api"]) == ([], ["send_message"], "1.0")
+    schema = settings_schema(site, "wecom")
+    assert sorted(schema["required"]) == ["agent_id", "corp_id"]
+    assert schema["properties"]["duplicate_check_interval"]["default"] == 14400
 
     outcome = run_tests(project, site, tmp_path / "report.xml")
     assert (outcome.failures, outcome.errors, outcome.skipped) == (0, 0, 0), outcome.output

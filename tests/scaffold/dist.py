@@ -62,4 +62,13 @@ def listed(site: Path, name: str) -> dict[str, Any]:
     found = [(p, c) for p in json.loads(result.stdout) for c in p["connectors"] if c["name"] == name]
     assert len(found) == 1, result.stdout
     plugin, connector = found[0]
-    return {**connector, "plugin_status": plugin["status"], "distribution": plugin["distribution"]}
+    return {**connector, "plugin_status": plugin["status"], "distribution": plugin["distribution"],
+            "api": plugin.get("api")}
+
+
+def settings_schema(site: Path, name: str) -> dict[str, Any]:
+    """`lifeline plugins --schema NAME` with the installed distribution on the path."""
+    result = run_cli("plugins", "--schema", name, env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr
+    schema: dict[str, Any] = json.loads(result.stdout)
+    return schema

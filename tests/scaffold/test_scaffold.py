@@ -13,7 +13,7 @@ import pytest
 
 from lifeline_hub.core.scaffold.generate import FILES
 from tests.conftest import BIN, ROOT, run_cli
-from tests.scaffold.dist import install, listed, run_tests
+from tests.scaffold.dist import install, listed, run_tests, settings_schema
 
 
 def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path: Path) -> None:
@@ -29,7 +29,9 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
 
     connector = listed(site, "acme_notify")
     assert connector["plugin_status"] == "loaded" and connector["distribution"] == "lifeline-acme-notify"
-    assert (connector["streams"], connector["actions"]) == (["events"], ["send_message"])
+    assert (connector["streams"], connector["actions"], connector["api"]) == (["events"], ["send_message"], "1.0")
+    schema = settings_schema(site, "acme_notify")
+    assert schema["required"] == ["sender"] and schema["properties"]["page_size"]["default"] == 100
 
     outcome = run_tests(project, site, tmp_path / "report.xml")
     assert (outcome.failures, outcome.errors, outcome.skipped) == (0, 0, 0), outcome.output

@@ -71,15 +71,18 @@ class ActionCases:
 
     @case(param="action", values=action_kinds)
     def action_retried_after_a_lost_response_is_one_effect(self, rig: Rig, action: str) -> None:
-        """Every call stalls past the client's read timeout (fault `timeout`, `stall_seconds`): the action
+        """Every call after `check()` stalls past the client's read timeout (fault `timeout`, `stall_seconds`;
+        the emulator acts, then stalls: the answer is lost): the action
         raises a `VendorError` (never another exception); performed again once the vendor answers, the row
         makes exactly one vendor object in all. The sample settings must set the connector's read timeout
         below `stall_seconds`."""
         before = self.vendor_effects(action, rig)
         row = rig.action(action, self.action_payload(action, rig))
+        connector = rig.connector()
+        connector.check()  # credentials and tokens in hand: what stalls is the action's own call
         rig.faults(timeout=1.0, timeout_seconds=self.stall_seconds)
         with pytest.raises(VendorError):
-            rig.perform(row)
+            rig.perform(row, connector)
         rig.faults()
         result = rig.perform(rig.again(row), rig.connector())
         assert result.remote_id

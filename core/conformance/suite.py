@@ -72,6 +72,10 @@ class ConnectorSuite(SettingsCases, CheckCases, CassetteCases, CallbackCases):
         """The instance's base URLs; default: every key of `connector.default_base_urls` at the emulator."""
         return dict.fromkeys(self.connector.default_base_urls, url)
 
+    def world_settings(self, world: EmulatorWorld[Any]) -> Mapping[str, Any]:
+        """Settings that name things the emulator made (a calendar id...), merged over `settings`; default none."""
+        return {}
+
     def credentials(self, world: EmulatorWorld[Any]) -> Credentials | None:
         """The connection the emulator accepts; default: `connector.emulator_connection(world)`."""
         conn = self.connector.emulator_connection(world)
@@ -94,7 +98,8 @@ class ConnectorSuite(SettingsCases, CheckCases, CassetteCases, CallbackCases):
             with LoopbackServer(emulator_factory(self.connector)(world=world)) as server:
                 name = f"{self.tenant}.{self.connector.name}"
                 instance = Instance(self.tenant, name, base_urls=dict(self.base_urls(world, server.url)))
-                yield Rig(self.connector, instance, self.settings, world, server.url, clock,
+                settings = {**self.settings, **self.world_settings(world)}
+                yield Rig(self.connector, instance, settings, world, server.url, clock,
                           self.credentials(world), contacts)
         finally:
             world.close()

@@ -359,14 +359,18 @@ class _ServedLog:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 chunks.extend(message.get("body", b""))
+                if not message.get("more_body", False):  # kept before the client can have it
+                    self._keep(scope, status, bytes(chunks))
             await send(message)
 
         await self.app(scope, receive, keep)
+
+    def _keep(self, scope: Any, status: int, raw: bytes) -> None:
         route = getattr(scope.get("route"), "path", scope["path"])
         try:
-            body: Any = json.loads(bytes(chunks)) if chunks else None
+            body: Any = json.loads(raw) if raw else None
         except ValueError:
-            body = bytes(chunks)
+            body = raw
         self.world.served.append(Served(scope["method"], route, status, body))
 
 

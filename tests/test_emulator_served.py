@@ -1,0 +1,44 @@
+"""`world.served` holds an answer before the client can have it: a test reading it right after a call finds it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from lifeline_hub.core.emulator import EmulatorWorld, Faults, _ServedLog
+
+
+class Knobs(BaseModel):
+    faults: Faults = Field(default_factory=Faults)
+
+
+class Tiny(EmulatorWorld[Knobs]):
+    def api_calls(self) -> int:
+        return 0
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+
+def test_an_answer_is_kept_before_its_last_byte_leaves() -> None:
+    world = Tiny(Knobs())
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"ok"', "more_body": True})
+        await send({"type": "http.response.body", "body": b": true}"})
+
+    kept_when_sent: list[int] = []
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            kept_when_sent.append(len(world.served))
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(_ServedLog(app, world)({"type": "http", "method": "GET", "path": "/v1/x"}, receive, send))
+    assert kept_when_sent == [0, 1]
+    assert [(s.method, s.route, s.status, s.body) for s in world.served] == [("GET", "/v1/x", 200, {"ok": True})]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import requests
 
 from lifeline_hub.connectors.aiplatform import plugin as aiplatform_plugin
 from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.conformance.callbacks import toml_value
 from lifeline_hub.core.emulator import LoopbackServer
 from lifeline_hub.core.models import (
     AppointmentThread,
@@ -89,21 +89,6 @@ def running_receiver(config: Config, store: Store, host: PluginHost | None = Non
         yield server.url
 
 
-def toml_value(value: object) -> str:
-    """A TOML literal for settings values (strings, numbers, booleans, lists, tables)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML form for {value!r}")
-
-
 def instance_table(name: str, plugin: str, settings: Mapping[str, object], connection_id: str | None = None,
                    base_urls: Mapping[str, str] | None = None) -> str:
     """A `[tenants.acme.connectors.<name>]` table."""
@@ -114,11 +99,6 @@ def instance_table(name: str, plugin: str, settings: Mapping[str, object], conne
         lines.append(f"base_urls = {toml_value(base_urls)}")
     lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
-
-
-def stored_rows(store: Store) -> dict[str, int]:
-    """Rows per record table (what a callback may have written)."""
-    return {table: store.count(table) for table in ("evidence", "interviews", "candidates", "inbound_events")}
 
 
 def callback_connectors(host: PluginHost) -> list[str]:

@@ -31,7 +31,8 @@ def test_the_wecom_example_installs_and_passes_its_tests(tmp_path: Path) -> None
 
     outcome = run_tests(project, site, tmp_path / "report.xml")
     assert (outcome.failures, outcome.errors, outcome.skipped) == (0, 0, 0), outcome.output
-    assert outcome.passed >= 30, outcome.output
+    assert outcome.passed >= 32, outcome.output
+    assert {"test_contract.test_every_answer_matches_the_documented_shape"} <= outcome.names, sorted(outcome.names)
     conformance = {n.partition(".")[2] for n in outcome.names if n.startswith("TestWeCom.")}
     assert {"test_settings_refuse_a_wrong_type[agent_id]", "test_check_fails_cleanly_with_bad_credentials",
             "test_action_performed_twice_with_one_key_is_one_effect[send_message]",

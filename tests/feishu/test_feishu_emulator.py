@@ -138,6 +138,11 @@ def test_missing_scope_is_99991672(start: Callable[..., Emu]) -> None:
     assert subjects == {"im:message", "im:message:send_as_bot", "im:message:send"}
     emu.world.grant_scopes(None)
     assert emu.send(user["open_id"]).json()["code"] == 0
+    calendar = emu.world.add_calendar("Interviews")
+    event = emu.world.add_calendar_event(calendar, "Interview", 1750010000, 1750013600)
+    emu.world.grant_scopes(["calendar:calendar:readonly"])
+    patch = emu.call("PATCH", f"/open-apis/calendar/v4/calendars/{calendar}/events/{event}", json={"summary": "x"})
+    assert error_of(patch) == (400, 99991672)  # calendar-event/patch: calendar:calendar | calendar.event:update
 
 
 # -- IM ---------------------------------------------------------------------------------------------

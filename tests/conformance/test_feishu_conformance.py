@@ -38,12 +38,6 @@ class TestFeishu(ConnectorSuite):
         "http_timeout_seconds": 0.5, "receipt_workers": 2,
     }
 
-    known_gaps: ClassVar[Mapping[str, str]] = {
-        "test_action_without_permission_raises_permission_denied[update_calendar_event]":
-            "the emulator's calendar.event.patch declares no scope, so a tenant without calendar scopes is "
-            "never refused there (Feishu's event patch needs calendar:calendar)",
-    }
-
     def make_world(self, clock: SuiteClock) -> FeishuWorld:
         world = FeishuWorld(EmulatorSettings(), now=clock.time)
         world.add_calendar("Interviews")

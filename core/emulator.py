@@ -363,7 +363,11 @@ class _ServedLog:
                     self._keep(scope, status, bytes(chunks))
             await send(message)
 
-        await self.app(scope, receive, keep)
+        try:
+            await self.app(scope, receive, keep)
+        except Exception:
+            self._keep(scope, 500, b"")  # a crash is an answer too: the contract tests must see it
+            raise
 
     def _keep(self, scope: Any, status: int, raw: bytes) -> None:
         route = getattr(scope.get("route"), "path", scope["path"])

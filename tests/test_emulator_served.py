@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
 
 from lifeline_hub.core.emulator import EmulatorWorld, Faults, _ServedLog
@@ -42,3 +43,21 @@ def test_an_answer_is_kept_before_its_last_byte_leaves() -> None:
     asyncio.run(_ServedLog(app, world)({"type": "http", "method": "GET", "path": "/v1/x"}, receive, send))
     assert kept_when_sent == [0, 1]
     assert [(s.method, s.route, s.status, s.body) for s in world.served] == [("GET", "/v1/x", 200, {"ok": True})]
+
+
+def test_a_crash_is_kept_as_a_500() -> None:
+    """An emulator that raises answers 500 to the client: the contract tests must see that answer too."""
+    world = Tiny(Knobs())
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("emulator bug")
+
+    async def send(message: Any) -> None:
+        raise AssertionError("nothing is sent by a crashing app")
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    with pytest.raises(RuntimeError, match="emulator bug"):
+        asyncio.run(_ServedLog(app, world)({"type": "http", "method": "POST", "path": "/v1/y"}, receive, send))
+    assert [(s.method, s.route, s.status, s.body) for s in world.served] == [("POST", "/v1/y", 500, None)]

@@ -9,6 +9,7 @@ Templates are `string.Template` files: `${name}` the connector name, `${package}
 from __future__ import annotations
 
 import importlib.metadata as md
+import importlib.util
 import keyword
 import re
 from importlib import resources
@@ -45,7 +46,8 @@ def builtin_connectors() -> set[str]:
 
 
 def validate_name(name: str) -> str:
-    """`name` when it can name a connector: a lower-case identifier, no keyword, not a built-in's name."""
+    """`name` when it can name a connector: a lower-case identifier, no keyword, not a built-in's name, and its
+    package `lifeline_<name>` not one already installed (`hub` would shadow Lifeline itself)."""
     if not NAME.match(name):
         raise ScaffoldError(f"connector name {name!r} must be a lower-case identifier: a letter, then letters, "
                             "digits or '_' (e.g. acme_sms)")
@@ -54,6 +56,9 @@ def validate_name(name: str) -> str:
     if name in builtin_connectors():
         raise ScaffoldError(f"connector name {name!r} is taken by a built-in connector "
                             f"({', '.join(sorted(builtin_connectors()))})")
+    if importlib.util.find_spec(f"lifeline_{name}") is not None:
+        raise ScaffoldError(f"connector name {name!r} would make a package lifeline_{name}, and one of that name "
+                            "is already installed")
     return name
 
 

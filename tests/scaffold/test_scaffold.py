@@ -50,6 +50,7 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
     ("2fa", "must be a lower-case identifier"),
     ("class", "is a Python keyword"),
     ("feishu", "is taken by a built-in connector"),
+    ("hub", "would make a package lifeline_hub, and one of that name is already installed"),
 ])
 def test_bad_names_are_refused_in_one_line(tmp_path: Path, name: str, problem: str) -> None:
     result = run_cli("new", "connector", name, "--dir", str(tmp_path / "out"))

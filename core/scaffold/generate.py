@@ -3,7 +3,8 @@ one stream, one action, an emulator on the shared base, tests (and the conforman
 `plugins.toml` block and a README, from the `templates/` shipped with Lifeline.
 
 Templates are `string.Template` files: `${name}` the connector name, `${package}` its import package,
-`${dist}` its distribution, `${title}` the class-name prefix, `${conn_env}` the connection's variable suffix.
+`${dist}` its distribution, `${title}` the class-name prefix, `${conn_env}` the connection's variable suffix,
+`${host}` a host-name label.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from string import Template
 from lifeline_hub import DISTRIBUTION
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_NAME = 24
+"""Connector names stay short: they name the entry point, the channel, classes and every instance's records."""
 FILES: dict[str, str] = {
     "pyproject.toml": "pyproject.toml.tmpl",
     "README.md": "README.md.tmpl",
@@ -51,6 +54,8 @@ def validate_name(name: str) -> str:
     if not NAME.match(name):
         raise ScaffoldError(f"connector name {name!r} must be a lower-case identifier: a letter, then letters, "
                             "digits or '_' (e.g. acme_sms)")
+    if len(name) > MAX_NAME:
+        raise ScaffoldError(f"connector name {name!r} is longer than {MAX_NAME} characters")
     if keyword.iskeyword(name):
         raise ScaffoldError(f"connector name {name!r} is a Python keyword")
     if name in builtin_connectors():
@@ -79,6 +84,7 @@ def generate(name: str, directory: Path | None = None) -> list[Path]:
         "dist": f"lifeline-{name.replace('_', '-')}",
         "title": "".join(part.capitalize() for part in name.split("_") if part),
         "conn_env": f"{name.upper()}_SANDBOX",
+        "host": name.replace("_", "-"),
     }
     templates = resources.files("lifeline_hub.core.scaffold") / "templates"
     written = []

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lifeline_hub.core.scaffold.generate import FILES
+from lifeline_hub.core.scaffold import generate
+from lifeline_hub.core.scaffold.generate import FILES, MAX_NAME
 from tests.conftest import BIN, ROOT, run_cli
 from tests.scaffold.dist import install, listed, run_tests, settings_schema
 
@@ -51,6 +52,7 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
     ("class", "is a Python keyword"),
     ("feishu", "is taken by a built-in connector"),
     ("hub", "would make a package lifeline_hub, and one of that name is already installed"),
+    ("a" * (MAX_NAME + 1), f"is longer than {MAX_NAME} characters"),
 ])
 def test_bad_names_are_refused_in_one_line(tmp_path: Path, name: str, problem: str) -> None:
     result = run_cli("new", "connector", name, "--dir", str(tmp_path / "out"))
@@ -71,6 +73,14 @@ def test_the_default_directory_is_named_after_the_connector(tmp_path: Path) -> N
     result = run_cli("new", "connector", "acme_sms", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "lifeline-acme-sms" / "pyproject.toml").is_file()
+
+
+def test_the_longest_name_still_lints_clean(tmp_path: Path) -> None:
+    name = "a_very_long_vendor_name_x"[:MAX_NAME]
+    generate(name, tmp_path / "long")
+    lint = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", str(tmp_path / "long")], capture_output=True,
+                          text=True, check=False)
+    assert len(name) == MAX_NAME and lint.returncode == 0, lint.stdout
 
 
 def test_the_templates_ship_in_the_wheel(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The connector conformance kit: one test module gives a connector the whole contract's tests.
 
     # tests/test_acme_conformance.py of a plugin
-    from lifeline_hub.core.conformance import ConnectorSuite, Rig, SuiteClock
+    from lifeline_hub.core.conformance import ConnectorSuite, Rig, Seed, SuiteClock
 
     class TestAcme(ConnectorSuite):
         connector = AcmeConnector                      # its `emulator = "acme.emulator:create_app"` is served
@@ -13,7 +13,7 @@
             return AcmeWorld(now=clock.time)           # the emulator on the suite's fake clock
 
         def seed_stream(self, stream: str, rig: Rig, round: int) -> Seed:
-            rig.world.add_message(f"m{round}")           # new vendor data each round
+            rig.world.add_message(f"m{round}")         # new vendor data each round
             return {}                                   # or the handoff an action would give the stream
 
         def action_payload(self, kind: str, rig: Rig) -> Mapping[str, Any]:
@@ -40,6 +40,20 @@ callbacks  callback_unsigned_or_forged_is_refused, callback_stale_or_future_is_r
            several_times_is_stored_once, callback_concurrent_duplicates_are_stored_once,
            callback_replayed_after_the_tolerance_is_refused (connectors naming a `callback_kit`)
 cassettes  cassettes_hold_no_secrets_or_contact_data
+
+Hooks (methods of the subclass; each documented on `ConnectorSuite` and its case mixins):
+make_world(clock)             required: a fresh emulator world on the fake clock
+seed_stream(stream, rig, n)   required with streams: new vendor data for round n (1, then 2); returns the
+                              handoff an action would give the stream ({} when it finds its data itself)
+action_payload(kind, rig)     required with actions: a payload the emulator accepts
+vendor_effects(kind, rig)     required with actions: vendor objects of `kind` so far, counted in the world
+deny_permission(rig)          optional: make the emulator answer 403; generates the permission cases
+world_settings(world)         optional: settings naming ids the emulator made, merged over `settings`
+base_urls(world, url)         optional: default every `default_base_urls` key at the emulator's URL
+credentials(world)            optional: default `connector.emulator_connection(world)`
+bad_credentials(good)         optional: default the good ones with a wrong password
+Class attributes: `connector`, `settings` (required), `tenant`, `start`, `candidates`, `fault_errors`,
+`stall_seconds`, `resume_after_seconds`, `records_http`, `cassette_dir`, `known_gaps`.
 
 Each case's docstring says what it checks. A case the connector fails today can be listed in `known_gaps`
 (test id -> reason): it then runs as a strict xfail, visible in every run, failing the run once fixed.

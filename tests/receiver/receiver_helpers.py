@@ -13,6 +13,7 @@ import requests
 
 from lifeline_hub.connectors.aiplatform import plugin as aiplatform_plugin
 from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.conformance.callbacks import stored_rows as stored_rows  # re-exported for the tests
 from lifeline_hub.core.conformance.callbacks import toml_value
 from lifeline_hub.core.emulator import LoopbackServer
 from lifeline_hub.core.models import (

@@ -22,6 +22,7 @@ from lifeline_hub.core.api import (
     Quota,
     RateLimited,
     RateLimiter,
+    RequestParts,
     Token,
     TokenExpired,
     TokenProvider,
@@ -29,7 +30,6 @@ from lifeline_hub.core.api import (
     VendorClient,
     VendorError,
 )
-from lifeline_hub.core.http import RequestParts
 
 log = logging.getLogger("lifeline.wecom")
 WECOM_HOST = "https://qyapi.weixin.qq.com"

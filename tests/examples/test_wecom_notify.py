@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import BIN, ROOT
-from tests.scaffold.dist import install, listed, run_tests, settings_schema
+from tests.scaffold.dist import PUBLIC, install, lifeline_imports, listed, run_tests, settings_schema
 
 EXAMPLE = ROOT / "examples" / "lifeline-wecom-notify"
 
@@ -19,6 +19,7 @@ def test_the_wecom_example_installs_and_passes_its_tests(tmp_path: Path) -> None
     lint = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", str(project)], capture_output=True, text=True,
                           check=False)
     assert lint.returncode == 0, lint.stdout
+    assert lifeline_imports(project) <= PUBLIC, lifeline_imports(project) - PUBLIC
     site = tmp_path / "site"
     install(project, site)
 

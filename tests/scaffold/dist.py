@@ -7,6 +7,7 @@ would import the package from the source tree instead of the installed copy) and
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -34,6 +35,21 @@ class Outcome:
     @property
     def passed(self) -> int:
         return self.tests - self.failures - self.errors - self.skipped
+
+
+PUBLIC = frozenset({"lifeline_hub.core.api", "lifeline_hub.core.conformance"})
+"""What a plugin may import from Lifeline: the plugin API, and the conformance kit in its tests."""
+
+
+def lifeline_imports(project: Path) -> set[str]:
+    """Every `lifeline_hub` module the project's Python files import."""
+    found = set()
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found |= {n for n in names if n.split(".")[0] == "lifeline_hub"}
+    return found
 
 
 def install(project: Path, site: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from lifeline_hub.core.scaffold import generate
 from lifeline_hub.core.scaffold.generate import FILES, MAX_NAME
 from tests.conftest import BIN, ROOT, run_cli
-from tests.scaffold.dist import install, listed, run_tests, settings_schema
+from tests.scaffold.dist import PUBLIC, install, lifeline_imports, listed, run_tests, settings_schema
 
 
 def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path: Path) -> None:
@@ -25,6 +25,7 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
     lint = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", str(project)], capture_output=True, text=True,
                           check=False)
     assert lint.returncode == 0, lint.stdout
+    assert lifeline_imports(project) <= PUBLIC, lifeline_imports(project) - PUBLIC
     site = tmp_path / "site"
     install(project, site)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lifeline_hub.core.scaffold.generate import FILES
 from tests.conftest import ROOT
+from tests.scaffold.dist import PUBLIC, lifeline_imports
 
 DOC = ROOT / "docs" / "connectors.md"
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -29,6 +30,7 @@ def test_the_python_snippets_compile_and_run(tmp_path: Path) -> None:
         path = tmp_path / f"snippet_{n}.py"
         path.write_text(code, encoding="utf-8")
         paths.append(str(path))
+    assert lifeline_imports(tmp_path) <= PUBLIC, "the docs import Lifeline only through the plugin API"
     runner = "import runpy, sys\nfor path in sys.argv[1:]:\n    runpy.run_path(path, run_name='snippet')\n"
     done = subprocess.run([sys.executable, "-c", runner, *paths], capture_output=True, text=True, timeout=120,
                           check=False)

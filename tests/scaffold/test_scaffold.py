@@ -32,6 +32,9 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
     connector = listed(site, "acme_notify")
     assert connector["plugin_status"] == "loaded" and connector["distribution"] == "lifeline-acme-notify"
     assert (connector["streams"], connector["actions"], connector["api"]) == (["events"], ["send_message"], "1.0")
+    sample = run_cli("--config", str(project / "plugins.toml.sample"), "check", "--offline",
+                     env={"PYTHONPATH": str(site)})
+    assert sample.returncode == 0 and "acme_notify (acme_notify): settings valid" in sample.stdout, sample.stderr
     schema = settings_schema(site, "acme_notify")
     assert schema["required"] == ["sender"] and schema["properties"]["page_size"]["default"] == 100
 

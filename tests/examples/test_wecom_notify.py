@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, run_cli
 from tests.scaffold.dist import PUBLIC, install, lifeline_imports, listed, run_tests, settings_schema
 
 EXAMPLE = ROOT / "examples" / "lifeline-wecom-notify"
@@ -26,6 +26,10 @@ def test_the_wecom_example_installs_and_passes_its_tests(tmp_path: Path) -> None
     connector = listed(site, "wecom")
     assert connector["plugin_status"] == "loaded" and connector["distribution"] == "lifeline-wecom-notify"
     assert (connector["streams"], connector["actions"], connector["api"]) == ([], ["send_message"], "1.0")
+    block = (project / "README.md").read_text(encoding="utf-8").split("```toml\n")[1].split("```")[0]
+    (tmp_path / "plugins.toml").write_text(block, encoding="utf-8")
+    check = run_cli("--config", str(tmp_path / "plugins.toml"), "check", "--offline", env={"PYTHONPATH": str(site)})
+    assert check.returncode == 0 and "acme.wecom (wecom): settings valid" in check.stdout, check.stderr
     schema = settings_schema(site, "wecom")
     assert sorted(schema["required"]) == ["agent_id", "corp_id"]
     assert schema["properties"]["duplicate_check_interval"]["default"] == 14400

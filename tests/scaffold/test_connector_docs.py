@@ -50,3 +50,11 @@ def test_it_names_every_file_the_scaffold_generates() -> None:
                if not path.endswith("__init__.py") and f"`{path}`" not in text]
     assert missing == []
     assert (DOC.parent / "../examples/lifeline-wecom-notify/pyproject.toml").resolve().is_file()
+
+
+def test_every_contents_link_names_a_heading() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+             for h in re.findall(r"^#+ (.+)$", text, re.MULTILINE)}
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 17 and set(links) <= slugs, sorted(set(links) - slugs)

@@ -91,7 +91,7 @@ def test_a_lost_answer_is_retried_without_a_second_message(connector: WeComConne
     world.stall_next(1.5)  # sent, answered after the client's 0.5 s read timeout
     connector.perform(send(recipients=("hr01",)))
     assert len(world.deliveries()) == 1 and world.messages[0]["duplicates"] == 1
-    assert connector.client.stats.retries == 1
+    assert connector.client.stats.retries >= 1  # the stalled call was repeated, and made nothing twice
 
 
 def test_userids_wecom_refuses_fail_alone_and_case_does_not_matter(connector: WeComConnector,

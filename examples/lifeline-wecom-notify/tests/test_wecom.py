@@ -90,7 +90,7 @@ def test_a_lost_answer_is_retried_without_a_second_message(connector: WeComConne
     connector.check()  # the token first: the stall is for the send
     world.stall_next(1.5)  # sent, answered after the client's 0.5 s read timeout
     connector.perform(send(recipients=("hr01",)))
-    assert len(world.deliveries()) == 1 and world.messages[0]["duplicates"] == 1
+    assert len(world.deliveries()) == 1 and world.messages[0]["duplicates"] >= 1  # the repeat was dropped
     assert connector.client.stats.retries >= 1  # the stalled call was repeated, and made nothing twice
 
 

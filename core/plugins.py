@@ -313,6 +313,7 @@ class PluginHost:
                     {
                         "name": c, "streams": [s.name for s in self.connectors[c].streams],
                         "actions": list(self.connectors[c].actions),
+                        "channels": [info.as_json() for info in self.connectors[c].channels],
                     }
                     for c in p.connectors
                 ],

@@ -74,11 +74,15 @@ def read_checked(path: Path) -> list[Tenant]:
 
     plugins.toml's own problems come first (they need no manifest), then a missing manifest.
     """
-    data = _load(path)
+    manifest: Manifest | ManifestError
     try:
         manifest = Manifest.read()
+        manifest.register_channels()  # plugins.toml may name a plugin's channel (policy.reminder_channels)
     except ManifestError as exc:
-        raise ConfigError([str(exc)]) from None
+        manifest = exc
+    data = _load(path)
+    if isinstance(manifest, ManifestError):
+        raise ConfigError([str(manifest)]) from None
     return _tenants(path.name, data, manifest)
 
 

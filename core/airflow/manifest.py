@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lifeline_hub.core.models.channels import ChannelInfo, register_channels
+
 if TYPE_CHECKING:
     from lifeline_hub.core.plugins import PluginHost
 
@@ -68,6 +70,8 @@ class ConnectorEntry:
     plugin: str
     streams: tuple[str, ...]
     actions: tuple[str, ...]
+    channels: tuple[ChannelInfo, ...] = ()
+    """The channels the connector declares (a plugin's `wecom`), registered by `Manifest.register_channels`."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +107,19 @@ class Manifest:
                     unavailable.append(plugin)
                     continue
                 for c in plugin["connectors"]:
+                    channels = tuple(ChannelInfo.from_json(info) for info in c.get("channels", ()))
                     connectors[c["name"]] = ConnectorEntry(c["name"], plugin["name"], tuple(c["streams"]),
-                                                           tuple(c["actions"]))
-        except (KeyError, TypeError, AttributeError):
+                                                           tuple(c["actions"]), channels)
+        except (KeyError, TypeError, AttributeError, ValueError):
             raise not_ours from None
         return cls(source, str(data.get("written_at", "?")), connectors, tuple(unavailable))
+
+    def register_channels(self) -> None:
+        """Declare the loaded plugins' channels, as loading them would, so plugins.toml may name them."""
+        try:
+            register_channels(info for entry in self.connectors.values() for info in entry.channels)
+        except ValueError as exc:
+            raise ManifestError(f"plugin manifest {self.path}: {exc}; run `{COMMAND}` again") from None
 
     def problem(self, plugin: str) -> str | None:
         """Why `plugin = "<plugin>"` in plugins.toml cannot be used, in `PluginHost.connector`'s words."""

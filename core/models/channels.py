@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import GetCoreSchemaHandler
@@ -70,6 +70,17 @@ class ChannelInfo:
     @property
     def channel(self) -> Channel:
         return Channel(self.name)
+
+    def as_json(self) -> dict[str, Any]:
+        """The declaration as JSON (`lifeline plugins --json`, the plugin manifest); `from_json` reads it back."""
+        return {**asdict(self), "labels": [list(pair) for pair in self.labels]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ChannelInfo:
+        """A declaration `as_json` wrote; ValueError or TypeError when it is not one."""
+        fields = dict(data)
+        fields["labels"] = tuple((str(locale), str(label)) for locale, label in fields.get("labels", ()))
+        return cls(**fields)
 
     def label_for(self, locale: str) -> str:
         return dict(self.labels).get(locale, self.label)

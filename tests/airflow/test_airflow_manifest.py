@@ -56,7 +56,9 @@ def test_the_manifest_records_each_entry_point_and_each_connectors_streams_and_a
     plugins = {p["name"]: p for p in data["plugins"]}
     assert plugins["greeter"]["status"] == "loaded"
     assert plugins["greeter"]["connectors"] == [
-        {"name": "greeter", "streams": ["confirmations"], "actions": ["send_message"]}]
+        {"name": "greeter", "streams": ["confirmations"], "actions": ["send_message"], "channels": [
+            {"name": "greetchat", "label": "Greet chat", "address": "account", "delivery_known": True,
+             "read_known": True, "click_known": True, "send_action": None, "labels": []}]}]
     assert plugins["broken_import"]["status"] == "failed"
     assert "lifeline_module_that_does_not_exist" in plugins["broken_import"]["error"]
     assert plugins["dingtalk"]["builtin"] and plugins["dingtalk"]["status"] == "loaded"
@@ -90,6 +92,20 @@ def test_a_good_third_party_plugin_gets_its_dags_with_the_manifests_streams(
     sync = dagbag.dags["lifeline__acme__sync"]
     assert sorted(t.task_id for t in sync.tasks) == ["plan_greeter", "sync_greeter"]
     assert "- `hello` (greeter): confirmations" in (sync.doc_md or "")
+
+
+def test_a_plugins_channel_may_be_named_in_plugins_toml_at_parse_time(
+        third_party_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest carries the channels a plugin declares, so the DAG file accepts a policy naming one
+    without loading the plugin (it was refused as "not a channel" before)."""
+    recorded = json.loads(third_party_manifest.read_text())
+    [greeter] = [p for p in recorded["plugins"] if p["name"] == "greeter"]
+    assert greeter["connectors"][0]["channels"][0]["name"] == "greetchat"
+    monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
+    dagbag = bag(tmp_path, monkeypatch, '[tenants.acme.connectors.greetchat]\nplugin = "greeter"\n'
+                                        '[tenants.acme.policy]\ncandidate_connectors = { greetchat = "greetchat" }\n')
+    assert dagbag.import_errors == {}
+    assert "lifeline__acme__sync" in dagbag.dags
 
 
 def test_a_plugin_blocked_when_the_manifest_was_written_is_an_import_error(

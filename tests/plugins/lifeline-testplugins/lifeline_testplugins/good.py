@@ -1,4 +1,4 @@
-"""A well-behaved third-party plugin: one connector with a stream, an action and a connection type."""
+"""A well-behaved third-party plugin: one connector with a stream, an action, a channel and a connection type."""
 
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lifeline_hub.core.api import (
+    ChannelInfo,
     Checkpoint,
     Confirmation,
     ConfirmationAction,
@@ -28,6 +29,8 @@ class Greeter(Connector):
     settings_model = GreeterSettings
     streams = (StreamInfo("confirmations", (Confirmation,), "one confirmation per call"),)
     actions = ("send_message",)
+    channels = (ChannelInfo("greetchat", "Greet chat", "account", delivery_known=True, read_known=True,
+                            click_known=True),)
     connection_form = ConnectionForm("greeter", "Greeter (test plugin)", ("Account", "Key"),
                                      {"signing_key": "Signing key"})
 

@@ -297,9 +297,10 @@ class VendorClient:
         tokens = self.tokens if auth else None
         attempts = 0
         refreshed = False
+        token_failed = False
 
         def attempt() -> Any:
-            nonlocal attempts
+            nonlocal attempts, token_failed
             attempts += 1
             request: RequestParts = {
                 "url": url,
@@ -308,7 +309,11 @@ class VendorClient:
                 "json": json,
                 "data": data,
             }
-            token = tokens.get() if tokens is not None else None
+            try:
+                token = tokens.get() if tokens is not None else None
+            except VendorError:
+                token_failed = True  # the token request retried on its own: retrying here would nest its retries
+                raise
             if token is not None:
                 self.apply_token(request, token)
             if self.limiter is not None:
@@ -323,7 +328,7 @@ class VendorClient:
 
         def should_retry(exc: BaseException) -> bool:
             nonlocal refreshed
-            if not isinstance(exc, VendorError) or not exc.retryable:
+            if not isinstance(exc, VendorError) or not exc.retryable or token_failed:
                 return False
             if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
                 return False  # let the scheduler come back later rather than block a worker

@@ -4,7 +4,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from lifeline_hub.core.http import Token, TokenProvider
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.http import Token, TokenProvider, TransientError, VendorClient, use_clock
 from lifeline_hub.core.http.testing import FakeClock
 
 
@@ -97,3 +102,36 @@ def test_eight_threads_told_token_expired_cause_one_refresh() -> None:
 
 def test_token_repr_hides_the_value() -> None:
     assert "t-secret" not in repr(Token("t-secret", 1.0))
+
+
+def test_a_failing_token_endpoint_is_retried_once_not_inside_every_retry_of_the_call() -> None:
+    """The token request retries on its own; the call that needed the token does not retry around it
+    (before: 5 attempts of the call x 5 of the token request = 25 token requests, minutes of timeouts)."""
+    app = FastAPI()
+    asked = {"token": 0, "api": 0}
+
+    @app.post("/token")
+    def token() -> JSONResponse:
+        asked["token"] += 1
+        return JSONResponse({"error": "down"}, status_code=503)
+
+    @app.get("/api")
+    def api() -> dict[str, bool]:
+        asked["api"] += 1
+        return {"ok": True}
+
+    class EndpointTokens(TokenProvider):
+        def __init__(self, client: VendorClient) -> None:
+            super().__init__()
+            self.client = client
+
+        def fetch(self) -> Token:
+            body = self.client.request("POST", "/token", api="token", auth=False, idempotent=True)
+            return self.expiring_in(str(body["token"]), 7200)
+
+    with LoopbackServer(app) as server, use_clock(FakeClock()):
+        client = VendorClient(server.url)
+        client.tokens = EndpointTokens(client)
+        with pytest.raises(TransientError):
+            client.request("GET", "/api", api="api")
+    assert asked == {"token": client.max_attempts, "api": 0}

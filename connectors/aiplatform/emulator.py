@@ -1,7 +1,7 @@
 """aiplatform emulator: the protocol v1 endpoints (docs/aiplatform-protocol.md) on a FastAPI app.
 
 Every API call passes the gateway before its handler: injected faults (5xx, stalls, expired
-tokens, 429s), the bearer token, the per-client rate limit; listings may come back with a
+tokens, 429s), the bearer token, the client's scope (`deny_apis`), the per-client rate limit; listings may come back with a
 corrupted or repeated item, POSTs replay under their `Idempotency-Key`. State lives in
 `AIPlatformWorld` (`app.state.world`); `/_emulator/...` lets another process (`lifeline emulate
 aiplatform --port N`, the sandbox) inspect and drive it over HTTP.
@@ -38,7 +38,7 @@ from lifeline_hub.core.emulator import add_vendor_middleware, control_router, js
 __all__ = ["AIPlatformWorld", "EmulatorSettings", "create_app"]
 
 DRIVE_ACTIONS = ("invite", "open_link", "start", "submit", "technical", "withdraw", "reset", "extend", "tick",
-                 "advance", "expire_tokens", "set_callback_url", "deliver_pending_events")
+                 "advance", "expire_tokens", "deny_apis", "set_callback_url", "deliver_pending_events")
 CORRUPTIONS = ("missing", "garbled", "wrong_type")
 
 
@@ -256,6 +256,7 @@ class Gateway:
         client_id = world.authenticate(request.headers.get("authorization")) if api.authenticated else ""
         world.count_call(api.name)
         if api.authenticated:
+            world.authorize(api.name)
             if world.faults.roll("expire_token"):
                 raise PlatformError(401, "token_expired", "access token expired")
             if world.faults.roll("rate_limit"):

@@ -65,6 +65,9 @@ class EmulatorSettings(BaseModel):
     open_by_hours: int = Field(168, description="a from_first_open link must be opened within this")
     max_resets: int = 3
     link_base: str = "https://interview.aiplatform.example/i"
+    denied_apis: list[str] = Field(default_factory=list, description=(
+        "APIs (`invitations.create`...) the client may not call (403 `insufficient_scope`, protocol §2.2); `*` "
+        "denies every API but the token endpoint"))
     faults: Faults = Field(default_factory=Faults)
 
 
@@ -216,6 +219,18 @@ class AIPlatformWorld(EmulatorWorld[EmulatorSettings]):
         """Expire every issued token now (the next call answers 401 token_expired)."""
         with self.lock:
             self._tokens = dict.fromkeys(self._tokens, self.now())
+
+    def deny_apis(self, apis: list[str]) -> None:
+        """Withdraw the client's scope for `apis` (API names, or `*` for all); [] grants all."""
+        with self.lock:
+            self.settings.denied_apis = list(apis)
+
+    def authorize(self, api: str) -> None:
+        """The protocol's 403 `insufficient_scope` when the client may not call `api`."""
+        with self.lock:
+            denied = self.settings.denied_apis
+        if "*" in denied or api in denied:
+            raise PlatformError(403, "insufficient_scope", f"the client may not call {api}")
 
     def count_call(self, api: str) -> None:
         with self.lock:

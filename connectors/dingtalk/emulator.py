@@ -1035,6 +1035,14 @@ def qps_error(route: Route, per_app: bool) -> Exception:
     return OapiError(90002, f"该接口的所有请求都被暂时禁用了, apiPath({route.path}), 处罚将在1秒后结束")
 
 
+def permission_error(route: Route) -> Exception:
+    """No permission for the API (reference §2): old host `errcode 88` + `sub_code "60011"` (S12); new host HTTP
+    403 with a `Forbidden.AccessDenied.*` code."""
+    if route.host == "api":
+        return ApiError(403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "没有调用该接口的权限")
+    return OapiError.gateway("60011", "没有调用该接口的权限")
+
+
 def inject(world: DingTalkWorld, route: Route, token: str) -> None:
     """Rate-limit, 5xx and expired-token faults, drawn in a fixed order from the seeded plan."""
     plan = world.faults
@@ -1084,6 +1092,8 @@ def endpoint(world: DingTalkWorld, route: Route) -> Callable[[Request], Any]:
                 app, token = credentials(world, route, request, body), ""
             else:
                 app, token = bearer(world, route, request)
+                if not world.permitted(route.api):
+                    raise permission_error(route)
             if not world.quota.hit(quota_key(app.appkey, route.api)):
                 raise qps_error(route, per_app=True)
             inject(world, route, token)
@@ -1136,7 +1146,7 @@ def control(world: DingTalkWorld) -> APIRouter:
     actions = (
         "add_user", "set_delivery", "mark_read", "set_receipt", "mark_push_read", "set_todo_done",
         "decide_approval", "terminate_approval", "add_calendar_event", "set_attendee_response", "check_in",
-        "add_interview", "cancel_interview", "add_attendance", "add_leave", "advance", "expire_tokens",
+        "add_interview", "cancel_interview", "add_attendance", "add_leave", "advance", "expire_tokens", "deny_apis",
         "set_callback_url", "send_check_url", "deliver_pending_callbacks",
     )
     return control_router(world, actions, inspect, bad_input=(KeyError, ValueError, StopIteration))

@@ -80,6 +80,9 @@ class EmulatorSettings(BaseModel):
     qps_per_app_per_api: int = Field(20, ge=1)
     token_ttl: int = Field(7200, ge=1)
     receipt_retention_seconds: int = Field(86400, ge=1)
+    denied_apis: list[str] = Field(default_factory=list, description=(
+        "APIs (`METHOD /path-template`) the apps lack the permission for; `*` denies every API but the token "
+        "endpoints (reference §2 'no permission')"))
 
 
 # ---------------------------------------------------------------- time and ids
@@ -386,6 +389,16 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
             for token in hit:
                 token.expires_at = now
             return len(hit)
+
+    def deny_apis(self, apis: list[str]) -> None:
+        """Withdraw the apps' permission for `apis` (`METHOD /path-template`, or `*` for all); [] grants all."""
+        with self.lock:
+            self.settings.denied_apis = list(apis)
+
+    def permitted(self, api: str) -> bool:
+        with self.lock:
+            denied = self.settings.denied_apis
+            return "*" not in denied and api not in denied
 
     def call_counts(self) -> dict[tuple[str, str], int]:
         """Calls per (appkey, api), over-quota ones included."""

@@ -70,6 +70,22 @@ def test_auth_errors(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
     assert error(answer) == (401, "token_expired") and answer.headers["X-Request-Id"].startswith("req_")
 
 
+def test_a_denied_api_answers_403_insufficient_scope(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
+    """Protocol §2.2: 403 `insufficient_scope` when the client may not do this; other APIs and the token endpoint
+    stay open, and nothing is created."""
+    world, api, url = emulator
+    world.deny_apis(["invitations.create"])
+    body = {"candidate": {"name": "Li", "email": "li@example.com"}, "window_hours": 48}
+    answer = api.call("POST", "/invitations", json=body, headers={"Idempotency-Key": "k1"})
+    assert error(answer) == (403, "insufficient_scope") and not world.invitations
+    assert api.call("GET", "/invitations").status_code == 200
+    world.deny_apis(["*"])
+    assert error(api.call("GET", "/invitations")) == (403, "insufficient_scope")
+    assert Api(url).token  # the token endpoint is not scoped
+    world.deny_apis([])
+    assert api.call("POST", "/invitations", json=body, headers={"Idempotency-Key": "k1"}).status_code == 201
+
+
 def test_paging_and_cursor_errors(emulator: tuple[AIPlatformWorld, Api, str]) -> None:
     world, api, _ = emulator
     for n in range(5):

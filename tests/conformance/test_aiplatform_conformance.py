@@ -49,3 +49,6 @@ class TestAIPlatform(ConnectorSuite):
         if kind == "create_invitation":
             return sum(1 for i in invitations if i.external_ref == "app-9")
         return sum(i.resets for i in invitations)
+
+    def deny_permission(self, rig: Rig) -> None:
+        world_of(rig).deny_apis(["*"])

@@ -88,3 +88,6 @@ class TestDingTalk(ConnectorSuite):
                 "create_calendar_event": sum(1 for e in world.calendar.values() if e.get("summary") != MOVED),
                 "update_calendar_event": sum(1 for e in world.calendar.values() if e.get("summary") == MOVED),
             }[kind]
+
+    def deny_permission(self, rig: Rig) -> None:
+        world_of(rig).deny_apis(["*"])

@@ -169,6 +169,9 @@ def drive_everything(url: str, world: AIPlatformWorld, connector: AIPlatformConn
     world.faults.configure(Faults(server_error=1.0))
     assert not connector_for(url, max_attempts=1).check().ok
     world.faults.configure(Faults())
+    world.deny_apis(["*"])  # insufficient_scope
+    expect_error(connector.perform, action("create_invitation", "ll-c-6", NEW))
+    world.deny_apis([])
     grant = {"grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": CLIENT_SECRET}
     token = requests.post(url + "/v1/oauth/token", json=grant, timeout=5).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
@@ -229,8 +232,8 @@ def test_every_response_served_keeps_the_protocol(run: Run) -> None:
     served = list(run.world.served)
     errors = {(s.status, s.body["error"]["code"]) for s in served if s.status >= 400}
     assert errors >= {(400, "invalid_request"), (400, "invalid_cursor"), (401, "invalid_client"),
-                      (401, "invalid_token"), (401, "token_expired"), (404, "not_found"), (409, "invitation_closed"),
-                      (409, "reset_limit_reached"), (422, "idempotency_key_reused"), (429, "rate_limited"),
+                      (401, "invalid_token"), (401, "token_expired"), (403, "insufficient_scope"), (404, "not_found"),
+                      (409, "invitation_closed"), (409, "reset_limit_reached"), (422, "idempotency_key_reused"), (429, "rate_limited"),
                       (503, "unavailable")}
     assert any(s.body.get("next_cursor") for s in served if s.route == "/v1/events" and s.status == 200)
     found = {}

@@ -511,6 +511,25 @@ def test_rate_limit_and_server_error_faults(env: Env) -> None:
     assert [r.status_code for r in old] == [502, 200] and old[1].json()["errcode"] == -1
 
 
+def test_a_denied_api_answers_each_hosts_no_permission_error(env: Env) -> None:
+    """Reference §2 'no permission': old host `errcode 88` + `sub_code "60011"` in an HTTP 200; new host HTTP 403
+    `Forbidden.AccessDenied.*`. Only the denied API is refused; `*` refuses all but the token endpoints."""
+    token = env.token()
+    env.world.deny_apis([f"POST {MSG}/getsendprogress"])
+    old = env.old(f"{MSG}/getsendprogress", {"agent_id": AGENT, "task_id": 1}, token)
+    assert (old["errcode"], old["sub_code"], old["sub_msg"]) == (88, "60011", "没有调用该接口的权限")
+    assert old["request_id"]
+    allowed = env.new("GET", "/v1.0/workflow/processInstances", token=token, params={"processInstanceId": "x"})
+    assert allowed.status_code == 400  # past the permission check: the instance is unknown
+    env.world.deny_apis(["*"])
+    denied = env.new("GET", "/v1.0/workflow/processInstances", token=token, params={"processInstanceId": "x"})
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "Forbidden.AccessDenied.AccessTokenPermissionDenied"
+    assert env.token()  # the token endpoints stay open
+    env.world.deny_apis([])
+    assert env.old(f"{MSG}/getsendprogress", {"agent_id": AGENT, "task_id": 1}, token)["errcode"] == 0
+
+
 def test_timeout_fault_stalls_after_doing_the_work(start: Start) -> None:
     env = start(faults=Faults(timeout=1.0, timeout_seconds=0.4))
     token = env.token()  # token calls stall too, within the default client timeout

@@ -1,8 +1,8 @@
 """aiplatform emulator: the protocol v1 endpoints (docs/aiplatform-protocol.md) on a FastAPI app.
 
 Every API call passes the gateway before its handler: injected faults (5xx, stalls, expired
-tokens, 429s), the bearer token, the client's scope (`deny_apis`), the per-client rate limit; listings may come back with a
-corrupted or repeated item, POSTs replay under their `Idempotency-Key`. State lives in
+tokens, 429s), the bearer token, the client's scope (`deny_apis`), the per-client rate limit;
+listings may come back with a corrupted or repeated item, POSTs replay under their `Idempotency-Key`. State lives in
 `AIPlatformWorld` (`app.state.world`); `/_emulator/...` lets another process (`lifeline emulate
 aiplatform --port N`, the sandbox) inspect and drive it over HTTP.
 """

@@ -1,11 +1,11 @@
 """Aliyun SMS emulator: the Dysmsapi RPC endpoint (`POST /`), as documented in channels.md §1.
 
 Every call passes the gateway: signature (V3 `ACS3-HMAC-SHA256` headers or V2 `HMAC-SHA1` query),
-timestamp skew, nonce reuse, version and action, the per-key per-API QPS meter, forced and injected
-faults; then SendSms or QuerySendDetails run on the `SmsWorld`. Gateway errors are HTTP >= 400
-with `{RequestId, HostId, Code, Message, Recommend}`; business errors are HTTP 200 with a `Code`.
-`/_emulator/*` inspects and drives the world from another process. No tokens here, so the
-`expire_token` fault does nothing.
+timestamp skew, nonce reuse, version and action, the per-key per-API QPS meter, injected faults, the
+RAM user's permission for the action (`deny_actions`), forced answers; then SendSms or
+QuerySendDetails run on the `SmsWorld`. Gateway errors are HTTP >= 400 with `{RequestId, HostId,
+Code, Message, Recommend}`; business errors are HTTP 200 with a `Code`. `/_emulator/*` inspects
+and drives the world from another process. No tokens here, so the `expire_token` fault does nothing.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
                 raise GatewayError("Throttling.User")
             if world.faults.roll("server_error"):
                 raise GatewayError("ServiceUnavailable")
+            world.authorize(action)
             forced = world.take_forced(action)
             if forced is not None:
                 raise fail(forced.code, forced.message)
@@ -218,7 +219,7 @@ def control(world: SmsWorld) -> APIRouter:
     """`/_emulator/*`: inspect and drive the world (never faulted or metered)."""
     inspect: dict[str, Callable[[], Any]] = {"messages": world.message_list, "reports": world.report_list}
     actions = ("advance", "set_outcome", "fail_next", "stall_next", "set_report_url", "deliver_reports", "set_limits",
-               "set_balance")
+               "set_balance", "deny_actions")
     return control_router(world, actions, inspect, bad_input=(KeyError, ValueError, BusinessError))
 
 

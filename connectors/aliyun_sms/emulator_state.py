@@ -82,6 +82,9 @@ class EmulatorSettings(BaseModel):
     retry_after_ms: int = Field(1000, ge=0, description="x-acs-retry-after on throttling answers")
     check_timestamps: bool = Field(True, description="refuse requests signed more than 15 min off")
     timezone: str = "Asia/Shanghai"
+    denied_actions: list[str] = Field(default_factory=list, description=(
+        "API actions (`SendSms`...) the RAM user lacks the permission for (`isp.RAM_PERMISSION_DENY`, channels.md "
+        "§1.7); `*` denies every action"))
     faults: Faults = Field(default_factory=Faults)
 
 
@@ -228,6 +231,18 @@ class SmsWorld(EmulatorWorld[EmulatorSettings]):
                 return False
             self.nonces[nonce] = now
             return True
+
+    def deny_actions(self, actions: list[str]) -> None:
+        """Withdraw the RAM user's permission for `actions` (or `*`: all of them); [] grants all."""
+        with self.lock:
+            self.settings.denied_actions = list(actions)
+
+    def authorize(self, action: str) -> None:
+        """`isp.RAM_PERMISSION_DENY` when the RAM user may not call `action`."""
+        with self.lock:
+            denied = self.settings.denied_actions
+        if "*" in denied or action in denied:
+            raise BusinessError("isp.RAM_PERMISSION_DENY")
 
     def take_forced(self, action: str, stall: bool = False) -> Forced | None:
         with self.lock:

@@ -140,6 +140,25 @@ def test_the_emulator_validates_templates_and_the_account(connector: AliyunSmsCo
     assert world.messages == []
 
 
+def test_an_action_the_ram_user_may_not_call_is_permission_denied_until_granted(
+        connector: AliyunSmsConnector, world: SmsWorld, emulator: str) -> None:
+    """channels.md §1.7: `isp.RAM_PERMISSION_DENY` (HTTP 200) while the RAM policy lacks the action, on every call
+    (not once, like `fail_next`); other actions still answer; nothing is sent."""
+    drive(emulator, "deny_actions", actions=["SendSms"])
+    for key in ("ll-ram-1", "ll-ram-2"):
+        with pytest.raises(PermissionDenied) as caught:
+            connector.perform(send_action(key))
+        assert (caught.value.code, caught.value.http_status, caught.value.retryable) == (
+            "isp.RAM_PERMISSION_DENY", 200, False)
+        assert caught.value.scope == "AliyunDysmsFullAccess"
+    assert connector.check().ok  # QuerySendDetails is still allowed
+    drive(emulator, "deny_actions", actions=["*"])
+    assert not connector.check().ok
+    assert world.messages == []
+    drive(emulator, "deny_actions", actions=[])
+    assert connector.perform(send_action("ll-ram-3")).detail["biz_id"]
+
+
 def test_an_unapproved_signature_is_refused(emulator: str, contacts: Store) -> None:
     connector = make_connector(emulator, contacts, sign_name="未报备签名")
     with pytest.raises(InvalidRequest) as caught:

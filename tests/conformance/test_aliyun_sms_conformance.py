@@ -50,3 +50,6 @@ class TestAliyunSms(ConnectorSuite):
 
     def vendor_effects(self, kind: str, rig: Rig) -> int:
         return len(world_of(rig).messages)
+
+    def deny_permission(self, rig: Rig) -> None:
+        world_of(rig).deny_actions(["*"])

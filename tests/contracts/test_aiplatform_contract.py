@@ -233,8 +233,8 @@ def test_every_response_served_keeps_the_protocol(run: Run) -> None:
     errors = {(s.status, s.body["error"]["code"]) for s in served if s.status >= 400}
     assert errors >= {(400, "invalid_request"), (400, "invalid_cursor"), (401, "invalid_client"),
                       (401, "invalid_token"), (401, "token_expired"), (403, "insufficient_scope"), (404, "not_found"),
-                      (409, "invitation_closed"), (409, "reset_limit_reached"), (422, "idempotency_key_reused"), (429, "rate_limited"),
-                      (503, "unavailable")}
+                      (409, "invitation_closed"), (409, "reset_limit_reached"), (422, "idempotency_key_reused"),
+                      (429, "rate_limited"), (503, "unavailable")}
     assert any(s.body.get("next_cursor") for s in served if s.route == "/v1/events" and s.status == 200)
     found = {}
     for s in served:

@@ -206,6 +206,9 @@ def drive_everything(url: str, world: SmsWorld, connector: AliyunSmsConnector, p
     # business errors: HTTP 200 with a Code
     world.fail_next("isv.BUSINESS_LIMIT_CONTROL", action="SendSms")
     assert connector.perform(send_action("ll-contract-4")).detail["error"]
+    world.deny_actions(["*"])  # the RAM user lacks the permission
+    expect_error(connector.perform, send_action("ll-contract-5"))
+    world.deny_actions([])
     client = connector.client
     expect_error(client.send_sms, MAINLAND, "面试助手", "SMS_900000001", {"name": "http://x.com", "time": "9"}, "o")
     expect_error(client.send_sms, MAINLAND, "无此签名", "SMS_900000001", {}, "o")
@@ -271,6 +274,7 @@ def test_every_response_served_keeps_the_contract(run: Run) -> None:
     assert {
         (200, "OK"),
         (200, "isv.BUSINESS_LIMIT_CONTROL"),
+        (200, "isp.RAM_PERMISSION_DENY"),
         (400, "Throttling.User"),
         (503, "ServiceUnavailable"),
         (400, "SignatureDoesNotMatch"),

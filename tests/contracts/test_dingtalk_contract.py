@@ -266,21 +266,26 @@ def direct_calls(dt: Emulated, connector: DingTalkConnector) -> None:
 
 
 def every_route_faulted(dt: Emulated, connector: DingTalkConnector) -> None:
-    """Every route once with a made-up token, then rate-limited, failing (both old-host kinds: `-1` and a 502
-    page), with its token expired: each host's error answers."""
+    """Every route once with a made-up token, then without the permission for it, rate-limited, failing (both
+    old-host kinds: `-1` and a 502 page), with its token expired: each host's error answers."""
     token = connector.http.api.tokens.get() if connector.http.api.tokens else ""
-    rounds = (None, Faults(rate_limit=1.0), Faults(server_error=1.0, seed=1), Faults(server_error=1.0),
-              Faults(expire_token=1.0))
-    for faults in rounds:
-        if faults is not None:
-            dt.world.configure_faults(faults)
+
+    def every_route(token: str) -> None:
         for method, path in routes():
             url = dt.url + re.sub(r"\{[^}]*\}", "x", path)
-            real = token if faults is not None else "made-up"
             if path.startswith("/v1.0/"):
-                requests.request(method, url, headers={"x-acs-dingtalk-access-token": real}, json={}, timeout=5)
+                requests.request(method, url, headers={"x-acs-dingtalk-access-token": token}, json={}, timeout=5)
             else:
-                requests.request(method, url, params={"access_token": real}, json={}, timeout=5)
+                requests.request(method, url, params={"access_token": token}, json={}, timeout=5)
+
+    every_route("made-up")
+    dt.world.deny_apis(["*"])
+    every_route(token)
+    dt.world.deny_apis([])
+    for faults in (Faults(rate_limit=1.0), Faults(server_error=1.0, seed=1), Faults(server_error=1.0),
+                   Faults(expire_token=1.0)):
+        dt.world.configure_faults(faults)
+        every_route(token)
     dt.world.configure_faults(Faults())
 
 
@@ -327,4 +332,11 @@ def test_every_answer_matches_its_contract(served: list[Served]) -> None:
             found[key] = found.get(key, 0) + 1
     unexplained = {k: n for k, n in found.items() if k not in EXCEPTIONS}
     assert unexplained == {}, "\n".join(f"{r}: {d} (x{n})" for (r, d), n in sorted(unexplained.items()))
-    assert len(served) >= 5 * len(routes())  # each route at least once in every round of errors
+    assert len(served) >= 6 * len(routes())  # each route at least once in every round of errors
+
+
+def test_the_no_permission_answers_were_served(served: list[Served]) -> None:
+    """Reference §2 'no permission', on both hosts (checked against their envelopes above)."""
+    codes = {(s.body.get("sub_code") if s.body.get("errcode") == 88 else s.body.get("code"), s.status)
+             for s in served if isinstance(s.body, dict)}
+    assert {("60011", 200), ("Forbidden.AccessDenied.AccessTokenPermissionDenied", 403)} <= codes

@@ -3,15 +3,15 @@ and an IMAP server (emulator_imap) where the submitting account finds what it se
 
 `MailWorld` runs an aiosmtpd `Controller` in its own thread (STARTTLS and AUTH when configured)
 and acts as its handler: per-address reply rules (`reject`: e.g. `550 5.1.1` or `450 4.2.1`, at
-RCPT or at DATA), injected faults (`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at
-DATA; `timeout`: accept, then stall past the client's timeout; `duplicate`: keep the message
-twice) and the list of received messages, raw bytes included, for tests to parse back
-(`messages()`: what the recipients got). Like a provider that saves sent mail, it also files each
-message it accepts, once, in the submitting account's Sent folder (`sent_folder`): the AUTH
-login's, or, on a server without accounts, the one shared mailbox that any IMAP login opens. The
-IMAP server takes the same TLS settings and faults (`server_error`: `NO [UNAVAILABLE]`; `timeout`:
-stall). Like a mailbox provider, it logs no addresses. Its clock (`now()`, `advance()`) stamps
-what it receives; SMTP has no quotas, so `quota_breaches()` is 0, and `api_calls()` counts mail
+RCPT or at DATA; `553 5.7.1` at MAIL FROM for a sender the account may not use), injected
+faults (`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at DATA; `timeout`: accept,
+then stall past the client's timeout; `duplicate`: keep the message twice) and the list of
+received messages, raw bytes included, for tests to parse back (`messages()`: what the recipients
+got). Like a provider that saves sent mail, it also files each message it accepts, once, in the
+submitting account's Sent folder (`sent_folder`): the AUTH login's, or, on a server without
+accounts, the one shared mailbox that any IMAP login opens. The IMAP server takes the same TLS
+settings and faults (`server_error`: `NO [UNAVAILABLE]`; `timeout`: stall). Like a mailbox
+provider, it logs no addresses. Its clock (`now()`, `advance()`) stamps what it receives; SMTP has no quotas, so `quota_breaches()` is 0, and `api_calls()` counts mail
 transactions (`MAIL FROM`; IMAP commands are counted apart).
 """
 
@@ -95,6 +95,7 @@ class MailWorld(EmulatorWorld[MailSettings]):
         """Account -> the last UID given in its Sent folder."""
         self.uidvalidity = int(self.now())
         self.imap_commands = 0
+        self.mail_rules: dict[str, str] = {}
         self.rules: dict[str, str] = {}
         self.data_rules: dict[str, str] = {}
         self.refused: int = 0
@@ -182,6 +183,11 @@ class MailWorld(EmulatorWorld[MailSettings]):
                           mail_options: list[str]) -> str:
         with self.lock:
             self.transactions += 1
+            rule = self.mail_rules.get(address.lower())
+        if rule is not None:
+            with self.lock:
+                self.refused += 1
+            return rule
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -225,17 +231,18 @@ class MailWorld(EmulatorWorld[MailSettings]):
     # ------------------------------------------------------------ drive
 
     def reject(self, address: str, reply: str = "550 5.1.1 Recipient address rejected: User unknown",
-               stage: Literal["rcpt", "data"] = "rcpt") -> None:
-        """Answer RCPT TO `address` (or the DATA of a message to it) with `reply`, a 4xx or 5xx line."""
+               stage: Literal["mail", "rcpt", "data"] = "rcpt") -> None:
+        """Answer RCPT TO `address` (or the DATA of a message to it, or MAIL FROM `address`: a sender the account
+        may not use, e.g. `553 5.7.1 Sender address rejected: not owned by user`) with `reply`, a 4xx or 5xx line."""
         if not reply[:3].isdigit() or reply[0] not in "45":
             raise ValueError("reply must start with a 4xx or 5xx code")
         with self.lock:
-            (self.rules if stage == "rcpt" else self.data_rules)[address.lower()] = reply
+            {"mail": self.mail_rules, "rcpt": self.rules, "data": self.data_rules}[stage][address.lower()] = reply
 
     def accept(self, address: str) -> None:
         with self.lock:
-            self.rules.pop(address.lower(), None)
-            self.data_rules.pop(address.lower(), None)
+            for rules in (self.mail_rules, self.rules, self.data_rules):
+                rules.pop(address.lower(), None)
 
     def clear(self) -> int:
         """Empty the mailbox and every Sent folder (UIDs go on); return how many messages the mailbox held."""

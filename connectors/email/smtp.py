@@ -3,9 +3,10 @@
 `smtps://host:465` is implicit TLS; `smtp://host:587` upgrades with STARTTLS unless the instance
 turns it off (loopback tests, the demo), and a server that does not offer it is refused rather than
 used in clear text. 4xx replies raise `TransientError` (dispatch retries); a 5xx to the recipient
-or to the message raises `Rejected` (a failed delivery, never retried); 5xx elsewhere (sender,
-greeting) and authentication failures are configuration errors. Replies and addresses are
-redacted in every message; the smtplib exception is never chained (its text holds the address).
+or to the message raises `Rejected` (a failed delivery, never retried); a 5.7.1 to the sender raises
+`PermissionDenied`; 5xx elsewhere (sender, greeting) and authentication failures are configuration
+errors. Replies and addresses are redacted in every message; the smtplib exception is never chained
+(its text holds the address).
 DSNs are requested (`NOTIFY=FAILURE,DELAY`, `ENVID`) only when the server advertises DSN.
 """
 
@@ -17,9 +18,13 @@ from email.message import EmailMessage
 
 from lifeline_hub.connectors.email.endpoint import Endpoint
 from lifeline_hub.core.connections import Credentials
-from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError, VendorError, redact
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, PermissionDenied, TransientError, VendorError, redact
 
 VENDOR = "smtp"
+SENDER_NOT_AUTHORIZED = "5.7.1"
+"""RFC 3463 "delivery not authorized" (channels.md §2.3 policy rejection). To MAIL FROM it says the account may not
+send as this sender: the same for every recipient, an admin's to fix. To a recipient it may be that recipient's
+policy, so there it stays a failed delivery."""
 
 
 class Rejected(VendorError):
@@ -39,6 +44,8 @@ def reply_error(code: int, text: bytes | str, stage: str) -> VendorError:
         return TransientError(message, vendor=VENDOR, code=code, sent=False)  # answered: nothing was accepted
     if stage in ("rcpt", "data"):
         return Rejected(message, vendor=VENDOR, code=code)
+    if stage == "sender" and reply.split(maxsplit=1)[:1] == [SENDER_NOT_AUTHORIZED]:
+        return PermissionDenied(message, vendor=VENDOR, code=code, scope="send as the from_address")
     return InvalidRequest(message, vendor=VENDOR, code=code)
 
 

@@ -47,3 +47,7 @@ class TestEmail(ConnectorSuite):
 
     def vendor_effects(self, kind: str, rig: Rig) -> int:
         return len(world_of(rig).received)
+
+    def deny_permission(self, rig: Rig) -> None:
+        """The submission server refuses the account's `from_address` at MAIL FROM (`553 5.7.1`)."""
+        world_of(rig).reject(SENDER, f"553 5.7.1 <{SENDER}>: Sender address rejected: not owned by user", stage="mail")

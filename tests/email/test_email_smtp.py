@@ -15,10 +15,19 @@ from lifeline_hub.connectors.email.emulator_state import MailSettings, MailWorld
 from lifeline_hub.connectors.email.plugin import EmailConnector
 from lifeline_hub.core import Credentials
 from lifeline_hub.core.emulator import Faults, LoopbackServer, free_port
-from lifeline_hub.core.http import AuthFailed, InvalidRequest, TransientError
+from lifeline_hub.core.http import AuthFailed, InvalidRequest, PermissionDenied, TransientError
 from lifeline_hub.core.models import DeliveryEvent, DeliveryStatus, DeliveryType
 from lifeline_hub.core.store import Store
-from tests.email.mail_helpers import BOUNCE, RAW_ADDRESSES, email_action, invite, make_connector, parse, self_signed
+from tests.email.mail_helpers import (
+    BOUNCE,
+    ORGANIZER,
+    RAW_ADDRESSES,
+    email_action,
+    invite,
+    make_connector,
+    parse,
+    self_signed,
+)
 
 Stage = Literal["rcpt", "data"]
 
@@ -44,6 +53,27 @@ def test_a_4xx_is_retried_and_then_delivered(connector: EmailConnector, mail: Ma
     mail.accept(BOUNCE)
     connector.perform(email_action("ll-busy", recipient="cand2", attempts=2))
     assert len(mail.messages()) == 1
+
+
+def test_a_sender_the_account_may_not_use_is_permission_denied(connector: EmailConnector, mail: MailWorld) -> None:
+    """MAIL FROM refused with 5.7.1 ("delivery not authorized", RFC 3463; channels.md §2.3 policy rejection): the
+    account may not send as `from_address`, for every recipient alike; an admin must allow it. Not a failed
+    delivery of this candidate, and never retried."""
+    mail.reject(ORGANIZER, "553 5.7.1 <recruiting@hub.example.com>: Sender address rejected: not owned by user",
+                stage="mail")
+    with pytest.raises(PermissionDenied) as caught:
+        connector.perform(email_action("ll-not-ours"))
+    assert caught.value.code == 553 and not caught.value.retryable
+    assert "5.7.1" in str(caught.value) and ORGANIZER not in str(caught.value)
+    assert mail.messages() == []
+
+
+def test_another_5xx_to_the_sender_is_a_configuration_error(connector: EmailConnector, mail: MailWorld) -> None:
+    mail.reject(ORGANIZER, "553 5.1.8 <recruiting@hub.example.com>: Sender address rejected: Domain not found",
+                stage="mail")
+    with pytest.raises(InvalidRequest) as caught:
+        connector.perform(email_action("ll-bad-sender"))
+    assert caught.value.code == 553 and not isinstance(caught.value, PermissionDenied)
 
 
 def test_injected_4xx_faults_are_transient(connector: EmailConnector, mail: MailWorld) -> None:

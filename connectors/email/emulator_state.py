@@ -1,18 +1,18 @@
 """State of the e-mail emulator: a real SMTP server on loopback (aiosmtpd) that keeps what it receives,
 and an IMAP server (emulator_imap) where the submitting account finds what it sent.
 
-`MailWorld` runs an aiosmtpd `Controller` in its own thread (STARTTLS and AUTH when configured)
-and acts as its handler: per-address reply rules (`reject`: e.g. `550 5.1.1` or `450 4.2.1`, at
-RCPT or at DATA; `553 5.7.1` at MAIL FROM for a sender the account may not use), injected
-faults (`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at DATA; `timeout`: accept,
-then stall past the client's timeout; `duplicate`: keep the message twice) and the list of
-received messages, raw bytes included, for tests to parse back (`messages()`: what the recipients
-got). Like a provider that saves sent mail, it also files each message it accepts, once, in the
-submitting account's Sent folder (`sent_folder`): the AUTH login's, or, on a server without
-accounts, the one shared mailbox that any IMAP login opens. The IMAP server takes the same TLS
-settings and faults (`server_error`: `NO [UNAVAILABLE]`; `timeout`: stall). Like a mailbox
-provider, it logs no addresses. Its clock (`now()`, `advance()`) stamps what it receives; SMTP has no quotas, so `quota_breaches()` is 0, and `api_calls()` counts mail
-transactions (`MAIL FROM`; IMAP commands are counted apart).
+`MailWorld` runs an aiosmtpd `Controller` in its own thread (STARTTLS and AUTH when configured) and
+acts as its handler: per-address reply rules (`reject`: e.g. `550 5.1.1` or `450 4.2.1`, at RCPT or
+at DATA; `553 5.7.1` at MAIL FROM for a sender the account may not use), injected faults
+(`rate_limit`: 451 4.7.1 at RCPT; `server_error`: 451 4.3.0 at DATA; `timeout`: accept, then stall
+past the client's timeout; `duplicate`: keep the message twice) and the list of received messages,
+raw bytes included, for tests to parse back (`messages()`: what the recipients got). Like a provider
+that saves sent mail, it also files each message it accepts, once, in the submitting account's Sent
+folder (`sent_folder`): the AUTH login's, or, on a server without accounts, the one shared mailbox
+that any IMAP login opens. The IMAP server takes the same TLS settings and faults (`server_error`:
+`NO [UNAVAILABLE]`; `timeout`: stall). Like a mailbox provider, it logs no addresses. Its clock
+(`now()`, `advance()`) stamps what it receives; SMTP has no quotas, so `quota_breaches()` is 0, and
+`api_calls()` counts mail transactions (`MAIL FROM`; IMAP commands are counted apart).
 """
 
 from __future__ import annotations

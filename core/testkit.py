@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import vcr
-
 from lifeline_hub.core.http.redact import redact, redact_mapping
 
 RECORD_ENV = "LIFELINE_RECORD"
@@ -45,23 +43,29 @@ def _scrub_body(body: Any) -> Any:
     return scrubbed.encode() if isinstance(body, bytes) else scrubbed
 
 
+def _secret_name(name: str) -> bool:
+    """A header or query key that holds a credential: a known vendor header, or one `redact` treats as a secret
+    (`X-Api-Key`, `X-Auth-Token`, `Signature`, ...)."""
+    return name.lower() in SECRET_HEADERS or redact(f"{name}=x") != f"{name}=x"
+
+
 def _scrub_url(url: str) -> str:
     parts = urlsplit(_LOOPBACK.sub("http://emulator.test", url))
-    query = urlencode([(k, "***" if redact(f"{k}=x") != f"{k}=x" else redact(v)) for k, v in parse_qsl(parts.query)])
+    query = urlencode([(k, "***" if _secret_name(k) else redact(v)) for k, v in parse_qsl(parts.query)])
     return urlunsplit(parts._replace(query=query))
 
 
 def _scrub_request(request: Any) -> Any:
     request.uri = _scrub_url(request.uri)
     for name in list(request.headers):
-        if name.lower() in SECRET_HEADERS:
+        if _secret_name(name):
             request.headers[name] = "***"
     request.body = _scrub_body(request.body)
     return request
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"] = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in SECRET_HEADERS}
+    response["headers"] = {k: v for k, v in response.get("headers", {}).items() if not _secret_name(k)}
     body = response.get("body", {})
     if "string" in body:
         body["string"] = _scrub_body(body["string"])
@@ -76,6 +80,8 @@ def _matches_scrubbed(r1: Any, r2: Any) -> None:
 @contextmanager
 def cassette(directory: Path, name: str, record: bool | None = None) -> Iterator[Any]:
     """Replay (default) or record (`LIFELINE_RECORD=1`, or `record=True`) the HTTP exchanges inside the block."""
+    import vcr  # a dev/test dependency: importing the kit (the conformance suite's pytest plugin) must not need it
+
     record = recording() if record is None else record
     rec = vcr.VCR(
         cassette_library_dir=str(directory),

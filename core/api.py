@@ -150,6 +150,10 @@ if TYPE_CHECKING:
         record_attempt,
     )
     from lifeline_hub.core.http.testing import FakeClock
+    from lifeline_hub.core.remediation.policies import Playbook, Step
+    from lifeline_hub.core.sandbox import Booking, SandboxActor, Tally
+    from lifeline_hub.core.sandbox import Kind as SandboxKind
+    from lifeline_hub.core.sandbox import Role as SandboxRole
     from lifeline_hub.core.testkit import cassette, find_leaks, recording
 
 PLUGIN_API: Final = (1, 0)
@@ -166,8 +170,12 @@ _LAZY: Final = {
         "lifeline_hub.core.emulator"),
     **dict.fromkeys(("cassette", "find_leaks", "recording"), "lifeline_hub.core.testkit"),
     "FakeClock": "lifeline_hub.core.http.testing",
+    **dict.fromkeys(("SandboxActor", "Tally", "Booking"), "lifeline_hub.core.sandbox"),
+    "SandboxRole": "lifeline_hub.core.sandbox:Role",
+    "SandboxKind": "lifeline_hub.core.sandbox:Kind",
+    **dict.fromkeys(("Playbook", "Step"), "lifeline_hub.core.remediation.policies"),
 }
-"""Test-time names, imported on first use: name -> module."""
+"""Names imported on first use (test-time and sandbox pieces, remediation policies): name -> `module[:attribute]`."""
 
 DEPRECATED: dict[str, tuple[str, str]] = {}
 """Deprecated name -> (the `module:attribute` it still resolves to, what to use instead); empty in 1.0.
@@ -176,7 +184,8 @@ Using one warns (`DeprecationWarning`); it is removed in the next major version.
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module, _, attribute = _LAZY[name].partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
     elif name in DEPRECATED:
         target, instead = DEPRECATED[name]
         warnings.warn(f"lifeline_hub.core.api.{name} is deprecated and goes in the next major plugin API; "
@@ -190,24 +199,23 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "PLUGIN_API", "PLUGIN_API_ATTRIBUTE", "Action", "ActionResult", "ActionStatus", "AppointmentThread",
-    "Attendance", "Audience", "AuthFailed", "CalendarEvent", "CalendarInvite", "CallbackMalformed",
-    "CallbackRejected", "CallbackRequest", "CallbackResult", "Candidate", "Channel", "ChannelInfo", "CheckResult",
-    "Checkpoint", "Clock", "Confidence", "Confirmation", "ConfirmationAction", "Conflict", "ConnectionForm",
-    "ConnectionNotFound", "Connector", "ContactBook", "ContactPoint", "ControlledWorld", "CreateApproval",
-    "CreateTask", "Credentials", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "DeliveryWorker",
-    "EmulatorWorld", "Evidence", "FakeClock", "FaultPlan", "Faults", "Handoff", "Instance", "Interview",
-    "InterviewKind", "InterviewStatus", "InvalidRequest", "Link", "LinkEvent", "LinkEventType", "LoopbackServer",
-    "Malformed", "NoSettings", "NotFound", "Notification", "NotificationPurpose", "Outcome", "OutcomeClass",
-    "PermissionDenied", "Quota", "QuotaMeter", "RateLimited", "RateLimiter", "Record", "ReissueLink", "RequestParts",
-    "RequestStatus", "RescheduleRequest", "Role", "SendEmail", "SendMessage", "SendSms", "Served", "Slot",
-    "StreamInfo", "StreamItem", "SystemClock", "Token", "TokenExpired", "TokenProvider", "TransientError",
-    "UtcDateTime", "VendorClient", "VendorError", "VirtualClock", "add_vendor_middleware", "ascii_digits",
-    "canonical_id", "cassette", "control_router", "current_clock", "cursor_pages", "defang_urls",
+    "PLUGIN_API", "PLUGIN_API_ATTRIBUTE", "Action", "ActionResult", "ActionStatus", "AppointmentThread", "Attendance",
+    "Audience", "AuthFailed", "Booking", "CalendarEvent", "CalendarInvite", "CallbackMalformed", "CallbackRejected",
+    "CallbackRequest", "CallbackResult", "Candidate", "Channel", "ChannelInfo", "CheckResult", "Checkpoint", "Clock",
+    "Confidence", "Confirmation", "ConfirmationAction", "Conflict", "ConnectionForm", "ConnectionNotFound",
+    "Connector", "ContactBook", "ContactPoint", "ControlledWorld", "CreateApproval", "CreateTask", "Credentials",
+    "DeliveryEvent", "DeliveryStatus", "DeliveryType", "DeliveryWorker", "EmulatorWorld", "Evidence", "FakeClock",
+    "FaultPlan", "Faults", "Handoff", "Instance", "Interview", "InterviewKind", "InterviewStatus", "InvalidRequest",
+    "Link", "LinkEvent", "LinkEventType", "LoopbackServer", "Malformed", "NoSettings", "NotFound", "Notification",
+    "NotificationPurpose", "Outcome", "OutcomeClass", "PermissionDenied", "Playbook", "Quota", "QuotaMeter",
+    "RateLimited", "RateLimiter", "Record", "ReissueLink", "RequestParts", "RequestStatus", "RescheduleRequest",
+    "Role", "SandboxActor", "SandboxKind", "SandboxRole", "SendEmail", "SendMessage", "SendSms", "Served", "Slot",
+    "Step", "StreamInfo", "StreamItem", "SystemClock", "Tally", "Token", "TokenExpired", "TokenProvider",
+    "TransientError", "UtcDateTime", "VendorClient", "VendorError", "VirtualClock", "add_vendor_middleware",
+    "ascii_digits", "canonical_id", "cassette", "control_router", "current_clock", "cursor_pages", "defang_urls",
     "describe_error", "escape_markdown", "fill", "find_leaks", "free_port", "from_epoch", "from_epoch_millis",
     "from_epoch_seconds", "hookimpl", "idempotency_key", "items", "json_object", "load_json", "lookup_hash",
-    "mask_email", "mask_phone", "message_audience", "normalise_email", "normalise_phone", "offset_pages",
-    "one_line", "page_token_pages", "parse_instant", "parse_retry_after", "record_attempt", "recording", "redact",
-    "redact_json", "redact_mapping", "same_digest", "to_epoch_millis", "untrusted", "use_clock", "utcnow",
-    "with_links", "zone_info",
+    "mask_email", "mask_phone", "message_audience", "normalise_email", "normalise_phone", "offset_pages", "one_line",
+    "page_token_pages", "parse_instant", "parse_retry_after", "record_attempt", "recording", "redact", "redact_json",
+    "redact_mapping", "same_digest", "to_epoch_millis", "untrusted", "use_clock", "utcnow", "with_links", "zone_info",
 ]

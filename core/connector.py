@@ -155,6 +155,9 @@ class Connector(ABC):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator: ClassVar[str | None] = None
     """Import path `module:factory` of the vendor emulator app (loaded only when asked for)."""
+    callback_kit: ClassVar[str | None] = None
+    """Import path `module:factory` of the `CallbackKit` a connector that overrides `handle_callback` names
+    for the callback conformance cases (`core.receiver.conformance`)."""
     sandbox_actor: ClassVar[str | None] = None
     """Import path `module:Class` of the `core.sandbox.SandboxActor` that plays the vendor's users in the sandbox."""
     connection_form: ClassVar[ConnectionForm | None] = None

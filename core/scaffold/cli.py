@@ -17,7 +17,7 @@ def new() -> None:
 @new.command("connector")
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
-              help="directory to create [default: ./lifeline-NAME]")
+              help="directory to create [default: ./lifeline-NAME, underscores as hyphens]")
 @click.pass_context
 def new_connector(ctx: click.Context, name: str, directory: Path | None) -> None:
     """A connector package: entry point, settings, client, one stream, one action, emulator, tests, README."""

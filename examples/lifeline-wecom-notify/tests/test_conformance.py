@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from lifeline_hub.core.api import SendMessage
 from lifeline_hub.core.conformance import ConnectorSuite, Rig, SuiteClock
@@ -17,7 +17,8 @@ _texts = itertools.count(1)
 
 class TestWeCom(ConnectorSuite):
     connector = WeComConnector
-    settings: Mapping[str, Any] = {"corp_id": "wwemulatorcorp0001", "agent_id": 1000002, "http_timeout_seconds": 0.5}
+    settings: ClassVar[Mapping[str, Any]] = {
+        "corp_id": "wwemulatorcorp0001", "agent_id": 1000002, "http_timeout_seconds": 0.5}
 
     def make_world(self, clock: SuiteClock) -> WeComWorld:
         return WeComWorld(now=clock.time)

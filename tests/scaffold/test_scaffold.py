@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,10 @@ def test_a_generated_connector_installs_lints_and_passes_its_own_tests(tmp_path:
     lint = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", str(project)], capture_output=True, text=True,
                           check=False)
     assert lint.returncode == 0, lint.stdout
+    # mypy strict as a plugin author runs it against an installed Lifeline (here: this checkout on MYPYPATH)
+    typed = subprocess.run([str(BIN / "mypy"), "--strict", "--cache-dir", str(tmp_path / "mypy"), "."], cwd=project,
+                           capture_output=True, text=True, check=False, env={**os.environ, "MYPYPATH": str(ROOT)})
+    assert typed.returncode == 0, typed.stdout
     assert lifeline_imports(project) <= PUBLIC, lifeline_imports(project) - PUBLIC
     site = tmp_path / "site"
     install(project, site)

@@ -370,3 +370,6 @@ cli.add_command(reminders)
 from lifeline_hub.core.scaffold.cli import new  # noqa: E402
 
 cli.add_command(new)
+from lifeline_hub.core.airflow.setup import airflow  # noqa: E402
+
+cli.add_command(airflow)

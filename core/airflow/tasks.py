@@ -60,11 +60,16 @@ def plan_sync(path: str, tenant: str, keys: list[str],
               promised: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
     """The (instance, stream) pairs of these connector instances, from the loaded plugins' stream lists.
 
-    `promised` is what the plugin manifest said at parse time; the loaded plugins win, and a
+    Fails at once (`PoolNotSetUp`, naming `lifeline airflow setup`) when the pool of the sync tasks it
+    plans was never set up: Airflow would leave them scheduled for ever. `promised` is what the plugin
+    manifest said at parse time; the loaded plugins win, and a
     difference is logged: the manifest is stale (plugins changed since `lifeline plugins --manifest`).
     """
+    from lifeline_hub.core.airflow.setup import require_pools
+
     config = _config(path)
     config.tenant(tenant)
+    require_pools({setup.config.plugin for setup in config.instances(tenant) if setup.key in keys})
     pairs = [{"instance": setup.instance.name, "stream": stream}
              for setup in config.instances(tenant) if setup.key in keys for stream in setup.streams]
     if promised is not None and _set(pairs) != _set(promised):

@@ -27,6 +27,7 @@ import lifeline_hub.core.plugins
 from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
 from lifeline_hub.connectors.dingtalk.testing import emulated
 from lifeline_hub.core.airflow import manifest
+from lifeline_hub.core.airflow.setup import setup_pools
 from lifeline_hub.core.emulator import LoopbackServer
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.store import Store, schema
@@ -39,6 +40,12 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 def hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """acme is no sandbox: its sync, remediate and dispatch tasks run only with a real key."""
     monkeypatch.setenv("LIFELINE_HASH_KEY", "airflow-runs-test-key-0123456789abcdef")
+
+
+@pytest.fixture(autouse=True)
+def pools() -> None:
+    """The vendor pools, as `lifeline airflow setup` creates them (without, `plan_<plugin>` fails at once)."""
+    setup_pools({"tinyats", "dingtalk"}, None, dry_run=False)
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ emulator's credentials as `AIRFLOW_CONN_<ID>` (unless already set). Lifeline's r
 links, confirm and reschedule pages) runs on loopback as `LIFELINE_PUBLIC_URL`, and the sandbox's
 people act in real time on the emulators: the recruiter books interviews over the next days,
 candidates read and answer what the DAGs send them, HR works the todos. Airflow lives in
-`var/airflow` (metadata DB, logs, the admin password file); the DAGs come from `dags/`, the pools
-`lifeline_<plugin>` are created, new DAGs start unpaused, and the login is printed once the API is up.
+`var/airflow` (metadata DB, logs, the admin password file); the DAGs come from `dags/`; `lifeline
+airflow setup` creates the pools `lifeline_<plugin>` and writes the plugin manifest; new DAGs start
+unpaused, and the login is printed once the API is up.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from lifeline_hub.core.store import Store
 
 PORT = os.environ.get("AIRFLOW__API__PORT", "8080")
 API = f"http://127.0.0.1:{PORT}"
-POOL_SLOTS = 4
 PASSWORDS = "simple_auth_manager_passwords.json.generated"
 SANDBOX_INTERVIEWS, SANDBOX_DAYS = 40, 4
 
@@ -126,15 +126,12 @@ def airflow_env(root: Path, config: Path, connections: dict[str, str]) -> dict[s
     }
 
 
-def create_pools(env: dict[str, str], plugins: set[str]) -> None:
-    """Migrate Airflow's DB and create the vendor pools (a task in a missing pool never runs)."""
-    pools = {f"lifeline_{p}": {"slots": POOL_SLOTS, "description": f"Lifeline: concurrent {p} calls",
-                               "include_deferred": False} for p in sorted(plugins)}
-    path = Path(env["AIRFLOW_HOME"]) / "pools.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(pools, indent=2), encoding="utf-8")
+def setup_airflow(env: dict[str, str]) -> None:
+    """Migrate Airflow's DB, then `lifeline airflow setup`: the vendor pools (a task in a missing pool never
+    runs), the plugin manifest the DAG file reads, the connection and store checks. A failing check is
+    printed, not fatal: the sandbox still starts."""
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["airflow", "pools", "import", str(path)], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["lifeline", "airflow", "setup"], env=env, check=False)
 
 
 def announce_login(home: Path, timeout: float = 300) -> None:
@@ -172,8 +169,6 @@ def sandbox(config: Config, host: PluginHost, store: Store, emulators: Emulators
 
 
 def main() -> int:
-    from lifeline_hub.core.airflow import manifest
-
     root = Path.cwd().resolve()
     config_path = default_path().resolve()
     host = get_host()
@@ -184,9 +179,7 @@ def main() -> int:
     os.environ.update(emulators.env)  # the receiver's callback routes resolve the connections too
     receiver, people = sandbox(config, host, store, emulators)
     env = airflow_env(root, config_path, {**emulators.env, PUBLIC_URL_ENV: receiver.url})
-    # what `lifeline plugins --manifest` does: the DAG file checks plugins.toml against it
-    print(f"plugin manifest: {manifest.write(get_host(), manifest.path(env))}")
-    create_pools(env, {s.config.plugin for s in config.setups.values()})
+    setup_airflow(env)
     airflow = subprocess.Popen(["airflow", "standalone"], env=env, start_new_session=True)
     threading.Thread(target=announce_login, args=(Path(env["AIRFLOW_HOME"]),), daemon=True).start()
     stopping = threading.Event()

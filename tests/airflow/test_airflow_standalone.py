@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import requests
@@ -11,7 +12,7 @@ import requests
 from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
 from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
 from lifeline_hub.connectors.email import plugin as email_plugin
-from lifeline_hub.core.airflow.standalone import airflow_env, serve_emulators
+from lifeline_hub.core.airflow.standalone import airflow_env, serve_emulators, setup_airflow
 from lifeline_hub.core.config import load
 from lifeline_hub.core.emulator import free_port
 from lifeline_hub.core.plugins import PluginHost
@@ -59,3 +60,20 @@ def test_emulators_are_served_where_the_config_points_and_connections_reach_them
     env = airflow_env(tmp_path, config, {"AIRFLOW_CONN_X": "{}"})
     assert env["AIRFLOW_HOME"] == str(tmp_path / "var" / "airflow") and env["AIRFLOW_CONN_X"] == "{}"
     assert env["AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES"] == "app_key,appkey,aes_key,aeskey,encrypt_key,encryptkey"
+
+
+def test_make_airflow_sets_up_pools_the_dags_accept_in_a_fresh_airflow_home(tmp_path: Path) -> None:
+    """`make airflow` runs `lifeline airflow setup` in Airflow's environment: pools created and recorded."""
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[lifeline]\nstore = "sqlite:///{tmp_path / "lifeline.db"}"\n[tenants.sandbox.connectors.dt]\n'
+                      'plugin = "dingtalk"\ncorp_id = "c"\nagent_id = 1\n', encoding="utf-8")
+    env = airflow_env(tmp_path, config, {})
+    env.pop("LIFELINE_PLUGIN_MANIFEST", None)
+    setup_airflow(env)
+    pools = subprocess.run(["airflow", "pools", "get", "lifeline_dingtalk", "-o", "json"], env=env, check=True,
+                           capture_output=True, text=True).stdout
+    assert [(p["pool"], int(p["slots"])) for p in json.loads(pools)] == [("lifeline_dingtalk", 4)]
+    recorded = subprocess.run(["airflow", "variables", "get", "lifeline_pools"], env=env, check=True,
+                              capture_output=True, text=True).stdout
+    assert json.loads(recorded) == ["lifeline_dingtalk"]
+    assert (tmp_path / "var" / "airflow" / "lifeline-plugins.json").exists()

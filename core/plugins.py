@@ -314,6 +314,7 @@ class PluginHost:
                         "name": c, "streams": [s.name for s in self.connectors[c].streams],
                         "actions": list(self.connectors[c].actions),
                         "channels": [info.as_json() for info in self.connectors[c].channels],
+                        "settings_schema": _schema_or_none(self.connectors[c]),
                     }
                     for c in p.connectors
                 ],
@@ -321,6 +322,15 @@ class PluginHost:
             }
             for p in self.plugins.values()
         ]
+
+
+def _schema_or_none(cls: type[Connector]) -> dict[str, Any] | None:
+    """`settings_schema`, or None for a plugin's model pydantic cannot describe (its settings are then
+    checked only at run time, where the plugin is loaded)."""
+    try:
+        return settings_schema(cls)
+    except Exception:
+        return None
 
 
 def _distribution(ep: md.EntryPoint) -> tuple[str, str]:

@@ -11,8 +11,16 @@ For every tenant `t`:
 - `lifeline__t__reminders`, every 10 minutes: plan reminders -> dispatch.
 A report DAG is one more entry in `_builders`. Task callables import `lifeline_hub.core.airflow.tasks` when they
 run; nothing here loads a plugin, opens the store or calls a vendor: `generate` reads plugins.toml
-and the plugin manifest, and raises `ConfigError` (the DAG file's import error) for a bad file, a
-missing manifest or a plugin that is unknown or failed to load.
+and the plugin manifest, and raises `ConfigError` (the DAG file's import error) only for what stops
+every tenant: a file that does not parse, a problem outside the tenants' tables, a missing manifest.
+
+One bad tenant never takes the others down. A tenant with a problem of its own (a bad key or
+schedule, a plugin that is unknown or failed to load, a policy its instances cannot carry out) gets
+only `lifeline__t__config_error`: scheduled `@once` and created unpaused, so it runs at once and
+shows red, its one task failing with the `file: key: problem` lines its doc also shows, and never
+runs again; the tenant's DAGs come back when the file is fixed. A connector block that breaks its
+settings schema (recorded in the manifest) fails only its own `config_error_<key>` task in the
+sync DAG; the tenant's other instances keep their tasks.
 """
 
 from __future__ import annotations
@@ -33,14 +41,14 @@ from airflow.sdk import (
     task,
 )
 from airflow.sdk.bases.decorator import TaskDecorator
-from airflow.sdk.exceptions import AirflowTimetableInvalid
+from airflow.sdk.exceptions import AirflowFailException, AirflowTimetableInvalid
 
 from lifeline_hub.core.airflow.layout import Instance, SyncGroup, Tenant, read_checked
 from lifeline_hub.core.airflow.retry import VendorRetryPolicy
-from lifeline_hub.core.config import ConfigError
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 REMINDERS_CRON = "*/10 * * * *"
+CONFIG_ERROR = "config_error"
 POLICY = VendorRetryPolicy()
 Summary = dict[str, Any]
 
@@ -93,24 +101,57 @@ def _cron_problem(schedule: str) -> str | None:
     return None
 
 
-def _timetable(group: SyncGroup, zone: str) -> CronDataIntervalTimetable:
-    problem = _cron_problem(group.schedule)
-    if problem:
-        raise ConfigError([f"{group.where}: {problem}"])
-    return CronDataIntervalTimetable(group.schedule, timezone=zone)
+def problems(tenant: Tenant) -> list[str]:
+    """Why none of the tenant's DAGs can be built: its own problems, then any schedule Airflow refuses."""
+    schedules = [f"{g.where}: {problem}" for g in tenant.groups if (problem := _cron_problem(g.schedule))]
+    return [*tenant.problems, *schedules]
+
+
+def _fail_task(task_id: str, lines: tuple[str, ...]) -> Any:
+    """A task that fails at once, without retries, with `lines` (the `file: key: problem` lines) as its error."""
+
+    @task(task_id=task_id, retries=0)
+    def fail() -> None:
+        raise AirflowFailException("\n".join(lines))
+
+    return fail
+
+
+def _fenced(lines: tuple[str, ...]) -> list[str]:
+    return ["```", *lines, "```"]
+
+
+def config_error_dag(config: str, tenant: Tenant, lines: tuple[str, ...]) -> DAG:
+    """The failing placeholder of a tenant whose DAGs cannot be built."""
+    doc = "\n".join([
+        f"Tenant {tenant.name} is not running: {Path(config).name} has these problems (`lifeline check` lists "
+        "them too). Its DAGs come back, and this one goes, once they are fixed.", "", *_fenced(lines)])
+    with DAG(dag_id(tenant.name, CONFIG_ERROR), schedule="@once", start_date=START, catchup=False,
+             is_paused_upon_creation=False, max_active_runs=1, default_args={"owner": "lifeline", "retries": 0},
+             tags=["lifeline", tenant.name, CONFIG_ERROR], doc_md=doc) as dag:
+        _fail_task(CONFIG_ERROR, lines)()
+    return dag
 
 
 def sync_dag(config: str, tenant: Tenant, group: SyncGroup) -> DAG:
     doc = "\n".join([
         f"Sync {', '.join(i.key for i in group.instances)} of tenant {tenant.name} "
         f"({group.schedule}, {tenant.timezone}). Streams, per the plugin manifest:", "",
-        *(f"- `{i.key}` ({i.plugin}): {', '.join(i.streams) or 'none'}" for i in group.instances),
+        *(f"- `{i.key}` ({i.plugin}): {', '.join(i.streams) or 'none'}" for i in group.instances if not i.problems),
+        *(line for i in group.instances if i.problems
+          for line in ["", f"`{i.key}` ({i.plugin}) is not synced: its block does not match the connector's "
+                           f"settings (task `{CONFIG_ERROR}_{i.key}` fails with this):", "", *_fenced(i.problems)]),
     ])
-    with _dag(tenant, group.name, _timetable(group, tenant.timezone), 3, doc) as dag:
-        for plugin in group.plugins:
-            members = [i for i in group.instances if i.plugin == plugin]
+    timetable = CronDataIntervalTimetable(group.schedule, timezone=tenant.timezone)
+    with _dag(tenant, group.name, timetable, 3, doc) as dag:
+        runnable = [i for i in group.instances if not i.problems]
+        for plugin in sorted({i.plugin for i in runnable}):
+            members = [i for i in runnable if i.plugin == plugin]
             plan = _plan_task(config, tenant.name, plugin, members)
             _sync_task(config, tenant.name, plugin).expand_kwargs(plan())
+        for instance in group.instances:
+            if instance.problems:
+                _fail_task(f"{CONFIG_ERROR}_{instance.key}", instance.problems)()
     return dag
 
 
@@ -196,11 +237,13 @@ def _builders(tenant: Tenant) -> list[tuple[str, Callable[[str, Tenant], DAG]]]:
 
 
 def generate(path: Path) -> list[DAG]:
-    """Build every tenant's DAGs, or only the one a task process is parsing the file for."""
+    """Build every tenant's DAGs (a broken tenant's placeholder), or only the one a task process is parsing for."""
     wanted = get_parsing_context().dag_id
     built = []
     for tenant in read_checked(path):
-        for name, build in _builders(tenant):
+        lines = problems(tenant)
+        builders = [(CONFIG_ERROR, partial(config_error_dag, lines=tuple(lines)))] if lines else _builders(tenant)
+        for name, build in builders:
             if wanted in (None, dag_id(tenant.name, name)):
                 built.append(build(str(path), tenant))
     return built

@@ -4,22 +4,39 @@ DAG parsing runs every 30 s in the dag-processor and again in every task process
 scan entry points, open the store or call a vendor. This reads `plugins.toml` with
 `lifeline_hub.core.config.read_file`, the checks `lifeline_hub.core.config.load` makes before it
 loads a plugin, with the same `file: key.path: problem` messages; then it checks every instance's
-`plugin` (and `streams`), and that the instances a policy names can do what is planned on them,
-against the plugin manifest `lifeline plugins --manifest` wrote at deploy time
-(`lifeline_hub.core.airflow.manifest`), so a missing or broken plugin is the DAG file's import error
-naming the key, the plugin and the loader's error. Connector settings are validated at run time,
-where the plugins are loaded; the sync DAG's `plan` task lists the streams to sync from the loaded
-plugins too, so a stale manifest cannot misroute a run.
+`plugin`, its settings (against the JSON Schema the manifest recorded) and `streams`, and that the
+instances a policy names can do what is planned on them, against the plugin manifest `lifeline
+plugins --manifest` wrote at deploy time (`lifeline_hub.core.airflow.manifest`).
+
+`read_checked`, what the DAG file uses, keeps one bad tenant from taking the others down: only a
+problem of the whole file (unreadable TOML, the `[lifeline]` table, a tenant name) or a missing
+manifest raises `ConfigError`; a tenant's own problems land in `Tenant.problems`, a connector
+block that does not match its settings schema in `Instance.problems`. `read` raises for them all.
+The sync DAG's `plan` task lists the streams to sync from the loaded plugins, so a stale manifest
+cannot misroute a run.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 from lifeline_hub.core.airflow.manifest import Manifest, ManifestError
-from lifeline_hub.core.config import CONFIG_ENV, ConfigError, ConfigFile, capability_problems, read_file
+from lifeline_hub.core.config import (
+    CONFIG_ENV,
+    ConfigError,
+    ConfigFile,
+    capability_problems,
+    read_file,
+    reference_problems,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,8 @@ class Instance:
     plugin: str
     streams: tuple[str, ...] = ()
     """The streams it syncs, per the manifest (empty when read without one)."""
+    problems: tuple[str, ...] = ()
+    """Why its block does not match the connector's settings schema: it is not synced, its DAG says why."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,8 @@ class Tenant:
     name: str
     timezone: str
     groups: tuple[SyncGroup, ...]
+    problems: tuple[str, ...] = field(default=())
+    """Why the tenant cannot run (`file: key: problem` lines); then it has no groups."""
 
 
 def config_path(default: Path) -> Path:
@@ -62,17 +83,24 @@ def config_path(default: Path) -> Path:
 def read(path: Path, manifest: Manifest | None = None) -> list[Tenant]:
     """Tenants and their sync groups; raises `ConfigError` with one `file: key: problem` line per problem.
 
-    With a manifest, every instance's plugin must have loaded where the manifest was written, and
-    its `streams` must be ones the connector declares (disabled instances too: the run-time config
-    load checks them all); without one, plugin names are left to the run-time load.
+    With a manifest, every instance's plugin must have loaded where the manifest was written, its
+    settings must match the schema recorded there and its `streams` must be ones the connector
+    declares (disabled instances too: the run-time config load checks them all); without one,
+    plugin names are left to the run-time load.
     """
-    return _tenants(path.name, _load(path), manifest)
+    tenants = _tenants(path.name, _load(path), manifest, isolate=False)
+    problems = [p for t in tenants for p in t.problems]
+    if problems and manifest is not None:  # only a manifest finds problems here
+        raise ConfigError([*(p for p in problems if p != manifest.footer), manifest.footer])
+    return tenants
 
 
 def read_checked(path: Path) -> list[Tenant]:
-    """`read` against the manifest at `lifeline_hub.core.airflow.manifest.path()`: what the DAG file does.
+    """`read` against the manifest at `lifeline_hub.core.airflow.manifest.path()`, one tenant's problems
+    kept to that tenant (and a connector block's to that instance): what the DAG file does.
 
-    plugins.toml's own problems come first (they need no manifest), then a missing manifest.
+    Raises `ConfigError` only for what affects every tenant: a problem of the file as a whole, or a
+    missing or unreadable manifest (listing the tenants' problems first, as they need no manifest).
     """
     manifest: Manifest | ManifestError
     try:
@@ -80,40 +108,102 @@ def read_checked(path: Path) -> list[Tenant]:
         manifest.register_channels()  # plugins.toml may name a plugin's channel (policy.reminder_channels)
     except ManifestError as exc:
         manifest = exc
-    data = _load(path)
+    data, broken = _load_isolated(path)
     if isinstance(manifest, ManifestError):
-        raise ConfigError([str(manifest)]) from None
-    return _tenants(path.name, data, manifest)
+        raise ConfigError([*(p for lines in broken.values() for p in lines), str(manifest)]) from None
+    tenants = {t.name: t for t in _tenants(path.name, data, manifest, isolate=True)}
+    tenants.update({name: Tenant(name, "UTC", (), tuple(lines)) for name, lines in broken.items()})
+    return sorted(tenants.values(), key=lambda t: t.name)
 
 
 def _load(path: Path) -> ConfigFile:
     return read_file(path, f"set {CONFIG_ENV} for the DAG processor")
 
 
-def _tenants(label: str, data: ConfigFile, manifest: Manifest | None) -> list[Tenant]:
-    problems: list[str] = []
+def _load_isolated(path: Path) -> tuple[ConfigFile, dict[str, list[str]]]:
+    """The file with the tenants that fail `read_file`'s checks left out, and their problems by tenant.
+
+    Raises the file's `ConfigError` when any problem is not inside one tenant's table.
+    """
+    try:
+        return _load(path), {}
+    except ConfigError as exc:
+        error = exc
+    broken: dict[str, list[str]] = {}
+    inside = re.compile(rf"{re.escape(path.name)}: tenants\.([^.:\s]+)[.:]")
+    for line in error.problems:
+        found = inside.match(line)
+        if found is None:
+            raise error
+        broken.setdefault(found[1], []).append(line)
+    raw: dict[str, Any] = tomllib.loads(path.read_bytes().decode("utf-8-sig"))  # read_file got past both
+    raw["tenants"] = {name: t for name, t in raw.get("tenants", {}).items() if name not in broken}
+    try:
+        data = ConfigFile.model_validate(raw)
+    except ValidationError:
+        raise error from None
+    for name, tenant in data.tenants.items():  # read_file checks references only once the whole file validates
+        problems = reference_problems(path.name, name, tenant)
+        if problems:
+            broken[name] = problems
+    tenants = {name: t for name, t in data.tenants.items() if name not in broken}
+    return data.model_copy(update={"tenants": tenants}), broken
+
+
+def _settings_problems(where: str, schema: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """Where `settings` (an instance's own keys) break the connector's JSON Schema, in pydantic's words for
+    the common cases (`extra inputs are not permitted`, `field required`) as the run-time load says them."""
+    problems = []
+    for err in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: [*map(str, e.path)]):
+        key = "".join(f".{part}" for part in err.path)
+        if err.validator == "additionalProperties":
+            known = err.schema.get("properties", {})
+            problems += [f"{where}{key}.{name}: extra inputs are not permitted" for name in err.instance
+                         if name not in known]
+        elif err.validator == "required":
+            problems += [f"{where}{key}.{name}: field required" for name in err.validator_value
+                         if name not in err.instance]
+        else:
+            problems.append(f"{where}{key}: {err.message[:1].lower()}{err.message[1:]}")
+    return list(dict.fromkeys(problems))  # one `required` error per missing key, each naming them all
+
+
+def _tenants(label: str, data: ConfigFile, manifest: Manifest | None, isolate: bool) -> list[Tenant]:
+    """Each tenant with its groups, or with its problems. With `isolate`, an instance whose block breaks its
+    settings schema keeps its problems to itself (a disabled one has no task to fail: `lifeline check` reports
+    it); without, they are the tenant's, in the run-time load's order."""
     tenants = []
     for name, tenant in data.tenants.items():
+        problems: list[str] = []
         by_schedule: dict[str, list[Instance]] = {}
         for key, inst in tenant.connectors.items():
             streams: tuple[str, ...] = ()
+            settings: list[str] = []
             if manifest is not None:
                 where = f"{label}: tenants.{name}.connectors.{key}"
                 problem = manifest.problem(inst.plugin)
                 if problem:
                     problems.append(f"{where}.plugin: {problem}")
                     continue
-                declared = manifest.connectors[inst.plugin].streams
-                unknown = [s for s in inst.streams or [] if s not in declared]
-                if unknown:
+                entry = manifest.connectors[inst.plugin]
+                if entry.settings_schema is not None:
+                    settings = _settings_problems(where, entry.settings_schema, inst.settings)
+                if settings and not isolate:
+                    problems.extend(settings)
+                    continue
+                unknown = [s for s in inst.streams or [] if s not in entry.streams]
+                if unknown and not settings:
                     problems.append(f"{where}.streams: {inst.plugin} has no stream {unknown[0]!r}")
                     continue
-                streams = tuple(s for s in declared if inst.streams is None or s in inst.streams)
+                streams = tuple(s for s in entry.streams if inst.streams is None or s in inst.streams)
             if inst.enabled:
-                by_schedule.setdefault(inst.schedule, []).append(Instance(key, inst.plugin, streams))
+                by_schedule.setdefault(inst.schedule, []).append(Instance(key, inst.plugin, streams, tuple(settings)))
         if manifest is not None:
             actions = {plugin: entry.actions for plugin, entry in manifest.connectors.items()}
             problems.extend(capability_problems(label, name, tenant, actions))
+            if problems:
+                tenants.append(Tenant(name, tenant.timezone, (), (*problems, manifest.footer)))
+                continue
         groups = tuple(
             SyncGroup(
                 schedule=schedule,
@@ -124,6 +214,4 @@ def _tenants(label: str, data: ConfigFile, manifest: Manifest | None) -> list[Te
             for n, (schedule, members) in enumerate(by_schedule.items())
         )
         tenants.append(Tenant(name, tenant.timezone, groups))
-    if problems and manifest is not None:  # only a manifest finds problems here
-        raise ConfigError([*problems, manifest.footer])
     return tenants

@@ -1,10 +1,11 @@
 """The plugin manifest: which `lifeline` entry points load where Airflow runs, written at deploy time.
 
 DAG parsing must not scan entry points (it runs every 30 s in the dag-processor and again in every
-task process), yet a tenant whose plugin is missing or broken must show as the DAG file's import
-error, not as DAGs that fail at run time. So `lifeline plugins --manifest` loads the plugins once,
+task process), yet a tenant whose plugin is missing or broken must show in the UI at once (its
+failing `config_error` DAG), not as DAGs that fail at run time. So `lifeline plugins --manifest` loads the plugins once,
 in the environment the DAG processor and the workers use, and records for every entry point
-whether it loaded (else the loader's error) and, per connector, its streams and actions; the DAG
+whether it loaded (else the loader's error) and, per connector, its streams, actions, channels and
+the JSON Schema of its settings (so a typo in a connector block is caught at parse time); the DAG
 file reads that JSON file with `plugins.toml` (`lifeline_hub.core.airflow.layout`). Run it again whenever
 plugins are installed, upgraded or removed (`make airflow` does it on every start).
 
@@ -72,6 +73,9 @@ class ConnectorEntry:
     actions: tuple[str, ...]
     channels: tuple[ChannelInfo, ...] = ()
     """The channels the connector declares (a plugin's `wecom`), registered by `Manifest.register_channels`."""
+    settings_schema: dict[str, Any] | None = None
+    """The JSON Schema of its `plugins.toml` table (`lifeline plugins --schema`); None when the plugin's model
+    has none or the manifest was written before it was recorded: the block is then checked at run time only."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,11 @@ class Manifest:
                     continue
                 for c in plugin["connectors"]:
                     channels = tuple(ChannelInfo.from_json(info) for info in c.get("channels", ()))
+                    schema = c.get("settings_schema")
+                    if schema is not None and not isinstance(schema, dict):
+                        raise TypeError(schema)
                     connectors[c["name"]] = ConnectorEntry(c["name"], plugin["name"], tuple(c["streams"]),
-                                                           tuple(c["actions"]), channels)
+                                                           tuple(c["actions"]), channels, schema)
         except (KeyError, TypeError, AttributeError, ValueError):
             raise not_ours from None
         return cls(source, str(data.get("written_at", "?")), connectors, tuple(unavailable))

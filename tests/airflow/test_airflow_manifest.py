@@ -1,7 +1,8 @@
 """The plugin manifest: written by `lifeline plugins --manifest`, read by the DAG file at parse time.
 
-A tenant whose plugin is unknown, failed to load or is disabled, and a missing manifest, are the
-DAG file's import error (never silently missing DAGs); parsing itself loads no plugin. The broken
+A tenant whose plugin is unknown, failed to load or is disabled gets its failing `config_error`
+placeholder DAG (never silently missing DAGs; the other tenants keep theirs); a missing manifest is
+the DAG file's import error. Parsing itself loads no plugin. The broken
 plugins are the real third-party test distribution, installed and loaded by the real command.
 """
 
@@ -18,6 +19,7 @@ from airflow_tinyats import write_config
 
 import lifeline_hub.core.plugins
 from lifeline_hub.core.airflow import manifest, tasks
+from tests.airflow.test_airflow_dags import placeholder
 from tests.conftest import run_cli
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -58,10 +60,15 @@ def test_the_manifest_records_each_entry_point_and_each_connectors_streams_and_a
     assert plugins["greeter"]["connectors"] == [
         {"name": "greeter", "streams": ["confirmations"], "actions": ["send_message"], "channels": [
             {"name": "greetchat", "label": "Greet chat", "address": "account", "delivery_known": True,
-             "read_known": True, "click_known": True, "send_action": None, "labels": []}]}]
+             "read_known": True, "click_known": True, "send_action": None, "labels": []}],
+         "settings_schema": {"properties": {"greeting": {"title": "Greeting", "type": "string"}},
+                             "required": ["greeting"], "title": "GreeterSettings", "type": "object"}}]
     assert plugins["broken_import"]["status"] == "failed"
     assert "lifeline_module_that_does_not_exist" in plugins["broken_import"]["error"]
     assert plugins["dingtalk"]["builtin"] and plugins["dingtalk"]["status"] == "loaded"
+    [dingtalk] = plugins["dingtalk"]["connectors"]
+    assert dingtalk["settings_schema"]["required"] == ["corp_id", "agent_id"]  # what `lifeline plugins --schema` says
+    assert dingtalk["settings_schema"]["additionalProperties"] is False
     assert data["format"] == 1 and data["written_at"].endswith("Z")
 
 
@@ -73,12 +80,17 @@ def test_the_manifest_records_each_entry_point_and_each_connectors_streams_and_a
     ("impostor", "plugin 'impostor' (distribution lifeline-testplugins 0.0.1) failed to load: "
                  "PluginError: connector name 'greeter' is already registered by plugin 'greeter'"),
 ])
-def test_a_broken_plugin_is_an_import_error_naming_key_plugin_and_the_loaders_error(
+def test_a_broken_plugin_fails_its_tenants_placeholder_naming_key_plugin_and_the_loaders_error(
         third_party_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin: str,
         problem: str) -> None:
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
-    error = import_error(bag(tmp_path, monkeypatch, f'[tenants.acme.connectors.good]\nplugin = "greeter"\n'
-                                                    f'[tenants.acme.connectors.bad]\nplugin = "{plugin}"\n'))
+    dagbag = bag(tmp_path, monkeypatch, f'[tenants.acme.connectors.good]\nplugin = "greeter"\ngreeting = "hi"\n'
+                                        f'[tenants.acme.connectors.bad]\nplugin = "{plugin}"\n'
+                                        f'[tenants.beta.connectors.good]\nplugin = "greeter"\ngreeting = "hi"\n')
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == ["lifeline__acme__config_error", "lifeline__beta__reconcile",
+                                      "lifeline__beta__reminders", "lifeline__beta__sync"]
+    error = placeholder(dagbag, "acme")
     assert f"plugins.toml: tenants.acme.connectors.bad.plugin: {problem}" in error
     assert f"plugins as recorded in {third_party_manifest} at " in error
     assert "run `lifeline plugins --manifest` again" in error
@@ -87,7 +99,7 @@ def test_a_broken_plugin_is_an_import_error_naming_key_plugin_and_the_loaders_er
 def test_a_good_third_party_plugin_gets_its_dags_with_the_manifests_streams(
         third_party_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
-    dagbag = bag(tmp_path, monkeypatch, '[tenants.acme.connectors.hello]\nplugin = "greeter"\n')
+    dagbag = bag(tmp_path, monkeypatch, '[tenants.acme.connectors.hello]\nplugin = "greeter"\ngreeting = "hi"\n')
     assert dagbag.import_errors == {}
     sync = dagbag.dags["lifeline__acme__sync"]
     assert sorted(t.task_id for t in sync.tasks) == ["plan_greeter", "sync_greeter"]
@@ -102,29 +114,29 @@ def test_a_plugins_channel_may_be_named_in_plugins_toml_at_parse_time(
     [greeter] = [p for p in recorded["plugins"] if p["name"] == "greeter"]
     assert greeter["connectors"][0]["channels"][0]["name"] == "greetchat"
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(third_party_manifest))
-    dagbag = bag(tmp_path, monkeypatch, '[tenants.acme.connectors.greetchat]\nplugin = "greeter"\n'
+    dagbag = bag(tmp_path, monkeypatch, '[tenants.acme.connectors.greetchat]\nplugin = "greeter"\ngreeting = "hi"\n'
                                         '[tenants.acme.policy]\ncandidate_connectors = { greetchat = "greetchat" }\n')
     assert dagbag.import_errors == {}
     assert "lifeline__acme__sync" in dagbag.dags
 
 
-def test_a_plugin_blocked_when_the_manifest_was_written_is_an_import_error(
+def test_a_plugin_blocked_when_the_manifest_was_written_fails_its_tenants_placeholder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "blocked.json"
     result = run_cli("plugins", "--manifest",
                      env={"LIFELINE_PLUGIN_MANIFEST": str(path), "LIFELINE_DISABLE_PLUGINS": "feishu"})
     assert result.returncode == 0, result.stderr
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(path))
-    error = import_error(bag(tmp_path, monkeypatch, '[tenants.acme.connectors.fs]\nplugin = "feishu"\n'))
+    error = placeholder(bag(tmp_path, monkeypatch, '[tenants.acme.connectors.fs]\nplugin = "feishu"\n'), "acme")
     assert ("plugins.toml: tenants.acme.connectors.fs.plugin: plugin 'feishu' (distribution lifeline-hub 0.1.0) "
             "is disabled: blocked by LIFELINE_DISABLE_PLUGINS") in error
 
 
-def test_an_unknown_plugin_is_an_import_error_listing_the_installed_ones(
+def test_an_unknown_plugin_fails_its_tenants_placeholder_listing_the_installed_ones(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin_manifest: Path) -> None:
-    error = import_error(bag(tmp_path, monkeypatch, '[tenants.acme.connectors.dt]\nplugin = "dingtalk"\n'
-                                                    'corp_id = "c"\nagent_id = 1\n'
-                                                    '[tenants.acme.connectors.x]\nplugin = "nosuch"\n'))
+    error = placeholder(bag(tmp_path, monkeypatch, '[tenants.acme.connectors.dt]\nplugin = "dingtalk"\n'
+                                                   'corp_id = "c"\nagent_id = 1\n'
+                                                   '[tenants.acme.connectors.x]\nplugin = "nosuch"\n'), "acme")
     assert ("plugins.toml: tenants.acme.connectors.x.plugin: unknown connector plugin 'nosuch' "
             "(installed: aiplatform, aliyun_sms, dingtalk, email, feishu)") in error
     assert f"plugins as recorded in {plugin_manifest} at " in error  # $AIRFLOW_HOME/lifeline-plugins.json
@@ -133,11 +145,14 @@ def test_an_unknown_plugin_is_an_import_error_listing_the_installed_ones(
 def test_every_instance_is_checked_even_disabled_ones_and_unknown_streams(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run-time config load refuses them all, so parsing must not let them through either."""
-    error = import_error(bag(tmp_path, monkeypatch,
-                             '[tenants.acme.connectors.old]\nplugin = "legacy_ats"\nenabled = false\n'
-                             '[tenants.beta.connectors.fs]\nplugin = "feishu"\nstreams = ["interviews", "nope"]\n'))
-    assert "plugins.toml: tenants.acme.connectors.old.plugin: unknown connector plugin 'legacy_ats'" in error
-    assert "plugins.toml: tenants.beta.connectors.fs.streams: feishu has no stream 'nope'" in error
+    dagbag = bag(tmp_path, monkeypatch,
+                 '[tenants.acme.connectors.old]\nplugin = "legacy_ats"\nenabled = false\n'
+                 '[tenants.beta.connectors.fs]\nplugin = "feishu"\nstreams = ["interviews", "nope"]\n')
+    assert sorted(dagbag.dag_ids) == ["lifeline__acme__config_error", "lifeline__beta__config_error"]
+    assert placeholder(dagbag, "acme").startswith(
+        "plugins.toml: tenants.acme.connectors.old.plugin: unknown connector plugin 'legacy_ats'")
+    assert placeholder(dagbag, "beta").startswith(
+        "plugins.toml: tenants.beta.connectors.fs.streams: feishu has no stream 'nope'")
 
 
 def test_a_missing_manifest_is_an_import_error_saying_which_command_writes_it_and_where(
@@ -155,9 +170,12 @@ def test_a_missing_manifest_is_an_import_error_saying_which_command_writes_it_an
 def test_a_bad_plugins_toml_is_reported_before_a_missing_manifest(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(tmp_path / "none.json"))
-    error = import_error(bag(tmp_path, monkeypatch, "[tenants.acme]\ncolour = 1\n"))
-    assert "plugins.toml: tenants.acme.colour: extra inputs are not permitted" in error
+    error = import_error(bag(tmp_path, monkeypatch, "[lifeline]\ncolour = 1\n"))
+    assert "plugins.toml: lifeline.colour: extra inputs are not permitted" in error
     assert "none.json" not in error
+    error = import_error(bag(tmp_path, monkeypatch, "[tenants.acme]\ncolour = 1\n"))  # a tenant's: both, in order
+    assert error.index("plugins.toml: tenants.acme.colour: extra inputs are not permitted") < error.index(
+        f"plugin manifest {tmp_path / 'none.json'} not found")
 
 
 @pytest.mark.parametrize(("text", "problem"), [

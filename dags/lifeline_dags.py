@@ -2,8 +2,10 @@
 
 The file is `$LIFELINE_CONFIG`, else the repository's plugins.toml. Parsing reads only that file and
 the plugin manifest `lifeline plugins --manifest` writes at deploy time (`$LIFELINE_PLUGIN_MANIFEST`,
-else `$AIRFLOW_HOME/lifeline-plugins.json`): no plugin, network or database. A bad file, a missing
-manifest or a tenant's plugin that is unknown or failed to load shows as this DAG file's import error.
+else `$AIRFLOW_HOME/lifeline-plugins.json`): no plugin, network or database. A file that does not
+parse or a missing manifest is this DAG file's import error; one tenant's problem (a bad key, a plugin
+that is unknown or failed to load) only replaces that tenant's DAGs by its failing
+`lifeline__<tenant>__config_error` DAG.
 """
 
 from pathlib import Path

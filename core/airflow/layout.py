@@ -150,10 +150,34 @@ def _load_isolated(path: Path) -> tuple[ConfigFile, dict[str, list[str]]]:
     return data.model_copy(update={"tenants": tenants}), broken
 
 
+_BOOLEANS = {"0": False, "off": False, "f": False, "false": False, "n": False, "no": False,
+             "1": True, "on": True, "t": True, "true": True, "y": True, "yes": True}
+
+
+def _lax(value: Any, prop: dict[str, Any]) -> Any:
+    """`value` as pydantic's lax mode reads a quoted number or boolean (`agent_id = "12"`) for a property of that
+    type (also as an `anyOf` branch): parse time must not refuse a block the run-time load accepts. A `Literal`
+    (`enum`) takes no such string, in pydantic either."""
+    if not isinstance(value, str) or "enum" in prop or "const" in prop:
+        return value
+    types = {prop.get("type"), *(branch.get("type") for branch in prop.get("anyOf", ()))}
+    text = value.strip().lower()
+    if "boolean" in types and text in _BOOLEANS:
+        return _BOOLEANS[text]
+    for kind, parse in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return parse(text)
+            except ValueError:
+                continue
+    return value
+
+
 def _settings_problems(where: str, schema: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     """Where `settings` (an instance's own keys) break the connector's JSON Schema, in pydantic's words for
     the common cases (`extra inputs are not permitted`, `field required`) as the run-time load says them."""
     problems = []
+    settings = {key: _lax(value, schema.get("properties", {}).get(key, {})) for key, value in settings.items()}
     for err in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: [*map(str, e.path)]):
         key = "".join(f".{part}" for part in err.path)
         if err.validator == "additionalProperties":
@@ -163,7 +187,7 @@ def _settings_problems(where: str, schema: dict[str, Any], settings: dict[str, A
         elif err.validator == "required":
             problems += [f"{where}{key}.{name}: field required" for name in err.validator_value
                          if name not in err.instance]
-        else:
+        elif not any(p.startswith(f"{where}{key}: ") for p in problems):  # one problem a key, as pydantic says
             problems.append(f"{where}{key}: {err.message[:1].lower()}{err.message[1:]}")
     return list(dict.fromkeys(problems))  # one `required` error per missing key, each naming them all
 

@@ -196,6 +196,7 @@ def test_plan_trusts_the_loaded_plugins_and_warns_when_the_manifest_is_stale(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     config = str(write_config(tmp_path, "http://127.0.0.1:9"))
     monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", tinyats_host)
+    monkeypatch.setenv("AIRFLOW_VAR_LIFELINE_POOLS", '["lifeline_tinyats"]')  # as `lifeline airflow setup` records
     live = [{"instance": "acme.ats", "stream": "interviews"}]
     with caplog.at_level(logging.WARNING, logger="lifeline_hub.core.airflow.tasks"):
         assert tasks.plan_sync(config, "acme", ["ats"], live) == live

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from lifeline_hub.core.airflow.dags import evidence, run_time
 from lifeline_hub.core.airflow.layout import read
+from tests.conftest import run_cli
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -137,6 +138,11 @@ def test_a_bad_tenant_gets_a_failing_placeholder_dag_and_the_others_keep_theirs(
     assert sorted(dagbag.dag_ids) == ["lifeline__acme__config_error", *GOOD_DAGS]
     error = placeholder(dagbag, "acme")
     assert error.startswith(problem), error
+    check = run_cli("check", "--offline", env={"LIFELINE_CONFIG": str(tmp_path / "plugins.toml")})
+    if "schedule" in problem:  # `lifeline check` does not validate cron expressions (Airflow does, at parse time)
+        assert check.returncode == 0, check.stderr
+    else:
+        assert check.returncode == 2 and problem in check.stderr, check.stderr  # `lifeline check` still says it
 
 
 @pytest.mark.usefixtures("airflow_db")

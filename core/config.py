@@ -312,45 +312,51 @@ def default_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
 
 
-def load(path: Path | str | None, host: PluginHost) -> Config:
-    """Read and validate the config file, including each instance's connector settings and what it must do."""
+def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, instance: str | None = None) -> Config:
+    """Read and validate the config file, including each instance's connector settings and what it must do.
+
+    `tenant` reads that tenant alone (a DAG task: another tenant's problems must not stop it), and `instance`
+    (a connector key of that tenant: a sync task) also passes over the problems of its sibling connector blocks.
+    """
     path = Path(path) if path is not None else default_path()
     label = path.name
-    data = read_file(path, f"pass --config PATH or set {CONFIG_ENV}")
+    data = read_file(path, f"pass --config PATH or set {CONFIG_ENV}", tenant)
     problems: list[str] = []
     setups: dict[str, ConnectorSetup] = {}
     actions: dict[str, Collection[str]] = {}
-    for tenant_name, tenant in data.tenants.items():
-        for key, inst in tenant.connectors.items():
+    for tenant_name, tenant_config in data.tenants.items():
+        for key, inst in tenant_config.connectors.items():
             where = f"tenants.{tenant_name}.connectors.{key}"
+            found = problems if instance is None or key == instance else []
             try:
                 cls = host.connector(inst.plugin)
             except UnknownConnector as exc:
-                problems.append(f"{label}: {where}.plugin: {exc}")
+                found.append(f"{label}: {where}.plugin: {exc}")
                 continue
             actions[inst.plugin] = cls.actions
             try:
                 settings = cls.settings_model.model_validate(inst.settings)
             except ValidationError as exc:
-                problems.extend(_problems(label, exc, where))
+                found.extend(_problems(label, exc, where))
                 continue
             unknown = [s for s in inst.streams or [] if s not in {info.name for info in cls.streams}]
             if unknown:
-                problems.append(f"{label}: {where}.streams: {cls.name} has no stream {unknown[0]!r}")
+                found.append(f"{label}: {where}.streams: {cls.name} has no stream {unknown[0]!r}")
                 continue
-            instance = Instance(
-                tenant=tenant_name, name=f"{tenant_name}.{key}", timezone=tenant.timezone,
+            where_it_runs = Instance(
+                tenant=tenant_name, name=f"{tenant_name}.{key}", timezone=tenant_config.timezone,
                 base_urls={**cls.default_base_urls, **inst.base_urls},
             )
-            setups[instance.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, instance)
-        problems.extend(capability_problems(label, tenant_name, tenant, actions))
+            setups[where_it_runs.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, where_it_runs)
+        problems.extend(capability_problems(label, tenant_name, tenant_config, actions))
     if problems:
         raise ConfigError(problems)
     return Config(path=path, data=data, setups=setups)
 
 
-def read_file(path: Path, missing: str) -> ConfigFile:
-    """The file parsed and checked as far as that needs no plugin; `missing` says how to name another file."""
+def read_file(path: Path, missing: str, tenant: str | None = None) -> ConfigFile:
+    """The file parsed and checked as far as that needs no plugin; `missing` says how to name another file.
+    With `tenant`, the other tenants' tables are left out before they are checked."""
     label = path.name
     try:
         content = path.read_bytes()
@@ -368,6 +374,8 @@ def read_file(path: Path, missing: str) -> ConfigFile:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{label}: {_toml_position(exc)}"]) from None
+    if tenant is not None and isinstance(raw.get("tenants"), dict):
+        raw = {**raw, "tenants": {name: table for name, table in raw["tenants"].items() if name == tenant}}
     try:
         data = ConfigFile.model_validate(raw)
     except ValidationError as exc:

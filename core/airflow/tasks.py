@@ -25,13 +25,15 @@ from lifeline_hub.core.store import Store
 log = logging.getLogger(__name__)
 
 
-def _config(path: str) -> Config:
-    return load(path, plugins.get_host())
+def _config(path: str, tenant: str, instance: str | None = None) -> Config:
+    """The tenant's config alone: another tenant's problems (the DAG file gave it a failing placeholder) do
+    not stop this tenant's tasks, nor a sibling connector block's those of `instance` (a key)."""
+    return load(path, plugins.get_host(), tenant, instance)
 
 
-def _keyed_config(path: str, tenant: str) -> Config:
+def _keyed_config(path: str, tenant: str, instance: str | None = None) -> Config:
     """The config, once the tenant's contact hashes and HR links rest on a real key (`ConfigError` if not)."""
-    config = _config(path)
+    config = _config(path, tenant, instance)
     notice = config.require_hash_key([tenant])
     if notice:
         log.warning("%s", notice)
@@ -67,7 +69,7 @@ def plan_sync(path: str, tenant: str, keys: list[str],
     """
     from lifeline_hub.core.airflow.setup import require_pools
 
-    config = _config(path)
+    config = _config(path, tenant)
     config.tenant(tenant)
     require_pools({setup.config.plugin for setup in config.instances(tenant) if setup.key in keys})
     pairs = [{"instance": setup.instance.name, "stream": stream}
@@ -91,7 +93,8 @@ def _pairs(pairs: list[dict[str, str]]) -> str:
 def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
     from lifeline_hub.core.sync import build_connector, sync_stream
 
-    config = _keyed_config(path, instance.partition(".")[0])
+    tenant, _, key = instance.partition(".")
+    config = _keyed_config(path, tenant, key)
     setup = config.setups[instance]
     connector = build_connector(setup)
     if connector.credentials is not None:
@@ -109,7 +112,7 @@ def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
 def reconcile(path: str, tenant: str, now: datetime) -> dict[str, Any]:
     from lifeline_hub.core.reconcile import reconcile as run
 
-    config = _config(path)
+    config = _config(path, tenant)
     with _store(config) as store:
         return run(store, tenant, now, config, plugins.get_host()).as_dict()
 
@@ -125,7 +128,7 @@ def remediate(path: str, tenant: str, now: datetime) -> dict[str, Any]:
 def plan_reminders(path: str, tenant: str, now: datetime) -> dict[str, Any]:
     from lifeline_hub.core.reminders import plan_reminders as run  # the reminder planner's entry point (being written)
 
-    config = _config(path)
+    config = _config(path, tenant)
     with _store(config) as store:
         return dict(run(store, tenant, now, config).as_dict())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +31,8 @@ from lifeline_hub.core.models import (
     NotificationPurpose,
 )
 from lifeline_hub.core.store import Store, schema
-from lifeline_hub.core.store.store import quarantine_fingerprint
+from lifeline_hub.core.store.store import StoreNotMigrated, quarantine_fingerprint
+from tests.conftest import run_cli
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -425,3 +427,41 @@ def test_migration_0008_redacts_quarantine_and_counts_hand_overs(db_url: str) ->
             assert "handed_over" not in {c["name"] for c in sa.inspect(conn).get_columns("actions")}
     finally:
         s.engine.dispose()
+
+
+def _with_password(db_url: str) -> str:
+    """`db_url` with a password in it (the test server trusts loopback, so it connects all the same)."""
+    url = sa.make_url(db_url)
+    return url.set(password="s3cret-pw").render_as_string(hide_password=False) if url.drivername != "sqlite" \
+        else db_url
+
+
+def test_a_store_never_migrated_says_to_run_db_upgrade_without_credentials(db_url: str) -> None:
+    url = _with_password(db_url)
+    store = Store(url)
+    with pytest.raises(StoreNotMigrated) as info:
+        store.count("interviews")
+    [line] = info.value.problems
+    assert line.endswith("its schema is missing or out of date: run `lifeline db upgrade`")
+    assert "s3cret-pw" not in line
+    assert str(sa.make_url(url).database) in line
+    store.upgrade()
+    assert store.count("interviews") == 0
+    store.engine.dispose()
+
+
+def test_a_store_missing_a_later_migrations_table_says_to_run_db_upgrade(store: Store) -> None:
+    with store.begin() as conn:
+        conn.execute(sa.text("DROP TABLE quarantine"))
+    with pytest.raises(StoreNotMigrated, match=r"run `lifeline db upgrade`"):
+        store.quarantine_seen(tenant="acme")
+
+
+def test_a_command_on_a_store_never_migrated_exits_2_with_the_instruction(tmp_path: Path) -> None:
+    config = tmp_path / "plugins.toml"
+    config.write_text("[tenants.acme]\nsandbox = true\n", encoding="utf-8")
+    env = {"LIFELINE_CONFIG": str(config), "LIFELINE_STORE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    done = run_cli("reconcile", "--tenant", "acme", env=env)
+    assert done.returncode == 2, done.stderr
+    assert "run `lifeline db upgrade`" in done.stderr
+    assert "no such table" not in done.stderr

@@ -41,6 +41,7 @@ from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lifeline_hub.core.config import ConfigError
 from lifeline_hub.core.connector import Checkpoint, Handoff, Malformed
 from lifeline_hub.core.http.redact import redact, redact_json
 from lifeline_hub.core.models import (
@@ -118,8 +119,24 @@ def _evidence_columns(record: Evidence) -> dict[str, Any]:
     return cols
 
 
+class StoreNotMigrated(ConfigError):
+    """The store lacks a table its code uses: it was never migrated, or not to this version (no retry helps)."""
+
+    def __init__(self, url: str) -> None:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        super().__init__([f"store {shown}: its schema is missing or out of date: run `lifeline db upgrade`"])
+
+
+def _missing_table(error: BaseException | None) -> bool:
+    """Whether a DBAPI error says a table does not exist (SQLite's message, PostgreSQL's SQLSTATE 42P01)."""
+    return "no such table" in str(error) or getattr(error, "sqlstate", None) == "42P01"
+
+
 class Store:
-    """A handle on one database; cheap to create, safe to share within a process."""
+    """A handle on one database; cheap to create, safe to share within a process.
+
+    A statement on a table the schema lacks raises `StoreNotMigrated` (naming `lifeline db upgrade`).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -128,6 +145,11 @@ class Store:
         self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        sa.event.listen(self.engine, "handle_error", self._not_migrated)
+
+    def _not_migrated(self, context: sa.engine.ExceptionContext) -> None:
+        if _missing_table(context.original_exception):
+            raise StoreNotMigrated(self.url) from context.sqlalchemy_exception
 
     @property
     def dialect(self) -> str:

@@ -3,12 +3,14 @@
 For every tenant `t`:
 - `lifeline__t__sync` (on the schedule of the tenant's first instance; `lifeline__t__sync_<key>` for
   each further schedule, `<key>` its first instance):
-  per vendor plugin, `plan_<plugin>` lists its (instance, stream) pairs at run time, from the
-  plugins loaded then, and a `sync_<plugin>` task mapped over them runs in pool `lifeline_<plugin>`;
+  per vendor plugin with streams (e-mail has none: no task that is always skipped), `plan_<plugin>`
+  lists its (instance, stream) pairs at run time, from the plugins loaded then, and a `sync_<plugin>`
+  task mapped over them runs in pool `lifeline_<plugin>`;
   every stream synced updates the asset `lifeline://t/evidence`. The streams the plugin manifest
   promised at parse time are in the DAG's doc; `plan` warns when the loaded plugins disagree.
 - `lifeline__t__reconcile`, scheduled on that asset: reconcile -> remediate -> dispatch.
 - `lifeline__t__reminders`, every 10 minutes: plan reminders -> dispatch.
+Every DAG's description and doc name the tenant (its `display_name`) and its time zone.
 A report DAG is one more entry in `_builders`. Task callables import `lifeline_hub.core.airflow.tasks` when they
 run; nothing here loads a plugin, opens the store or calls a vendor: `generate` reads plugins.toml
 and the plugin manifest, and raises `ConfigError` (the DAG file's import error) only for what stops
@@ -80,10 +82,16 @@ def _default_args(retries: int) -> dict[str, Any]:
     }
 
 
-def _dag(tenant: Tenant, name: str, schedule: Any, retries: int, doc: str) -> DAG:
+def _details(tenant: Tenant, what: str, doc: str) -> dict[str, Any]:
+    """The DAG's `description` (under its name in the UI) and `doc_md`, both naming the tenant and its time zone."""
+    return {"description": f"{tenant.title}: {what} ({tenant.timezone})",
+            "doc_md": f"**{tenant.title}** (tenant `{tenant.name}`, {tenant.timezone})\n\n{doc}"}
+
+
+def _dag(tenant: Tenant, name: str, schedule: Any, retries: int, what: str, doc: str) -> DAG:
     return DAG(
         dag_id(tenant.name, name), schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
-        default_args=_default_args(retries), tags=["lifeline", tenant.name], doc_md=doc,
+        default_args=_default_args(retries), tags=["lifeline", tenant.name], **_details(tenant, what, doc),
     )
 
 
@@ -128,7 +136,8 @@ def config_error_dag(config: str, tenant: Tenant, lines: tuple[str, ...]) -> DAG
         "them too). Its DAGs come back, and this one goes, once they are fixed.", "", *_fenced(lines)])
     with DAG(dag_id(tenant.name, CONFIG_ERROR), schedule="@once", start_date=START, catchup=False,
              is_paused_upon_creation=False, max_active_runs=1, default_args={"owner": "lifeline", "retries": 0},
-             tags=["lifeline", tenant.name, CONFIG_ERROR], doc_md=doc) as dag:
+             tags=["lifeline", tenant.name, CONFIG_ERROR], **_details(tenant, "not running: fix its config", doc)
+             ) as dag:
         _fail_task(CONFIG_ERROR, lines)()
     return dag
 
@@ -137,14 +146,15 @@ def sync_dag(config: str, tenant: Tenant, group: SyncGroup) -> DAG:
     doc = "\n".join([
         f"Sync {', '.join(i.key for i in group.instances)} of tenant {tenant.name} "
         f"({group.schedule}, {tenant.timezone}). Streams, per the plugin manifest:", "",
-        *(f"- `{i.key}` ({i.plugin}): {', '.join(i.streams) or 'none'}" for i in group.instances if not i.problems),
+        *(f"- `{i.key}` ({i.plugin}): {', '.join(i.streams) or 'no streams to sync'}"
+          for i in group.instances if not i.problems),
         *(line for i in group.instances if i.problems
           for line in ["", f"`{i.key}` ({i.plugin}) is not synced: its block does not match the connector's "
                            f"settings (task `{CONFIG_ERROR}_{i.key}` fails with this):", "", *_fenced(i.problems)]),
     ])
     timetable = CronDataIntervalTimetable(group.schedule, timezone=tenant.timezone)
-    with _dag(tenant, group.name, timetable, 3, doc) as dag:
-        runnable = [i for i in group.instances if not i.problems]
+    with _dag(tenant, group.name, timetable, 3, f"sync {', '.join(group.plugins)}", doc) as dag:
+        runnable = [i for i in group.instances if not i.problems and i.streams]  # no streams: a task always skipped
         for plugin in sorted({i.plugin for i in runnable}):
             members = [i for i in runnable if i.plugin == plugin]
             plan = _plan_task(config, tenant.name, plugin, members)
@@ -186,7 +196,7 @@ def _sync_task(config: str, tenant: str, plugin: str) -> Any:
 def reconcile_dag(config: str, tenant: Tenant) -> DAG:
     name = tenant.name
     doc = f"Reconcile, remediate and dispatch for tenant {name}, after its connectors synced new evidence."
-    with _dag(tenant, "reconcile", [evidence(name)], 2, doc) as dag:
+    with _dag(tenant, "reconcile", [evidence(name)], 2, "reconcile, remediate, dispatch", doc) as dag:
 
         @_task()
         def reconcile() -> Summary:
@@ -213,7 +223,8 @@ def reconcile_dag(config: str, tenant: Tenant) -> DAG:
 def reminders_dag(config: str, tenant: Tenant) -> DAG:
     name = tenant.name
     doc = f"Plan the reminders now due for tenant {name} and dispatch them."
-    with _dag(tenant, "reminders", CronTriggerTimetable(REMINDERS_CRON, timezone=tenant.timezone), 2, doc) as dag:
+    timetable = CronTriggerTimetable(REMINDERS_CRON, timezone=tenant.timezone)
+    with _dag(tenant, "reminders", timetable, 2, "plan and send the reminders due", doc) as dag:
 
         @_task()
         def plan_reminders() -> Summary:

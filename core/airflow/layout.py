@@ -73,6 +73,12 @@ class Tenant:
     groups: tuple[SyncGroup, ...]
     problems: tuple[str, ...] = field(default=())
     """Why the tenant cannot run (`file: key: problem` lines); then it has no groups."""
+    display_name: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What people call it (`display_name`, else its key): shown in its DAGs' details."""
+        return self.display_name or self.name
 
 
 def config_path(default: Path) -> Path:
@@ -226,7 +232,7 @@ def _tenants(label: str, data: ConfigFile, manifest: Manifest | None, isolate: b
             actions = {plugin: entry.actions for plugin, entry in manifest.connectors.items()}
             problems.extend(capability_problems(label, name, tenant, actions))
             if problems:
-                tenants.append(Tenant(name, tenant.timezone, (), (*problems, manifest.footer)))
+                tenants.append(Tenant(name, tenant.timezone, (), (*problems, manifest.footer), tenant.display_name))
                 continue
         groups = tuple(
             SyncGroup(
@@ -237,5 +243,5 @@ def _tenants(label: str, data: ConfigFile, manifest: Manifest | None, isolate: b
             )
             for n, (schedule, members) in enumerate(by_schedule.items())
         )
-        tenants.append(Tenant(name, tenant.timezone, groups))
+        tenants.append(Tenant(name, tenant.timezone, groups, display_name=tenant.display_name))
     return tenants

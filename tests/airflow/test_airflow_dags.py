@@ -215,3 +215,28 @@ def test_run_time_falls_back_to_run_after_without_a_data_interval() -> None:
     assert run_time({"data_interval_end": at, "logical_date": at - timedelta(minutes=15), "dag_run": run}) == at
     assert run_time({"logical_date": at, "dag_run": run}) == at
     assert run_time({"data_interval_end": None, "logical_date": None, "dag_run": run}) == at + timedelta(minutes=1)
+
+
+def test_a_plugin_without_streams_gets_no_sync_task_that_would_always_be_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """E-mail syncs no stream: its mapped `sync_email` over an empty plan was skipped on every run."""
+    mail = ('[tenants.acme.connectors.mail]\nplugin = "email"\nfrom_address = "hr@example.com"\n'
+            '[tenants.acme.connectors.fs]\nplugin = "feishu"\n')
+    dagbag = bag(tmp_path, monkeypatch, f"{GOOD}{mail}")
+    assert (dagbag.import_errors, dagbag.captured_warnings) == ({}, {})
+    sync = dagbag.dags["lifeline__acme__sync"]
+    assert sorted(sync.task_ids) == ["plan_feishu", "sync_feishu"]
+    assert "- `mail` (email): no streams to sync" in (sync.doc_md or "")
+
+
+def test_the_dag_details_show_the_tenants_display_name_and_time_zone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    named = ('[tenants.acme]\ndisplay_name = "Acme Recruiting"\ntimezone = "Europe/Berlin"\n'
+             '[tenants.acme.connectors.ai]\nplugin = "aiplatform"\n')
+    dagbag = bag(tmp_path, monkeypatch, f"{named}{GOOD}")
+    assert dagbag.import_errors == {}
+    for dag in dagbag.dags.values():
+        tenant = dag.dag_id.split("__")[1]
+        shown, zone = ("Acme Recruiting", "Europe/Berlin") if tenant == "acme" else ("good", "Asia/Shanghai")
+        assert dag.description is not None and shown in dag.description and zone in dag.description
+        assert (dag.doc_md or "").startswith(f"**{shown}** (tenant `{tenant}`, {zone})")

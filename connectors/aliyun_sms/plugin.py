@@ -30,6 +30,7 @@ from lifeline_hub.core import (
     StreamItem,
     hookimpl,
 )
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connections import ConnectionNotFound
 from lifeline_hub.core.connector import ContactBook
 from lifeline_hub.core.http import VendorError
@@ -51,6 +52,9 @@ class AliyunSmsConnector(Connector):
     emulator = "lifeline_hub.connectors.aliyun_sms.emulator:create_app"
     sandbox_actor = "lifeline_hub.connectors.aliyun_sms.sandbox:SmsActor"
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.aliyun_sms.callback_kit:kit"
+    connection_form = ConnectionForm(
+        "aliyun_sms", "Aliyun SMS (Lifeline)", ("AccessKey ID", "AccessKey secret"),
+        {"security_token": "STS security token (temporary keys)", "push_token": "Receipt push token"})
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:

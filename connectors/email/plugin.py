@@ -49,6 +49,7 @@ from lifeline_hub.connectors.email.settings import EmailSettings
 from lifeline_hub.connectors.email.smtp import Rejected, submit
 from lifeline_hub.core import ActionResult, CheckResult, Connector, Credentials, Instance, hookimpl
 from lifeline_hub.core.actions import SendEmail
+from lifeline_hub.core.connection_form import ConnectionForm
 from lifeline_hub.core.connector import ContactBook
 from lifeline_hub.core.http import InvalidRequest, VendorError
 from lifeline_hub.core.models import (
@@ -79,6 +80,8 @@ class EmailConnector(Connector):
     default_base_urls: ClassVar[Mapping[str, str]] = {}
     emulator = "lifeline_hub.connectors.email.emulator:create_app"
     sandbox_actor = "lifeline_hub.connectors.email.sandbox:MailActor"
+    connection_form = ConnectionForm("email", "E-mail, SMTP and IMAP (Lifeline)", ("SMTP username", "SMTP password"),
+                                     {"imap_password": "IMAP password (when imap_login is another mailbox)"})
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any] | None:

@@ -27,7 +27,10 @@ from lifeline_hub.core.airflow.retry import VendorRetryPolicy
 from lifeline_hub.core.config import ConfigError
 from lifeline_hub.core.connections import ConnectionNotFound, Credentials
 from lifeline_hub.core.http.errors import AuthFailed, InvalidRequest, PermissionDenied, RateLimited, TransientError
+from lifeline_hub.core.plugins import get_host
 from tests.conftest import run_cli
+
+BUILT_IN = ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu"]
 
 
 def airflow_hides(key: str) -> bool:
@@ -40,7 +43,7 @@ def test_provider_info_matches_airflows_schema_and_the_distribution() -> None:
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
     assert info["package-name"] == distribution(DISTRIBUTION).metadata["Name"]
-    assert [t["connection-type"] for t in info["connection-types"]] == ["aiplatform", "dingtalk", "feishu"]
+    assert [t["connection-type"] for t in info["connection-types"]] == BUILT_IN
 
 
 def test_each_connection_type_has_a_hook_airflow_accepts() -> None:
@@ -51,6 +54,23 @@ def test_each_connection_type_has_a_hook_airflow_accepts() -> None:
         assert (hook.conn_type, hook.hook_name, hook.conn_name_attr) == (
             conn["connection-type"], conn["hook-name"], "conn_id")
         assert "get_ui_field_behaviour" not in vars(hook) and "get_connection_form_widgets" not in vars(hook)
+
+
+def test_every_built_in_connector_has_a_connection_type_whose_hook_tests_it() -> None:
+    built_in = [cls for cls in get_host().connectors.values() if cls.__module__.startswith("lifeline_hub.connectors.")]
+    assert sorted(cls.name for cls in built_in) == BUILT_IN
+    assert sorted(cls.connection_form.conn_type for cls in built_in if cls.connection_form is not None) == BUILT_IN
+    for conn in get_provider_info()["connection-types"]:
+        hook = import_string(conn["hook-class-name"])
+        assert callable(getattr(hook, "test_connection", None))  # what Airflow's Connection.test_connection asks
+
+
+def test_the_aliyun_sms_and_email_forms_name_their_fields() -> None:
+    types = {t["connection-type"]: t for t in get_provider_info()["connection-types"]}
+    assert (types["aliyun_sms"]["ui-field-behaviour"]["relabeling"], sorted(types["aliyun_sms"]["conn-fields"])) == (
+        {"login": "AccessKey ID", "password": "AccessKey secret"}, ["push_token", "security_token"])
+    assert (types["email"]["ui-field-behaviour"]["relabeling"], sorted(types["email"]["conn-fields"])) == (
+        {"login": "SMTP username", "password": "SMTP password"}, ["imap_password"])
 
 
 def test_every_secret_field_is_masked_by_airflow_or_by_lifeline() -> None:
@@ -88,7 +108,7 @@ def test_a_plugins_connection_type_is_listed_with_its_form_and_a_refused_one_is_
     info = get_provider_info()
     jsonschema.validate(info, json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text()))
     types = {t["connection-type"]: t for t in info["connection-types"]}
-    assert list(types) == ["aiplatform", "dingtalk", "feishu", "greeter"]
+    assert list(types) == [*BUILT_IN, "greeter"]
     assert types["dingtalk"]["hook-name"] == "DingTalk (Lifeline)"
     assert types["greeter"] == {
         "connection-type": "greeter", "hook-class-name": "lifeline_hub.core.airflow.hooks.GreeterHook",
@@ -142,7 +162,7 @@ def test_provider_info_imports_neither_airflow_nor_a_broken_plugin_and_loads_plu
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [["aiplatform", "dingtalk", "feishu", "greeter"], False]
+    assert json.loads(result.stdout) == [[*BUILT_IN, "greeter"], False]
 
 
 def test_only_the_missed_secrets_are_picked() -> None:

@@ -87,8 +87,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": DISTRIBUTION,
         "name": "Lifeline",
-        "description": "Connection types of Lifeline's connectors: the built-in ones (DingTalk, Feishu, the AI "
-                       "interview platform) and those of installed connector plugins.",
+        "description": "Connection types of Lifeline's connectors, each with a Test connection: the built-in ones "
+                       "(DingTalk, Feishu, Aliyun SMS, e-mail, the AI interview platform) and those of installed "
+                       "connector plugins.",
         "versions": [version(DISTRIBUTION)],
         "connection-types": [_connection_type(form) for form in connection_forms()],
     }

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lifeline_hub.core import config as config_mod
+from lifeline_hub.core.airflow.dag_file import install_dags
 from lifeline_hub.core.connections import ConnectionNotFound, parse
 from lifeline_hub.core.plugins import get_host
 
@@ -150,6 +151,9 @@ def run(cfg: config_mod.Config, slots: int | None, dry_run: bool) -> list[Check]
 @click.group()
 def airflow() -> None:
     """Prepare an Airflow installation for Lifeline's DAGs."""
+
+
+airflow.add_command(install_dags)
 
 
 @airflow.command("setup")

@@ -123,3 +123,17 @@ def test_a_broken_extra_is_an_answer_not_an_exception(monkeypatch: pytest.Monkey
     connect(monkeypatch, "sms_odd", "aliyun_sms", "LTAI-odd", "odd-secret-0001", base_urls="http://127.0.0.1:9")
     assert AliyunSmsHook(conn_id="sms_odd").test_connection() == (
         False, "extras base_urls and settings must be JSON objects")
+
+
+def test_email_checks_the_imap_look_up_with_its_own_account(mail: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    login, password = next(iter(mail.settings.users.items()))
+    extra = {"base_urls": {"smtp": mail.url, "imap": mail.imap_url},
+             "settings": {"from_address": login, "starttls": False}}
+    connect(monkeypatch, "mail_imap", "email", login, password, **extra)
+    ok, message = EmailHook(conn_id="mail_imap").test_connection()
+    assert ok and "; IMAP ok at 127.0.0.1:" in message, message
+    connect(monkeypatch, "mail_imap_bad", "email", login, password, imap_login=login,
+            imap_password="wrong-imap-password", **extra)
+    ok, message = EmailHook(conn_id="mail_imap_bad").test_connection()
+    assert not ok and "IMAP check failed: imap: IMAP authentication failed" in message
+    assert login not in message and "wrong-imap-password" not in message

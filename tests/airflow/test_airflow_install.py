@@ -1,4 +1,5 @@
-"""Installing into an existing Airflow: the shipped DAG file and sample config, and the `airflow` extra's range."""
+"""Installing into an existing Airflow: the shipped DAG file and sample config, the `airflow` extra's range, and
+what a task says when the store was never migrated."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime
 from importlib.metadata import requires, version
 from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import RetryAction
 from packaging.requirements import Requirement
 
-from lifeline_hub.core.airflow import dag_file
+from lifeline_hub.core.airflow import dag_file, tasks
+from lifeline_hub.core.airflow.retry import VendorRetryPolicy
+from lifeline_hub.core.store.store import StoreNotMigrated
 from tests.conftest import ROOT, run_cli
 
 SAMPLE_DAGS = ["lifeline__acme__reconcile", "lifeline__acme__reminders", "lifeline__acme__sync"]
@@ -85,3 +90,12 @@ def test_the_airflow_extra_is_a_range_holding_the_tested_version() -> None:
     assert {spec.operator for spec in extra.specifier} == {">=", "<"}
     assert version("apache-airflow") in extra.specifier  # constraints.txt pins the tested one
     assert "3.2.2" not in extra.specifier  # the DAGs' retry_policy needs Airflow 3.3
+
+
+def test_a_dag_task_on_a_store_never_migrated_fails_at_once_saying_run_db_upgrade(tmp_path: Path, db_url: str) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_text(f'[lifeline]\nstore = "{db_url}"\n\n[tenants.sandbox]\nsandbox = true\n', encoding="utf-8")
+    with pytest.raises(StoreNotMigrated) as info:
+        tasks.reconcile(str(path), "sandbox", datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    assert "run `lifeline db upgrade`" in str(info.value)
+    assert VendorRetryPolicy().evaluate(info.value, try_number=1, max_tries=4).action is RetryAction.FAIL

@@ -6,11 +6,11 @@ Every connector instance of `$LIFELINE_CONFIG` (default `plugins.toml`) whose ba
 loopback port gets its connector's emulator served on that port, and its connection id the
 emulator's credentials as `AIRFLOW_CONN_<ID>` (unless already set). Lifeline's receiver (join
 links, confirm and reschedule pages) runs on loopback as `LIFELINE_PUBLIC_URL`, and the sandbox's
-people act in real time on the emulators: the recruiter books interviews over the next days,
-candidates read and answer what the DAGs send them, HR works the todos. Airflow lives in
-`var/airflow` (metadata DB, logs, the admin password file); the DAGs come from `dags/`; `lifeline
-airflow setup` creates the pools `lifeline_<plugin>` and writes the plugin manifest; new DAGs start
-unpaused, and the login is printed once the API is up.
+people act in real time on the emulators: the recruiter books interviews starting within the hour
+and over the next few (`draw_live`), candidates read and answer what the DAGs send them, HR works
+the todos. Airflow lives in `var/airflow` (metadata DB, logs, the admin password file); the DAGs
+come from `dags/`; `lifeline airflow setup` creates the pools `lifeline_<plugin>` and writes the
+plugin manifest; new DAGs start unpaused, and the login is printed once the API is up.
 """
 
 from __future__ import annotations
@@ -35,13 +35,15 @@ from lifeline_hub.core.config import Config, default_path, load
 from lifeline_hub.core.connections import env_var_name
 from lifeline_hub.core.emulator import LoopbackServer
 from lifeline_hub.core.links import PUBLIC_URL_ENV
+from lifeline_hub.core.models import utcnow
 from lifeline_hub.core.plugins import PluginHost, get_host
+from lifeline_hub.core.sandbox import Sandbox, draw_live, worlds_of
 from lifeline_hub.core.store import Store
 
 PORT = os.environ.get("AIRFLOW__API__PORT", "8080")
 API = f"http://127.0.0.1:{PORT}"
 PASSWORDS = "simple_auth_manager_passwords.json.generated"
-SANDBOX_INTERVIEWS, SANDBOX_DAYS = 40, 4
+SANDBOX_INTERVIEWS, SANDBOX_HOURS = 40, 4
 
 
 @dataclass
@@ -150,22 +152,25 @@ def announce_login(home: Path, timeout: float = 300) -> None:
 
 
 def sandbox(config: Config, host: PluginHost, store: Store, emulators: Emulators,
-            ) -> tuple[LoopbackServer, threading.Event]:
+            ) -> tuple[LoopbackServer, Sandbox | None, threading.Event]:
     """Lifeline's receiver on loopback, and the sandbox's people acting in real time on the emulators of the
-    config's first tenant (`SANDBOX_INTERVIEWS` interviews over the next days); set the returned event to stop."""
+    config's first tenant: `SANDBOX_INTERVIEWS` interviews from within the hour over the next `SANDBOX_HOURS`,
+    so reminders, decisions, HR tasks and reschedules show in the first half hour. Set the event to stop."""
     from lifeline_hub.core.receiver.app import create_app
-    from lifeline_hub.core.sandbox import Sandbox, worlds_of
 
     receiver = LoopbackServer(create_app(config, store, host)).start()
     stop = threading.Event()
     tenant = next(iter(config.data.tenants))
     worlds = worlds_of(config, tenant, emulators.worlds)
+    people = None
     if worlds:
-        people = Sandbox.populate(config, tenant, worlds, receiver.url, SANDBOX_INTERVIEWS, SANDBOX_DAYS, seed=1)
+        bookings = draw_live(1, SANDBOX_INTERVIEWS, utcnow(), SANDBOX_HOURS)
+        people = Sandbox(config, tenant, worlds, receiver.url, bookings, seed=1)
         threading.Thread(target=people.run_live, args=(stop,), name="sandbox", daemon=True).start()
-        print(f"sandbox: {SANDBOX_INTERVIEWS} interviews of tenant {tenant} over the next {SANDBOX_DAYS - 1} days; "
-              f"Lifeline's pages on {receiver.url}")
-    return receiver, stop
+        print(f"sandbox: {SANDBOX_INTERVIEWS} interviews of tenant {tenant}, the first starting in "
+              f"{min(b.start for b in bookings if b.start > b.booked_at) - bookings[0].booked_at}, the last in "
+              f"{SANDBOX_HOURS} hours; Lifeline's pages on {receiver.url}")
+    return receiver, people, stop
 
 
 def main() -> int:
@@ -177,7 +182,7 @@ def main() -> int:
     store.upgrade()
     emulators = serve_emulators(config)
     os.environ.update(emulators.env)  # the receiver's callback routes resolve the connections too
-    receiver, people = sandbox(config, host, store, emulators)
+    receiver, _, people = sandbox(config, host, store, emulators)
     env = airflow_env(root, config_path, {**emulators.env, PUBLIC_URL_ENV: receiver.url})
     setup_airflow(env)
     airflow = subprocess.Popen(["airflow", "standalone"], env=env, start_new_session=True)

@@ -1,6 +1,7 @@
 """The sandbox: a simulated recruiting world with known ground truth, acting on the vendor emulators.
 
     bookings = draw(seed, n, days, now, zone_offset)          # who, when, and how they tend to behave
+    bookings = draw_live(seed, n, now)                        # the same, starting within the hour (make airflow)
     sandbox = Sandbox(config, tenant, worlds, receiver_url, bookings, seed)
     sandbox.setup(); sandbox.observe(); sandbox.advance_to(t); sandbox.settle(t)
 
@@ -10,8 +11,8 @@ part with a `SandboxActor` (core.sandbox.actor) its connector class names in `sa
 """
 
 from lifeline_hub.core.sandbox.actor import Role, SandboxActor, Tally, actor_class, repeats
-from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, Traits, draw
+from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, Traits, draw, draw_live
 from lifeline_hub.core.sandbox.world import LINK, PUBLIC_URL, Sandbox, truth_of, worlds_of
 
 __all__ = ["LINK", "PUBLIC_URL", "Booking", "Intent", "Kind", "Role", "Sandbox", "SandboxActor", "Tally", "Traits",
-           "actor_class", "draw", "repeats", "truth_of", "worlds_of"]
+           "actor_class", "draw", "draw_live", "repeats", "truth_of", "worlds_of"]

@@ -9,6 +9,7 @@ time between booking and interview, and technical failures cluster on one platfo
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,5 +119,52 @@ def draw(seed: int, n: int, days: int, now: datetime, zone_offset: timedelta) ->
             email=f"candidate{i:04d}@example.com", kind=kind, booked_at=max(start - lead, now), start=start,
             end=end, traits=_traits(rng, lead),
             hr_moves=kind is Kind.live and rng.random() < 0.08,
+        ))
+    return sorted(bookings, key=lambda b: b.start)
+
+
+LIVE_OPEN = 0.15
+"""Share of `draw_live`'s AI interviews whose windows opened before start-up and close within minutes."""
+LIVE_MOVERS = 6
+"""In `draw_live`, every sixth candidate asks to move their interview, so a reschedule shows early."""
+LIVE_AI_WINDOW = timedelta(minutes=90)
+"""`draw_live`'s AI windows: long enough to join in the first 40% and submit 20-40 minutes later."""
+
+
+def draw_live(seed: int, n: int, now: datetime, hours: float = 4) -> list[Booking]:
+    """`n` interviews for someone watching in real time (`make airflow`), all booked at `now`, whatever the hour.
+
+    A few AI windows opened hours ago and close 1-5 minutes after `now`, their candidates not come (decided
+    once the tenant's grace has passed); the rest start from 10 minutes on, spread over the next `hours`: AI
+    interviews with `LIVE_AI_WINDOW`s (nobody leaves it to the deadline), live ones of 45 minutes. HR moves
+    the first of them (a live one, decided `rescheduled` at once) and a quarter of the other live ones in the
+    ATS; every `LIVE_MOVERS`-th candidate answers a reminder with a request to move. Those starting 60-90
+    minutes on get their T-1h reminder within the first half hour.
+    """
+    rng = random.Random(seed)
+    opening = max(1, round(n * LIVE_OPEN))
+    step = (hours * 60 - 10) / max(n - opening, 1)
+    bookings = []
+    for i in range(n):
+        first = i == opening
+        kind = Kind.ai if i < opening or (not first and rng.random() < 0.75) else Kind.live
+        if i < opening:
+            end = now + timedelta(minutes=rng.randint(1, 5))
+            start = end - LIVE_AI_WINDOW
+        else:
+            start = now + timedelta(minutes=round(10 + (i - opening) * step + rng.uniform(0, step / 2)))
+            end = start + (LIVE_AI_WINDOW if kind is Kind.ai else timedelta(minutes=45))
+        traits = _traits(rng, max(start - now, timedelta(0)))
+        if i < opening and traits.intent is Intent.attend:
+            traits = dataclasses.replace(traits, intent=Intent.no_show)  # not come with minutes left: won't
+        if i % LIVE_MOVERS == LIVE_MOVERS - 1:
+            traits = dataclasses.replace(traits, intent=Intent.reschedule)
+        if kind is Kind.ai:
+            traits = dataclasses.replace(traits, late=False)
+        bookings.append(Booking(
+            ref=f"req-{i:04d}", name=_name(rng),
+            phone=f"138{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else "",
+            email=f"candidate{i:04d}@example.com", kind=kind, booked_at=now, start=start, end=end,
+            traits=traits, hr_moves=kind is Kind.live and (first or rng.random() < 0.25),
         ))
     return sorted(bookings, key=lambda b: b.start)

@@ -95,13 +95,18 @@ class Sandbox:
 
     def run_live(self, stop: threading.Event, every: float = 10.0) -> None:
         """Act in real time, beside a scheduler that runs the pipeline (`make airflow`): the clocks are the
-        wall clock, and people react to what Lifeline sends as it comes."""
+        wall clock, and people react to what Lifeline sends as it comes. An action failing in a way nobody
+        foresaw (a vendor refusing it) is logged and counted: the world goes on, the newcomer's demo with it."""
         self.setup()
         while True:
             now = utcnow()
-            self.observe()
-            self.advance_to(now)
-            self.settle(now)
+            try:
+                self.observe()
+                self.advance_to(now)
+                self.settle(now)
+            except Exception:
+                log.exception("sandbox: acting at %s failed; going on", now.isoformat())
+                self.did["failed_actions"] += 1
             if stop.wait(every):
                 return
 

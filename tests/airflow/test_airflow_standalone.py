@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -12,11 +14,14 @@ import requests
 from lifeline_hub.connectors.aliyun_sms import plugin as sms_plugin
 from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
 from lifeline_hub.connectors.email import plugin as email_plugin
-from lifeline_hub.core.airflow.standalone import airflow_env, serve_emulators, setup_airflow
+from lifeline_hub.core.airflow.standalone import airflow_env, sandbox, serve_emulators, setup_airflow
 from lifeline_hub.core.config import load
+from lifeline_hub.core.demo import on_free_ports
 from lifeline_hub.core.emulator import free_port
-from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.plugins import PluginHost, get_host
+from lifeline_hub.core.store import Store
 from lifeline_hub.core.sync import build_connector
+from tests.conftest import ROOT
 
 
 def test_emulators_are_served_where_the_config_points_and_connections_reach_them(tmp_path: Path) -> None:
@@ -77,3 +82,29 @@ def test_make_airflow_sets_up_pools_the_dags_accept_in_a_fresh_airflow_home(tmp_
                               capture_output=True, text=True).stdout
     assert json.loads(recorded) == ["lifeline_dingtalk"]
     assert (tmp_path / "var" / "airflow" / "lifeline-plugins.json").exists()
+
+
+def test_make_airflows_sandbox_books_interviews_starting_within_the_hour(tmp_path: Path) -> None:
+    """The live sandbox's recruiter books today's interviews at start-up (they were days ahead, so a newcomer saw
+    nothing happen): the due ones reach the emulators, the first starts within 20 minutes, T-1h reminders fall
+    in the first half hour."""
+    config = on_free_ports(load(ROOT / "plugins.toml", get_host()))
+    emulators = serve_emulators(config)
+    store = Store(f"sqlite:///{tmp_path / 'lifeline.db'}")
+    store.upgrade()
+    receiver, people, stop = sandbox(config, get_host(), store, emulators)
+    try:
+        assert people is not None
+        started = min(b.booked_at for b in people.bookings)
+        upcoming = [b.start - started for b in people.bookings if b.start > started]
+        assert timedelta(minutes=10) <= min(upcoming) <= timedelta(minutes=20)
+        assert any(timedelta(minutes=60) <= at <= timedelta(minutes=90) for at in upcoming)
+        deadline = time.monotonic() + 60
+        while not all(b.remote_id for b in people.bookings) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ai = {b.remote_id for b in people.bookings if b.kind == "ai"}
+        assert ai and set(emulators.worlds["sandbox.aiplatform"].invitations) >= ai
+    finally:
+        stop.set()
+        receiver.stop()
+        emulators.stop()

@@ -37,3 +37,28 @@ def test_the_live_sandbox_books_on_the_wall_clock_and_moves_no_clock() -> None:
     finally:
         stop.set()
         emulators.stop()
+
+
+def test_an_action_a_vendor_refuses_does_not_stop_the_live_sandbox() -> None:
+    """A refused action (the AI platform's 409 for a submission after the window closed) killed the thread: the
+    people of `make airflow` stood still for the rest of the session."""
+    config = on_free_ports(load(ROOT / "plugins.toml", get_host()))
+    emulators = serve_emulators(config)
+    stop = threading.Event()
+    try:
+        tenant = next(iter(config.data.tenants))
+        worlds = worlds_of(config, tenant, emulators.worlds)
+        people = Sandbox(config, tenant, worlds, "http://127.0.0.1:9", [], seed=1)
+        acted = threading.Event()
+
+        def refused() -> None:
+            raise RuntimeError("invitation_closed: the invitation is expired")
+
+        people.at(utcnow(), refused)
+        people.at(utcnow(), acted.set)  # due in the same step, after it
+        live = threading.Thread(target=people.run_live, args=(stop, 0.05), daemon=True)
+        live.start()
+        assert acted.wait(30) and live.is_alive() and people.did["failed_actions"] == 1
+    finally:
+        stop.set()
+        emulators.stop()

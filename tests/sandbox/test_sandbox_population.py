@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from lifeline_hub.core.models import zone_info
-from lifeline_hub.core.sandbox import Booking, Intent, Kind, Traits, draw, truth_of
+from lifeline_hub.core.sandbox import Booking, Intent, Kind, Traits, draw, draw_live, truth_of
 from lifeline_hub.core.sandbox.population import no_show_rate
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -59,3 +59,23 @@ def test_truth_is_what_happened_in_the_order_the_outcome_classes_use() -> None:
     assert truth_of(booking(reached=t)) == "missed_read_no_show"
     assert truth_of(booking()) == "missed_not_reached"
     assert truth_of(booking(moved=t, submitted=t)) == "rescheduled"
+
+
+def test_the_live_draw_starts_within_the_hour_so_the_first_half_hour_shows_the_whole_loop() -> None:
+    """`make airflow` at any hour: windows closing within minutes (decided after the grace), starts from 10
+    minutes on, T-1h reminders due in the first half hour, live interviews HR moves; all booked at start-up."""
+    night = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai: no waiting for tomorrow's office hours
+    bookings = draw_live(1, 40, night)
+    assert [(b.name, b.start, b.traits) for b in bookings] == [(b.name, b.start, b.traits) for b in draw_live(1, 40,
+                                                                                                             night)]
+    assert len(bookings) == 40 and all(b.booked_at == night and b.end > b.start for b in bookings)
+    closing = [b for b in bookings if b.start < night]
+    assert closing and all(b.kind is Kind.ai and night < b.end <= night + timedelta(minutes=5) for b in closing)
+    upcoming = [b.start - night for b in bookings if b.start >= night]
+    assert timedelta(minutes=10) <= min(upcoming) <= timedelta(minutes=20)
+    first = next(b for b in bookings if b.start >= night)
+    assert first.kind is Kind.live and first.hr_moves  # moved in the ATS halfway to its start: decided at once
+    assert max(upcoming) <= timedelta(hours=4)
+    reminded = [b for b in bookings if night <= b.start - timedelta(hours=1) <= night + timedelta(minutes=30)]
+    assert len(reminded) >= 3 and any(b.traits.intent is Intent.reschedule for b in reminded)
+    assert any(b.hr_moves for b in bookings) and {b.kind for b in bookings} == {Kind.ai, Kind.live}

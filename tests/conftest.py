@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile("lifeline", derandomize=True, database=None, deadline=None)
 settings.load_profile("lifeline")  # property tests draw the same examples on every run: a suite that never flakes
+
+
+@pytest.fixture(autouse=True)
+def _log_record_factory() -> Iterator[None]:
+    """Each test gets the log-record factory it started with: a command run in-process installs Lifeline's
+    redaction (process-wide), and a later test must not find it installed by whichever test ran before."""
+    factory = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(factory)
+
+
 BIN = Path(sys.executable).parent
 
 

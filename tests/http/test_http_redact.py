@@ -129,7 +129,7 @@ def test_install_redaction_covers_child_loggers(caplog: pytest.LogCaptureFixture
         install_redaction("lifeline.test.installed")
         with caplog.at_level(logging.INFO):
             logging.getLogger("lifeline.test.installed.child.deep").info("Bearer SECRETTOKEN")
-            logging.getLogger("lifeline.test.other").info("token=VISIBLE")
+            logging.getLogger("elsewhere.test.other").info("token=VISIBLE")
     finally:
         logging.setLogRecordFactory(factory)
     assert "SECRETTOKEN" not in caplog.text

@@ -19,6 +19,8 @@ from lifeline_hub.core.models import (
     AppointmentThread,
     Audience,
     Candidate,
+    Channel,
+    ContactChange,
     ContactPoint,
     DeliveryEvent,
     DeliveryType,
@@ -141,6 +143,54 @@ def test_the_store_is_the_contact_book(store: Store) -> None:
     assert phone.masked == "138****1234"
     assert store.contact("acme.hire/c1", Channel.feishu) is None
     assert store.contact("acme.hire/nobody", Channel.sms) is None
+
+
+def _gone(remote_id: str, at: datetime, reachable: bool = False, **fields: Any) -> ContactChange:
+    return ContactChange(**{"source": "acme.wecom", "remote_id": remote_id, "occurred_at": at,
+                            "channel": "wechat", "address": "oWx-42", "reachable": reachable,
+                            "reason": "" if reachable else "del_follow_user", **fields})
+
+
+def _reach(store: Store, candidate_id: str = "acme.hire/c1") -> list[tuple[str, bool, str | None]]:
+    cp = schema.contact_points
+    with store.engine.connect() as conn:
+        return [(r.channel, r.reachable, r.unreachable_reason) for r in conn.execute(
+            sa.select(cp).where(cp.c.candidate_id == candidate_id).order_by(cp.c.rank))]
+
+
+def test_a_contact_change_stops_sends_there_until_the_contact_is_back(store: Store) -> None:
+    cand = Candidate(source="acme.hire", remote_id="c1", name="Li Lei",
+                     contacts=(ContactPoint.im(Channel.wechat, "oWx-42"), ContactPoint.phone("13812341234")))
+    other = Candidate(source="beta.hire", remote_id="c1", name="Li Lei",
+                      contacts=(ContactPoint.im(Channel.wechat, "oWx-42"),))
+    store.write("beta", [other])
+    store.write("acme", [_gone("ev-1", T0)])  # before the candidate is known: applied when it arrives
+    store.write("acme", [cand])
+    assert _reach(store) == [("wechat", False, "del_follow_user"), ("sms", True, None)]
+    assert store.contact("acme.hire/c1", Channel.wechat) is None
+    assert store.contact("acme.hire/c1", Channel.sms) is not None
+    assert _reach(store, "beta.hire/c1") == [("wechat", True, None)]  # another tenant's contact
+    store.write("acme", [cand])  # an ATS resync rewrites the contact points: the change still holds
+    assert _reach(store)[0] == ("wechat", False, "del_follow_user")
+    store.write("acme", [_gone("ev-2", T0 + timedelta(hours=2), reachable=True)])
+    store.write("acme", [_gone("ev-0", T0 - timedelta(hours=1))])  # older news arriving late changes nothing
+    assert _reach(store)[0] == ("wechat", True, None)
+    assert store.contact("acme.hire/c1", Channel.wechat) is not None
+    store.write("acme", [_gone("ev-3", T0 + timedelta(hours=3), candidate_id="acme.hire/c9")])
+    assert _reach(store)[0] == ("wechat", True, None)  # it names another candidate
+
+
+def test_a_contact_change_keeps_no_raw_address_outside_the_contact_book(store: Store) -> None:
+    dead = ContactChange(source="acme.sms", remote_id="r1", occurred_at=T0, channel="sms", address="13812341234",
+                         reachable=False, reason="MOBILE_NOT_ON_SERVICE")
+    assert "13812341234" not in repr(dead)
+    store.write("acme", [dead, dead])
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(schema.evidence)).one()
+    assert (row.kind, row.type, row.channel, row.code) == ("contact_change", "unreachable", "sms",
+                                                           ContactPoint.phone("13812341234").lookup)
+    assert row.data["address"] == "138****1234" and "13812341234" not in json.dumps(row.data)
+    assert ContactChange.model_validate(row.data).reason == "MOBILE_NOT_ON_SERVICE"
 
 
 def test_an_ats_resync_never_moves_a_rescheduled_interview_back(store: Store) -> None:

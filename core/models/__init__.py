@@ -22,6 +22,7 @@ from lifeline_hub.core.models.records import (
     Candidate,
     Confirmation,
     ConfirmationAction,
+    ContactChange,
     DeadlineBasis,
     DeliveryEvent,
     DeliveryStatus,
@@ -54,8 +55,8 @@ from lifeline_hub.core.models.time import (
 
 __all__ = [
     "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance", "Audience",
-    "Candidate", "Channel", "ChannelInfo", "Confidence", "Confirmation", "ConfirmationAction", "ContactPoint",
-    "DeadlineBasis", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "Evidence", "Interview",
+    "Candidate", "Channel", "ChannelInfo", "Confidence", "Confirmation", "ConfirmationAction", "ContactChange",
+    "ContactPoint", "DeadlineBasis", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "Evidence", "Interview",
     "InterviewKind", "InterviewStatus", "LinkEvent", "LinkEventType", "Notification",
     "NotificationPurpose", "Outcome", "OutcomeClass", "Record", "RequestStatus", "RescheduleRequest",
     "Role", "Slot", "UtcDateTime", "canonical_id", "channel_info", "channels", "from_epoch", "from_epoch_millis",

@@ -10,8 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
+from lifeline_hub.core.http.redact import redact
 from lifeline_hub.core.models.channels import Channel
 from lifeline_hub.core.models.contact import ContactPoint
 from lifeline_hub.core.models.time import UtcDateTime
@@ -261,8 +262,44 @@ class RescheduleRequest(Evidence):
     status: RequestStatus = RequestStatus.submitted
 
 
+class ContactChange(Evidence):
+    """A vendor says a candidate's contact point on a channel became (un)usable: a WeCom `del_follow_user`, a
+    WeChat `failed:user block` or unsubscribe, a dead number, an e-mail hard bounce; or usable again (the
+    contact was added back).
+
+    The store matches `address` (the contact point's value on `channel`: account id, phone, e-mail) to the
+    tenant's contact points, or only `candidate_id`'s when given, and the latest change (by `occurred_at`)
+    decides whether reminders and messages may go there. Unreachable is no outcome: the reminder falls back to
+    the next channel. `address` is kept only in the contact book: the stored record and its JSON show the mask.
+    """
+
+    record_type: ClassVar[str] = "contact_change"
+
+    channel: Channel
+    address: str = Field(min_length=1, description="the contact point's value on the channel (JSON: its mask)")
+    reachable: bool
+    reason: str = Field("", max_length=500, description="the vendor's word for it, e.g. `del_follow_user`")
+    candidate_id: str | None = Field(None, description="canonical id of the candidate, when the vendor event names one")
+
+    @property
+    def contact(self) -> ContactPoint | None:
+        """The address as a contact point on the channel (its mask and look-up hash); None when it is not one."""
+        try:
+            return ContactPoint.parse(self.channel, self.address)
+        except ValueError:
+            return None
+
+    @field_serializer("address", when_used="json")
+    def _masked(self, address: str) -> str:
+        contact = self.contact
+        return contact.masked if contact is not None else redact(address)
+
+    def __repr_args__(self) -> Any:
+        return [(k, v) for k, v in super().__repr_args__() if k != "address"]
+
+
 EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
-    Notification, DeliveryEvent, LinkEvent, Attendance, Confirmation, RescheduleRequest,
+    Notification, DeliveryEvent, LinkEvent, Attendance, Confirmation, RescheduleRequest, ContactChange,
 )
 _ALL: tuple[type[Record], ...] = (Interview, Candidate, *EVIDENCE_TYPES)
 RECORD_TYPES: dict[str, type[Record]] = {cls.record_type: cls for cls in _ALL}

@@ -94,6 +94,10 @@ contact_points = sa.Table(
     sa.Column("masked", sa.String(320), nullable=False),
     sa.Column("lookup", sa.String(64), nullable=False, comment="keyed hash for look-up"),
     sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("reachable", sa.Boolean, nullable=False, server_default=sa.true(),
+              comment="false when the latest contact change says the vendor cannot deliver there"),
+    sa.Column("unreachable_reason", sa.String(500), comment="the vendor's word for it, e.g. del_follow_user"),
+    sa.Column("changed_at", UtcTimestamp(), comment="when the latest contact change applied here happened"),
     sa.UniqueConstraint("candidate_id", "channel", "lookup"),
     sa.Index(None, "lookup"),
 )

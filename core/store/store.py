@@ -46,9 +46,11 @@ from lifeline_hub.core.connector import Checkpoint, Handoff, Malformed
 from lifeline_hub.core.http.redact import redact, redact_json
 from lifeline_hub.core.models import (
     Attendance,
+    Audience,
     Candidate,
     Channel,
     Confirmation,
+    ContactChange,
     ContactPoint,
     DeliveryEvent,
     Evidence,
@@ -114,6 +116,11 @@ def _evidence_columns(record: Evidence) -> dict[str, Any]:
             cols.update(type=record.action.value, channel=record.channel.value if record.channel else None)
         case RescheduleRequest():
             cols.update(type=record.status.value, code=record.reason_code)
+        case ContactChange():
+            contact = record.contact
+            cols.update(type="reachable" if record.reachable else "unreachable", channel=record.channel.value,
+                        code=contact.lookup if contact else None, ref=record.candidate_id,
+                        audience=Audience.candidate.value)
         case _:
             raise TypeError(f"no store mapping for evidence type {type(record).__name__}")
     return cols
@@ -252,6 +259,8 @@ class Store:
         self._receipt_audiences(conn, tenant, evidence)
         summary.add(self._upsert(conn, schema.evidence, evidence, ("source", "kind", "remote_id")))
         self._share_audiences(conn, tenant, evidence)
+        self._apply_contact_changes(conn, tenant, {(r["channel"], r["code"]) for r in evidence
+                                                   if r["kind"] == ContactChange.record_type and r["code"]})
         return summary
 
     def _not_behind(self, conn: sa.Connection, records: list[Interview]) -> list[Interview]:
@@ -324,7 +333,40 @@ class Store:
                     "candidate_id": c.id, "channel": p.channel.value, "value": p.value.get_secret_value(),
                     "masked": p.masked, "lookup": p.lookup, "rank": rank,
                 } for rank, p in enumerate(c.contacts)])
+        self._apply_contact_changes(conn, tenant, {(p.channel.value, p.lookup) for c in records for p in c.contacts})
         return summary
+
+    def _apply_contact_changes(self, conn: sa.Connection, tenant: str, keys: set[tuple[str, str]]) -> None:
+        """Set the reachability of the tenant's contact points with these (channel, look-up) keys from the
+        latest stored contact change for each (by `occurred_at`; one naming a candidate applies to that
+        candidate's only), whatever order changes and candidates arrived in."""
+        e, cp, c = schema.evidence, schema.contact_points, schema.candidates
+        changes: dict[tuple[str, str], list[Any]] = {}
+        points: list[Any] = []
+        for chunk in _chunks(sorted(keys), 400):
+            for row in conn.execute(sa.select(e.c.id, e.c.channel, e.c.code, e.c.ref, e.c.type, e.c.occurred_at,
+                                              e.c.data).where(
+                    e.c.tenant == tenant, e.c.kind == ContactChange.record_type,
+                    sa.tuple_(e.c.channel, e.c.code).in_(chunk))):
+                changes.setdefault((row.channel, row.code), []).append(row)
+            points.extend(conn.execute(sa.select(cp.c.id, cp.c.candidate_id, cp.c.channel, cp.c.lookup)
+                                       .join(c, c.c.id == cp.c.candidate_id)
+                                       .where(c.c.tenant == tenant, sa.tuple_(cp.c.channel, cp.c.lookup).in_(chunk))))
+        updates = []
+        for point in points:
+            mine = [ch for ch in changes.get((point.channel, point.lookup), ())
+                    if ch.ref is None or ch.ref == point.candidate_id]
+            latest = max(mine, key=lambda ch: (ch.occurred_at, ch.id), default=None)
+            if latest is None:
+                updates.append({"point": point.id, "now_reachable": True, "reason": None, "at": None})
+                continue
+            reachable = latest.type == "reachable"
+            updates.append({"point": point.id, "now_reachable": reachable, "at": latest.occurred_at,
+                            "reason": None if reachable else latest.data.get("reason") or None})
+        if updates:
+            conn.execute(sa.update(cp).where(cp.c.id == sa.bindparam("point")).values(
+                reachable=sa.bindparam("now_reachable"), unreachable_reason=sa.bindparam("reason"),
+                changed_at=sa.bindparam("at")), updates)
 
     def quarantine(self, tenant: str, source: str, stream: str, items: Sequence[Malformed],
                    conn: sa.Connection | None = None) -> int:
@@ -444,10 +486,12 @@ class Store:
                          .values(last_error=error[:2000]))
 
     def contact(self, candidate_id: str, channel: Channel) -> ContactPoint | None:
-        """The candidate's first contact point on `channel` (the ContactBook a sending connector uses)."""
+        """The candidate's first reachable contact point on `channel` (the ContactBook a sending connector uses):
+        None when a contact change made every one there unreachable, so nothing more is sent there."""
         cp = schema.contact_points
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(cp).where(cp.c.candidate_id == candidate_id, cp.c.channel == channel.value)
+            row = conn.execute(sa.select(cp).where(cp.c.candidate_id == candidate_id, cp.c.channel == channel.value,
+                                                   cp.c.reachable)
                                .order_by(cp.c.rank).limit(1)).first()
         if row is None:
             return None

@@ -1,1 +1,1 @@
-"""WeCom (企业微信) app messages for Lifeline: the `wecom` connector (entry point -> `lifeline_wecom_notify.plugin`)."""
+"""WeCom (企业微信) app messages for Lifeline: the `wecom_notify` connector (entry point -> `.plugin`)."""

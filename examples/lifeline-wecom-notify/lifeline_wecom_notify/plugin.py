@@ -1,4 +1,7 @@
-"""The `wecom` connector: WeCom app messages (`message/send`) to staff, and the `wecom` channel.
+"""The `wecom_notify` connector: WeCom app messages (`message/send`) to corp members, and the `wecom_notify` channel.
+
+Lifeline's built-in `wecom` plugin (customer contact, cards, callbacks) holds the names `wecom`; this out-of-tree
+example uses its own connector, entry point, channel and connection type, so both can be installed side by side.
 
 Connection (an Airflow Connection, or `AIRFLOW_CONN_<ID>`): `password` = the self-built app's Secret; the corp
 id and AgentId are settings. Base URL key `api` (default `https://qyapi.weixin.qq.com`).
@@ -6,7 +9,7 @@ id and AgentId are settings. Base URL key `api` (default `https://qyapi.weixin.q
 What WeCom tells us (wecom-wechat.md §1, §4.1): an accepted send and the userids it could not reach
 (`invaliduser`, `unlicenseduser`), nothing more. There is no delivery or read receipt for app messages, so
 the connector has no stream: each recipient gets a `Notification` (sent, or failed for the userids WeCom
-refused, with a failed `DeliveryEvent`), and the `wecom` channel declares that delivery and reads are
+refused, with a failed `DeliveryEvent`), and the `wecom_notify` channel declares that delivery and reads are
 unknown (reconcile then never calls a WeCom message "unread"). Clicks on Lifeline's tracked links in the
 message are observed by Lifeline itself.
 """
@@ -49,23 +52,27 @@ from lifeline_wecom_notify.settings import WeComSettings
 
 LIFELINE_PLUGIN_API = (1, 0)
 """The plugin API this plugin is built for (`lifeline_hub.core.api.PLUGIN_API`)."""
-WECOM = ChannelInfo("wecom", "WeCom", "account", delivery_known=False, read_known=False, click_known=True,
-                    labels=(("zh-CN", "企业微信"),))
+CHANNEL = ChannelInfo("wecom_notify", "WeCom app message", "account", delivery_known=False, read_known=False,
+                      click_known=True, labels=(("zh-CN", "企业微信应用消息"),))
+"""A corp member reached by userid through the app (address: the userid). Named after the connector: Lifeline
+reaches an IM channel through the connector of the channel's name (or the instance `policy.candidate_connectors`
+names)."""
 MAX_USERS = 1000
 """`touser` takes at most 1000 userids (doc 90236)."""
 LIMITS = {"title": 128, "description": 512, "content": 2048}
 """Byte limits of textcard title and description and of text content (doc 90236)."""
 
 
-class WeComConnector(Connector):
+class WeComNotifyConnector(Connector):
     """One WeCom app: messages to staff (HR, interviewers) by userid."""
 
-    name = "wecom"
+    name = "wecom_notify"
     description = "WeCom app messages (message/send) to staff by userid; WeCom reports no delivery or read"
     settings_model = WeComSettings
     actions = ("send_message",)
-    channels = (WECOM,)
-    connection_form = ConnectionForm("wecom", "WeCom app (Lifeline)", labels=("Login (not used)", "App Secret"))
+    channels = (CHANNEL,)
+    connection_form = ConnectionForm("wecom_notify", "WeCom app messages (Lifeline example)",
+                                     labels=("Login (not used)", "App Secret"))
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": WECOM_HOST}
     emulator = "lifeline_wecom_notify.emulator:create_app"
 
@@ -145,14 +152,14 @@ class WeComConnector(Connector):
             remote_id = f"{action.idempotency_key}/{member}"
             records.append(Notification(
                 source=self.instance.name, remote_id=remote_id, interview_id=payload.interview_id, occurred_at=now,
-                purpose=NotificationPurpose(payload.purpose), channel=WECOM.channel, recipient=member,
+                purpose=NotificationPurpose(payload.purpose), channel=CHANNEL.channel, recipient=member,
                 audience=payload.recipient_audience, status=DeliveryStatus.failed if code else DeliveryStatus.sent,
                 status_raw=code or "ok", idempotency_key=action.idempotency_key))
             if code:
                 records.append(DeliveryEvent(
                     source=self.instance.name, remote_id=f"{remote_id}/failed", interview_id=payload.interview_id,
                     occurred_at=now, notification_id=canonical_id(self.instance.name, remote_id),
-                    type=DeliveryType.failed, channel=WECOM.channel, code=code, status_raw=code))
+                    type=DeliveryType.failed, channel=CHANNEL.channel, code=code, status_raw=code))
         detail = {"msgid": msgid, "refused": sorted(refused)} | ({"error": error} if error else {})
         return ActionResult(remote_id=msgid or action.idempotency_key, detail=detail, records=tuple(records))
 
@@ -178,4 +185,4 @@ def fits(text: str, field: str) -> str:
 
 @hookimpl
 def lifeline_register_connectors(register: Callable[[type[Connector]], None]) -> None:
-    register(WeComConnector)
+    register(WeComNotifyConnector)

@@ -1,4 +1,4 @@
-"""Settings of a `wecom` instance: the keys of its table in `plugins.toml` (the app Secret never goes here)."""
+"""Settings of a `wecom_notify` instance: the keys of its table in `plugins.toml` (the app Secret never goes here)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 from lifeline_hub.core.api import Credentials, FakeClock, Instance, LoopbackServer, use_clock
 
 from lifeline_wecom_notify.emulator import WeComWorld, create_app
-from lifeline_wecom_notify.plugin import WeComConnector
+from lifeline_wecom_notify.plugin import WeComNotifyConnector
 from lifeline_wecom_notify.settings import WeComSettings
 
 START = 1_780_000_000.0
@@ -49,15 +49,17 @@ def settings_for(world: WeComWorld, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_connector(emulator: str, world: WeComWorld) -> Callable[..., WeComConnector]:
-    def make(secret: str | None = None, **changes: Any) -> WeComConnector:
-        credentials = Credentials(conn_id="wecom_test", password=secret or next(iter(world.settings.apps.values())))
-        instance = Instance(tenant="test", name="test.wecom", base_urls={"api": emulator})
-        return WeComConnector(instance, WeComSettings.model_validate(settings_for(world, **changes)), credentials)
+def make_connector(emulator: str, world: WeComWorld) -> Callable[..., WeComNotifyConnector]:
+    def make(secret: str | None = None, **changes: Any) -> WeComNotifyConnector:
+        secret = secret or next(iter(world.settings.apps.values()))
+        credentials = Credentials(conn_id="wecom_notify_test", password=secret)
+        instance = Instance(tenant="test", name="test.wecom_notify", base_urls={"api": emulator})
+        settings = WeComSettings.model_validate(settings_for(world, **changes))
+        return WeComNotifyConnector(instance, settings, credentials)
 
     return make
 
 
 @pytest.fixture
-def connector(make_connector: Callable[..., WeComConnector]) -> WeComConnector:
+def connector(make_connector: Callable[..., WeComNotifyConnector]) -> WeComNotifyConnector:
     return make_connector()

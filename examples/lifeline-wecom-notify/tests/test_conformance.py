@@ -1,4 +1,4 @@
-"""Lifeline's conformance suite for the `wecom` connector: settings, check, the action, typed errors, cassettes."""
+"""Lifeline's conformance suite for the `wecom_notify` connector: settings, check, the action, errors, cassettes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from lifeline_hub.core.api import SendMessage
 from lifeline_hub.core.conformance import ConnectorSuite, Rig, SuiteClock
 
 from lifeline_wecom_notify.emulator import WeComWorld
-from lifeline_wecom_notify.plugin import WeComConnector
+from lifeline_wecom_notify.plugin import WeComNotifyConnector
 
 _texts = itertools.count(1)
 
 
-class TestWeCom(ConnectorSuite):
-    connector = WeComConnector
+class TestWeComNotify(ConnectorSuite):
+    connector = WeComNotifyConnector
     settings: ClassVar[Mapping[str, Any]] = {
         "corp_id": "wwemulatorcorp0001", "agent_id": 1000002, "http_timeout_seconds": 0.5}
 

@@ -16,7 +16,7 @@ from test_wecom import send  # the tests' directory is on the path (pytest's def
 from lifeline_hub.core.api import Action, VendorError
 
 from lifeline_wecom_notify.emulator import WeComWorld
-from lifeline_wecom_notify.plugin import WeComConnector
+from lifeline_wecom_notify.plugin import WeComNotifyConnector
 
 ERROR = {  # doc 90313: every failure is {errcode (int, non-zero), errmsg (string with a per-call tail)}
     "type": "object", "additionalProperties": False, "required": ["errcode", "errmsg"],
@@ -39,13 +39,13 @@ SUCCESS = {
 }
 
 
-def attempt(connector: WeComConnector, action: Action) -> None:
+def attempt(connector: WeComNotifyConnector, action: Action) -> None:
     with contextlib.suppress(VendorError):  # the refusals are the point here
         connector.perform(action)
 
 
 @pytest.fixture
-def served(make_connector: Callable[..., WeComConnector], world: WeComWorld) -> list[Any]:
+def served(make_connector: Callable[..., WeComNotifyConnector], world: WeComWorld) -> list[Any]:
     connector = make_connector()
     make_connector(secret="wrong").check()                       # 40001
     make_connector(corp_id="wwother").check()                    # 40013

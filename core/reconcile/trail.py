@@ -6,6 +6,8 @@ reschedule requests, and the outcome history. Receipts that carry only their not
 included through it. Messages to staff (HR tasks, interviewers' reminders) and their receipts are
 shown but marked as not counted: they never reach the candidate. A read reported on a channel that
 knows no reads (`ChannelInfo.read_known`: an e-mail open) is shown as counted as a delivery only.
+Changes of the candidate's contact points (a contact deleted, a number dead) are shown, not counted:
+they say where reminders can no longer go, not whether the candidate was reached.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from lifeline_hub.core.models import Audience, channel_info, zone_info
 from lifeline_hub.core.reconcile.outcomes import to_outcome
 from lifeline_hub.core.store import Store
-from lifeline_hub.core.store.schema import evidence, interviews, outcomes
+from lifeline_hub.core.store.schema import contact_points, evidence, interviews, outcomes
 
 _LINK = {"open": "link opened", "join_attempt": "join attempt", "join_ok": "join link worked",
          "join_error": "join error"}
@@ -71,9 +73,14 @@ def evidence_trail(store: Store, interview_id: str, zone: str | None = None) -> 
             return None
         sent = sa.select(e.c.source + "/" + e.c.remote_id).where(e.c.interview_id == interview_id,
                                                                 e.c.kind == "notification")
+        cp = contact_points
+        own_contact = sa.exists().where(cp.c.candidate_id == row.candidate_id, cp.c.channel == e.c.channel,
+                                        cp.c.lookup == e.c.code)
         rows = conn.execute(sa.select(e).where(sa.or_(
             e.c.interview_id == interview_id,
             sa.and_(e.c.interview_id.is_(None), e.c.kind == "delivery_event", e.c.ref.in_(sent)),
+            sa.and_(e.c.kind == "contact_change", e.c.tenant == row.tenant,
+                    sa.or_(e.c.ref == row.candidate_id, sa.and_(e.c.ref.is_(None), own_contact))),
         ))).all()
         history = conn.execute(sa.select(o).where(o.c.interview_id == interview_id).order_by(o.c.version)).all()
     entries = [entry for r in rows for entry in _entries(r._mapping)]
@@ -123,6 +130,12 @@ def _entries(r: Any) -> list[Entry]:
             done = "submitted" if r["code"] == "completed" else "left"
             out.append(Entry(r["ended_at"], done, detail=_join(kind_type, data.get("leave_reason")), **base))
         return out
+    if kind == "contact_change":
+        gone = kind_type == "unreachable"
+        return [Entry(r["occurred_at"], "contact unreachable" if gone else "contact reachable again",
+                      detail=_join(data.get("address"), data.get("reason"),
+                                   "no more sends there, not counted" if gone else "not counted"),
+                      counted=False, **base)]
     if kind == "confirmation":
         return [Entry(r["occurred_at"], _ANSWER.get(kind_type, kind_type), detail="", **base)]
     return [Entry(r["occurred_at"], f"reschedule request {kind_type}",

@@ -37,5 +37,8 @@ class WeComSettings(BaseModel):
                                       "long counts as failed, so the reminder falls back to another channel")
     contact_poll_hours: float = Field(
         72.0, gt=0, le=720, description="how long send results of a customer-contact message are polled")
+    contact_welcome_text: str = Field(
+        "您好，感谢添加！之后的面试通知和提醒会通过这里发给您。", max_length=1000,
+        description="welcome message sent to a candidate who just added the contact sender (empty: none)")
     http_timeout_seconds: float = Field(10.0, gt=0, description="read timeout of one WeCom call")
     callback_max_skew_seconds: int = Field(300, ge=1, description="callbacks older or newer than this are rejected")

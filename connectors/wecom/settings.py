@@ -18,8 +18,10 @@ class WeComSettings(BaseModel):
     corp_id: str = Field(min_length=1, description="the corp's id (企业ID, corpid); callbacks for another corp are "
                                                    "rejected")
     agent_id: int = Field(ge=1, description="AgentId of the self-built app that sends")
-    message_type: Literal["textcard", "text"] = Field(
-        "textcard", description="staff messages: textcard opening the first link (text when there is none), or text")
+    message_type: Literal["template_card", "textcard", "text"] = Field(
+        "template_card", description="staff messages with links: template_card (a text_notice card: the first link "
+                                     "opens it, up to 3 more listed below), textcard (opens the first link, the "
+                                     "others written out) or text (links inline); without links always text")
     duplicate_check_interval: int = Field(
         14400, ge=1, le=14400, description="seconds WeCom drops a repeat of the same content to the same people "
                                            "(max 4 h): a retried send within it reaches nobody twice")

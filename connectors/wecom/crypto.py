@@ -71,7 +71,7 @@ def signature(token: str, timestamp: str, nonce: str, *more: str) -> str:
     WeCom and the encrypted WeChat POST sign [token, timestamp, nonce, encrypt]; the WeChat Official
     Account's plain `signature` covers [token, timestamp, nonce] only."""
     joined = "".join(sorted([token, timestamp, nonce, *more]))
-    return hashlib.sha1(joined.encode()).hexdigest()  # noqa: S324 - the protocol mandates SHA-1
+    return hashlib.sha1(joined.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 - the protocol mandates SHA-1
 
 
 def timestamp_seconds(timestamp: str) -> int:
@@ -117,7 +117,7 @@ class WXBizMsgCrypt:
             raise ValueError("the EncodingAESKey must be 43 characters")
         try:
             key = base64.b64decode(encoding_aes_key + "=", validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or not even ASCII
             raise ValueError("the EncodingAESKey is not base64") from exc
         self.token = token
         self.receive_id = receive_id

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from lifeline_hub.connectors.wecom import emulator_contact
 from lifeline_hub.connectors.wecom.emulator_state import (
     CONTACT,
     ERRMSG,
@@ -115,10 +116,13 @@ def create_app(settings: EmulatorSettings | None = None, world: WeComWorld | Non
     vendor_route(app, world, "/cgi-bin/message/recall", "message.recall", world.recall)
     vendor_route(app, world, "/cgi-bin/message/get_statistics", "message.get_statistics", world.get_statistics)
 
+    emulator_contact.register(app, world)
+
     inspect: dict[str, Callable[[], Any]] = {
         "messages": world.inspect_messages, "dropped": lambda: list(world.dropped),
-        "pushes": lambda: [{"event": p.event, "status": p.status, "attempts": p.attempts} for p in world.pushes]}
+        "pushes": lambda: [{"event": p.event, "status": p.status, "attempts": p.attempts} for p in world.pushes],
+        "contact": world.contact.inspect}
     actions = ("advance", "click", "fail_next", "stall_next", "deny_actions", "add_user", "set_callback_url",
-               "deliver_pending_events")
+               "deliver_pending_events", *emulator_contact.DRIVE)
     app.include_router(control_router(world, actions, inspect))
     return app

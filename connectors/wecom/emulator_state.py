@@ -29,6 +29,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifeline_hub.connectors.wecom.crypto import WXBizMsgCrypt
+from lifeline_hub.connectors.wecom.emulator_contact import ContactState
 from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
 
 Json = dict[str, Any]
@@ -143,8 +144,8 @@ class WeComWorld(EmulatorWorld[EmulatorSettings]):
         self.denied: dict[str, int] = {}  # api (or "*") -> errcode
         self._ids = itertools.count(1)
         self.delivery = DeliveryWorker(self._deliver_due, "wecom-callbacks", interval=0.2)
-        self.contact: Any = None
-        """Customer contact (`emulator_contact.ContactState`), set by `create_app`."""
+        self.contact = ContactState(self)
+        """Customer contact (客户联系): relations, welcome codes, staged mass messages."""
 
     # ---------------------------------------------------------------- tokens
 
@@ -445,9 +446,7 @@ class WeComWorld(EmulatorWorld[EmulatorSettings]):
                    "duplicates": sum(m.duplicates for m in self.messages), "gettoken_calls": self.gettoken_calls,
                    "pushes": len(self.pushes), "pushes_delivered": sum(p.status == "delivered" for p in self.pushes),
                    "faults_injected": dict(self.faults.injected)}
-            if self.contact is not None:
-                out.update(self.contact.summary())
-            return out
+            return {**out, **self.contact.summary()}
 
     def inspect_messages(self) -> list[Json]:
         with self.lock:

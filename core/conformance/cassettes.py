@@ -18,10 +18,14 @@ from lifeline_hub.core.testkit import cassette, find_leaks
 
 
 def raw_contacts(candidates: Iterable[Candidate]) -> list[str]:
-    """Every contact value of `candidates` as the vendor could see it: as stored, and a phone's national digits."""
+    """Every contact value of `candidates` as the vendor could see it: as stored, and a phone's national digits.
+    Platform account ids (an openid, an external_userid: `address == "account"`) are the addresses the vendor is
+    called with and not personal data in themselves (`core.models.channels`), so they are not counted."""
     values: list[str] = []
     for candidate in candidates:
         for point in candidate.contacts:
+            if point.channel.info.address == "account":
+                continue
             raw = point.value.get_secret_value()
             values.append(raw)
             digits = re.sub(r"\D", "", raw)

@@ -1,0 +1,262 @@
+"""Candidates on WeChat through WeCom customer contact: staged sends, their results and contact events, over
+loopback against the WeCom emulator, landing in a real store (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from lifeline_hub.connectors.wecom import contact
+from lifeline_hub.connectors.wecom.emulator import create_app
+from lifeline_hub.connectors.wecom.emulator_contact import ContactState
+from lifeline_hub.connectors.wecom.emulator_state import EmulatorSettings, WeComWorld
+from lifeline_hub.connectors.wecom.plugin import WeComConnector
+from lifeline_hub.connectors.wecom.settings import WeComSettings
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.conformance.clock import SuiteClock
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import ActionResult, Instance
+from lifeline_hub.core.emulator import Faults, LoopbackServer
+from lifeline_hub.core.http import TransientError
+from lifeline_hub.core.models import Action, Candidate, Channel, ContactPoint, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import evidence
+from lifeline_hub.core.sync import sync_stream
+
+TENANT, SENDER = "acme", "hr01"
+SOURCE = f"{TENANT}.wecom"
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+ZHANG, LI = "wmZhangSan0000000001", "wmLiSi00000000000002"
+LINK = "https://lifeline.example/j/tok-123"
+
+
+@pytest.fixture
+def clock() -> Iterator[SuiteClock]:
+    fake = SuiteClock(START)
+    with fake.running():
+        yield fake
+
+
+@pytest.fixture
+def world(clock: SuiteClock) -> Iterator[WeComWorld]:
+    w = WeComWorld(EmulatorSettings(deliver_in_background=False), now=clock.time)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def url(world: WeComWorld) -> Iterator[str]:
+    app = create_app(world=world)
+    if world.contact is None:  # TEMPORARY until emulator.py wires customer contact
+        from lifeline_hub.connectors.wecom.emulator_contact import register
+        world.contact = ContactState(world)
+        register(app, world)
+    assert isinstance(world.contact, ContactState)
+    with LoopbackServer(app) as server:
+        yield server.url
+
+
+def connector(world: WeComWorld, url: str, **settings: Any) -> WeComConnector:
+    s = world.settings
+    options = WeComSettings(corp_id=s.corp_id, agent_id=next(iter(s.apps)), contact_sender=SENDER,
+                            http_timeout_seconds=0.5, **settings)
+    credentials = Credentials("wecom_acme", password=next(iter(s.apps.values())),
+                              extra={"contact_secret": s.contact_secret})
+    return WeComConnector(Instance(TENANT, SOURCE, base_urls={"api": url}), options, credentials)
+
+
+@pytest.fixture
+def conn(world: WeComWorld, url: str) -> WeComConnector:
+    world.contact.add_contact(SENDER, ZHANG)
+    world.contact.add_contact(SENDER, LI)
+    return connector(world, url)
+
+
+def send(key: str, *recipients: str, text: str = "您的面试将于明天 10:00 开始。") -> Action:
+    now = utcnow()
+    return Action(idempotency_key=key, tenant=TENANT, connector=SOURCE, kind="send_message", due_at=now,
+                  handed_at=now, attempts=1, payload={
+                      "recipients": list(recipients), "title": "面试提醒", "text": text, "purpose": "reminder_t1d",
+                      "audience": "candidate", "interview_id": "acme.ats/iv-1",
+                      "links": [{"label": "进入面试", "url": LINK}]})
+
+
+def dispatched(store: Store, result: ActionResult) -> None:
+    """What dispatch does with an action's result: store its records, queue its handoff for the stream."""
+    with store.begin() as db:
+        store.write(TENANT, result.records, db)
+        store.add_handoff(db, SOURCE, result.handoff)
+
+
+def sync(store: Store, conn: WeComConnector) -> Any:
+    setup = ConnectorSetup(TENANT, "wecom", InstanceConfig(plugin="wecom"), WeComConnector, conn.options,
+                           conn.instance)
+    summary = sync_stream(store, setup, contact.STREAM, connector=conn)
+    assert summary.error is None
+    return summary
+
+
+def rows(store: Store, kind: str) -> list[tuple[Any, ...]]:
+    with store.engine.connect() as db:
+        return [tuple(r) for r in db.execute(
+            sa.select(evidence.c.remote_id, evidence.c.type, evidence.c.code).where(evidence.c.kind == kind)
+            .order_by(evidence.c.remote_id)).all()]
+
+
+def notification_status(store: Store) -> dict[str, str]:
+    return {remote.rsplit(":", 1)[1]: code for remote, _, code in rows(store, "notification")}
+
+
+def test_staged_send_is_delivered_once_the_recruiter_confirms(world: WeComWorld, conn: WeComConnector,
+                                                              store: Store, clock: SuiteClock) -> None:
+    result = conn.perform(send("ll-1", ZHANG))
+    msgid = result.remote_id
+    message = world.contact.messages[msgid]
+    assert message.sender == SENDER and message.tasks == {SENDER: {"status": 0, "send_time": 0}}
+    assert message.attachments == [{"msgtype": "link", "link": {"title": "进入面试", "url": LINK}}]
+    assert message.text["content"].startswith("面试提醒\n\n")
+    dispatched(store, result)
+    assert notification_status(store) == {ZHANG: "queued"}
+    sync(store, conn)
+    assert rows(store, "delivery_event") == [] and notification_status(store) == {ZHANG: "queued"}
+
+    clock.advance(600)
+    world.contact.confirm(msgid, SENDER)
+    sync(store, conn)
+    assert rows(store, "delivery_event") == [(f"{msgid}:{ZHANG}:delivered", "delivered", None)]
+    assert notification_status(store) == {ZHANG: "delivered"}
+    with store.engine.connect() as db:
+        at = db.execute(sa.select(evidence.c.occurred_at).where(evidence.c.kind == "delivery_event")).scalar_one()
+    assert at.replace(tzinfo=UTC) == datetime.fromtimestamp(clock.time(), UTC).replace(microsecond=0)
+    assert store.stream_state(SOURCE, contact.STREAM).cursor["pending"] == {}
+    assert world.contact.deliveries() == [(ZHANG, msgid)]
+
+
+def test_never_confirmed_fails_after_the_confirm_window_then_a_late_confirmation_counts(
+        world: WeComWorld, conn: WeComConnector, store: Store, clock: SuiteClock) -> None:
+    result = conn.perform(send("ll-2", ZHANG))
+    dispatched(store, result)
+    clock.advance(conn.options.contact_confirm_hours * 3600 - 60)
+    sync(store, conn)
+    assert notification_status(store) == {ZHANG: "queued"}
+    clock.advance(120)
+    sync(store, conn)
+    assert rows(store, "delivery_event") == [(f"{result.remote_id}:{ZHANG}:failed", "failed", "unconfirmed")]
+    assert notification_status(store) == {ZHANG: "failed"}
+    assert result.remote_id in store.stream_state(SOURCE, contact.STREAM).cursor["pending"]  # still polled
+
+    clock.advance(3600)
+    world.contact.confirm(result.remote_id, SENDER)
+    sync(store, conn)
+    assert notification_status(store) == {ZHANG: "delivered"}
+    assert [t for _, t, _ in rows(store, "delivery_event")] == ["delivered", "failed"]
+
+
+def test_not_confirmed_within_the_poll_window_is_dropped(world: WeComWorld, conn: WeComConnector, store: Store,
+                                                         clock: SuiteClock) -> None:
+    dispatched(store, conn.perform(send("ll-3", ZHANG)))
+    clock.advance(conn.options.contact_poll_hours * 3600 + 1)
+    sync(store, conn)
+    assert notification_status(store) == {ZHANG: "failed"}
+    assert store.stream_state(SOURCE, contact.STREAM).cursor["pending"] == {}
+
+
+def test_fail_list_is_a_failed_notification_and_an_unreachable_contact(world: WeComWorld, conn: WeComConnector,
+                                                                      store: Store) -> None:
+    stranger = "wmStranger0000000003"
+    store.write(TENANT, [Candidate(source="acme.ats", remote_id="c-9", name="王五",
+                                   contacts=(ContactPoint.im(Channel("wecom"), stranger),))])
+    result = conn.perform(send("ll-4", ZHANG, stranger))
+    assert world.contact.messages[result.remote_id].fail_list == [stranger]
+    dispatched(store, result)
+    assert notification_status(store) == {ZHANG: "queued", stranger: "failed"}
+    assert rows(store, "delivery_event") == [(f"{result.remote_id}:{stranger}:failed", "failed", "fail_list")]
+    assert store.contact("acme.ats/c-9", Channel("wecom")) is None
+    assert result.handoff[contact.STREAM]["staged"][0]["users"] == [ZHANG]
+
+
+def test_monthly_cap_is_a_failed_delivery(world: WeComWorld, conn: WeComConnector, store: Store,
+                                          clock: SuiteClock) -> None:
+    world.contact.set_monthly_cap(1)
+    first = conn.perform(send("ll-5", ZHANG, text="第一条"))
+    second = conn.perform(send("ll-6", ZHANG, text="第二条"))
+    for result in (first, second):
+        dispatched(store, result)
+        world.contact.confirm(result.remote_id, SENDER)
+    sync(store, conn)
+    assert rows(store, "delivery_event") == sorted([
+        (f"{first.remote_id}:{ZHANG}:delivered", "delivered", None),
+        (f"{second.remote_id}:{ZHANG}:failed", "failed", "3")])
+
+
+def test_lost_response_and_retry_make_one_task(world: WeComWorld, url: str, conn: WeComConnector,
+                                               store: Store) -> None:
+    action = send("ll-7", ZHANG, LI)
+    conn.check()
+    world.configure_faults(Faults(timeout=1.0, timeout_seconds=1.0))  # WeCom acts; every answer comes too late
+    with pytest.raises(TransientError):
+        conn.perform(action)
+    world.configure_faults(Faults())
+    assert len(world.contact.messages) == 1
+    again = action.model_copy(update={"attempts": 2, "maybe_sent": True})
+    result = connector(world, url).perform(again)
+    assert len(world.contact.messages) == 1 and result.remote_id in world.contact.messages
+    assert result.handoff[contact.STREAM]["staged"][0]["users"] == [ZHANG, LI]
+    dispatched(store, result)
+    assert notification_status(store) == {ZHANG: "queued", LI: "queued"}
+
+
+def test_an_answer_lost_once_is_recovered_by_the_look_up(world: WeComWorld, conn: WeComConnector) -> None:
+    conn.check()
+    world.stall_next(1.0)  # only add_msg_template's answer is lost; the look-up right after it finds the message
+    result = conn.perform(send("ll-11", ZHANG))
+    assert list(world.contact.messages) == [result.remote_id]
+
+
+def test_a_look_up_adopts_no_other_message(world: WeComWorld, conn: WeComConnector) -> None:
+    """Same text to another candidate, or other text to the same one, is a message of its own."""
+    conn.perform(send("ll-8", LI))
+    conn.perform(send("ll-9", ZHANG, text="另一条"))
+    retried = send("ll-10", ZHANG).model_copy(update={"maybe_sent": True})
+    result = conn.perform(retried)
+    assert len(world.contact.messages) == 3 and result.remote_id in world.contact.messages
+
+
+def test_a_deleted_contact_becomes_unreachable(world: WeComWorld, conn: WeComConnector, store: Store) -> None:
+    store.write(TENANT, [Candidate(source="acme.ats", remote_id="c-1", name="张三",
+                                   contacts=(ContactPoint.im(Channel("wecom"), ZHANG),))])
+    world.contact.delete_contact(SENDER, ZHANG)
+    event = world.pushes[-1].event
+    assert event["ChangeType"] == "del_follow_user"
+    records = contact.contact_event(conn, event)
+    assert [(r.reachable, r.reason) for r in records] == [(False, "del_follow_user")]  # type: ignore[attr-defined]
+    store.write(TENANT, records)
+    assert store.contact("acme.ats/c-1", Channel("wecom")) is None
+    other = {**event, "UserID": "hr02"}
+    assert contact.contact_event(conn, other) == ()  # not the contact sender: nothing changes
+
+
+def test_welcome_is_sent_once_and_the_add_binds_the_candidate(world: WeComWorld, conn: WeComConnector,
+                                                              store: Store) -> None:
+    new = "wmWangWu000000000004"
+    world.contact.add_contact(SENDER, new, state="acme.ats/c-2")
+    event = world.pushes[-1].event
+    assert event["WelcomeCode"]
+    records = contact.contact_event(conn, event)
+    assert contact.contact_event(conn, event) == records  # a retried callback: 41051, no second greeting
+    welcomes = [w for w in world.contact.welcomes.values() if w.used_at is not None]
+    assert [(w.external_userid, w.text) for w in welcomes] == [(new, conn.options.contact_welcome_text)]
+    assert [(r.reachable, r.candidate_id) for r in records] == [(True, "acme.ats/c-2")]  # type: ignore[attr-defined]
+    store.write(TENANT, records)
+
+
+def test_a_stale_welcome_code_is_refused(world: WeComWorld, conn: WeComConnector, clock: SuiteClock) -> None:
+    world.contact.add_contact(SENDER, "wmLate00000000000005")
+    event = world.pushes[-1].event
+    clock.advance(21)
+    contact.contact_event(conn, event)
+    assert not any(w.used_at for w in world.contact.welcomes.values() if w.external_userid.startswith("wmLate"))

@@ -14,13 +14,14 @@ until `contact_poll_hours` all the same, and a late confirmation is recorded as 
 Exactly once: `add_msg_template` takes no idempotency key, and a repeat would give the recruiter a second task
 (the candidate a second message, once both are confirmed). Before creating a message an earlier worker may have
 created (`action.maybe_sent`), and after an answer that was lost (timeout, -1), the corp's API-made messages since
-the row was first handed over are searched (`get_groupmsg_list_v2`) for one with the same text and attachments
+the row was first handed over are searched (`get_groupmsg_list_v2`) for one with the same text and link URLs
 (they hold the candidate's own link tokens) whose results through the sender name only these recipients; it is
-adopted instead of making another.
+adopted instead of making another. No marker is added: the text is what the candidate reads.
 
 Cursor of `contact_results`: `{"pending": {msgid: {sender, at, purpose, iv, key, audience, users: {external_userid:
-queued|unconfirmed|delivered|failed}}}, "settled": {msgid: at}}` (`at`: epoch seconds staged). Watermark: the
-pass's start once every pending message was polled.
+queued|unconfirmed|delivered|failed}}}, "settled": {msgid: at}}` (`at`: epoch seconds staged). A message handed
+in is tracked once (its queued notifications yielded again) and polled until settled. Watermark: the pass's start
+once every pending message was polled (a failed poll keeps it pending and is raised after the checkpoint).
 """
 
 from __future__ import annotations
@@ -180,8 +181,7 @@ def _find_staged(conn: WeComConnector, body: Mapping[str, Any], since: datetime 
             if not isinstance(item, Mapping) or not item.get("msgid"):
                 continue
             text = item.get("text") if isinstance(item.get("text"), Mapping) else {}
-            if (text or {}).get("content", "") != body["text"]["content"] or \
-                    (item.get("attachments") or []) != body["attachments"]:
+            if (text or {}).get("content", "") != body["text"]["content"] or _urls(item) != _urls(body):
                 continue
             reached = {str(row.get("external_userid")) for row in _send_list(conn, str(item["msgid"]), sender)}
             if reached and reached <= wanted:
@@ -189,6 +189,12 @@ def _find_staged(conn: WeComConnector, body: Mapping[str, Any], since: datetime 
         cursor = str(page.get("next_cursor") or "")
         if not cursor:
             return None
+
+
+def _urls(message: Mapping[str, Any]) -> list[Any]:
+    """The link attachments' URLs (WeCom may echo a link with fields of its own: picurl, desc)."""
+    links = [a.get("link") for a in message.get("attachments") or [] if isinstance(a, Mapping)]
+    return [link.get("url") for link in links if isinstance(link, Mapping)]
 
 
 def _send_list(conn: WeComConnector, msgid: str, sender: str) -> list[Any]:
@@ -227,6 +233,7 @@ class Ledger:
     def __init__(self, cursor: Mapping[str, Any]) -> None:
         self.pending: dict[str, dict[str, Any]] = copy.deepcopy(dict(cursor.get("pending") or {}))
         self.settled: dict[str, int] = dict(cursor.get("settled") or {})
+        self.new: list[str] = []  # tracked from this pass's handoff
 
     def cursor(self) -> dict[str, Any]:
         return copy.deepcopy({"pending": self.pending, "settled": self.settled})
@@ -252,6 +259,7 @@ class Ledger:
             if msgid in self.settled or msgid in self.pending:
                 continue
             self.pending[msgid] = {**entry, "users": dict.fromkeys(users, "queued")}
+            self.new.append(msgid)
 
     def forget(self, now: datetime, window: timedelta) -> None:
         """Settled messages older than the poll window can no longer be handed in again."""
@@ -265,6 +273,11 @@ def read_results(conn: WeComConnector, cursor: Mapping[str, Any]) -> Iterator[St
     window = timedelta(hours=conn.options.contact_poll_hours)
     ledger = Ledger(cursor)
     yield from ledger.track(cursor.get("staged") or [])
+    for msgid in ledger.new:  # the staged notifications once more: the stream holds all it tracks
+        entry = ledger.pending[msgid]
+        for user in entry["users"]:
+            yield _notification(conn, msgid, entry, user, DeliveryStatus.queued, from_epoch_seconds(entry["at"]),
+                                STAGED)
     ledger.forget(started, window)
     failure: VendorError | None = None
     for n, msgid in enumerate(list(ledger.pending), 1):
@@ -353,11 +366,16 @@ def _change(conn: WeComConnector, msgid: str, entry: dict[str, Any], user: str, 
                      occurred_at=at, notification_id=canonical_id(source, note), type=kind, channel=wecom(),
                      code=None if state == "delivered" else code, status_raw=raw)
     delivered = state == "delivered"
-    yield conn.parse(Notification, entry, remote_id=note, interview_id=entry["iv"],
-                     occurred_at=at if delivered else from_epoch_seconds(entry["at"]), purpose=entry["purpose"],
-                     channel=wecom(), recipient=user, audience=entry["audience"],
-                     status=DeliveryStatus.delivered if delivered else DeliveryStatus.failed, status_raw=raw,
-                     idempotency_key=entry["key"])
+    yield _notification(conn, msgid, entry, user, DeliveryStatus.delivered if delivered else DeliveryStatus.failed,
+                        at if delivered else from_epoch_seconds(entry["at"]), raw)
+
+
+def _notification(conn: WeComConnector, msgid: str, entry: Mapping[str, Any], user: str, status: DeliveryStatus,
+                  at: datetime, raw: str) -> Notification | Malformed:
+    """The recipient's `Notification` as it now stands (dated by the delivery once delivered, else by staging)."""
+    return conn.parse(Notification, entry, remote_id=f"{msgid}:{user}", interview_id=entry["iv"], occurred_at=at,
+                      purpose=entry["purpose"], channel=wecom(), recipient=user, audience=entry["audience"],
+                      status=status, status_raw=raw, idempotency_key=entry["key"])
 
 
 # ---------------------------------------------------------------- contact events

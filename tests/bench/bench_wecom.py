@@ -15,13 +15,7 @@ from __future__ import annotations
 
 import random
 
-from lifeline_hub.connectors.wecom.emulator import create_app
-from lifeline_hub.connectors.wecom.emulator_state import EmulatorSettings, WeComWorld
-from lifeline_hub.connectors.wecom.plugin import WeComConnector
-from lifeline_hub.connectors.wecom.settings import WeComSettings
-from lifeline_hub.core.connections import Credentials
-from lifeline_hub.core.connector import Instance
-from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.connectors.wecom.testing import emulated
 from lifeline_hub.core.http.clock import use_clock
 from lifeline_hub.core.http.testing import FakeClock
 from lifeline_hub.core.models import Action, from_epoch_seconds
@@ -43,22 +37,13 @@ def per_minute(arrivals: list[float]) -> float:
 def run(quick: bool) -> dict[str, float]:
     reminders = 60 if quick else 150
     clock, jitter = FakeClock(), random.Random(15)
-    world = WeComWorld(EmulatorSettings(), now=lambda: clock.time() + jitter.uniform(0, NETWORK_SECONDS))
-    try:
-        with LoopbackServer(create_app(world=world)) as server, use_clock(clock):
-            conn = WeComConnector.emulator_connection(world)
-            connector = WeComConnector(
-                Instance("bench", "bench.wecom", base_urls={"api": server.url}),
-                WeComSettings(corp_id=world.settings.corp_id, agent_id=next(iter(world.settings.apps))),
-                Credentials(conn_id="bench_wecom", conn_type="wecom", password=conn["password"], extra=conn["extra"]))
-            for i in range(reminders):
-                payload = {"recipients": [INTERVIEWER], "title": f"Interview {i} today", "audience": "staff",
-                           "text": f"Candidate {i}, 10:00, room 3", "purpose": "reminder_t1h"}
-                connector.perform(Action(idempotency_key=f"bench-wecom-{i}", tenant="bench", connector="bench.wecom",
-                                         kind="send_message", payload=payload,
-                                         due_at=from_epoch_seconds(clock.time())))
-        arrivals = world.arrivals(INTERVIEWER)
-        assert len(arrivals) + len(world.dropped) == reminders, "every reminder reaches WeCom once"
-        return {"wecom_quota_breaches": world.quota_breaches(), "wecom_messages_per_minute": per_minute(arrivals)}
-    finally:
-        world.close()
+    with emulated(now=lambda: clock.time() + jitter.uniform(0, NETWORK_SECONDS)) as wc, use_clock(clock):
+        connector = wc.connector()
+        for i in range(reminders):
+            payload = {"recipients": [INTERVIEWER], "title": f"Interview {i} today", "audience": "staff",
+                       "text": f"Candidate {i}, 10:00, room 3", "purpose": "reminder_t1h"}
+            connector.perform(Action(idempotency_key=f"bench-wecom-{i}", tenant="bench", connector="acme.wecom",
+                                     kind="send_message", payload=payload, due_at=from_epoch_seconds(clock.time())))
+        arrivals = wc.world.arrivals(INTERVIEWER)
+        assert len(arrivals) + len(wc.world.dropped) == reminders, "every reminder reaches WeCom once"
+        return {"wecom_quota_breaches": wc.world.quota_breaches(), "wecom_messages_per_minute": per_minute(arrivals)}

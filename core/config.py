@@ -295,17 +295,24 @@ class Config:
 
     def channel_instance(self, tenant: str, channel: str) -> ConnectorSetup | None:
         """The instance that reaches candidates on `channel`: the one `policy.candidate_connectors` names, else
-        the tenant's first that can (SMS: `send_sms`, e-mail: `send_email`, an IM channel: the connector of
-        that name with `send_message`). Reminders and remediation both choose by this."""
+        the tenant's first that can (the channel's `candidate_action`: SMS `send_sms`, e-mail `send_email`, an
+        IM channel `send_message` by the connector named after it or declaring it). Reminders and remediation
+        both choose by this."""
         key = self.tenant(tenant).policy.candidate_connectors.get(channel)
         if key:
             return self.setups.get(f"{tenant}.{key}")
         kind = send_actions().get(channel)
         for setup in self.instances(tenant):
             cls = setup.connector_class
-            if (kind in cls.actions) if kind else (cls.name == channel and "send_message" in cls.actions):
+            own = kind != "send_message" or _names_channel(cls.name, [c.name for c in cls.channels], channel)
+            if kind in cls.actions and own:
                 return setup
         return None
+
+
+def _names_channel(plugin: str, declared: Iterable[str], channel: str) -> bool:
+    """An IM channel's connector: the one named after the channel, or declaring it in its `channels`."""
+    return plugin == channel or channel in declared
 
 
 def default_path() -> Path:
@@ -324,6 +331,7 @@ def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, i
     problems: list[str] = []
     setups: dict[str, ConnectorSetup] = {}
     actions: dict[str, Collection[str]] = {}
+    declared: dict[str, Collection[str]] = {}
     for tenant_name, tenant_config in data.tenants.items():
         for key, inst in tenant_config.connectors.items():
             where = f"tenants.{tenant_name}.connectors.{key}"
@@ -334,6 +342,7 @@ def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, i
                 found.append(f"{label}: {where}.plugin: {exc}")
                 continue
             actions[inst.plugin] = cls.actions
+            declared[inst.plugin] = [info.name for info in cls.channels]
             try:
                 settings = cls.settings_model.model_validate(inst.settings)
             except ValidationError as exc:
@@ -348,7 +357,7 @@ def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, i
                 base_urls={**cls.default_base_urls, **inst.base_urls},
             )
             setups[where_it_runs.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, where_it_runs)
-        problems.extend(capability_problems(label, tenant_name, tenant_config, actions))
+        problems.extend(capability_problems(label, tenant_name, tenant_config, actions, declared))
     if problems:
         raise ConfigError(problems)
     return Config(path=path, data=data, setups=setups)
@@ -425,11 +434,13 @@ def reference_problems(label: str, name: str, tenant: TenantConfig) -> list[str]
             for where, key, _, _ in _named_instances(tenant) if key not in tenant.connectors]
 
 
-def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Mapping[str, Collection[str]]
-                        ) -> list[str]:
+def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Mapping[str, Collection[str]],
+                        declared: Mapping[str, Collection[str]] | None = None) -> list[str]:
     """The instances the policy names can do what is planned on them, and every reminder channel the
-    tenant lists has an instance that sends on it; `actions` are those declared, by connector plugin
-    name (instances of a plugin not in it are left alone: their plugin is reported missing)."""
+    tenant lists has an instance that sends on it; `actions` (and the channel names in `declared`) are those
+    declared, by connector plugin name (instances of a plugin not in it are left alone: their plugin is
+    reported missing)."""
+    declared = declared or {}
     problems = []
     for where, key, needed, purpose in _named_instances(tenant):
         plugin = tenant.connectors[key].plugin if key in tenant.connectors else None
@@ -444,7 +455,9 @@ def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Ma
     if "reminder_channels" in policy.model_fields_set and all(plugin in actions for plugin in enabled):
         for channel in policy.reminder_channels:
             kind = send_actions()[channel]
-            if channel not in policy.candidate_connectors and not any(kind in actions[p] for p in enabled):
+            if channel not in policy.candidate_connectors and not any(
+                    kind in actions[p] and (kind != "send_message" or _names_channel(p, declared.get(p, ()), channel))
+                    for p in enabled):
                 problems.append(f"{label}: tenants.{name}.policy.reminder_channels: no enabled connector instance "
                                 f"of tenant {name} can {kind} for {channel!r} (instances: {_instance_list(tenant)})")
     return problems

@@ -164,10 +164,19 @@ class Connector(ABC):
     """The Airflow connection type holding this connector's credentials (listed by Lifeline's provider)."""
     channels: ClassVar[tuple[ChannelInfo, ...]] = ()
     """Channels this connector adds (e.g. `wecom`), registered when the class is defined (`core.models.channels`)."""
+    reaches_staff: ClassVar[bool | None] = None
+    """Its `send_message` reaches the tenant's staff (HR, interviewers) by their platform user ids: interviewers'
+    reminders may go through it. None: it does when it performs `create_task` (a platform staff work in)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         register_channels(cls.channels)
+
+    @classmethod
+    def staff_messenger(cls) -> bool:
+        """It sends staff messages: `reaches_staff` (or, unset, `create_task`) and `send_message`."""
+        staff = cls.reaches_staff if cls.reaches_staff is not None else "create_task" in cls.actions
+        return staff and "send_message" in cls.actions
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any] | None:

@@ -166,9 +166,12 @@ plugin = "fakechat"
     ('reminder_channels = ["sms", "email"]',
      "plugins.toml: tenants.acme.policy.reminder_channels: no enabled connector instance of tenant acme can "
      "send_email for 'email' (instances: dt, sms, chat)"),
-    ('reminder_channels = ["dingtalk"]',
-     "plugins.toml: tenants.acme.policy.reminder_channels: 'dingtalk' cannot carry reminders (reminder channels: "
-     "sms, email)"),
+    ('reminder_channels = ["voice"]',
+     "plugins.toml: tenants.acme.policy.reminder_channels: 'voice' cannot carry reminders (reminder channels: "
+     "sms, email, dingtalk, feishu, wechat"),
+    ('reminder_channels = ["dingtalk"]',  # an IM channel carries reminders through the connector of its name
+     "plugins.toml: tenants.acme.policy.reminder_channels: no enabled connector instance of tenant acme can "
+     "send_message for 'dingtalk' (instances: dt, sms, chat)"),
 ])
 def test_a_policy_must_name_instances_that_can_do_what_is_planned_on_them(
         tmp_path: Path, host: PluginHost, policy: str, message: str) -> None:

@@ -25,7 +25,7 @@ from pydantic_core import core_schema
 Address = Literal["phone", "email", "account"]
 """What a contact point on the channel holds: a phone number (E.164), an e-mail address, or a platform
 account id (IM user id, openid: not personal data in itself, shown as is)."""
-SendAction = Literal["send_sms", "send_email"]
+SendAction = Literal["send_sms", "send_email", "send_message"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -51,10 +51,11 @@ class ChannelInfo:
     evidence of anything, and no reminder or candidate message (they all carry links) goes on it."""
     send_action: SendAction | None = None
     """The action, with its shared payload, that sends candidates reminders and messages on this channel:
-    `send_sms` (an approved template) or `send_email` (text, links, calendar invitation). The tenant's first
-    instance performing it reaches the channel unless `policy.candidate_connectors` names one. None: no
-    reminders; messages go through a connector named after the channel performing `send_message` (an IM
-    account: the contact point's value is the account id)."""
+    `send_sms` (an approved template), `send_email` (text, links, calendar invitation) or `send_message` (an IM
+    account: title, text and links to the contact point's value, the account id). `send_sms`/`send_email`: the
+    tenant's first instance performing it reaches the channel; `send_message`: the connector named after the
+    channel (or declaring it) does; `policy.candidate_connectors` may name another. None: `send_message` on an
+    `account` channel, nothing on the others. See `candidate_action`."""
     labels: tuple[tuple[str, str], ...] = field(default=())
     """Display names by locale, e.g. `(("zh-CN", "企业微信"),)`; `label` for any other locale."""
 
@@ -66,6 +67,14 @@ class ChannelInfo:
         if self.send_action not in (None, *get_args(SendAction)):
             raise ValueError(f"channel {self.name!r}: send_action must be one of {get_args(SendAction)} or None, "
                              f"got {self.send_action!r}")
+
+    @property
+    def candidate_action(self) -> SendAction | None:
+        """The action that sends candidates reminders and messages here (`send_action`, else `send_message` on an
+        IM account); None where none can, or where a message cannot carry its links (`click_known` false)."""
+        if not self.click_known:
+            return None
+        return self.send_action or ("send_message" if self.address == "account" else None)
 
     @property
     def channel(self) -> Channel:
@@ -175,8 +184,8 @@ def read_known_channels() -> tuple[str, ...]:
 
 
 def send_actions() -> dict[str, str]:
-    """channel name -> its `send_action`, for the channels that have one (the reminder channels)."""
-    return {name: info.send_action for name, (_, info) in _REGISTRY.items() if info.send_action}
+    """channel name -> its `candidate_action`, for the channels that have one (the reminder channels)."""
+    return {name: action for name, (_, info) in _REGISTRY.items() if (action := info.candidate_action)}
 
 
 BUILTIN = (

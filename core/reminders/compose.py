@@ -1,6 +1,7 @@
 """Reminder texts and payloads: the candidate's in their language and zone, the interviewers' in the tenant's.
 
-Every candidate reminder carries the join link and the confirm link; an e-mail also carries the
+Every candidate reminder carries the join link and the confirm link (an IM message to the candidate's account:
+title, text and the links as its buttons); an e-mail also carries the
 calendar invitation of the interview version (same UID, its SEQUENCE); an SMS passes the links'
 tokens as template variables `code` (join) and `confirm` (URLs cannot be SMS variables). The
 interviewers' reminder carries the ATS's meeting URL (when it is a web address) as its link.
@@ -22,7 +23,7 @@ from lifeline_hub.core.models import Audience, Interview, NotificationPurpose, z
 from lifeline_hub.core.remediation.payloads import payload_of
 from lifeline_hub.core.remediation.render import interview_line
 from lifeline_hub.core.remediation.texts import T, locale_of, when, zone_name
-from lifeline_hub.core.reminders.routes import Person
+from lifeline_hub.core.reminders.routes import Person, Route
 from lifeline_hub.core.store import Store
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -72,10 +73,10 @@ def _style(purpose: NotificationPurpose) -> str:
     return purpose.value if purpose in (NotificationPurpose.confirm_request, NotificationPurpose.urgent) else "reminder"
 
 
-def candidate_payload(kind: str, purpose: NotificationPurpose, person: Person, interview: Interview, urls: Links,
+def candidate_payload(route: Route, purpose: NotificationPurpose, person: Person, interview: Interview, urls: Links,
                       tenant_locale: str, now: datetime) -> dict[str, Any]:
-    """The `send_sms` or `send_email` payload of one candidate reminder."""
-    zone = person.timezone
+    """The `send_sms`, `send_email` or `send_message` (to the candidate's account) payload of one reminder."""
+    zone, kind = person.timezone, route.kind
     if kind == "send_sms":
         local = interview.start_at.astimezone(zone_info(zone)).strftime("%Y-%m-%d %H:%M")
         return payload_of(kind, recipient=person.id, purpose=purpose, interview_id=interview.id, params={
@@ -86,14 +87,16 @@ def candidate_payload(kind: str, purpose: NotificationPurpose, person: Person, i
     body = fill(t[f"body.{style}"], kind=T[locale][f"kind.{interview.kind.value}"], when=at,
                 zone=zone_name(zone, locale))
     title = fill(t[f"title.{style}"], when=at)
+    text = "\n\n".join((fill(t["hello"], name=person.name), body, t["sign"]))
+    buttons = (Link(label=t["link.join"], url=urls.join), Link(label=t["link.confirm"], url=urls.confirm))
+    if kind == "send_message":
+        return payload_of(kind, recipients=(route.account,), title=title, text=text, links=buttons,
+                          interview_id=interview.id, purpose=purpose.value, audience=Audience.candidate)
     invite = CalendarInvite(ical_uid=interview.thread.ical_uid, sequence=interview.thread.sequence,
                             start_at=interview.start_at, end_at=interview.end_at, summary=title,
                             location=urls.join, description=body, issued_at=now)
     return payload_of(kind, recipient=person.id, recipient_name=untrusted(person.name), purpose=purpose,
-                      subject=title, text="\n\n".join((fill(t["hello"], name=person.name), body, t["sign"])),
-                      links=(Link(label=t["link.join"], url=urls.join),
-                             Link(label=t["link.confirm"], url=urls.confirm)),
-                      interview_id=interview.id, calendar=invite)
+                      subject=title, text=text, links=buttons, interview_id=interview.id, calendar=invite)
 
 
 def staff_payload(purpose: NotificationPurpose, interview: Interview, name: str, zone: str,

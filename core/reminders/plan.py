@@ -172,7 +172,7 @@ def _candidate(store: Store, config: Config, tenant: str, plan: _Plan, person: P
         plan.add.append(Action(
             idempotency_key=reminder_key(interview, purpose, route.channel), tenant=tenant,
             connector=route.setup.instance.name, kind=route.kind, interview_id=interview.id, due_at=due,
-            payload=candidate_payload(route.kind, purpose, person, interview, urls[0], tenant_config.locale, now)))
+            payload=candidate_payload(route, purpose, person, interview, urls[0], tenant_config.locale, now)))
 
     for slot, offset in slot_offsets(policy.reminder_offsets_minutes):
         purpose = _variant(slot, reach, own, interview)

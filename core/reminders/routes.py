@@ -1,25 +1,25 @@
 """Who gets a reminder where: the candidate's channels in order, and the interviewers' work chat.
 
-A candidate channel counts when the candidate has a contact point on it and the tenant has a
-connector instance for it (`Config.channel_instance`: `policy.candidate_connectors` names one,
-else the first that sends on the channel); the order is the candidate's own preference, then
-`policy.reminder_channels`. Reminders go only on channels that declare a `send_action` (SMS, e-mail, a
-plugin's). An SMS instance without an approved template for the purpose cannot
-say it and is passed over. Interviewers are reached on the DingTalk/Feishu instance the interview came from, else the
-tenant's `hr_connector`, else the first DingTalk/Feishu instance.
+A candidate channel counts when the candidate has a reachable contact point on it (no contact change
+said the vendor cannot deliver there) and the tenant has a connector instance for it
+(`Config.channel_instance`: `policy.candidate_connectors` names one, else the first that sends on the
+channel); the order is the candidate's own preference, then `policy.reminder_channels`. Reminders go on
+channels with a `candidate_action` (SMS, e-mail, an IM account by `send_message`: WeCom, WeChat, a
+plugin's). An SMS instance without an approved template for the purpose cannot say it and is passed
+over. Interviewers are reached on the staff platform (`Connector.staff_messenger`: DingTalk, Feishu,
+WeCom, a plugin's) the interview came from, else the tenant's `hr_connector`, else the first one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from lifeline_hub.core.config import Config, ConnectorSetup
 from lifeline_hub.core.models import Channel, Interview, NotificationPurpose, known_channel, send_actions
 from lifeline_hub.core.store.schema import candidates, contact_points
-
-STAFF_PLUGINS = ("dingtalk", "feishu")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class Person:
     timezone: str
     preferred: tuple[Channel, ...]
     reachable: frozenset[Channel]
+    """The channels of their reachable contact points."""
+    accounts: Mapping[Channel, str] = field(default_factory=dict)
+    """IM channel -> the account id of their first reachable contact point there (not personal data)."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +42,24 @@ class Route:
     channel: Channel
     setup: ConnectorSetup
     kind: str
+    account: str | None = None
+    """`send_message`: the candidate's account id on the channel."""
 
 
 def load_person(conn: sa.Connection, candidate_id: str | None) -> Person | None:
     row = conn.execute(sa.select(candidates).where(candidates.c.id == candidate_id)).first() if candidate_id else None
     if row is None:
         return None
-    stored = conn.execute(sa.select(contact_points.c.channel).where(contact_points.c.candidate_id == row.id)).scalars()
-    have = {c for c in map(known_channel, stored) if c is not None}  # a channel of a plugin not loaded: not usable
+    cp = contact_points
+    accounts: dict[Channel, str] = {}
+    for name, masked in conn.execute(sa.select(cp.c.channel, cp.c.masked).where(
+            cp.c.candidate_id == row.id, cp.c.reachable).order_by(cp.c.rank)):
+        channel = known_channel(name)  # a channel of a plugin not loaded: not usable
+        if channel is not None:
+            accounts.setdefault(channel, masked)  # an account id is shown as is: its mask is the id
     preferred = tuple(c for c in map(known_channel, (row.data or {}).get("preferred_channels", ())) if c is not None)
-    return Person(row.id, row.name, row.locale, row.timezone, preferred, frozenset(have))
+    ims = {c: a for c, a in accounts.items() if c.info.address == "account"}
+    return Person(row.id, row.name, row.locale, row.timezone, preferred, frozenset(accounts), ims)
 
 
 def _can_say(setup: ConnectorSetup, purpose: NotificationPurpose) -> bool:
@@ -66,8 +77,11 @@ def candidate_routes(config: Config, tenant: str, person: Person, purpose: Notif
         if kind is None or channel not in person.reachable or not channel.info.click_known:  # reminders carry links
             continue
         setup = config.channel_instance(tenant, channel.value)
+        account = person.accounts.get(channel)
+        if kind == "send_message" and account is None:  # an IM message goes to an account id, nothing else
+            continue
         if setup is not None and kind in setup.connector_class.actions and _can_say(setup, purpose):
-            routes.append(Route(channel, setup, kind))
+            routes.append(Route(channel, setup, kind, account))
     return routes
 
 
@@ -76,6 +90,6 @@ def staff_route(config: Config, tenant: str, interview: Interview) -> ConnectorS
     if not interview.interviewer_ids:
         return None
     usable = {s.instance.name: s for s in config.instances(tenant)
-              if s.connector_class.name in STAFF_PLUGINS and "send_message" in s.connector_class.actions}
+              if s.connector_class.staff_messenger()}
     hr = config.tenant(tenant).policy.hr_connector
     return usable.get(interview.source) or usable.get(f"{tenant}.{hr}") or next(iter(usable.values()), None)

@@ -21,7 +21,7 @@ from lifeline_hub.core.conformance.clock import SuiteClock
 from lifeline_hub.core.connections import Credentials
 from lifeline_hub.core.connector import ActionResult, Instance
 from lifeline_hub.core.emulator import Faults, LoopbackServer
-from lifeline_hub.core.http import TransientError
+from lifeline_hub.core.http import InvalidRequest, TransientError
 from lifeline_hub.core.models import Action, Candidate, Channel, ContactPoint, utcnow
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import evidence
@@ -51,10 +51,6 @@ def world(clock: SuiteClock) -> Iterator[WeComWorld]:
 @pytest.fixture
 def url(world: WeComWorld) -> Iterator[str]:
     app = create_app(world=world)
-    if world.contact is None:  # TEMPORARY until emulator.py wires customer contact
-        from lifeline_hub.connectors.wecom.emulator_contact import register
-        world.contact = ContactState(world)
-        register(app, world)
     assert isinstance(world.contact, ContactState)
     with LoopbackServer(app) as server:
         yield server.url
@@ -260,3 +256,66 @@ def test_a_stale_welcome_code_is_refused(world: WeComWorld, conn: WeComConnector
     clock.advance(21)
     contact.contact_event(conn, event)
     assert not any(w.used_at for w in world.contact.welcomes.values() if w.external_userid.startswith("wmLate"))
+
+
+def test_a_contact_deleted_before_the_confirmation_fails_and_is_unreachable(world: WeComWorld,
+                                                                           conn: WeComConnector,
+                                                                           store: Store) -> None:
+    result = conn.perform(send("ll-12", ZHANG, LI))
+    dispatched(store, result)
+    world.contact.delete_contact(SENDER, LI)
+    world.contact.confirm(result.remote_id, SENDER)
+    sync(store, conn)
+    assert notification_status(store) == {ZHANG: "delivered", LI: "failed"}
+    assert rows(store, "delivery_event") == sorted([(f"{result.remote_id}:{ZHANG}:delivered", "delivered", None),
+                                                    (f"{result.remote_id}:{LI}:failed", "failed", "2")])
+    assert [t for _, t, _ in rows(store, "contact_change")] == ["unreachable"]
+
+
+def test_results_still_dispatching_are_asked_again(world: WeComWorld, conn: WeComConnector, store: Store,
+                                                   clock: SuiteClock) -> None:
+    result = conn.perform(send("ll-13", ZHANG))
+    dispatched(store, result)
+    world.contact.dispatch_seconds = 60
+    world.contact.confirm(result.remote_id, SENDER)
+    sync(store, conn)  # 41063: no result yet, no error
+    assert notification_status(store) == {ZHANG: "queued"}
+    clock.advance(61)
+    sync(store, conn)
+    assert notification_status(store) == {ZHANG: "delivered"}
+
+
+def test_a_garbled_result_is_quarantined_and_polled_again(world: WeComWorld, conn: WeComConnector,
+                                                          store: Store) -> None:
+    result = conn.perform(send("ll-14", ZHANG))
+    dispatched(store, result)
+    world.contact.confirm(result.remote_id, SENDER)
+    world.configure_faults(Faults(malformed=1.0))
+    assert sync(store, conn).written.quarantined == 1
+    assert notification_status(store) == {ZHANG: "queued"}
+    world.configure_faults(Faults(duplicate=1.0))  # a row listed twice counts once
+    sync(store, conn)
+    assert rows(store, "delivery_event") == [(f"{result.remote_id}:{ZHANG}:delivered", "delivered", None)]
+
+
+def test_a_failed_poll_keeps_the_message_pending_and_the_watermark(world: WeComWorld, conn: WeComConnector,
+                                                                   store: Store) -> None:
+    result = conn.perform(send("ll-15", ZHANG))
+    dispatched(store, result)
+    first = sync(store, conn)
+    world.configure_faults(Faults(server_error=1.0))
+    setup = ConnectorSetup(TENANT, "wecom", InstanceConfig(plugin="wecom"), WeComConnector, conn.options,
+                           conn.instance)
+    with pytest.raises(TransientError):
+        sync_stream(store, setup, contact.STREAM, connector=conn)
+    state = store.stream_state(SOURCE, contact.STREAM)
+    assert result.remote_id in state.cursor["pending"] and state.watermark == first.watermark
+
+
+def test_bad_recipients_and_a_missing_sender_are_refused(world: WeComWorld, url: str, conn: WeComConnector) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        conn.perform(send("ll-16", "13800138000"))
+    assert refused.value.code == 40096 and world.contact.messages == {}
+    with pytest.raises(InvalidRequest, match="contact_sender"):
+        WeComConnector(conn.instance, conn.options.model_copy(update={"contact_sender": None}),
+                       conn.credentials).perform(send("ll-17", ZHANG))

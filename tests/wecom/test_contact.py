@@ -3,8 +3,10 @@ loopback against the WeCom emulator, landing in a real store (SQLite file and Po
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from lifeline_hub.core.models import Action, Candidate, Channel, ContactPoint, u
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import evidence
 from lifeline_hub.core.sync import sync_stream
+from tests.receiver.receiver_helpers import instance_table, load_config, plugin_host, running_receiver
 
 TENANT, SENDER = "acme", "hr01"
 SOURCE = f"{TENANT}.wecom"
@@ -319,3 +322,36 @@ def test_bad_recipients_and_a_missing_sender_are_refused(world: WeComWorld, url:
     with pytest.raises(InvalidRequest, match="contact_sender"):
         WeComConnector(conn.instance, conn.options.model_copy(update={"contact_sender": None}),
                        conn.credentials).perform(send("ll-17", ZHANG))
+
+
+def test_a_candidate_adding_the_recruiter_is_greeted_once_through_the_receiver(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: the emulator pushes `add_external_contact` (encrypted, twice: the duplicate fault) to the real
+    receiver; the connector greets with the single-use code once and binds the candidate the state names."""
+    with LoopbackServer(create_app(EmulatorSettings(deliver_in_background=False,
+                                                    faults=Faults(duplicate=1.0)))) as vendor:
+        world = vendor.app.state.world
+        settings = {"corp_id": world.settings.corp_id, "agent_id": next(iter(world.settings.apps)),
+                    "contact_sender": SENDER}
+        monkeypatch.setenv("AIRFLOW_CONN_WECOM_ACME", json.dumps({"conn_type": "wecom",
+                                                                 **WeComConnector.emulator_connection(world)}))
+        host = plugin_host()
+        table = instance_table("wecom", "wecom", settings, "wecom_acme", {"api": vendor.url})
+        with running_receiver(load_config(tmp_path, table, host), store, host) as receiver_url:
+            world.set_callback_url(f"{receiver_url}/callbacks/{SOURCE}")
+            world.contact.add_contact(SENDER, ZHANG, state="acme.ats/c-1")
+            assert world.deliver_pending_events() == 1
+    assert [p.posts for p in world.pushes] == [2]
+    assert [(w.external_userid, w.used_at is not None) for w in world.contact.welcomes.values()] == [(ZHANG, True)]
+    refusals = [s.body["errcode"] for s in world.served if s.route.endswith("/send_welcome_msg")]
+    assert refusals == [0, 41051]
+    assert store.count("evidence", kind="contact_change", type="reachable", channel="wecom",
+                       ref="acme.ats/c-1") == 1
+
+
+def test_no_welcome_once_the_relation_is_gone(world: WeComWorld, conn: WeComConnector) -> None:
+    world.contact.add_contact(SENDER, "wmGone00000000000006")
+    added = world.pushes[-1].event
+    world.contact.delete_contact(SENDER, "wmGone00000000000006")
+    assert [r.reachable for r in contact.contact_event(conn, added)] == [True]  # type: ignore[attr-defined]
+    assert [s.body["errcode"] for s in world.served if s.route.endswith("/send_welcome_msg")] == [84061]

@@ -175,6 +175,11 @@ def check(ctx: Context, offline: bool) -> None:
         failed += not ok
         mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
         out.print(f"  {label}: {mark} {escape(message)}", soft_wrap=True)
+    for tenant in cfg.data.tenants:
+        reach = ", ".join(f"{channel} ({setup.instance.name})" for channel, setup in cfg.candidate_channels(tenant))
+        staff = ", ".join(setup.instance.name for setup in cfg.staff_instances(tenant))
+        out.print(f"  {tenant}: candidates reachable on: {reach or 'nothing (no reminders can go out)'}; "
+                  f"staff on: {staff or 'nothing'}", soft_wrap=True, markup=False, highlight=False)
     if failed:
         raise SystemExit(1)
 

@@ -309,6 +309,20 @@ class Config:
                 return setup
         return None
 
+    def candidate_channels(self, tenant: str) -> list[tuple[str, ConnectorSetup]]:
+        """The channels the tenant reaches candidates on, each with its instance (`channel_instance`, able to
+        perform the channel's `candidate_action`): `policy.reminder_channels` first, then the others."""
+        found = []
+        for channel in dict.fromkeys([*self.tenant(tenant).policy.reminder_channels, *send_actions()]):
+            setup = self.channel_instance(tenant, channel)
+            if setup is not None and send_actions()[channel] in setup.connector_class.actions:
+                found.append((channel, setup))
+        return found
+
+    def staff_instances(self, tenant: str) -> list[ConnectorSetup]:
+        """The tenant's instances that message staff (`Connector.staff_messenger`), in the file's order."""
+        return [s for s in self.instances(tenant) if s.connector_class.staff_messenger()]
+
 
 def _names_channel(plugin: str, declared: Iterable[str], channel: str) -> bool:
     """An IM channel's connector: the one named after the channel, or declaring it in its `channels`."""

@@ -141,3 +141,50 @@ def test_plugins_schema_of_an_unknown_connector_is_one_line_and_exit_2() -> None
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
         "error: unknown connector plugin 'wecom' (available: aiplatform, aliyun_sms, dingtalk, email, feishu)"]
+
+
+REACH = """\
+[lifeline]
+store = "sqlite:///lifeline.db"
+
+[tenants.acme]
+timezone = "Asia/Shanghai"
+
+[tenants.acme.policy]
+reminder_channels = ["feishu", "sms"]
+
+[tenants.acme.connectors.dt]
+plugin = "dingtalk"
+connection_id = "ll_dt"
+corp_id = "dingemulatorcorp0001"
+agent_id = 3000000001
+operator_union_id = "unionhr1"
+
+[tenants.acme.connectors.fs]
+plugin = "feishu"
+connection_id = "ll_fs"
+
+[tenants.acme.connectors.sms]
+plugin = "aliyun_sms"
+connection_id = "ll_sms"
+sign_name = "面试助手"
+templates = { reminder_t1d = "SMS_1" }
+
+[tenants.acme.connectors.mail]
+plugin = "email"
+from_address = "recruiting@hub.example.com"
+
+[tenants.beta]
+timezone = "Asia/Shanghai"
+"""
+
+
+def test_check_says_which_channels_reach_each_tenants_candidates_and_staff(tmp_path: Path) -> None:
+    config = tmp_path / "plugins.toml"
+    config.write_text(REACH, encoding="utf-8")
+    result = run_cli("--config", str(config), "check", "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("  acme: candidates reachable on: feishu (acme.fs), sms (acme.sms), email (acme.mail), dingtalk (acme.dt); "
+            "staff on: acme.dt, acme.fs") in lines(result.stdout), result.stdout
+    assert "  beta: candidates reachable on: nothing (no reminders can go out); staff on: nothing" in lines(
+        result.stdout)

@@ -31,6 +31,9 @@ class Contact:
     channel: Channel
     masked: str
     lookup: str
+    reachable: bool = True
+    """False when a vendor said it no longer reaches them (a contact change): nothing is sent there, people
+    may still check it."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,11 @@ def load_candidate(conn: sa.Connection, candidate_id: str | None) -> CandidateVi
     if row is None:
         return None
     cp = contact_points
-    rows = conn.execute(sa.select(cp.c.channel, cp.c.masked, cp.c.lookup)
+    rows = conn.execute(sa.select(cp.c.channel, cp.c.masked, cp.c.lookup, cp.c.reachable)
                         .where(cp.c.candidate_id == candidate_id).order_by(cp.c.rank))
     # a contact on the channel of a plugin not loaded is left out: nothing here could send on it
-    contacts = tuple(Contact(channel, r.masked, r.lookup) for r in rows if (channel := known_channel(r.channel)))
+    contacts = tuple(Contact(channel, r.masked, r.lookup, r.reachable) for r in rows
+                     if (channel := known_channel(r.channel)))
     return CandidateView(row.id, row.name, row.locale, row.timezone, contacts)
 
 

@@ -1,11 +1,11 @@
 """Where a step goes: the connector instance that performs it, the action kind and who receives it.
 
 HR and interviewers are reached on `policy.hr_connector` (their platform ids). The candidate is
-reached on the first of their contact points (in their ranking) whose channel the tenant has a
-connector for (`Config.channel_instance`, the rule the reminders use too), with the kind that connector
-performs: `send_email` and
-`send_sms` take the candidate id and resolve the address through the store, never the payload;
-`send_message` (an IM account) takes the account id. A platform step goes to the connector the
+reached on the first of their reachable contact points (in their ranking; a contact change may say one
+is gone) whose channel the tenant has a connector for (`Config.channel_instance`, the rule the reminders
+use too), with the kind that connector performs: `send_email` and `send_sms` take the candidate id and
+resolve the address through the store, never the payload; `send_message` (an IM account) takes the
+account id. A platform step goes to the connector the
 interview came from, when it can do that action.
 """
 
@@ -70,10 +70,10 @@ def staff(config: Config, tenant: str, kind: str, people: list[str] | tuple[str,
 
 def candidate_route(config: Config, tenant: str, candidate: CandidateView, avoid: Collection[Channel] = (),
                     kinds: tuple[str, ...] = CANDIDATE_KINDS) -> Route | None:
-    """The candidate's first reachable contact (skipping channels in `avoid`, and those that cannot carry the
-    message's links) by one of `kinds`, or None."""
+    """The candidate's first reachable contact (skipping channels in `avoid`, those that cannot carry the
+    message's links and contacts a vendor said are gone) by one of `kinds`, or None."""
     for contact in candidate.contacts:
-        if contact.channel in avoid or not contact.channel.info.click_known:
+        if contact.channel in avoid or not contact.channel.info.click_known or not contact.reachable:
             continue
         setup = config.channel_instance(tenant, contact.channel.value)
         if setup is None:

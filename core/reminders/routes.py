@@ -89,7 +89,6 @@ def staff_route(config: Config, tenant: str, interview: Interview) -> ConnectorS
     """The work-chat instance for the interview's interviewers, or None when there is none or nobody to tell."""
     if not interview.interviewer_ids:
         return None
-    usable = {s.instance.name: s for s in config.instances(tenant)
-              if s.connector_class.staff_messenger()}
+    usable = {s.instance.name: s for s in config.staff_instances(tenant)}
     hr = config.tenant(tenant).policy.hr_connector
     return usable.get(interview.source) or usable.get(f"{tenant}.{hr}") or next(iter(usable.values()), None)

@@ -1,9 +1,10 @@
 """WeCom and WeChat callback crypto (WXBizMsgCrypt, reference wecom-wechat.md §5.4 and §9.5), and a safe XML reader.
 
-AES-256-CBC with key = base64(EncodingAESKey + "="), IV = key[:16], PKCS#7 padding to 32-byte blocks;
-plaintext = 16 random bytes | 4-byte big-endian byte length | message | receive id (the corpid for a
-self-built WeCom app, the AppID for a WeChat Official Account, "" for a WeCom AI bot);
-signature = sha1("".join(sorted([token, timestamp, nonce, encrypt]))) as lower-case hex.
+The sealed box (AES-256-CBC, 32-byte PKCS#7, receive id after the message; sha1 signature over the sorted
+token/timestamp/nonce/encrypt) is core.receiver.msgcrypt's, shared with DingTalk; this module adds WeCom's
+envelope (XML `<Encrypt>`, or JSON `encrypt`), the official samples' error codes and the two URL checks.
+The receive id is the corpid for a self-built WeCom app, the AppID for a WeChat Official Account, "" for a
+WeCom AI bot.
 
 WeCom verifies a callback URL with a GET whose `echostr` is encrypted (answer: its plaintext); the Official
 Account signs its GET with sha1 of the sorted [token, timestamp, nonce] only and wants `echostr` back as
@@ -12,23 +13,20 @@ received (`OfficialAccountCrypto`). Encrypted POSTs are the same for both.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import secrets
-import string
-import struct
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from lifeline_hub.core.connector import CallbackRejected
+from lifeline_hub.core.receiver.msgcrypt import SealedBox, SealReason, random_text, signature
 from lifeline_hub.core.receiver.untrusted import ascii_digits, load_json, same_digest
 
-RejectReason = Literal["signature", "envelope", "base64", "decrypt", "padding", "length", "receive_id", "timestamp"]
+__all__ = ["CryptoRejected", "OfficialAccountCrypto", "Sealed", "WXBizMsgCrypt", "XmlValue", "envelope_encrypt",
+           "parse_xml", "random_text", "signature", "timestamp_seconds"]
+
+RejectReason = Literal[SealReason, "signature", "envelope", "timestamp"]
 
 REASON_CODES: dict[RejectReason, int | None] = {
     "signature": -40001,  # ValidateSignature_Error
@@ -42,8 +40,6 @@ REASON_CODES: dict[RejectReason, int | None] = {
 }
 """Error codes of the official WXBizMsgCrypt samples, for logs and emulator answers."""
 
-BLOCK = 32
-_ALPHABET = string.ascii_letters + string.digits
 XML_MAX_DEPTH = 8
 """Callback XML nests at most 3 levels (SubscribeMsgSentEvent/List/...); deeper input is refused."""
 
@@ -58,20 +54,6 @@ class CryptoRejected(CallbackRejected):
         super().__init__(f"{why}{f' ({code})' if code else ''}{f': {detail}' if detail else ''}")
         self.why: RejectReason = why
         self.code = code
-
-
-def random_text(size: int) -> str:
-    """Random ASCII letters and digits, as the official samples use for nonces and the plaintext prefix."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(size))
-
-
-def signature(token: str, timestamp: str, nonce: str, *more: str) -> str:
-    """sha1 over the lexicographically sorted [token, timestamp, nonce, *more], lower-case hex.
-
-    WeCom and the encrypted WeChat POST sign [token, timestamp, nonce, encrypt]; the WeChat Official
-    Account's plain `signature` covers [token, timestamp, nonce] only."""
-    joined = "".join(sorted([token, timestamp, nonce, *more]))
-    return hashlib.sha1(joined.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 - the protocol mandates SHA-1
 
 
 def timestamp_seconds(timestamp: str) -> int:
@@ -107,61 +89,17 @@ class Sealed:
                 f"</MsgSignature><TimeStamp>{self.timestamp}</TimeStamp><Nonce><![CDATA[{self.nonce}]]></Nonce></xml>")
 
 
-class WXBizMsgCrypt:
-    """Encrypts, signs, verifies and decrypts WeCom callback payloads for one app (token, EncodingAESKey).
+class WXBizMsgCrypt(SealedBox):
+    """Encrypts, signs, verifies and decrypts WeCom callback payloads for one app (Token, EncodingAESKey).
 
     A payload sealed for another receive id (corp, suite or AppID) is rejected (`why == "receive_id"`)."""
 
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
-        if len(encoding_aes_key) != 43:
-            raise ValueError("the EncodingAESKey must be 43 characters")
-        try:
-            key = base64.b64decode(encoding_aes_key + "=", validate=True)
-        except ValueError as exc:  # binascii.Error, or not even ASCII
-            raise ValueError("the EncodingAESKey is not base64") from exc
+        super().__init__(encoding_aes_key, receive_id)
         self.token = token
-        self.receive_id = receive_id
-        self._key = key
 
-    def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))
-
-    def seal(self, message: str, prefix: bytes | None = None) -> str:
-        """The base64 ciphertext of `message`; `prefix` (16 bytes, random when None) only for fixed test vectors."""
-        prefix = random_text(16).encode() if prefix is None else prefix
-        if len(prefix) != 16:
-            raise ValueError("the random prefix is 16 bytes")
-        body = message.encode()
-        raw = prefix + struct.pack(">I", len(body)) + body + self.receive_id.encode()
-        pad = BLOCK - len(raw) % BLOCK
-        encryptor = self._cipher().encryptor()
-        return base64.b64encode(encryptor.update(raw + bytes([pad]) * pad) + encryptor.finalize()).decode()
-
-    def open(self, encrypt: str) -> str:
-        """The message inside a base64 ciphertext (not signature-checked: see `decrypt`)."""
-        try:
-            sealed = base64.b64decode(encrypt, validate=True)
-        except (binascii.Error, ValueError) as exc:  # ValueError: not even ASCII
-            raise CryptoRejected("base64", "Encrypt is not base64") from exc
-        if not sealed or len(sealed) % 16:
-            raise CryptoRejected("decrypt", "ciphertext is not whole AES blocks")
-        decryptor = self._cipher().decryptor()
-        raw = decryptor.update(sealed) + decryptor.finalize()
-        pad = raw[-1]
-        if not 1 <= pad <= BLOCK or len(raw) < pad or raw[-pad:] != bytes([pad]) * pad:
-            raise CryptoRejected("padding", "bad PKCS#7 padding")
-        raw = raw[:-pad]
-        if len(raw) < 20:
-            raise CryptoRejected("length", "plaintext too short")
-        (size,) = struct.unpack(">I", raw[16:20])
-        if 20 + size > len(raw):
-            raise CryptoRejected("length", "message length exceeds the plaintext")
-        if raw[20 + size:] != self.receive_id.encode():
-            raise CryptoRejected("receive_id", "sealed for another corp/app")
-        try:
-            return raw[20:20 + size].decode()
-        except UnicodeDecodeError as exc:
-            raise CryptoRejected("decrypt", "message is not UTF-8") from exc
+    def rejected(self, why: SealReason, detail: str) -> CryptoRejected:
+        return CryptoRejected(why, detail)
 
     def sign(self, timestamp: str, nonce: str, encrypt: str) -> str:
         return signature(self.token, timestamp, nonce, encrypt)

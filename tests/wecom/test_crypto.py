@@ -10,6 +10,7 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
 from lifeline_hub.connectors.wecom.crypto import (
     CryptoRejected,
     OfficialAccountCrypto,
@@ -20,6 +21,7 @@ from lifeline_hub.connectors.wecom.crypto import (
     timestamp_seconds,
 )
 from lifeline_hub.core.connector import CallbackRejected
+from lifeline_hub.core.receiver.msgcrypt import SealBroken, SealedBox
 
 # The official WeCom sample, sbzhu/weworkapi_python callback/Sample.py (WXBizMsgCrypt demo): public test data.
 OFFICIAL = WXBizMsgCrypt("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
@@ -259,3 +261,12 @@ def test_timestamps_of_other_forms_are_rejected(text: str) -> None:
 def test_a_bad_encoding_aes_key_is_a_configuration_error(key: str) -> None:
     with pytest.raises(ValueError, match="EncodingAESKey"):
         WXBizMsgCrypt("t", key, "c")
+
+
+def test_the_sealed_box_is_the_one_dingtalk_uses() -> None:
+    """DingTalk's callbacks use WeCom's scheme: one box (core.receiver.msgcrypt), each vendor naming its rejections."""
+    dingtalk = DingTalkCrypto("tok3n", KEY, "wwcorp1").encrypt("<xml/>", nonce="n", timestamp="1700000000")
+    assert BOX.decrypt(dingtalk["encrypt"], dingtalk["msg_signature"], "1700000000", "n") == "<xml/>"
+    with pytest.raises(SealBroken) as plain:
+        SealedBox(KEY, "wwcorp2").open(dingtalk["encrypt"])
+    assert plain.value.why == "receive_id"

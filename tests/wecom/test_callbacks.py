@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lifeline_hub.connectors.wecom.callback_kit import AES_KEY, AGENT_ID, CORP_ID, TOKEN, card_click, kit
+from lifeline_hub.connectors.wecom.callbacks import CONTACT_CHANGES
 from lifeline_hub.connectors.wecom.crypto import WXBizMsgCrypt
 from lifeline_hub.connectors.wecom.emulator import create_app
 from lifeline_hub.connectors.wecom.emulator_state import EmulatorSettings, event_xml
@@ -24,6 +27,7 @@ from lifeline_hub.core.emulator import Faults, LoopbackServer
 from lifeline_hub.core.models import Action, ContactChange, DeliveryEvent, utcnow
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.sync import build_connector
+from tests.receiver.hostile import fuzz, texts
 from tests.receiver.receiver_helpers import (
     NOW,
     Client,
@@ -241,3 +245,33 @@ def test_a_card_click_pushed_by_the_emulator_is_stored_once(store: Store, tmp_pa
                        ref=f"acme.wecom/task:{task.remote_id}") == 1
     updates = [s for s in world.served if s.route == "/cgi-bin/message/update_template_card"]
     assert updates and updates[0].body["errcode"] == 0  # the first delivery updated the clicked card
+
+
+def xml_texts() -> st.SearchStrategy[str]:
+    """Hostile texts XML can carry (no control characters, lone surrogates or non-characters)."""
+    return texts().filter(lambda t: all(c in "\t\n" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")
+                                        or c > "\uffff" for c in t))
+
+
+def test_authentic_events_of_any_shape_never_fail_the_receiver(client: Client, store: Store) -> None:
+    """Card clicks and contact changes with any field values (no ResponseCode, so no vendor call): 200 or 400,
+    never a 500, and a refused one stores nothing."""
+    times = st.one_of(st.integers(min_value=-(10**20), max_value=10**20).map(str), xml_texts())
+    events = st.fixed_dictionaries({"ToUserName": st.just(CORP_ID), "MsgType": st.sampled_from(["event", "text"])},
+                                   optional={
+        "Event": st.sampled_from(["template_card_event", "change_external_contact"]) | xml_texts(),
+        "ChangeType": st.sampled_from(sorted(CONTACT_CHANGES)) | xml_texts(), "CreateTime": times,
+        "FromUserName": xml_texts(), "EventKey": st.sampled_from(["done", "cannot"]) | xml_texts(),
+        "TaskId": st.sampled_from(["task-1", "ll-2@x"]) | xml_texts(), "UserID": xml_texts(),
+        "ExternalUserID": xml_texts(), "State": xml_texts(), "AgentID": xml_texts()})
+
+    @fuzz(40)
+    @given(fields=events)
+    def authentic(fields: dict[str, str]) -> None:
+        before = stored_rows(store)
+        answer = post(client, event_xml(fields))
+        assert answer.status_code in (200, 400), answer.text
+        if answer.status_code != 200:
+            assert stored_rows(store) == before
+
+    authentic()

@@ -95,7 +95,7 @@ def _clip(text: str, most: int) -> str:
     return text.encode()[:most].decode(errors="ignore")
 
 
-def template(conn: WeComConnector, message: SendMessage, recipients: Sequence[str], sender: str) -> dict[str, Any]:
+def template(message: SendMessage, recipients: Sequence[str], sender: str) -> dict[str, Any]:
     """The `add_msg_template` body: one text (title and text, ≤ 4000 bytes) and a link card per link (≤ 9)."""
     attachments = [{"msgtype": "link", "link": {"title": _clip(link.label, 128), "url": link.url}}
                    for link in message.links[:MAX_ATTACHMENTS]]
@@ -117,7 +117,7 @@ def send_message(conn: WeComConnector, action: Action) -> ActionResult:
         raise InvalidRequest(f"{conn.instance.name}: contact_sender is not set: no recruiter to send to candidates "
                              "as", vendor="wecom")
     recipients = list(dict.fromkeys(message.recipients))
-    body = template(conn, message, recipients, sender)
+    body = template(message, recipients, sender)
     now = utcnow()
     found = _find_staged(conn, body, action.handed_at, now) if action.maybe_sent else None
     if found is None:
@@ -302,9 +302,8 @@ def _poll(conn: WeComConnector, msgid: str, sender: str) -> Poll:
     for task in tasks.get("task_list") or []:
         if isinstance(task, Mapping) and task.get("userid") == sender and task.get("status") not in (0, None):
             try:
-                poll.confirmed_at = from_epoch_seconds(task.get("send_time") or 0) if task.get("send_time") \
-                    else utcnow()
-            except (TypeError, ValueError):
+                poll.confirmed_at = from_epoch_seconds(task["send_time"]) if task.get("send_time") else utcnow()
+            except (TypeError, ValueError):  # confirmed, at an instant WeCom garbled
                 poll.confirmed_at = utcnow()
     if poll.confirmed_at is None:
         return poll  # the recruiter has not tapped send: every customer is still at 0

@@ -4,11 +4,14 @@ control endpoints, and what it served."""
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import requests
 
 from lifeline_hub.connectors.wecom.oa_state import BIG_IDS, OaWorld
+from lifeline_hub.core.emulator import free_port
+from tests.conftest import BIN
 from tests.wechat.oa_helpers import ACCOUNT, FOLLOWER1, drive
 
 TEMPLATE = {"touser": FOLLOWER1, "template_id": "TPL-interview-reminder",
@@ -112,3 +115,17 @@ def test_denied_apis_answer_48001_and_every_answer_is_served(emulator: str, worl
     assert send(emulator, t).json()["errcode"] == 48001
     routes = [(s.route, s.status, s.body.get("errcode")) for s in world.served]
     assert routes == [("/cgi-bin/stable_token", 200, None), ("/cgi-bin/message/template/send", 200, 48001)]
+
+
+def test_lifeline_emulate_wechat_serves_the_account() -> None:
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "lifeline"), "emulate", "wechat", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert f"wechat emulator listening on http://127.0.0.1:{port}" in line, line
+        assert token(f"http://127.0.0.1:{port}")["expires_in"] == 7200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -30,7 +30,7 @@ from lifeline_hub.core.http.errors import AuthFailed, InvalidRequest, Permission
 from lifeline_hub.core.plugins import get_host
 from tests.conftest import run_cli
 
-BUILT_IN = ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu"]
+BUILT_IN = ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu", "wechat", "wecom"]
 
 
 def airflow_hides(key: str) -> bool:
@@ -75,7 +75,8 @@ def test_the_aliyun_sms_and_email_forms_name_their_fields() -> None:
 
 def test_every_secret_field_is_masked_by_airflow_or_by_lifeline() -> None:
     fields = [key for conn in get_provider_info()["connection-types"] for key in conn["conn-fields"]]
-    assert sorted(k for k in fields if not airflow_hides(k)) == ["callback_aes_key", "encrypt_key"]
+    assert sorted(k for k in fields if not airflow_hides(k)) == [  # dingtalk, wechat, wecom; feishu
+        "callback_aes_key", "callback_aes_key", "callback_aes_key", "encrypt_key"]
     assert all(sensitive(k) for k in fields if not airflow_hides(k))
     assert [k for k in ("app_key", "appKey", "encoding_aes_key", "corp_id", "agent_id") if sensitive(k)] == [
         "app_key", "appKey", "encoding_aes_key"]

@@ -321,23 +321,28 @@ def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> d
 @click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
               help="SQLite file for the demo (recreated)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write the figures as JSON")
+@click.option("--tenant", metavar="NAME", help="the sandbox tenant to run (`sandbox_wecom`: staff on WeCom, "
+                                               "candidates also on WeChat) [default: the config's first]")
 @pass_ctx
 def demo(ctx: Context, n: int, days: int, seed: int, start: datetime | None, faults: float, free_ports: bool,
-         store_path: Path, json_path: Path | None) -> None:
+         store_path: Path, json_path: Path | None, tenant: str | None) -> None:
     """Run the whole pipeline over simulated days against the vendor emulators and a simulated population."""
     from lifeline_hub.core import demo as demo_mod
     from lifeline_hub.core.models import utcnow
 
     cfg = ctx.config()
+    again = f" --tenant {tenant}" if tenant else ""
+    tenant = tenant or next(iter(cfg.data.tenants))
+    cfg = demo_mod.sandbox_tenant(cfg, tenant)
     if free_ports:
         cfg = demo_mod.on_free_ports(cfg)
     start = start or utcnow().replace(microsecond=0)
     stamp = start.isoformat().replace("+00:00", "Z")
-    out.print(f"Lifeline demo: {n} interviews over {days} simulated days from {stamp} on the emulators named in "
-              f"{cfg.path}{' (on free ports)' if free_ports else ''}, faults {faults}, seed {seed} "
-              f"(the same run again: --seed {seed} --start {stamp})", soft_wrap=True, markup=False)
+    out.print(f"Lifeline demo of tenant {tenant}: {n} interviews over {days} simulated days from {stamp} on the "
+              f"emulators named in {cfg.path}{' (on free ports)' if free_ports else ''}, faults {faults}, seed {seed} "
+              f"(the same run again: --seed {seed} --start {stamp}{again})", soft_wrap=True, markup=False)
     try:
-        report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, start, out)
+        report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, start, out, tenant)
     except demo_mod.PortInUse as exc:
         raise click.ClickException(str(exc)) from None
     demo_mod.show(report, out)

@@ -37,13 +37,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lifeline_hub.core.airflow.standalone import serve_emulators
-from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.config import Config, ConfigError, ConnectorSetup
 from lifeline_hub.core.emulator import Faults, LoopbackServer, free_port
 from lifeline_hub.core.links import PUBLIC_URL_ENV
-from lifeline_hub.core.models import zone_info
+from lifeline_hub.core.models import channel_info, zone_info
 from lifeline_hub.core.models.time import freeze_clock, reset_clock
 from lifeline_hub.core.plugins import PluginHost
-from lifeline_hub.core.sandbox import PUBLIC_URL, Booking, Sandbox, Tally, actor_class, worlds_of
+from lifeline_hub.core.sandbox import PUBLIC_URL, Booking, Role, Sandbox, Tally, actor_class, worlds_of
 from lifeline_hub.core.store import Store, schema
 from lifeline_hub.core.sync import build_connector, sync_stream
 
@@ -63,6 +63,7 @@ class PortInUse(Exception):
 
 @dataclass
 class DemoReport:
+    tenant: str = ""
     start: str = ""
     """The simulated start (ISO 8601, UTC): with the seed, size and fault rate, it decides the whole run."""
     seed: int = 0
@@ -83,16 +84,22 @@ class DemoReport:
     second_chances: int = 0
     people: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
+    hr_platform: str = ""
+    """Where HR gets its tasks (the tenant's `hr_connector`), e.g. DingTalk, WeCom."""
+    staff_platforms: list[str] = field(default_factory=list)
+    """Where staff got Lifeline's messages (the plugins playing staff), e.g. DingTalk, Feishu."""
     samples: list[dict[str, str]] = field(default_factory=list)
-    """A few HR todos as HR sees them in DingTalk (subject and description)."""
+    """A few HR tasks as HR sees them (subject and description)."""
     sms_samples: list[str] = field(default_factory=list)
     """A reminder and a reschedule offer as the candidate's phone shows them."""
 
 
 def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
-        start: datetime, console: Console) -> DemoReport:
-    """`n` interviews over `days` simulated days from `start` (an aware instant), vendor faults at rate `faults`."""
-    tenant = next(iter(config.data.tenants))
+        start: datetime, console: Console, tenant: str | None = None) -> DemoReport:
+    """`n` interviews over `days` simulated days from `start` (an aware instant), vendor faults at rate `faults`,
+    in sandbox `tenant` (default: the config's first tenant); only its instances' emulators are served."""
+    tenant = tenant or next(iter(config.data.tenants))
+    config = sandbox_tenant(config, tenant)
     _check_ports(config)
     config = _one_request_at_a_time(config)
     store_path.unlink(missing_ok=True)
@@ -122,6 +129,7 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         _simulate(config, host, store, tenant, sandbox, start, days, console)
         grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
         report = _report(store, bookings, sandbox, worlds, grace, days)
+        report.tenant, report.hr_platform = tenant, _label(config, tenant, config.tenant(tenant).policy.hr_connector)
         report.start, report.seed, report.faults = start.isoformat().replace("+00:00", "Z"), seed, faults
         return report
 
@@ -133,6 +141,16 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def sandbox_tenant(config: Config, tenant: str) -> Config:
+    """`config` with only `tenant`'s instances; `ConfigError` when it is not a tenant or not a sandbox one (the demo
+    plays made-up people on the vendor emulators its instances point at)."""
+    if not config.tenant(tenant).sandbox:
+        raise ConfigError([f"{config.path.name}: tenant {tenant!r} is not a sandbox tenant (`sandbox = true`): "
+                           "`lifeline demo` plays made-up people on the emulators a sandbox tenant points at"])
+    return dataclasses.replace(config, setups={name: setup for name, setup in config.setups.items()
+                                               if setup.tenant == tenant})
 
 
 def on_free_ports(config: Config) -> Config:
@@ -261,6 +279,7 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         actor.tally(tally)
     report.hr_tasks, report.approvals, report.staff_messages = tally.hr_tasks, tally.approvals, tally.staff_messages
     report.candidate_messages, report.duplicates = tally.candidate_messages, tally.duplicates
+    report.staff_platforms = [_plugin_label(a.plugin) for a in sandbox.actors if a.role is Role.staff_channel]
     report.samples = [{key: _elided(text) for key, text in sample.items()} for sample in tally.task_samples][:2]
     report.sms_samples = [_elided(text) for text in tally.message_samples]
     injected: Counter[str] = Counter()
@@ -270,6 +289,18 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
         report.quota_breaches += world.quota_breaches()
     report.faults_injected = dict(injected)
     return report
+
+
+def _label(config: Config, tenant: str, key: str | None) -> str:
+    """The display name of the platform of the tenant's instance `key` (e.g. the `hr_connector`)."""
+    setup = config.setups.get(f"{tenant}.{key}") if key else None
+    return _plugin_label(setup.connector_class.name) if setup is not None else "none"
+
+
+def _plugin_label(plugin: str) -> str:
+    """A plugin's display name: its channel's label (DingTalk, WeCom), else its name."""
+    info = channel_info(plugin)
+    return info.label if info is not None else plugin
 
 
 def _elided(text: Any) -> str:
@@ -296,9 +327,9 @@ def show(report: DemoReport, console: Console) -> None:
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")
-    rows = [("HR tasks (DingTalk todos)", report.hr_tasks), ("reschedule approvals", report.approvals),
+    rows = [(f"HR tasks ({report.hr_platform})", report.hr_tasks), ("reschedule approvals", report.approvals),
             *((f"messages to candidates: {k}", v) for k, v in sorted(report.candidate_messages.items())),
-            ("messages to staff (DingTalk, Feishu)", report.staff_messages),
+            (f"messages to staff ({', '.join(report.staff_platforms)})", report.staff_messages),
             ("second chances taken", report.second_chances), ("duplicates", report.duplicates),
             ("false missed", report.false_missed), ("quarantined records", report.quarantined),
             ("API calls", report.api_calls), ("quota breaches", report.quota_breaches),
@@ -317,7 +348,7 @@ def show(report: DemoReport, console: Console) -> None:
         console.rule("an SMS on a candidate's phone")
         console.print(text, markup=False, highlight=False)
     for sample in report.samples:
-        console.rule("an HR todo in DingTalk")
+        console.rule(f"an HR task in {report.hr_platform}")
         console.print(f"[bold]{escape(sample['subject'])}[/]\n{escape(sample['description'])}", highlight=False)
 
 

@@ -101,7 +101,7 @@ def test_the_report_shows_what_people_got_without_the_links_secrets(runs: list[R
     assert all("https://jobs.example.com/hr/…" in s["description"] for s in report["samples"])
     texts = json.dumps(report, ensure_ascii=False)
     assert "127.0.0.1" not in texts and not re.search(r"/(j|c|r|hr)/[A-Za-z0-9_\-.~]{8,}", texts)
-    assert "Lifeline's decisions vs what really happened" in stdout and "an HR todo in DingTalk" in stdout
+    assert "Lifeline's decisions vs what really happened" in stdout and "an HR task in DingTalk" in stdout
 
 
 def test_free_ports_move_every_loopback_port_and_keep_shared_ones_shared() -> None:

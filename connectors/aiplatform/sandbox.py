@@ -26,6 +26,9 @@ class PlatformActor(SandboxActor[AIPlatformWorld]):
             deadline_at=b.end.isoformat(), window_hours=None, opens_at=b.start.isoformat())
         return str(invitation["id"])
 
+    def candidate_ref(self, b: Booking) -> str:
+        return str(self.world.get(b.remote_id)["candidate"]["id"])
+
     def start(self, b: Booking) -> None:
         self.world.start(b.remote_id)
 

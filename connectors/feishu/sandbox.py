@@ -29,11 +29,14 @@ class FeishuActor(SandboxActor[FeishuWorld]):
 
     def book(self, b: Booking) -> str:
         number = int(b.ref.rpartition("-")[2])  # Hire ids are numbers
-        talent = str(7_200_000_000_000_000_000 + number)
+        talent = self.candidate_ref(b)
         self.world.add_talent(talent, b.name, mobile=b.phone or None, email=b.email)
         return str(self.world.add_hire_interview(
             str(7_100_000_000_000_000_000 + number), talent, _ms(b.start), _ms(b.end),
             interviewers=[self.sandbox.rng.choice(self.interviewers)] if self.interviewers else []))
+
+    def candidate_ref(self, b: Booking) -> str:
+        return str(7_200_000_000_000_000_000 + int(b.ref.rpartition("-")[2]))
 
     def move(self, b: Booking, start: datetime, end: datetime) -> None:
         self.world.update_hire_interview(b.remote_id, begin_time=_ms(start), end_time=_ms(end))

@@ -56,6 +56,7 @@ class WeChatConnector(Connector):
     actions = tuple(PERFORMERS)
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": WECHAT_HOST}
     emulator = "lifeline_hub.connectors.wecom.oa_emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.wecom.sandbox:WeChatActor"
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.wecom.oa_callback_kit:kit"
     connection_form = ConnectionForm(
         "wechat", "WeChat Official Account (Lifeline)", ("AppID", "AppSecret"),

@@ -83,6 +83,7 @@ class WeComConnector(Connector):
     actions = tuple(PERFORMERS)
     default_base_urls: ClassVar[Mapping[str, str]] = {"api": WECOM_HOST}
     emulator = "lifeline_hub.connectors.wecom.emulator:create_app"
+    sandbox_actor = "lifeline_hub.connectors.wecom.sandbox:WeComActor"
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.wecom.callback_kit:kit"
     connection_form = ConnectionForm(
         "wecom", "WeCom (Lifeline)", ("Login (not used)", "App Secret"),

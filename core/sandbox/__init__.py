@@ -11,8 +11,17 @@ part with a `SandboxActor` (core.sandbox.actor) its connector class names in `sa
 """
 
 from lifeline_hub.core.sandbox.actor import Role, SandboxActor, Tally, actor_class, repeats
-from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, Traits, draw, draw_live
+from lifeline_hub.core.sandbox.population import (
+    Booking,
+    Intent,
+    Kind,
+    Traits,
+    WeChatTraits,
+    draw,
+    draw_live,
+    draw_wechat,
+)
 from lifeline_hub.core.sandbox.world import LINK, PUBLIC_URL, Sandbox, truth_of, worlds_of
 
 __all__ = ["LINK", "PUBLIC_URL", "Booking", "Intent", "Kind", "Role", "Sandbox", "SandboxActor", "Tally", "Traits",
-           "actor_class", "draw", "draw_live", "repeats", "truth_of", "worlds_of"]
+           "WeChatTraits", "actor_class", "draw", "draw_live", "draw_wechat", "repeats", "truth_of", "worlds_of"]

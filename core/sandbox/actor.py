@@ -6,6 +6,7 @@ and calls it at fixed points:
 
     setup()               the vendor's fixed state: accounts, templates, dead numbers and mailboxes
     book(b) -> remote id  the recruiter books interview `b` here (only for the kinds in `hosts`)
+    candidate_ref(b)      the vendor's id of b's candidate (what a contact-me code's state names)
     move(b, start, end)   HR moves it to a new time in the vendor's product
     start(b), fail(b, code), submit(b), missed(b)   the candidate on an interview platform
     observe()             look at what Lifeline sent since the last look; schedule how people react
@@ -80,6 +81,8 @@ class SandboxActor(Generic[W]):
     def __init__(self, sandbox: Sandbox, world: W) -> None:
         self.sandbox = sandbox
         self.world = world
+        self.plugin = ""
+        """The plugin it plays (set by the sandbox)."""
 
     def setup(self) -> None:
         """Put the vendor's fixed state in the world (before anything is booked)."""
@@ -109,6 +112,10 @@ class SandboxActor(Generic[W]):
     def submit(self, b: Booking) -> None:
         """The candidate completes the interview."""
         raise NotImplementedError(f"{type(self).__name__} runs no interviews")
+
+    def candidate_ref(self, b: Booking) -> str:
+        """The vendor's id of `b`'s candidate (the `remote_id` of the Candidate record Lifeline makes of it)."""
+        raise NotImplementedError(f"{type(self).__name__} books no {b.kind} interviews")
 
     def missed(self, b: Booking) -> None:
         """`b` was missed and the candidate would take a second chance: note what a new offer would change."""

@@ -5,6 +5,9 @@ is reached, who joins, who hits the platform outage) comes out of the simulation
 records it as ground truth. The rates follow what recruiting teams report: SMS is read far more
 often than e-mail, a share of corporate mailboxes run link scanners, no-shows grow with the lead
 time between booking and interview, and technical failures cluster on one platform at one time.
+
+In a tenant whose recruiters use WeCom, candidates are also on WeChat (`draw_wechat`): a share added the
+recruiter as a contact, a share follows the company's Official Account; they read WeChat more than texts.
 """
 
 from __future__ import annotations
@@ -52,6 +55,24 @@ class Traits:
     """Takes up a reschedule offer after a miss."""
 
 
+@dataclass(frozen=True)
+class WeChatTraits:
+    """A candidate on WeChat, in a tenant that reaches them there (drawn by `draw_wechat`)."""
+
+    contact: bool
+    """Added the recruiter's WeCom from WeChat (a customer contact: channel `wecom`)."""
+    follower: bool
+    """Follows the company's Official Account (channel `wechat`)."""
+    read: float
+    """Chance to read a WeChat message (read more often than texts)."""
+    adds_after: timedelta
+    """How long after the booking they scan the recruiter's contact-me code or the account's code."""
+    deletes_recruiter: bool
+    """Deletes the recruiter between the booking and the interview (`del_follow_user`)."""
+    blocks_templates: bool
+    """Turned off the account's template messages (their sends end `failed:user block`)."""
+
+
 @dataclass
 class Booking:
     """One interview of one candidate: when it was booked, its window, and the candidate's traits."""
@@ -74,6 +95,8 @@ class Booking:
     """What really happened, in outcome-class terms (set by the sandbox as it happens)."""
     facts: dict[str, datetime] = field(default_factory=dict)
     """When the candidate was reached, answered, joined, failed... (the sandbox's own record)."""
+    wechat: WeChatTraits | None = None
+    """On WeChat: only in a tenant whose actors play WeChat (`draw_wechat`)."""
 
 
 def _name(rng: random.Random) -> str:
@@ -94,6 +117,17 @@ def _traits(rng: random.Random, lead: timedelta) -> Traits:
         sms_read=rng.uniform(0.75, 0.98), email_read=rng.uniform(0.3, 0.7), intent=intent,
         late=rng.random() < 0.12, device_trouble=rng.random() < 0.03, wants_second_chance=rng.random() < 0.7,
     )
+
+
+def draw_wechat(rng: random.Random, bookings: list[Booking]) -> None:
+    """Give every booking its WeChat traits, in booking order, from `rng` (the sandbox's: a tenant without WeChat
+    draws none of them, so its runs stay as they were)."""
+    for b in bookings:
+        contact, follower = rng.random() < 0.5, rng.random() < 0.4
+        b.wechat = WeChatTraits(
+            contact=contact, follower=follower, read=rng.uniform(0.85, 0.99),
+            adds_after=timedelta(hours=rng.uniform(0.1, 3)),
+            deletes_recruiter=contact and rng.random() < 0.12, blocks_templates=follower and rng.random() < 0.15)
 
 
 def _at(rng: random.Random, day: datetime, hours: list[float]) -> datetime:

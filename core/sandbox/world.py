@@ -34,10 +34,10 @@ from typing import Any
 import requests
 
 from lifeline_hub.core.config import Config
-from lifeline_hub.core.models import utcnow, zone_info
+from lifeline_hub.core.models import canonical_id, utcnow, zone_info
 from lifeline_hub.core.models.time import advance_clock
 from lifeline_hub.core.sandbox.actor import SandboxActor, actor_class
-from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, draw
+from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, draw, draw_wechat
 
 log = logging.getLogger("lifeline.sandbox")
 
@@ -333,6 +333,21 @@ class Sandbox:
         if b is not None and not b.truth and utcnow() < b.start:
             b.facts["moved"] = b.facts["retry"] = utcnow()
 
+    def instance_of(self, plugin: str) -> str:
+        """The name of the tenant's instance of `plugin` the sandbox drives (its first, as `worlds_of` chose)."""
+        return next(s.instance.name for s in self.config.instances(self.tenant) if s.connector_class.name == plugin)
+
+    def candidate_id(self, b: Booking) -> str:
+        """Lifeline's id of `b`'s candidate: the ATS that hosts the interview and its id of the candidate."""
+        host = self.hosts[b.kind]
+        return canonical_id(self.instance_of(host.plugin), host.candidate_ref(b))
+
+    def on_wechat(self) -> None:
+        """Give the candidates their WeChat traits (`Booking.wechat`), once, from `rng`: the actors of WeChat
+        channels call it in `setup`, so a tenant without them draws nothing more."""
+        if any(b.wechat is None for b in self.bookings):
+            draw_wechat(self.rng, self.bookings)
+
     def office_hours(self, at: datetime) -> datetime:
         """`at`, or 09:30 the next working morning when it is outside 09:00-18:00 in the tenant's zone."""
         zone = zone_info(self.config.tenant(self.tenant).timezone)
@@ -367,6 +382,7 @@ def _actors(sandbox: Sandbox, config: Config, tenant: str, worlds: dict[str, Any
         actor = actor_class(classes[plugin]) if plugin in classes else None
         if actor is not None:
             found.append(actor(sandbox, worlds[plugin]))
+            found[-1].plugin = plugin
     return sorted(found, key=lambda a: a.role)  # stable: plugin names order each role
 
 

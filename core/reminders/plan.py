@@ -8,7 +8,9 @@ A reminder whose send time has passed when first planned is skipped. T-1d is a `
 until the candidate confirmed, T-1h `urgent` while nothing sent for the version was delivered or
 read (a pending row switches when that changes). A send that failed, or has no receipt
 `policy.reminder_fallback_minutes` after it went out, is followed by one row on the next channel;
-a channel that failed once is passed over for the interview's later reminders.
+a channel that failed once is passed over for the interview's later reminders. A pending row on a channel
+that no longer reaches the candidate (their contact there is gone, the policy changed) is withdrawn and the
+reminder goes out on the next channel.
 """
 
 from __future__ import annotations
@@ -183,6 +185,10 @@ def _candidate(store: Store, config: Config, tenant: str, plan: _Plan, person: P
             for key in variant_keys if variant is not purpose else ():
                 plan.pending(key, f"sent as {purpose.value} instead")
         routes = candidate_routes(config, tenant, person, purpose)
+        routable = {r.channel for r in routes}
+        for channel in channels():  # e.g. the candidate's contact there is gone: its row would reach nobody
+            if channel not in routable:
+                plan.pending(reminder_key(interview, purpose, channel), f"{channel.value} no longer reaches them")
         if not routes:
             plan.problems.append(f"{interview.id}: no channel for the candidate's {purpose.value}")
             continue

@@ -173,3 +173,18 @@ def test_interviewers_are_reminded_on_a_declared_staff_platform_never_a_candidat
     assert staff_reminders(store, load(path, _host_with_im()), "iv1") == [(f"{TENANT}.chat", ["userid-7"])] * 2
     path.write_text(path.read_text(encoding="utf-8").replace(STAFFCHAT, ""), encoding="utf-8")
     assert staff_reminders(store, load(path, _host_with_im()), "iv2") == []
+
+
+def test_a_contact_removed_after_planning_moves_the_pending_reminders_to_the_next_channel(store: Store,
+                                                                                         tmp_path: Path) -> None:
+    config = im_config(tmp_path, store)
+    im_candidate(store)
+    iv = interview(store, "iv1", START)
+    plan_reminders(store, TENANT, NOW, config)
+    assert {a.kind for a in outbox(store, iv.id, "planned")} == {"send_message"}
+    store.write(TENANT, [change(NOW + timedelta(minutes=5), False, "del-1")])
+    summary = plan_reminders(store, TENANT, NOW + timedelta(minutes=10), config)
+    assert summary.cancelled == 3
+    assert purposes(outbox(store, iv.id, "planned")) == [("reminder_t3d", "send_sms"), ("confirm_request", "send_sms"),
+                                                         ("urgent", "send_sms")]
+    assert plan_reminders(store, TENANT, NOW + timedelta(minutes=20), config).planned == 0

@@ -34,7 +34,8 @@ MAX_ATTACHMENTS = 9
 BEIJING = timezone(timedelta(hours=8))
 CONTACT_ERRMSG = {40058: "invalid parameter", 40096: "invalid external userid", 41051: "welcome msg not allowed",
                   41063: "group msg is sending, try again later", 44004: "empty content",
-                  84061: "external contact relation not exist", 40003: "invalid userid"}
+                  84061: "external contact relation not exist", 40003: "invalid userid",
+                  45002: "content size out of limit"}
 """errmsg (before WeCom's per-call tail) of the customer-contact errors."""
 
 
@@ -163,7 +164,7 @@ class ContactState:
         if not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS:
             raise ContactError(40058)
         if len(content.encode()) > MAX_TEXT_BYTES:
-            raise ContactError(40058)
+            raise ContactError(45002)
         if not content.strip() and not attachments:
             raise ContactError(44004)
         sender = body.get("sender")
@@ -256,6 +257,8 @@ class ContactState:
             external_userid = external_userid or f"wm{secrets.token_hex(14)}"
             if not EXTERNAL_USERID.match(external_userid):
                 raise ValueError("not an external_userid (wm…/wo…)")
+            if member.lower() not in {u.lower() for u in self.world.settings.users}:
+                raise KeyError(f"{member} is no member of the corp")
             now = self._now()
             self.relations[(member, external_userid)] = Relation(member, external_userid, state, now)
             event: Json = {"ToUserName": self._corp(), "FromUserName": "sys", "CreateTime": str(int(now)),
@@ -289,16 +292,17 @@ class ContactState:
         self.world.push_event(event)
         return {"change_type": kind}
 
-    def confirm(self, msgid: str, member: str) -> Json:
+    def confirm(self, msgid: str, member: str) -> int:
         """`member` taps send on the mass message's task: each of their customers gets it now (status 1), or
-        status 2 (no longer a contact) or 3 (over the monthly cap)."""
+        status 2 (no longer a contact) or 3 (over the monthly cap). Returns how many got it (0 for a task
+        already confirmed)."""
         with self.world.lock:
             message = self.messages.get(msgid)
             task = message.tasks.get(member) if message is not None else None
             if message is None or task is None:
                 raise KeyError(f"no task of {member} for {msgid}")
             if task["status"] != 0:
-                return {"sent": 0}
+                return 0
             now = self._now()
             month, cap = self.cap(now)
             sent = 0
@@ -316,7 +320,7 @@ class ContactState:
                     sent += 1
             task.update(status=2, send_time=int(now))
             message.confirmed_at = now
-            return {"sent": sent}
+            return sent
 
     def set_monthly_cap(self, cap: int | None = None) -> None:
         if cap is not None and cap < 0:

@@ -193,6 +193,33 @@ def test_a_plugin_channel_validates_once_its_connector_is_declared() -> None:
                     send_action="send_fax")  # type: ignore[arg-type]
 
 
+def test_what_sends_candidates_messages_on_a_channel() -> None:
+    """The channel's declared action, else `send_message` to an IM account; never where no link can go."""
+    assert [Channel(c).info.candidate_action for c in ("sms", "email", "voice", "dingtalk", "wechat")] == [
+        "send_sms", "send_email", None, "send_message", "send_message"]
+    whatsapp = ChannelInfo("pigeon_phone", "pigeon phone", "phone", delivery_known=True, read_known=True,
+                           click_known=True, send_action="send_message")
+    assert whatsapp.candidate_action == "send_message"
+    assert ChannelInfo("pigeon_talk", "talk", "account", delivery_known=True, read_known=True,
+                       click_known=False).candidate_action is None
+
+
+def test_a_contact_change_shows_its_address_only_masked() -> None:
+    from lifeline_hub.core.models import ContactChange
+
+    gone = ContactChange(source="acme.mail", remote_id="b1", occurred_at="2026-03-01T09:00:00+08:00",
+                         channel="email", address="Zhang.San@Example.org", reachable=False, reason="5.1.1 bounce")
+    assert gone.contact is not None and gone.contact.lookup == ContactPoint.email("Zhang.San@Example.org").lookup
+    assert "Zhang" not in repr(gone) and "Zhang" not in gone.model_dump_json()
+    assert gone.model_dump(mode="json")["address"] == "Z***@example.org"
+    odd = ContactChange(source="acme.sms", remote_id="b2", occurred_at="2026-03-01T09:00:00+08:00", channel="sms",
+                        address="not a number", reachable=False)
+    assert odd.contact is None  # kept, matches nothing
+    with pytest.raises(ValidationError):
+        ContactChange(source="acme.sms", remote_id="b3", occurred_at="2026-03-01T09:00:00+08:00", channel="sms",
+                      address="", reachable=False)
+
+
 def test_a_notification_says_whom_it_went_to() -> None:
     def sent(purpose: str, **kw: object) -> Notification:
         return Notification(source="acme.dt", remote_id="n1", occurred_at="2026-03-01T09:00:00+08:00",

@@ -137,10 +137,10 @@ def test_plugins_schema_prints_a_connectors_settings_with_their_defaults() -> No
 
 
 def test_plugins_schema_of_an_unknown_connector_is_one_line_and_exit_2() -> None:
-    result = run_cli("plugins", "--schema", "wecom")
+    result = run_cli("plugins", "--schema", "nosuch")
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.splitlines() == [
-        "error: unknown connector plugin 'wecom' (available: aiplatform, aliyun_sms, dingtalk, email, feishu)"]
+    assert result.stderr.splitlines() == ["error: unknown connector plugin 'nosuch' (available: aiplatform, "
+                                          "aliyun_sms, dingtalk, email, feishu, wechat, wecom)"]
 
 
 REACH = """\
@@ -188,3 +188,43 @@ def test_check_says_which_channels_reach_each_tenants_candidates_and_staff(tmp_p
             "staff on: acme.dt, acme.fs") in lines(result.stdout), result.stdout
     assert "  beta: candidates reachable on: nothing (no reminders can go out); staff on: nothing" in lines(
         result.stdout)
+
+
+WECOM = """\
+[lifeline]
+store = "sqlite:///lifeline.db"
+
+[tenants.acme]
+timezone = "Asia/Shanghai"
+
+[tenants.acme.policy]
+reminder_channels = ["wecom", "wechat", "sms"]
+hr_connector = "wecom"
+hr_assignees = ["zhangwei"]
+
+[tenants.acme.connectors.wecom]
+plugin = "wecom"
+connection_id = "ll_wecom"
+corp_id = "ww0123456789abcdef"
+agent_id = 1000003
+
+[tenants.acme.connectors.oa]
+plugin = "wechat"
+connection_id = "ll_oa"
+app_id = "wx0123456789abcdef"
+
+[tenants.acme.connectors.sms]
+plugin = "aliyun_sms"
+connection_id = "ll_sms"
+sign_name = "面试助手"
+templates = { reminder_t1d = "SMS_1" }
+"""
+
+
+def test_check_names_wecom_and_wechat_among_the_candidate_channels_and_wecom_for_staff(tmp_path: Path) -> None:
+    config = tmp_path / "plugins.toml"
+    config.write_text(WECOM, encoding="utf-8")
+    result = run_cli("--config", str(config), "check", "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("  acme: candidates reachable on: wecom (acme.wecom), wechat (acme.oa), sms (acme.sms); "
+            "staff on: acme.wecom") in lines(result.stdout), result.stdout

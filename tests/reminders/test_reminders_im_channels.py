@@ -188,3 +188,27 @@ def test_a_contact_removed_after_planning_moves_the_pending_reminders_to_the_nex
     assert purposes(outbox(store, iv.id, "planned")) == [("reminder_t3d", "send_sms"), ("confirm_request", "send_sms"),
                                                          ("urgent", "send_sms")]
     assert plan_reminders(store, TENANT, NOW + timedelta(minutes=20), config).planned == 0
+
+
+def test_with_the_wecom_plugin_candidates_get_customer_contact_reminders_and_interviewers_app_messages(
+        store: Store, tmp_path: Path) -> None:
+    """The real `wecom` connector class: the `wecom` channel is a reminder channel, and the instance is the
+    interviewers' staff platform (DingTalk switched off)."""
+    from lifeline_hub.connectors.wecom import plugin as wecom_plugin
+
+    path = make_config(tmp_path, store.url).path
+    text = path.read_text(encoding="utf-8").replace(*NO_DINGTALK)
+    path.write_text(text + f'[tenants.{TENANT}.connectors.wecom]\nplugin = "wecom"\nconnection_id = "ll_wecom"\n'
+                    'corp_id = "ww0123456789abcdef"\nagent_id = 1000003\n', encoding="utf-8")
+    plugins = host()
+    plugins.register(wecom_plugin, "wecom")
+    config = load(path, plugins)
+    wecom = Channel("wecom")
+    store.write(TENANT, [Candidate(source=ATS, remote_id="c1", name="张三", preferred_channels=(wecom,),
+                                   contacts=(ContactPoint.im(wecom, "wmExt-1"), ContactPoint.phone("13812345678")))])
+    iv = interview(store, "iv1", START, interviewers=("zhangwei",))
+    plan_reminders(store, TENANT, NOW, config)
+    planned = outbox(store, iv.id)
+    assert {(a.connector, a.kind, tuple(a.payload["recipients"]), a.payload["audience"]) for a in planned} == {
+        (f"{TENANT}.wecom", "send_message", ("wmExt-1",), "candidate"),
+        (f"{TENANT}.wecom", "send_message", ("zhangwei",), "staff")}

@@ -7,8 +7,11 @@ the customers stay at status 0 until the member confirms (`confirm`, the sandbox
 then each customer gets status 1 (sent, at that virtual time), 2 (not a contact any more) or 3 (over the monthly
 cap: as many mass messages a month as the month has days, `monthly_cap` to override). `send_welcome_msg` takes a
 code at most 20 s old, once (else 41051). Errors per §2.2: 40096 (not an external_userid), 84061 (the relation is
-gone), 41063 (results asked for while the confirmed message is still being dispatched, `dispatch_seconds`).
-Faults `malformed` and `duplicate` hit the records of `get_groupmsg_send_result`.
+gone), 41063 (results asked for while the confirmed message is still being dispatched, `dispatch_seconds`);
+40058 for a body it cannot take, 45002 for a text over 4000 bytes. Faults `malformed` and `duplicate` hit the
+records of `get_groupmsg_send_result`. Drive actions (`DRIVE`): `add_contact` (pushes `add_external_contact` with a
+`WelcomeCode`), `delete_contact` (`del_follow_user`, or `del_external_contact` when the member deletes),
+`confirm`, `set_monthly_cap`.
 
 API-made messages carry no `creator` in `get_groupmsg_list_v2` (doc 93338: only member-made ones name one).
 """

@@ -1,6 +1,7 @@
 """`send_message` to candidates on WeChat: a template message (or subscription notification) per candidate.
 
-The address is the candidate's openid (their `wechat` contact point). Template mode posts
+`recipients` are the candidates' openids (the value of their `wechat` contact point: an account id, which the
+reminder planner and remediation put in the payload, `core.reminders.routes`). Template mode posts
 `message/template/send` with `client_msg_id` = the idempotency key (per recipient), WeChat's anti-duplicate key:
 a retry or a second worker gets the first send's `msgid` back, never a second message. Subscribe mode posts
 `subscribe/bizsend`, which takes no such key: a row an earlier worker may have sent (`maybe_sent`) is not sent
@@ -32,7 +33,6 @@ from lifeline_hub.core.models import (
     Audience,
     Channel,
     ContactChange,
-    ContactPoint,
     DeliveryEvent,
     DeliveryStatus,
     DeliveryType,
@@ -65,20 +65,18 @@ def send_message(conn: WeChatConnector, action: Action) -> ActionResult:
     if spec is None:
         raise InvalidRequest(f"no {conn.options.mode} template configured for purpose {purpose.value!r}",
                              vendor="wechat")
-    recipients = list(dict.fromkeys(message.recipients))
-    contacts = [resolve(conn, candidate) for candidate in recipients]
+    openids = list(dict.fromkeys(message.recipients))
     interview_id = message.interview_id or action.interview_id
     records: list[Record] = []
     remote_ids: list[str] = []
-    for n, contact in enumerate(contacts):
+    for n, openid in enumerate(openids):
         key = action.idempotency_key if n == 0 else f"{action.idempotency_key}-{n}"
-        body = {"touser": contact.value.get_secret_value(), "template_id": spec.template_id,
-                "data": template_data(spec, message)}
+        body = {"touser": openid, "template_id": spec.template_id, "data": template_data(spec, message)}
         if message.links:
             body["url" if conn.options.mode == "template" else "page"] = message.links[0].url
         now = utcnow()
         note = {"source": conn.instance.name, "interview_id": interview_id, "occurred_at": now, "purpose": purpose,
-                "channel": Channel.wechat, "recipient": contact.masked, "audience": Audience.candidate,
+                "channel": Channel.wechat, "recipient": openid, "audience": Audience.candidate,
                 "idempotency_key": action.idempotency_key}
         try:
             if conn.options.mode == "template":
@@ -92,13 +90,13 @@ def send_message(conn: WeChatConnector, action: Action) -> ActionResult:
             else:
                 msgid = conn.client.send_subscribe(body)
         except FINAL as exc:
-            log.info("%s: %s to %s refused for good: %s", conn.instance.name, key, contact.masked, exc.code)
+            log.info("%s: %s to %s refused for good: %s", conn.instance.name, key, openid, exc.code)
             records += failed(conn, note, key, str(exc.code), exc.message)
             if isinstance(exc, NotFollowing):
                 records.append(ContactChange(
                     source=conn.instance.name, remote_id=f"{key}/unreachable", interview_id=interview_id,
-                    occurred_at=now, channel=Channel.wechat, address=contact.value.get_secret_value(),
-                    reachable=False, reason="43004 not following", candidate_id=recipients[n]))
+                    occurred_at=now, channel=Channel.wechat, address=openid,
+                    reachable=False, reason="43004 not following"))
             remote_ids.append(key)
             continue
         remote_id = msgid or key
@@ -115,12 +113,4 @@ def failed(conn: WeChatConnector, note: Mapping[str, Any], key: str, code: str, 
                           occurred_at=notification.occurred_at, notification_id=canonical_id(conn.instance.name, key),
                           type=DeliveryType.failed, channel=Channel.wechat, code=code, status_raw=reason)
     return [notification, event]
-
-
-def resolve(conn: WeChatConnector, candidate_id: str) -> ContactPoint:
-    """The candidate's openid (their `wechat` contact point) from the contact book, never from the payload."""
-    contact = conn.contacts.contact(candidate_id, Channel.wechat) if conn.contacts is not None else None
-    if contact is None:
-        raise InvalidRequest(f"candidate {candidate_id} has no WeChat (openid) contact point", vendor="wechat")
-    return contact
 

@@ -32,7 +32,7 @@ class TestWeChat(ConnectorSuite):
         return OaWorld(EmulatorSettings(push_background=False), now=clock.time)
 
     def action_payload(self, kind: str, rig: Rig) -> Mapping[str, Any]:
-        return {"recipients": [f"{ATS}/cand1"], "title": "Java 工程师面试", "text": "2026年3月3日 10:00\n线上",
+        return {"recipients": [FOLLOWER], "title": "Java 工程师面试", "text": "2026年3月3日 10:00\n线上",
                 "purpose": "reminder_t1d", "audience": "candidate",
                 "links": [{"label": "进入面试", "url": "https://lifeline.test/j/abc"}]}
 

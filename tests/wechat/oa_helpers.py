@@ -52,9 +52,10 @@ def make_connector(url: str, contacts: Store | None, creds: Credentials | None =
                            contacts=contacts)
 
 
-def send_action(key: str, *recipients: str, attempts: int = 1, **payload: Any) -> Action:
-    """A `send_message` row for candidates at its `attempts`-th try (after the first: `maybe_sent`)."""
-    body = {"recipients": [f"{ATS}/{r}" for r in recipients or ("cand1",)], "title": "Java 工程师面试",
+def send_action(key: str, *openids: str, attempts: int = 1, **payload: Any) -> Action:
+    """A `send_message` row to candidates' openids (as the planner writes it) at its `attempts`-th try (after the
+    first: `maybe_sent`)."""
+    body = {"recipients": list(openids or (FOLLOWER1,)), "title": "Java 工程师面试",
             "text": "2026年3月3日 10:00\n线上面试", "purpose": "reminder_t1d", "audience": "candidate",
             "interview_id": f"{ATS}/iv1", "links": [{"label": "进入面试", "url": "https://lifeline.test/j/abc"}],
             **payload}

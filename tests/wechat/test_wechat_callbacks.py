@@ -21,7 +21,17 @@ from lifeline_hub.core.outbox.dispatch import dispatch
 from lifeline_hub.core.outbox.queue import enqueue
 from lifeline_hub.core.store import Store
 from tests.receiver.receiver_helpers import instance_table, load_config, plugin_host, running_receiver, stored_rows
-from tests.wechat.oa_helpers import ACCOUNT, FOLLOWER1, FOLLOWER2, SOURCE, TEMPLATES, TENANT, seed, send_action
+from tests.wechat.oa_helpers import (
+    ACCOUNT,
+    FOLLOWER1,
+    FOLLOWER2,
+    SOURCE,
+    STRANGER,
+    TEMPLATES,
+    TENANT,
+    seed,
+    send_action,
+)
 from tests.wechat.oa_helpers import candidates as all_candidates
 
 CONNECTION = json.dumps({"conn_type": "wechat", "login": ACCOUNT.app_id, "password": ACCOUNT.app_secret,
@@ -37,10 +47,10 @@ class Hub:
     store: Store
     world: OaWorld
 
-    def send(self, key: str, *recipients: str) -> None:
+    def send(self, key: str, *openids: str) -> None:
         """Plan a `send_message` row and dispatch it (the records land in the store)."""
         with self.store.begin() as conn:
-            enqueue(conn, [send_action(key, *recipients)], utcnow())
+            enqueue(conn, [send_action(key, *openids)], utcnow())
         summary = dispatch(self.store, self.config, TENANT)
         assert summary.done == 1, summary.problems
 
@@ -70,8 +80,8 @@ def hub(emulator: str, world: OaWorld, store: Store, tmp_path: Path, monkeypatch
 
 def test_template_results_join_their_sends(hub: Hub) -> None:
     hub.world.set_status(FOLLOWER2, "failed: system failed")
-    hub.send("ll-e1", "cand1")
-    hub.send("ll-e2", "cand2")
+    hub.send("ll-e1", FOLLOWER1)
+    hub.send("ll-e2", FOLLOWER2)
     first, second = (m["msgid"] for m in hub.world.message_list())
     assert int(second) > 2**53
     assert hub.evidence(kind="notification", remote_id=second, channel="wechat") == 1
@@ -85,14 +95,18 @@ def test_template_results_join_their_sends(hub: Hub) -> None:
 
 def test_a_blocking_candidate_loses_the_channel(hub: Hub) -> None:
     hub.world.block(FOLLOWER1)
-    hub.send("ll-b1", "cand1")
+    hub.send("ll-b1", FOLLOWER1)
     hub.deliver()
     assert hub.evidence(kind="delivery_event", type="failed", code="failed:user block") == 1
-    assert hub.evidence(kind="contact_change") == 1 and not hub.reachable("cand1")
-    with hub.store.begin() as conn:
-        enqueue(conn, [send_action("ll-b2", "cand1")], utcnow())
-    assert dispatch(hub.store, hub.config, TENANT).dead == 1  # no openid to send to any more
-    assert len(hub.world.message_list()) == 1
+    assert hub.evidence(kind="contact_change") == 1 and not hub.reachable("cand1")  # no reminder route there
+    assert hub.reachable("cand2")
+
+
+def test_a_send_to_someone_not_following_fails_and_makes_them_unreachable(hub: Hub) -> None:
+    hub.send("ll-n1", STRANGER)
+    assert hub.evidence(kind="notification", remote_id="ll-n1", channel="wechat") == 1
+    assert hub.evidence(kind="delivery_event", type="failed", code="43004", ref=f"{SOURCE}/ll-n1") == 1
+    assert not hub.reachable("cand3") and hub.reachable("cand1") and hub.world.message_list() == []
 
 
 def test_unfollowing_and_following_again_move_reachability(hub: Hub) -> None:
@@ -107,7 +121,7 @@ def test_unfollowing_and_following_again_move_reachability(hub: Hub) -> None:
 
 def test_pushed_twice_is_stored_once(hub: Hub) -> None:
     hub.world.configure_faults(Faults(duplicate=1.0))
-    hub.send("ll-d1", "cand1")
+    hub.send("ll-d1", FOLLOWER1)
     hub.deliver()
     assert len(hub.world.push_list()) == 2 and hub.store.count("inbound_events") == 1
     assert hub.evidence(kind="delivery_event") == 1

@@ -20,7 +20,8 @@ from lifeline_hub.connectors.wecom.client import MemberLimiter
 from lifeline_hub.connectors.wecom.emulator_state import EmulatorSettings
 from lifeline_hub.connectors.wecom.testing import Emulated, emulated
 from lifeline_hub.core.config import load
-from lifeline_hub.core.connector import CallbackRequest
+from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest
 from lifeline_hub.core.emulator import LoopbackServer
 from lifeline_hub.core.http import (
     AuthFailed,
@@ -395,3 +396,17 @@ def test_recall_within_24_hours_only(wc: Emulated) -> None:
     wc.world.advance(24 * 3600 + 1)
     with pytest.raises(InvalidRequest):
         staff.recall(connector, second)
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def test_the_contact_client_falls_back_to_the_app_secret_and_callbacks_need_their_extras(wc: Emulated) -> None:
+    bare = Credentials(conn_id="x", conn_type="wecom", password=wc.credentials().password, extra={})
+    connector = wc.connector(bare)
+    assert connector.contact_client is connector.client
+    with pytest.raises(CallbackRejected, match="callback_token"):
+        connector.callback_crypto()
+    full = wc.connector()
+    assert full.contact_client is not full.client and full.callback_crypto().receive_id == "wwemulatorcorp0001"
+    assert full.check().ok and wc.world.gettoken_calls == 2

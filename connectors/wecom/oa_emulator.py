@@ -90,9 +90,8 @@ def vendor_routes(world: OaWorld) -> APIRouter:
                 raise OaError(47001)
             if body.get("grant_type") != "client_credential":
                 raise OaError(40002)
-            if body.get("force_refresh") is True:
-                world.tokens.stable = None  # invalidates the previous one (channels.md §3.1)
-            value, ttl = world.issue_token(str(body.get("appid") or ""), str(body.get("secret") or ""), stable=True)
+            value, ttl = world.issue_token(str(body.get("appid") or ""), str(body.get("secret") or ""), stable=True,
+                                           force_refresh=body.get("force_refresh") is True)
             return {"access_token": value, "expires_in": ttl}
 
         return await answer(world, act, stall=False)

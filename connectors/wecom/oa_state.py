@@ -147,6 +147,8 @@ class Tokens:
     """Issued tokens (value -> expiry) per flavour, and the current one of each."""
 
     expiry: dict[str, float] = field(default_factory=dict)
+    replaced: set[str] = field(default_factory=set)
+    """Tokens cut short by a newer one: refused as "invalid or not latest" (40001), not as expired."""
     classic: str | None = None
     stable: str | None = None
     issued: int = 0
@@ -168,8 +170,9 @@ class OaWorld(EmulatorWorld[EmulatorSettings]):
 
     # ------------------------------------------------------------ tokens
 
-    def issue_token(self, app_id: str, secret: str, stable: bool) -> tuple[str, int]:
-        """A token and its `expires_in` for `cgi-bin/token` or `stable_token` (normal mode)."""
+    def issue_token(self, app_id: str, secret: str, stable: bool, force_refresh: bool = False) -> tuple[str, int]:
+        """A token and its `expires_in` for `cgi-bin/token` or `stable_token` (`force_refresh`: a new stable token
+        at once, the previous one invalid from now on)."""
         if app_id != self.settings.app_id:
             raise OaError(40013)
         if not secrets.compare_digest(secret.encode(), self.settings.app_secret.encode()):
@@ -177,12 +180,17 @@ class OaWorld(EmulatorWorld[EmulatorSettings]):
         now = self.now()
         with self.lock:
             current = self.tokens.stable if stable else self.tokens.classic
+            if stable and force_refresh and current is not None:
+                self.tokens.expiry[current] = now
+                self.tokens.replaced.add(current)
+                current = self.tokens.stable = None
             if stable and current is not None and self.tokens.expiry[current] - now > OVERLAP:
                 return current, int(self.tokens.expiry[current] - now)
             value = secrets.token_urlsafe(96)[:128]
             self.tokens.expiry[value] = now + self.settings.token_ttl_seconds
             if current is not None and not stable:  # one classic token per AppID: the old one overlaps 5 minutes
                 self.tokens.expiry[current] = min(self.tokens.expiry[current], now + OVERLAP)
+                self.tokens.replaced.add(current)
             if stable:
                 self.tokens.stable = value
             else:
@@ -196,7 +204,9 @@ class OaWorld(EmulatorWorld[EmulatorSettings]):
         expires = self.tokens.expiry.get(token)
         if expires is None:
             raise OaError(40001)
-        if self.now() >= expires or self.faults.roll("expire_token"):
+        if self.now() >= expires:
+            raise OaError(40001 if token in self.tokens.replaced else 42001)
+        if self.faults.roll("expire_token"):
             raise OaError(42001)
 
     def gate(self, api: str) -> None:

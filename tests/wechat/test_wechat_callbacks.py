@@ -177,3 +177,13 @@ def test_forged_stale_plaintext_and_foreign_callbacks_are_refused(hub: Hub) -> N
         "candidates": len(all_candidates())}
     answer = requests.post(hub.url, params=query, data=body, timeout=10)  # the genuine one passes
     assert (answer.status_code, answer.text) == (200, "success")
+
+
+def test_authentic_but_unreadable_events_are_400_and_store_nothing(hub: Hub) -> None:
+    bomb = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+            "<xml><ToUserName>gh_emulator00001</ToUserName><Event>&b;</Event></xml>")
+    for plaintext in (bomb, "not xml at all", "<xml><a>" * 20 + "</a>" * 20 + "</xml>"):
+        query, body = hub.world.sealed_body(plaintext)
+        answer = requests.post(hub.url, params=query, data=body, timeout=10)
+        assert answer.status_code == 400, (plaintext[:20], answer.status_code, answer.text)
+    assert hub.store.count("inbound_events") == 0 and hub.evidence() == 0

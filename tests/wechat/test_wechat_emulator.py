@@ -44,6 +44,9 @@ def test_a_stable_token_is_the_same_until_its_last_five_minutes(emulator: str, w
     world.advance(300)
     assert send(emulator, first["access_token"]).json()["errcode"] == 42001
     assert send(emulator, renewed["access_token"]).json()["errcode"] == 0
+    forced = token(emulator, force_refresh=True)["access_token"]
+    assert send(emulator, renewed["access_token"]).json()["errcode"] == 40001  # "not latest", at once
+    assert send(emulator, forced).json()["errcode"] == 0
 
 
 def test_a_new_classic_token_ends_the_previous_after_five_minutes(emulator: str, world: OaWorld) -> None:
@@ -51,7 +54,7 @@ def test_a_new_classic_token_ends_the_previous_after_five_minutes(emulator: str,
     new = token(emulator, stable=False)["access_token"]
     assert old != new and send(emulator, old).json()["errcode"] == 0
     world.advance(301)
-    assert send(emulator, old).json()["errcode"] == 42001 and send(emulator, new).json()["errcode"] == 0
+    assert send(emulator, old).json()["errcode"] == 40001 and send(emulator, new).json()["errcode"] == 0
 
 
 def test_bad_credentials_and_tokens_get_their_errcodes(emulator: str) -> None:

@@ -301,7 +301,7 @@ class Config:
         key = self.tenant(tenant).policy.candidate_connectors.get(channel)
         if key:
             return self.setups.get(f"{tenant}.{key}")
-        kind = send_actions().get(channel)
+        kind = send_actions().get(channel) or "send_message"  # a channel carrying no links: messages only
         for setup in self.instances(tenant):
             cls = setup.connector_class
             own = kind != "send_message" or _names_channel(cls.name, [c.name for c in cls.channels], channel)

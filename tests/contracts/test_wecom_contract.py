@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ from wechatpy.work.parser import parse_message
 
 from lifeline_hub.connectors.wecom.emulator import create_app
 from lifeline_hub.connectors.wecom.emulator_state import EmulatorSettings, WeComWorld
+from lifeline_hub.connectors.wecom.testing import Emulated
 from lifeline_hub.core.emulator import Faults, LoopbackServer, Served
+from lifeline_hub.core.models import Action
 
 SCHEMAS = json.loads(Path(__file__).with_name("wecom_schemas.json").read_text(encoding="utf-8"))
 START = 1_780_000_000.0
@@ -225,10 +228,34 @@ def drive_everything(api: Api, world: WeComWorld) -> None:
     contact.confirm(again["msgid"], "hr01")
     capped = api.post("externalcontact/get_groupmsg_send_result", {"msgid": again["msgid"], "userid": "hr01"})
     assert [r["status"] for r in capped["send_list"]] == [3]
+    for _ in range(4):  # at most 3 reminders a day, then 45009
+        answer = api.post("externalcontact/remind_groupmsg_send", {"msgid": again["msgid"]}, token=contact_token)
+    assert answer["errcode"] == 45009
+    assert api.post("externalcontact/cancel_groupmsg_send", {"msgid": again["msgid"]})["errcode"] == 0
+    assert api.post("externalcontact/cancel_groupmsg_send", {"msgid": "no-such-msgid"})["errcode"] != 0
     contact.delete_contact("hr01", "wmCandidate000001", by="member")  # del_external_contact
     world.fail_next(45009)
     assert api.post("externalcontact/get_groupmsg_task", {"msgid": created["msgid"]})["errcode"] == 45009
+    drive_the_connector(Emulated(world, api.url))
     assert world.deliver_pending_events() >= 4
+
+
+def drive_the_connector(emulated: Emulated) -> None:
+    """The connector's own staff calls (each message type, a task card, check): the answers to its real bodies."""
+    def row(kind: str, key: str, payload: dict[str, Any]) -> Action:
+        return Action(idempotency_key=key, tenant="acme", connector="acme.wecom", kind=kind, payload=payload,
+                      due_at=datetime(2026, 3, 2, 9, tzinfo=UTC))
+
+    links = [{"label": "进入面试", "url": "https://hire.example.com/j/1"},
+             {"label": "改期", "url": "https://hire.example.com/r/1"}]
+    for n, message_type in enumerate(("template_card", "textcard", "text")):
+        connector = emulated.connector(message_type=message_type)
+        assert connector.check().ok
+        connector.perform(row("send_message", f"ll-staff-{n}", {
+            "recipients": ["iv01", "ghost"], "title": "面试提醒", "text": f"今天 10:00 #{n}", "audience": "staff",
+            "purpose": "reminder_t1h", "links": links}))
+    connector.perform(row("create_task", "ll-task-1", {"assignees": ["hr01"], "title": "张三 未到场",
+                                                       "description": "请联系候选人改期", "links": links[1:]}))
 
 
 @dataclass
@@ -364,7 +391,7 @@ def test_the_connector_reads_no_field_the_contract_lacks() -> None:
                 collect(value)
 
     collect(SCHEMAS)
-    ours = {"pending", "settled", "staged", "iv", "key", "audience", "echostr"}
+    ours = {"pending", "settled", "staged", "iv", "key", "audience", "reminded", "withdrawn", "echostr"}
     """Keys of our own: the contact_results cursor and the staged sends it carries, and the URL check's query
     (§5.2, a request WeCom makes, not an answer)."""
     assert read - ours <= known, sorted(read - ours - known)

@@ -8,8 +8,10 @@ sender's contacts) get a failed one, a failed `DeliveryEvent` and a `ContactChan
 handed to the `contact_results` stream (cursor key `staged`), which polls `get_groupmsg_task` and, once the
 recruiter confirmed, `get_groupmsg_send_result`: status 1 is delivery (dated by `send_time`, never a read), 2 not a
 contact (also unreachable), 3 the customer's monthly quota. A message still unconfirmed `contact_confirm_hours`
-after staging fails ("not confirmed by the recruiter"), so the reminder falls back to another channel; it is polled
-until `contact_poll_hours` all the same, and a late confirmation is recorded as the delivery it is.
+after staging is withdrawn (`cancel_groupmsg_send`: the recruiter can no longer tap send, so the candidate never
+gets it after the reminder went out on another channel) and fails ("not confirmed by the recruiter"), so the
+reminder falls back; one that the recruiter sent meanwhile is the delivery it is. Halfway through that time the
+recruiter is nudged once (`remind_groupmsg_send`).
 
 Exactly once: `add_msg_template` takes no idempotency key, and a repeat would give the recruiter a second task
 (the candidate a second message, once both are confirmed). Before creating a message an earlier worker may have
@@ -64,8 +66,10 @@ LIST = "externalcontact/get_groupmsg_list_v2"
 TASK = "externalcontact/get_groupmsg_task"
 RESULT = "externalcontact/get_groupmsg_send_result"
 WELCOME = "externalcontact/send_welcome_msg"
+CANCEL = "externalcontact/cancel_groupmsg_send"
+REMIND = "externalcontact/remind_groupmsg_send"
 STAGED = "staged: awaits the recruiter's confirmation in the WeCom client"
-NOT_CONFIRMED = "not confirmed by the recruiter"
+NOT_CONFIRMED = "not confirmed by the recruiter; withdrawn"
 NOT_A_CONTACT = "not a contact of the sender"
 RESULTS = {1: "sent", 2: "not a contact", 3: "monthly quota"}
 """`get_groupmsg_send_result` statuses once the member confirmed (0: not sent)."""
@@ -282,7 +286,10 @@ def read_results(conn: WeComConnector, cursor: Mapping[str, Any]) -> Iterator[St
     failure: VendorError | None = None
     for n, msgid in enumerate(list(ledger.pending), 1):
         try:
-            outcome: Poll | Malformed = _poll(conn, msgid, ledger.pending[msgid]["sender"])
+            entry = ledger.pending[msgid]
+            outcome: Poll | Malformed = _poll(conn, msgid, entry["sender"])
+            if isinstance(outcome, Poll) and outcome.confirmed_at is None and _nudge(conn, msgid, entry):
+                outcome = _poll(conn, msgid, entry["sender"])  # the recruiter may have tapped send just before
         except InvalidRequest as exc:  # WeCom refuses this message alone (unknown msgid...): quarantine it
             outcome = Malformed(f"polling customer-contact message: {exc}", {"msgid": msgid}, msgid)
         except VendorError as exc:
@@ -294,6 +301,24 @@ def read_results(conn: WeComConnector, cursor: Mapping[str, Any]) -> Iterator[St
     yield Checkpoint(ledger.cursor(), watermark=None if failure else started)
     if failure is not None:
         raise failure
+
+
+def _nudge(conn: WeComConnector, msgid: str, entry: dict[str, Any]) -> bool:
+    """Remind the recruiter halfway through `contact_confirm_hours`, withdraw the message once it is over; True
+    when it was withdrawn now (poll again: a tap just before it counts)."""
+    age = utcnow() - from_epoch_seconds(entry["at"])
+    confirm = timedelta(hours=conn.options.contact_confirm_hours)
+    if age >= confirm and not entry.get("withdrawn"):
+        conn.contact_client.call(CANCEL, json={"msgid": msgid}, idempotent=True)
+        entry["withdrawn"] = True
+        return True
+    if age >= confirm / 2 and not entry.get("reminded"):
+        entry["reminded"] = True  # once, whatever WeCom answers: a nudge is a courtesy, never worth a retry loop
+        try:
+            conn.contact_client.call(REMIND, json={"msgid": msgid}, idempotent=True)
+        except VendorError as exc:
+            log.warning("wecom: reminding the recruiter of %s failed: %s", msgid, exc)
+    return False
 
 
 def _poll(conn: WeComConnector, msgid: str, sender: str) -> Poll:
@@ -333,7 +358,7 @@ def _apply(conn: WeComConnector, ledger: Ledger, msgid: str, outcome: Poll | Mal
     yield from outcome.bad
     entry = ledger.pending[msgid]
     staged_at = from_epoch_seconds(entry["at"])
-    unconfirmed = now - staged_at >= timedelta(hours=conn.options.contact_confirm_hours)
+    unconfirmed = bool(entry.get("withdrawn"))
     for user, old in list(entry["users"].items()):
         if old in SETTLED:
             continue
@@ -349,7 +374,7 @@ def _apply(conn: WeComConnector, ledger: Ledger, msgid: str, outcome: Poll | Mal
         elif old == "queued" and unconfirmed and outcome.confirmed_at is None:
             at = staged_at + timedelta(hours=conn.options.contact_confirm_hours)
             yield from _change(conn, msgid, entry, user, "unconfirmed", at, NOT_CONFIRMED, "unconfirmed")
-    if all(state in SETTLED for state in entry["users"].values()) or \
+    if all(state in SETTLED | {"unconfirmed"} for state in entry["users"].values()) or \
             now - staged_at >= timedelta(hours=conn.options.contact_poll_hours):
         ledger.settle(msgid)
 

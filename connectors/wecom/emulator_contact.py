@@ -34,6 +34,8 @@ EXTERNAL_USERID = re.compile(r"^w[mo][0-9A-Za-z_-]{6,64}$")
 WELCOME_SECONDS = 20.0
 MAX_TEXT_BYTES = 4000
 MAX_ATTACHMENTS = 9
+MAX_REMINDERS = 3
+"""`remind_groupmsg_send` per mass message in 24 h (doc 97610)."""
 BEIJING = timezone(timedelta(hours=8))
 CONTACT_ERRMSG = {40058: "invalid parameter", 40096: "invalid external userid", 41051: "welcome msg not allowed",
                   41063: "group msg is sending, try again later", 44004: "empty content",
@@ -91,6 +93,10 @@ class GroupMsg:
     results: list[Result] = field(default_factory=list)
     fail_list: list[str] = field(default_factory=list)
     confirmed_at: float | None = None
+    cancelled_at: float | None = None
+    """`cancel_groupmsg_send`: members who have not tapped send no longer can."""
+    reminders: list[float] = field(default_factory=list)
+    """When `remind_groupmsg_send` nudged the members (at most 3 in 24 h)."""
 
     def listing(self) -> Json:
         return {"msgid": self.msgid, "create_time": self.create_time, "create_type": 0, "text": self.text,
@@ -234,6 +240,22 @@ class ContactState:
                 send_list.append(dict(item))
         return {"errcode": 0, "errmsg": "ok", "next_cursor": cursor, "send_list": send_list}
 
+    def cancel_groupmsg_send(self, body: Mapping[str, Any]) -> Json:
+        """Stop the mass message: members who have not sent it can no longer (what was sent stays sent)."""
+        message = self._message(body.get("msgid"))
+        if message.cancelled_at is None:
+            message.cancelled_at = self._now()
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def remind_groupmsg_send(self, body: Mapping[str, Any]) -> Json:
+        """Nudge the members who have not sent the mass message yet: at most 3 times in 24 h (else 45009)."""
+        message = self._message(body.get("msgid"))
+        now = self._now()
+        if len([t for t in message.reminders if now - t < 86400]) >= MAX_REMINDERS:
+            raise ContactError(45009)
+        message.reminders.append(now)
+        return {"errcode": 0, "errmsg": "ok"}
+
     def send_welcome_msg(self, body: Mapping[str, Any]) -> Json:
         """The welcome message for a fresh add: the code must be at most 20 s old and unused (else 41051)."""
         code = body.get("welcome_code")
@@ -304,7 +326,7 @@ class ContactState:
             task = message.tasks.get(member) if message is not None else None
             if message is None or task is None:
                 raise KeyError(f"no task of {member} for {msgid}")
-            if task["status"] != 0:
+            if task["status"] != 0 or message.cancelled_at is not None:
                 return 0
             now = self._now()
             month, cap = self.cap(now)
@@ -347,6 +369,7 @@ class ContactState:
     def inspect(self) -> Json:
         with self.world.lock:
             return {"messages": [{**m.listing(), "sender": m.sender, "tasks": m.tasks, "fail_list": m.fail_list,
+                                  "cancelled": m.cancelled_at is not None, "reminders": len(m.reminders),
                                   "results": [vars(r) for r in m.results]} for m in self.messages.values()],
                     "welcomes": [{"member": w.member, "external_userid": w.external_userid, "used": w.used_at
                                   is not None, "text": w.text} for w in self.welcomes.values()]}
@@ -362,6 +385,10 @@ ROUTES: dict[str, tuple[str, Callable[[ContactState, Mapping[str, Any]], Json]]]
                                                           ContactState.get_groupmsg_send_result),
     "/cgi-bin/externalcontact/send_welcome_msg": ("externalcontact.send_welcome_msg",
                                                   ContactState.send_welcome_msg),
+    "/cgi-bin/externalcontact/cancel_groupmsg_send": ("externalcontact.cancel_groupmsg_send",
+                                                      ContactState.cancel_groupmsg_send),
+    "/cgi-bin/externalcontact/remind_groupmsg_send": ("externalcontact.remind_groupmsg_send",
+                                                      ContactState.remind_groupmsg_send),
 }
 DRIVE = ("add_contact", "delete_contact", "confirm", "set_monthly_cap")
 

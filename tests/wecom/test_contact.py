@@ -135,24 +135,40 @@ def test_staged_send_is_delivered_once_the_recruiter_confirms(world: WeComWorld,
     assert world.contact.deliveries() == [(ZHANG, msgid)]
 
 
-def test_never_confirmed_fails_after_the_confirm_window_then_a_late_confirmation_counts(
+def test_the_recruiter_is_nudged_once_then_an_unconfirmed_send_is_withdrawn_and_fails(
         world: WeComWorld, conn: WeComConnector, store: Store, clock: SuiteClock) -> None:
     result = conn.perform(send("ll-2", ZHANG))
+    message = world.contact.messages[result.remote_id]
     dispatched(store, result)
-    clock.advance(conn.options.contact_confirm_hours * 3600 - 60)
+    clock.advance(conn.options.contact_confirm_hours * 1800 + 60)
+    sync(store, conn)
+    sync(store, conn)
+    assert len(message.reminders) == 1 and message.cancelled_at is None  # nudged halfway, once
+    clock.advance(conn.options.contact_confirm_hours * 1800 - 120)
     sync(store, conn)
     assert notification_status(store) == {ZHANG: "queued"}
     clock.advance(120)
     sync(store, conn)
+    assert message.cancelled_at is not None  # withdrawn: the recruiter can no longer send it
     assert rows(store, "delivery_event") == [(f"{result.remote_id}:{ZHANG}:failed", "failed", "unconfirmed")]
     assert notification_status(store) == {ZHANG: "failed"}
-    assert result.remote_id in store.stream_state(SOURCE, contact.STREAM).cursor["pending"]  # still polled
+    assert store.stream_state(SOURCE, contact.STREAM).cursor["pending"] == {}
 
-    clock.advance(3600)
+    clock.advance(3600)  # the fallback went out on another channel: a late tap reaches nobody
+    assert world.contact.confirm(result.remote_id, SENDER) == 0
+    assert world.contact.deliveries() == []
+
+
+def test_a_send_confirmed_just_before_the_window_closes_is_delivered(
+        world: WeComWorld, conn: WeComConnector, store: Store, clock: SuiteClock) -> None:
+    result = conn.perform(send("ll-2b", ZHANG))
+    dispatched(store, result)
+    clock.advance(conn.options.contact_confirm_hours * 3600 - 30)
     world.contact.confirm(result.remote_id, SENDER)
+    clock.advance(60)
     sync(store, conn)
     assert notification_status(store) == {ZHANG: "delivered"}
-    assert [t for _, t, _ in rows(store, "delivery_event")] == ["delivered", "failed"]
+    assert world.contact.messages[result.remote_id].cancelled_at is None
 
 
 def test_not_confirmed_within_the_poll_window_is_dropped(world: WeComWorld, conn: WeComConnector, store: Store,

@@ -187,3 +187,16 @@ def test_authentic_but_unreadable_events_are_400_and_store_nothing(hub: Hub) -> 
         answer = requests.post(hub.url, params=query, data=body, timeout=10)
         assert answer.status_code == 400, (plaintext[:20], answer.status_code, answer.text)
     assert hub.store.count("inbound_events") == 0 and hub.evidence() == 0
+
+
+def test_subscription_results_become_delivery_events(hub: Hub) -> None:
+    template = "SUB-interview-reminder"
+    body = {"template_id": template, "data": {"thing1": {"value": "面试"}, "time2": {"value": "10:00"}}}
+    hub.world.grant_credits(FOLLOWER1, template, 1)
+    hub.world.grant_credits(FOLLOWER2, template, 1)
+    hub.world.set_status(FOLLOWER2, "failed: system failed")
+    ok, bad = (str(hub.world.send_subscribe({**body, "touser": openid})) for openid in (FOLLOWER1, FOLLOWER2))
+    hub.deliver()
+    assert hub.evidence(kind="delivery_event", type="delivered", ref=f"{SOURCE}/{ok}") == 1
+    assert hub.evidence(kind="delivery_event", type="failed", ref=f"{SOURCE}/{bad}", code="1") == 1
+    assert hub.evidence(kind="contact_change") == 0

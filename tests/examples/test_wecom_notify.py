@@ -56,6 +56,10 @@ def test_the_wecom_example_installs_beside_the_builtin_and_passes_its_tests(tmp_
     assert check.returncode == 0, check.stdout + check.stderr
     assert "acme.wecom_notify (wecom_notify): settings valid" in check.stdout, check.stdout
     assert "acme.wecom (wecom): settings valid" in check.stdout, check.stdout
+    sample = run_cli("--config", str(project / "plugins.toml.sample"), "check", "--offline",
+                     env={"PYTHONPATH": str(site)})
+    assert sample.returncode == 0 and "sandbox.wecom_notify (wecom_notify): settings valid" in sample.stdout, \
+        sample.stdout + sample.stderr
     reach = subprocess.run([str(BIN / "python"), "-c", CHANNELS, str(config), "wecom_notify", "wecom"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(site)}, check=False)
     assert reach.returncode == 0, reach.stderr

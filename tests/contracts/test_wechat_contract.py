@@ -252,3 +252,19 @@ def test_the_contract_catches_what_the_docs_do_not_show(run: Run) -> None:
     assert problems({"ToUserName": "gh_x", "FromUserName": "o1", "CreateTime": "1", "MsgType": "event",
                      "Event": "TEMPLATESENDJOBFINISH", "MsgID": "1", "Status": "failed:system failed"},
                     "events", "TEMPLATESENDJOBFINISH")  # the documented literal has a space after the colon
+
+
+def test_the_event_schemas_accept_the_documented_examples() -> None:
+    """The schemas themselves against independent samples: the reference's §9.2 `TEMPLATESENDJOBFINISH` example and
+    wechatpy's `subscribe_msg_sent_event` test XML (tests/test_events.py at 5b8502e)."""
+    finish = ("<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName><FromUserName><![CDATA[oia2TjuEGTNoeX76QEjQNrcU"
+              "rNb4]]></FromUserName><CreateTime>1395658920</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+              "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[success]]>"
+              "</Status></xml>")
+    sent = ("<xml><ToUserName><![CDATA[gh_123456789abc]]></ToUserName><FromUserName><![CDATA[otFpruAK8D-E6EfStSYonYSBZ"
+            "8_4]]></FromUserName><CreateTime>1610969468</CreateTime><MsgType><![CDATA[event]]></MsgType><Event>"
+            "<![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[VRR0UEO9VJ"
+            "OLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId><MsgID>1700827132819554304</MsgID><ErrorCode>0</ErrorCode>"
+            "<ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>")
+    assert problems(xmltodict.parse(finish)["xml"], "events", "TEMPLATESENDJOBFINISH") == []
+    assert problems(xmltodict.parse(sent)["xml"], "events", "subscribe_msg_sent_event") == []

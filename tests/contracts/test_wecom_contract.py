@@ -395,3 +395,22 @@ def test_the_connector_reads_no_field_the_contract_lacks() -> None:
     """Keys of our own: the contact_results cursor and the staged sends it carries, and the URL check's query
     (§5.2, a request WeCom makes, not an answer)."""
     assert read - ours <= known, sorted(read - ours - known)
+
+
+def test_the_schemas_accept_the_documented_examples() -> None:
+    """The schemas themselves against independent samples: the reference's §2.1 and §4.1 answers, the error example
+    of §2.2, and wechatpy's fixtures (its gettoken fixture leaves out errcode/errmsg, which the doc shows)."""
+    examples = {
+        "GET /cgi-bin/gettoken": {"errcode": 0, "errmsg": "ok", "access_token": "accesstoken000001",
+                                  "expires_in": 7200},
+        "POST /cgi-bin/message/send": {"errcode": 0, "errmsg": "ok", "invaliduser": "userid1|userid2",
+                                       "invalidparty": "partyid1|partyid2", "invalidtag": "tagid1|tagid2",
+                                       "unlicenseduser": "userid3|userid4", "msgid": "xxxx",
+                                       "response_code": "xyzxyz"},
+        **{route: body for route, body in WECHATPY_FIXTURES.items() if "errcode" in body},
+    }
+    for route, body in examples.items():
+        assert problems(body, "success", route) == [], route
+    error = {"errcode": 42001, "errmsg": "access_token expired, hint: [1704941403120931704370802], from ip: "
+             "203.0.113.10, more info at https://open.work.weixin.qq.com/devtool/query?e=42001"}
+    assert problems(error, "error") == []

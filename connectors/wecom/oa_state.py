@@ -298,6 +298,8 @@ class OaWorld(EmulatorWorld[EmulatorSettings]):
     # ------------------------------------------------------------ events
 
     def _queue(self, event: dict[str, str], due: float, extra_xml: str = "") -> None:
+        """Queue `event` (made at `due`: its `CreateTime`, the same in every retry and duplicate push)."""
+        event = {**event, "CreateTime": event.get("CreateTime") or str(int(due))}
         with self.lock:
             for _ in range(2 if self.faults.roll("duplicate") else 1):
                 self.pushes.append(Push(len(self.pushes) + 1, dict(event), due, extra_xml))
@@ -305,10 +307,9 @@ class OaWorld(EmulatorWorld[EmulatorSettings]):
             self.pusher.start()
 
     def event_xml(self, push: Push) -> str:
-        """The plaintext XML of a queued event (`CreateTime`: when it is pushed)."""
-        fields = {**push.event, "CreateTime": push.event.get("CreateTime") or str(int(self.now()))}
+        """The plaintext XML of a queued event."""
         inner = "".join(f"<{k}>{v}</{k}>" if k in ("CreateTime", "MsgID") else f"<{k}><![CDATA[{v}]]></{k}>"
-                        for k, v in fields.items())
+                        for k, v in push.event.items())
         return f"<xml>{inner}{push.extra_xml}</xml>"
 
     def sealed_body(self, plaintext: str) -> tuple[dict[str, str], bytes]:

@@ -127,6 +127,20 @@ def test_pushed_twice_is_stored_once(hub: Hub) -> None:
     assert hub.evidence(kind="delivery_event") == 1
 
 
+def test_a_follower_event_retried_later_is_stored_once(hub: Hub) -> None:
+    hub.world.set_callback_url(hub.url + "-gone")  # the first push fails: WeChat retries 5 s later
+    made = str(int(hub.world.now()))
+    hub.world.unfollow(FOLLOWER1)
+    hub.world.deliver_events()
+    hub.world.set_callback_url(hub.url)
+    hub.world.advance(5)
+    hub.world.push_event({"FromUserName": FOLLOWER1, "Event": "unsubscribe",
+                          "CreateTime": hub.world.pushes[0].event["CreateTime"]})  # and once more, as a duplicate
+    hub.deliver()
+    assert hub.world.pushes[0].attempts == 2 and hub.world.event_xml(hub.world.pushes[0]).count(made) == 1
+    assert hub.store.count("inbound_events") == 1 and hub.evidence(kind="contact_change") == 1
+
+
 def test_an_unknown_event_is_acknowledged_and_kept_without_records(hub: Hub) -> None:
     hub.world.push_event({"FromUserName": FOLLOWER1, "Event": "VIEW", "EventKey": "https://lifeline.test/x"})
     hub.world.push_event({"FromUserName": FOLLOWER1, "Event": "TEMPLATESENDJOBFINISH", "MsgID": "12",

@@ -12,6 +12,7 @@ exact, as the integer the emulator recorded.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,3 +269,24 @@ def test_the_event_schemas_accept_the_documented_examples() -> None:
             "<ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>")
     assert problems(xmltodict.parse(finish)["xml"], "events", "TEMPLATESENDJOBFINISH") == []
     assert problems(xmltodict.parse(sent)["xml"], "events", "subscribe_msg_sent_event") == []
+
+
+def test_the_connector_reads_no_field_the_contract_lacks() -> None:
+    """Every key the connector's modules read (`.get("key")` or `["key"]`) from an answer, an event or a callback
+    query is in a schema here, once the keys of its own are set aside."""
+    source = "\n".join((Path(__file__).parents[2] / "connectors" / "wecom" / name).read_text(encoding="utf-8")
+                       for name in ("oa_client.py", "oa_send.py", "oa_callbacks.py"))
+    read = set(re.findall(r"""(?:\.get\(|\[)["'](\w+)["']""", source))
+    known: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            known.update(node.get("properties", {}))
+            for value in node.values():
+                collect(value)
+
+    collect(SCHEMAS)
+    ours = {"params", "stable_token", "url", "echostr"}
+    """Keys of our own: the request being built, the token API's name, a payload link, and the URL check's query
+    (§9.5, a request WeChat makes)."""
+    assert read - ours <= known, sorted(read - ours - known)

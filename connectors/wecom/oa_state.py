@@ -5,7 +5,9 @@ token flavours (classic `cgi-bin/token`: a new one invalidates the previous afte
 in normal mode: the same token while valid, renewed in its last 5 minutes), the followers and how their WeChat
 treats template messages (the `Status` of their `TEMPLATESENDJOBFINISH`), one-time subscription credits, every
 accepted message (numeric `msgid`, every other one above 2^53), `client_msg_id` dedupe, the daily quota, and the
-queue of events pushed, encrypted (safe mode, receive id = AppID), to `callback_url` with 3 retries.
+queue of events pushed, encrypted (safe mode, receive id = AppID), to `callback_url` with 3 retries. A
+`subscribe_msg_sent_event` says `ErrorCode` 0 / `success`, or 1 with the follower's Status (the reference confirms
+the fields, not the non-zero codes: UNCONFIRMED).
 """
 
 from __future__ import annotations

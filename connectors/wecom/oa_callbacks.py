@@ -11,7 +11,8 @@ Records, from the event alone:
   delivered on `success`, failed on any `failed...` Status (kept raw: `failed: system failed` has its space);
   `failed:user block` also makes the candidate's wechat channel unusable (`ContactChange`).
 - `subscribe_msg_sent_event`: a `DeliveryEvent` per `List` item (`ErrorCode` 0 delivered, else failed).
-- `unsubscribe` / `subscribe`: a `ContactChange` (unusable / usable again) for the openid.
+- `unsubscribe` / `subscribe`: a `ContactChange` (unusable / usable again) for the openid; a follow through a
+  parametric QR code whose scene is a canonical candidate id (`EventKey` `qrscene_<id>`) names that candidate.
 Anything else is acknowledged, logged and gives none. The event id is `MsgID` based for the result events and
 `FromUserName` + `CreateTime` otherwise (the documented dedupe keys), so WeChat's retries are stored once.
 """
@@ -104,7 +105,7 @@ def records(conn: WeChatConnector, event: Mapping[str, XmlValue]) -> tuple[Recor
     if kind == "subscribe_msg_sent_event":
         return subscribe_results(conn, event, at)
     if kind in ("unsubscribe", "subscribe"):
-        return (reachability(conn, openid, at, kind == "subscribe", kind),)
+        return (reachability(conn, openid, at, kind == "subscribe", kind, _scene(event)),)
     log.info("%s: %s event acknowledged; no records", conn.instance.name, kind or "unnamed")
     return ()
 
@@ -151,7 +152,14 @@ def delivery(conn: WeChatConnector, msgid: str, delivered: bool, at: datetime, c
                          code=code, status_raw=status_raw[:200])
 
 
-def reachability(conn: WeChatConnector, openid: str, at: datetime, reachable: bool, reason: str) -> ContactChange:
+def reachability(conn: WeChatConnector, openid: str, at: datetime, reachable: bool, reason: str,
+                 candidate: str | None = None) -> ContactChange:
     return ContactChange(source=conn.instance.name, remote_id=f"{openid}:{int(at.timestamp())}:{reason}",
                          occurred_at=at, channel=Channel.wechat, address=openid, reachable=reachable,
-                         reason=reason[:200])
+                         reason=reason[:200], candidate_id=candidate)
+
+
+def _scene(event: Mapping[str, XmlValue]) -> str | None:
+    """The canonical candidate id a follow through a parametric QR code names (`EventKey` `qrscene_<scene>`)."""
+    scene = text(event, "EventKey").removeprefix("qrscene_")
+    return scene if text(event, "EventKey").startswith("qrscene_") and "/" in scene else None

@@ -60,6 +60,7 @@ from lifeline_hub.core.models import (
     Record,
     RescheduleRequest,
     canonical_id,
+    known_channel,
     utcnow,
 )
 from lifeline_hub.core.store import schema
@@ -259,8 +260,9 @@ class Store:
         self._receipt_audiences(conn, tenant, evidence)
         summary.add(self._upsert(conn, schema.evidence, evidence, ("source", "kind", "remote_id")))
         self._share_audiences(conn, tenant, evidence)
-        self._apply_contact_changes(conn, tenant, {(r["channel"], r["code"]) for r in evidence
-                                                   if r["kind"] == ContactChange.record_type and r["code"]})
+        changes = [r for r in evidence if r["kind"] == ContactChange.record_type and r["code"]]
+        learned = self._learn_contacts(conn, tenant, {r["ref"] for r in changes if r["ref"]})
+        self._apply_contact_changes(conn, tenant, {(r["channel"], r["code"]) for r in changes} | learned)
         return summary
 
     def _not_behind(self, conn: sa.Connection, records: list[Interview]) -> list[Interview]:
@@ -333,8 +335,34 @@ class Store:
                     "candidate_id": c.id, "channel": p.channel.value, "value": p.value.get_secret_value(),
                     "masked": p.masked, "lookup": p.lookup, "rank": rank,
                 } for rank, p in enumerate(c.contacts)])
-        self._apply_contact_changes(conn, tenant, {(p.channel.value, p.lookup) for c in records for p in c.contacts})
+        learned = self._learn_contacts(conn, tenant, {c.id for c in records})
+        self._apply_contact_changes(conn, tenant, {(p.channel.value, p.lookup) for c in records for p in c.contacts}
+                                    | learned)
         return summary
+
+    def _learn_contacts(self, conn: sa.Connection, tenant: str, candidate_ids: set[str]) -> set[tuple[str, str]]:
+        """Add to these stored candidates the account contact points that reachable contact changes naming them
+        announced (a candidate who added the recruiter's WeCom with a contact-me code naming them): the vendor's
+        event is how Lifeline learns the account. Account ids are stored as they are (their mask is the id).
+        Returns the (channel, look-up) keys of those points, learned now or before."""
+        e, cp, c = schema.evidence, schema.contact_points, schema.candidates
+        learned: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted(candidate_ids), 400):
+            rows = conn.execute(sa.select(e.c.ref, e.c.channel, e.c.data).join(c, c.c.id == e.c.ref).where(
+                e.c.tenant == tenant, c.c.tenant == tenant, e.c.kind == ContactChange.record_type,
+                e.c.type == "reachable", e.c.ref.in_(chunk)).order_by(e.c.occurred_at, e.c.id)).all()
+            for row in rows:
+                channel, address = known_channel(row.channel), str((row.data or {}).get("address") or "")
+                if channel is None or channel.info.address != "account" or not address:
+                    continue
+                point = ContactPoint.im(channel, address)
+                rank = conn.execute(sa.select(sa.func.coalesce(sa.func.max(cp.c.rank), -1) + 1)
+                                    .where(cp.c.candidate_id == row.ref)).scalar_one()
+                insert_new(conn, cp, [{"candidate_id": row.ref, "channel": channel.value, "value": address,
+                                       "masked": point.masked, "lookup": point.lookup, "rank": rank}],
+                           ("candidate_id", "channel", "lookup"))
+                learned.add((channel.value, point.lookup))
+        return learned
 
     def _apply_contact_changes(self, conn: sa.Connection, tenant: str, keys: set[tuple[str, str]]) -> None:
         """Set the reachability of the tenant's contact points with these (channel, look-up) keys from the

@@ -46,7 +46,7 @@ def _links(card: dict[str, Any]) -> list[str]:
 
 
 def _callback(people: Sandbox, plugin: str) -> str:
-    return f"{people.receiver}/callbacks/{people.instance_of(plugin)}"
+    return f"{people.receiver}/callbacks/{people.setup_of(plugin).instance.name}"
 
 
 class WeComActor(SandboxActor[WeComWorld]):
@@ -63,9 +63,7 @@ class WeComActor(SandboxActor[WeComWorld]):
     def setup(self) -> None:
         people = self.sandbox
         people.on_wechat()
-        setup = next(s for s in people.config.instances(people.tenant) if s.instance.name == people.instance_of(
-            self.plugin))
-        self.sender = getattr(setup.settings, "contact_sender", None) or RECRUITER
+        self.sender = getattr(people.setup_of(self.plugin).settings, "contact_sender", None) or RECRUITER
         known = {u.lower() for u in self.world.settings.users}
         for user in dict.fromkeys([*people.hr.hr_recipients, *people.hr.hr_assignees, self.sender]):
             if user.lower() not in known:
@@ -96,13 +94,13 @@ class WeComActor(SandboxActor[WeComWorld]):
         self.world.deliver_pending_events()
 
     def _confirm(self, msgid: str) -> None:
-        """The recruiter taps send on the staged message in the WeCom client."""
-        try:
-            sent = self.world.contact.confirm(msgid, self.sender)
-        except KeyError:
+        """The recruiter taps send on the staged message in the WeCom client (unless Lifeline withdrew it)."""
+        staged = next((m for m in self.world.contact.inspect()["messages"] if m["msgid"] == msgid), None)
+        if staged is None or staged.get("cancelled"):
+            self.sandbox.did["recruiter_found_send_withdrawn"] += 1
             return
+        self.world.contact.confirm(msgid, self.sender)
         self.sandbox.did["recruiter_confirmed_sends"] += 1
-        self.sandbox.did["wecom_not_a_contact"] += 0 if sent else 1
 
     # ------------------------------------------------------------------ what arrived
 
@@ -115,7 +113,8 @@ class WeComActor(SandboxActor[WeComWorld]):
         staged = self.world.contact.inspect()["messages"]
         for message in staged:
             task = message["tasks"].get(self.sender)
-            if task is not None and task["status"] == 0 and people.first_look(f"staged/{message['msgid']}"):
+            fresh = task is not None and task["status"] == 0 and not message.get("cancelled")
+            if fresh and people.first_look(f"staged/{message['msgid']}"):
                 self._plan_confirm(message["msgid"])
         texts = {m["msgid"]: _text([m["text"], m["attachments"]]) for m in staged}
         for external, msgid in self.world.contact.deliveries():
@@ -196,6 +195,8 @@ class WeChatActor(SandboxActor[OaWorld]):
     def setup(self) -> None:
         people = self.sandbox
         people.on_wechat()
+        for spec in (getattr(people.setup_of(self.plugin).settings, "templates", None) or {}).values():
+            self.world.settings.templates.setdefault(spec.template_id, list(spec.keywords))  # the approved ones
         self.world.settings.push_background = False
         self.world.set_callback_url(_callback(people, self.plugin))
         for b in people.bookings:
@@ -203,10 +204,13 @@ class WeChatActor(SandboxActor[OaWorld]):
                 people.at(b.booked_at + b.wechat.adds_after, self._follow, b)
 
     def _follow(self, b: Booking) -> None:
-        """The candidate scans the account's code for their application and follows it."""
+        """The candidate scans the account's parametric code for their application (its scene names them) and
+        follows the account."""
         openid = f"oSandbox{b.ref.replace('-', '')}"
         blocked = b.wechat is not None and b.wechat.blocks_templates
-        self.world.follow(openid, "failed:user block" if blocked else "success")
+        self.world.set_status(openid, "failed:user block" if blocked else "success")
+        self.world.push_event({"FromUserName": openid, "Event": "subscribe",
+                               "EventKey": f"qrscene_{self.sandbox.candidate_id(b)}"})
         self.followers[openid] = b
         self.sandbox.did["oa_followers"] += 1
         self.world.deliver_events()

@@ -21,7 +21,7 @@ from rich.table import Table
 from lifeline_hub import DISTRIBUTION
 from lifeline_hub.core import config as config_mod
 from lifeline_hub.core.api import PLUGIN_API, PLUGIN_API_ATTRIBUTE
-from lifeline_hub.core.http.redact import LOGGERS, install_redaction
+from lifeline_hub.core.http.redact import install_lifeline_redaction
 from lifeline_hub.core.models.contact import hash_key_problem
 from lifeline_hub.core.plugins import PluginHost, UnknownConnector, get_host, settings_schema
 
@@ -80,8 +80,7 @@ class Commands(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Lifeline: keep interviews from falling through the cracks."""
-    for logger in LOGGERS:
-        install_redaction(logger)
+    install_lifeline_redaction()
     ctx.obj = Context(config_path)
 
 

@@ -6,7 +6,8 @@ decides. The access token goes in the query (`?access_token=`). One token owner 
 classic `cgi-bin/token`; on 40001/40014/42001 the token is fetched again and the call retried once.
 
 `msgid` values exceed 2^53: Python's `json` reads integers exactly (never as a float), and `msgid()` keeps them as
-decimal strings from there on. The token rides in the query, so urllib3's request log is redacted too.
+decimal strings from there on. The token rides in the query: urllib3's request log is redacted
+(`core.http.redact.LOGGERS`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from lifeline_hub.core.http import (
     Quota,
     RateLimited,
     RateLimiter,
-    RedactingFilter,
     RequestParts,
     Token,
     TokenExpired,
@@ -36,8 +36,6 @@ from lifeline_hub.core.http import (
 )
 
 log = logging.getLogger("lifeline.wechat")
-# urllib3 logs each request line at DEBUG, `?access_token=` included; Lifeline's own loggers are redacted already
-logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
 WECHAT_HOST = "https://api.weixin.qq.com"
 TokenApi = Literal["stable_token", "token"]
 TOKEN_PATHS = {"stable_token": "/cgi-bin/stable_token", "token": "/cgi-bin/token"}

@@ -20,6 +20,7 @@ from lifeline_hub.core import plugins
 from lifeline_hub.core.airflow.masking import mask_credentials
 from lifeline_hub.core.config import Config, load
 from lifeline_hub.core.connections import ConnectionNotFound, resolve
+from lifeline_hub.core.http.redact import install_lifeline_redaction
 from lifeline_hub.core.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 
 def _config(path: str, tenant: str, instance: str | None = None) -> Config:
     """The tenant's config alone: another tenant's problems (the DAG file gave it a failing placeholder) do
-    not stop this tenant's tasks, nor a sibling connector block's those of `instance` (a key)."""
+    not stop this tenant's tasks, nor a sibling connector block's those of `instance` (a key). Every task starts
+    here, so here its logs get Lifeline's redaction (the vendors' tokens are not Airflow connection secrets)."""
+    install_lifeline_redaction()
     return load(path, plugins.get_host(), tenant, instance)
 
 

@@ -136,8 +136,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-LOGGERS = ("lifeline", "lifeline_hub")
-"""Lifeline's named loggers (`lifeline.http`) and its module loggers (`__name__`)."""
+LOGGERS = ("lifeline", "lifeline_hub", "urllib3")
+"""Lifeline's named loggers (`lifeline.http`), its module loggers (`__name__`), and urllib3's, whose DEBUG request
+lines carry the query string (`?access_token=` of DingTalk's oapi, WeCom and WeChat)."""
 
 
 def install_redaction(logger_name: str = "lifeline") -> RedactingFilter:
@@ -164,3 +165,9 @@ def install_redaction(logger_name: str = "lifeline") -> RedactingFilter:
     factory.redacted_loggers = covered | {logger_name}  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
     return redacting
+
+
+def install_lifeline_redaction() -> None:
+    """Redact every logger in `LOGGERS`: what the CLI and each DAG task do at start-up."""
+    for name in LOGGERS:
+        install_redaction(name)

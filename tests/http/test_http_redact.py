@@ -2,6 +2,7 @@
 
 import logging
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from lifeline_hub.core.http import (
     redact,
     redact_mapping,
 )
+from lifeline_hub.core.http.redact import LOGGERS, install_lifeline_redaction
 
 
 @pytest.mark.parametrize(
@@ -192,3 +194,24 @@ def test_redaction_is_installed_once_and_lets_nameless_records_through() -> None
         assert record.getMessage() == "x"
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_lifeline_redaction_covers_urllib3_request_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3 logs each request line at DEBUG, query string included (DingTalk oapi, WeCom, WeChat tokens)."""
+    install_lifeline_redaction()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("urllib3.connectionpool").debug(
+            '%s://%s:%s "%s %s %s" %s %s', "https", "qyapi.weixin.qq.com", 443, "POST",
+            "/cgi-bin/message/send?access_token=WECOMTOKEN123", "HTTP/1.1", 200, 57)
+    assert "WECOMTOKEN123" not in caplog.text
+    assert "access_token=***" in caplog.text
+
+
+def test_every_dag_task_installs_lifeline_redaction(tmp_path: Path) -> None:
+    from lifeline_hub.core.airflow import tasks
+
+    config = tmp_path / "plugins.toml"
+    config.write_text('[tenants.acme]\ndisplay_name = "Acme"\n', encoding="utf-8")
+    tasks._config(str(config), "acme")
+    covered = getattr(logging.getLogRecordFactory(), "redacted_loggers", frozenset())
+    assert set(LOGGERS) <= covered

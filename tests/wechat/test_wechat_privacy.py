@@ -9,6 +9,7 @@ import requests
 
 from lifeline_hub.connectors.wecom.oa_plugin import WeChatConnector
 from lifeline_hub.connectors.wecom.oa_state import OaWorld
+from lifeline_hub.core.http.redact import install_lifeline_redaction
 from lifeline_hub.core.store import Store
 from tests.wechat.oa_helpers import ACCOUNT, credentials, make_connector, send_action
 
@@ -17,6 +18,7 @@ from tests.wechat.oa_helpers import ACCOUNT, credentials, make_connector, send_a
 def test_the_app_secret_and_tokens_never_reach_the_logs(emulator: str, contacts: Store, world: OaWorld,
                                                         caplog: pytest.LogCaptureFixture, token_api: str) -> None:
     caplog.set_level(logging.DEBUG)
+    install_lifeline_redaction()  # as the CLI and every DAG task do at start-up (conftest restores the factory)
     connector = make_connector(emulator, contacts, token_api=token_api)
     connector.perform(send_action("ll-log"))
     wrong = make_connector(emulator, contacts, credentials("wrong-secret-of-the-account"), token_api=token_api)

@@ -226,6 +226,27 @@ def db_status(ctx: Context, url: str | None) -> None:
 
 
 @cli.command()
+@click.option("--source", help="only this connector instance, e.g. acme.wecom")
+@click.option("--stream", help="only this stream (`callbacks`: callback events Lifeline does not handle)")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="the most recent N")
+@click.option("--json", "as_json", is_flag=True, help="whole rows, payloads included (redacted)")
+@click.option("--url", help="database URL [default: the config's store]")
+@pass_ctx
+def quarantine(ctx: Context, source: str | None, stream: str | None, limit: int, as_json: bool,
+               url: str | None) -> None:
+    """Show what was kept instead of stored: vendor records that did not fit, callback events not handled."""
+    rows = _store(ctx, url).quarantined(source=source, stream=stream, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("last seen", "source", "stream", "remote id", "reason", "seen", box=None)
+    for row in rows:
+        table.add_row(f"{row['last_seen_at']:%Y-%m-%d %H:%M}", row["source"], row["stream"], row["remote_id"] or "-",
+                      row["reason"], str(row["seen_count"]))
+    out.print(table if rows else "nothing quarantined")
+
+
+@cli.command()
 @click.option("--tenant", required=True, help="tenant name from plugins.toml")
 @click.option("--connector", "connector_key", help="only this connector instance")
 @click.option("--stream", help="only this stream")

@@ -126,12 +126,16 @@ class CallbackRequest:
 
 @dataclass(frozen=True)
 class CallbackResult:
-    """A verified callback: the reply the vendor expects, a dedupe id, and the records it carries."""
+    """A verified callback: the reply the vendor expects, a dedupe id, the records it carries, and what it
+    carries that Lifeline cannot use (`kept`: an event of a type no code handles yet, a record not in the
+    documented shape), quarantined with the reason under the stream `callbacks` for people to inspect
+    (`lifeline quarantine`), never lost and never a crash."""
 
     reply: Any
     event_id: str | None = None
     records: tuple[Record, ...] = ()
     status_code: int = 200
+    kept: tuple[Malformed, ...] = ()
 
 
 @dataclass(frozen=True)

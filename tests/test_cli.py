@@ -40,6 +40,25 @@ def test_db_upgrade_creates_the_schema_and_status_reports_it(db_url: str) -> Non
     assert {"interviews", "evidence", "sync_state", "quarantine", "outcomes", "actions", "alembic_version"} <= tables
 
 
+def test_quarantine_lists_what_was_kept_newest_first_with_redacted_payloads(db_url: str) -> None:
+    assert run_cli("db", "upgrade", "--url", db_url).returncode == 0
+    store = Store(db_url)
+    try:
+        store.quarantine("acme", "acme.dt", "receipts", [Malformed("userid: field required", {"n": 1}, "r-1")])
+        store.quarantine("acme", "acme.wecom", "callbacks", [Malformed(
+            "unhandled event: event/enter_agent", {"Event": "enter_agent", "Mobile": "13812345678"}, "wecom:ab")])
+    finally:
+        store.engine.dispose()
+    listed = run_cli("quarantine", "--url", db_url)
+    assert listed.returncode == 0, listed.stderr
+    assert "unhandled event: event/enter_agent" in listed.stdout and "userid: field required" in listed.stdout
+    kept = json.loads(run_cli("quarantine", "--url", db_url, "--stream", "callbacks", "--json").stdout)
+    assert [(r["source"], r["remote_id"], r["seen_count"]) for r in kept] == [("acme.wecom", "wecom:ab", 1)]
+    assert kept[0]["payload"]["Event"] == "enter_agent" and "13812345678" not in json.dumps(kept[0])
+    none = run_cli("quarantine", "--url", db_url, "--source", "acme.other")
+    assert none.returncode == 0 and "nothing quarantined" in none.stdout
+
+
 ACME = """\
 [lifeline]
 store = "sqlite:///lifeline.db"

@@ -12,8 +12,8 @@ the same event) carries the same id and the receiver stores it once; two events 
 second (the doc's FromUserName + CreateTime key) stay apart.
 
 Dispatch: `template_card_event` -> `staff.card_event`, `change_external_contact` of `CONTACT_CHANGES` ->
-`contact.contact_event`. Any other event gives no records: its id is stored (dedupe) and its kind logged, never
-its content (the receiver keeps no payloads).
+`contact.contact_event`. Any other event gives no records: it is kept (`CallbackResult.kept`: quarantined,
+redacted, under stream `callbacks`, for `lifeline quarantine`) and its kind logged, never its content.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from lifeline_hub.connectors.wecom import contact, staff
 from lifeline_hub.connectors.wecom.crypto import XmlValue, parse_xml, timestamp_seconds
-from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult
+from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult, Malformed
 from lifeline_hub.core.models import Record
 from lifeline_hub.core.receiver.untrusted import CallbackMalformed
 
@@ -63,7 +63,9 @@ def handle(conn: WeComConnector, request: CallbackRequest) -> CallbackResult:
         raise CallbackRejected("ToUserName: event for another corp")
     event_id = "wecom:" + hashlib.sha256(
         json.dumps(event, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()[:40]
-    return CallbackResult(reply="", event_id=event_id, records=_records(conn, event, event_id))
+    records = _records(conn, event)
+    kept = () if records is not None else (_unhandled(conn, event, event_id),)
+    return CallbackResult(reply="", event_id=event_id, records=records or (), kept=kept)
 
 
 def _check_fresh(conn: WeComConnector, request: CallbackRequest, timestamp: str) -> None:
@@ -77,14 +79,20 @@ def _text(event: Mapping[str, XmlValue], tag: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _records(conn: WeComConnector, event: Mapping[str, XmlValue], event_id: str) -> tuple[Record, ...]:
-    """Records from the event alone, by its kind; unknown kinds give none and are logged by kind only."""
+def _records(conn: WeComConnector, event: Mapping[str, XmlValue]) -> tuple[Record, ...] | None:
+    """Records from the event alone, by its kind; None for a kind no code here handles."""
     kind = _text(event, "Event") if _text(event, "MsgType") == "event" else ""
     if kind == "template_card_event":
         return staff.card_event(conn, event)
-    change = _text(event, "ChangeType")
-    if kind == "change_external_contact" and change in CONTACT_CHANGES:
+    if kind == "change_external_contact" and _text(event, "ChangeType") in CONTACT_CHANGES:
         return contact.contact_event(conn, event)
-    log.info("%s: callback %s not handled (MsgType %r, Event %r, ChangeType %r): acknowledged, no records",
-             conn.instance.name, event_id, _text(event, "MsgType")[:32], kind[:64], change[:64])
-    return ()
+    return None
+
+
+def _unhandled(conn: WeComConnector, event: Mapping[str, XmlValue], event_id: str) -> Malformed:
+    """An authentic event of a kind Lifeline does not handle: acknowledged, logged by kind only, and kept
+    (quarantined, redacted) for people to inspect."""
+    kinds = tuple(_text(event, tag)[:64] for tag in ("MsgType", "Event", "ChangeType"))
+    log.info("%s: callback %s not handled (MsgType %r, Event %r, ChangeType %r): acknowledged, kept for inspection",
+             conn.instance.name, event_id, *kinds)
+    return Malformed("unhandled event: " + "/".join(k for k in kinds if k), dict(event), event_id)

@@ -27,7 +27,7 @@ from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.receiver.conformance import CallbackKit, SignedRequest, accepts_callbacks, load_kit
 from lifeline_hub.core.store import Store
 
-STORED_TABLES = ("evidence", "interviews", "candidates", "inbound_events")
+STORED_TABLES = ("evidence", "interviews", "candidates", "inbound_events", "quarantine")
 EMPTY = dict.fromkeys(STORED_TABLES, 0)
 REFUSED = (401, 403)
 

@@ -5,14 +5,16 @@ read the body (at most `CALLBACK_LIMIT` bytes, else 413), verify (the connector 
 `CallbackRejected`: 401, or `CallbackMalformed`: 400 for authentic but unreadable content, and
 records with NUL characters, which no store column holds, are 400 too; nothing stored, the answer
 names the reason), then in one transaction insert the (source, event id) into
-`inbound_events` if absent and, only when it was absent, write the records; then answer with the
-connector's reply. A repeated delivery gets the same answer and stores nothing. A connector bug is
-a 500 that names nothing. The request path does no network calls, so
-vendors get their answer in time.
+`inbound_events` if absent and, only when it was absent, write the records and quarantine what the
+connector kept (stream `callbacks`); then answer with the connector's reply. A repeated delivery
+gets the same answer and stores nothing. A connector bug is a 500 that names nothing. The request
+path makes no network calls of its own, so vendors get their answer in time (a connector makes one
+short vendor call only where the vendor wants it at once: WeCom's 20-second welcome code).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -36,6 +38,8 @@ from lifeline_hub.core.sync import build_connector
 
 log = logging.getLogger("lifeline.receiver.callbacks")
 
+CALLBACK_STREAM = "callbacks"
+"""The stream name under which a callback's `kept` items are quarantined."""
 REASON_CHARS = 120
 """How much of a rejection's reason the answer carries."""
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -76,6 +80,7 @@ def store_callback(store: Store, tenant: str, source: str, result: CallbackResul
             return False
         if result.records:
             store.write(tenant, result.records, conn)
+        store.quarantine(tenant, source, CALLBACK_STREAM, result.kept, conn)
     return True
 
 
@@ -131,7 +136,8 @@ def callback_router(config: Config, store: Store, clock: Callable[[], datetime])
 
 def _holds_nul(result: CallbackResult) -> bool:
     """Whether the event carries NUL characters, which no store column can hold (PostgreSQL refuses them)."""
-    return "\x00" in (result.event_id or "") or any(_JSON_NUL.search(r.model_dump_json()) for r in result.records)
+    return ("\x00" in (result.event_id or "") or any(_JSON_NUL.search(r.model_dump_json()) for r in result.records)
+            or any("\x00" in json.dumps(m.payload, default=str) or "\x00" in m.reason for m in result.kept))
 
 
 def _lowered(headers: Mapping[str, str]) -> dict[str, str]:

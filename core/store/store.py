@@ -429,6 +429,14 @@ class Store:
             "seen_count": q.c.seen_count + new.seen_count, "last_seen_at": new.last_seen_at})
         return WriteSummary(quarantined=len(items), quarantined_new=upserted.inserted)
 
+    def quarantined(self, limit: int = 20, **where: str | None) -> list[dict[str, Any]]:
+        """The most recently met quarantined items matching `where` (column == value; None: any), newest first."""
+        q = schema.quarantine
+        cond = [q.c[k] == v for k, v in where.items() if v is not None]
+        query = sa.select(q).where(*cond).order_by(q.c.last_seen_at.desc(), q.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     def quarantine_seen(self, **where: Any) -> int:
         """How many times syncs met the quarantined records matching `where` (column == value)."""
         q = schema.quarantine

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ from lifeline_hub.connectors.wecom.plugin import WeComConnector
 from lifeline_hub.core.emulator import Faults, LoopbackServer
 from lifeline_hub.core.models import Action, ContactChange, DeliveryEvent, utcnow
 from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import quarantine
 from lifeline_hub.core.sync import build_connector
 from tests.receiver.hostile import fuzz, texts
 from tests.receiver.receiver_helpers import (
@@ -40,7 +42,7 @@ from tests.receiver.receiver_helpers import (
 
 PATH = "/callbacks/acme.wecom"
 BOX = WXBizMsgCrypt(TOKEN, AES_KEY, CORP_ID)
-EMPTY = {"evidence": 0, "interviews": 0, "candidates": 0, "inbound_events": 0}
+EMPTY = {"evidence": 0, "interviews": 0, "candidates": 0, "inbound_events": 0, "quarantine": 0}
 
 
 class Clock:
@@ -153,8 +155,8 @@ def test_contact_changes_are_dispatched_to_contact_events(client: Client, store:
     assert stored_rows(store) == EMPTY | {"evidence": 2, "inbound_events": 2}
 
 
-def test_unknown_events_are_acknowledged_and_only_their_kind_logged(client: Client, store: Store,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_events_are_acknowledged_kept_for_inspection_and_only_their_kind_logged(
+        client: Client, store: Store, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "lifeline.wecom")
     unknown = [
         event(Event="enter_agent", EventKey=""),
@@ -168,7 +170,18 @@ def test_unknown_events_are_acknowledged_and_only_their_kind_logged(client: Clie
     for plaintext in unknown:
         answer = post(client, plaintext)
         assert answer.status_code == 200 and answer.content == b"", answer.text
-    assert stored_rows(store) == EMPTY | {"inbound_events": len(unknown)}
+    assert stored_rows(store) == EMPTY | {"inbound_events": len(unknown), "quarantine": len(unknown) - 1}
+    with store.engine.connect() as db:
+        found = db.execute(sa.select(quarantine).where(quarantine.c.stream == "callbacks"))
+        kept = {r.reason: r.payload for r in found}
+    assert set(kept) == {"unhandled event: event/enter_agent", "unhandled event: text",
+                         "unhandled event: event/change_external_contact/edit_external_contact",
+                         "unhandled event: event/a_future_event"}  # a click on a card not Lifeline's is no news
+    assert kept["unhandled event: text"]["Content"] == "面试几点?"  # the store holds what came, for people to read
+    assert kept["unhandled event: event/a_future_event"]["Deep"] == {"Er": "1"}
+    for _ in range(2):  # WeCom's redelivery is stored once
+        assert post(client, unknown[0]).status_code == 200
+    assert store.quarantine_seen(stream="callbacks") == len(unknown) - 1
     logged = "\n".join(r.getMessage() for r in caplog.records if "not handled" in r.getMessage())
     assert "'enter_agent'" in logged and "'edit_external_contact'" in logged and "'a_future_event'" in logged
     assert "面试" not in caplog.text and "wmEXTERNAL01" not in logged

@@ -62,6 +62,13 @@ class PolicySettings(_Strict):
         default_factory=list, description="HR ids for messages if not hr_assignees (DingTalk: userIds, todos unionIds)"
     )
     incident_recipients: list[str] = Field(default_factory=list, description="incident notices (else hr_assignees)")
+    ops_connector: str | None = Field(
+        None, description="connector (send_message: DingTalk, Feishu, WeCom) for failure and deadline alerts")
+    ops_recipients: list[str] = Field(default_factory=list, description="platform user ids on ops_connector")
+    breaker_failures: int = Field(
+        5, ge=1, description="consecutive transport/5xx failures of a connector instance that open its breaker")
+    breaker_cooldown_seconds: int = Field(
+        300, ge=1, description="how long an open breaker fails calls at once before one probe call")
     candidate_connectors: dict[str, str] = Field(
         default_factory=dict, description="candidate channel -> connector, e.g. {sms = 'sms', email = 'mail'}"
     )
@@ -162,6 +169,9 @@ class InstanceConfig(BaseModel):
     streams: list[str] | None = None
     schedule: str = "*/15 * * * *"
     enabled: bool = True
+    retry_budget_seconds: float | None = Field(
+        None, gt=0, description="at most this long of in-task retries per sync task (the DAG's schedule sets a "
+                                "budget; this may only lower it)")
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -423,6 +433,8 @@ def _named_instances(tenant: TenantConfig) -> Iterator[tuple[str, str, tuple[str
     for channel, key in policy.candidate_connectors.items():
         kind = send_actions().get(channel, "send_message")
         yield f"candidate_connectors.{channel}", key, (kind,), f"messages to candidates on {channel}"
+    if policy.ops_connector:
+        yield "ops_connector", policy.ops_connector, ("send_message",), "failure and deadline alerts"
 
 
 def _staff_kinds(policy: PolicySettings) -> tuple[str, ...]:
@@ -442,10 +454,14 @@ def _instance_list(tenant: TenantConfig) -> str:
 
 
 def reference_problems(label: str, name: str, tenant: TenantConfig) -> list[str]:
-    """Every connector instance the tenant's policy names exists."""
-    return [f"{label}: tenants.{name}.policy.{where}: no connector instance {key!r} in tenant {name} "
-            f"(instances: {_instance_list(tenant)})"
-            for where, key, _, _ in _named_instances(tenant) if key not in tenant.connectors]
+    """Every connector instance the tenant's policy names exists; alerts have a channel and people."""
+    policy, where = tenant.policy, f"{label}: tenants.{name}.policy"
+    ops = ([f"{where}.ops_recipients: empty: name who gets the alerts on ops_connector {policy.ops_connector!r}"]
+           if policy.ops_connector and not policy.ops_recipients else
+           [f"{where}.ops_connector: not set: ops_recipients need a connector instance to be reached on"]
+           if policy.ops_recipients and not policy.ops_connector else [])
+    return [*(f"{where}.{at}: no connector instance {key!r} in tenant {name} (instances: {_instance_list(tenant)})"
+              for at, key, _, _ in _named_instances(tenant) if key not in tenant.connectors), *ops]
 
 
 def capability_problems(label: str, name: str, tenant: TenantConfig, actions: Mapping[str, Collection[str]],

@@ -28,8 +28,10 @@ sync DAG; the tenant's other instances keep their tasks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +45,54 @@ from airflow.sdk import (
     task,
 )
 from airflow.sdk.bases.decorator import TaskDecorator
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.sdk.exceptions import AirflowFailException, AirflowTimetableInvalid
+from croniter import croniter
 
 from lifeline_hub.core.airflow.layout import Instance, SyncGroup, Tenant, read_checked
+from lifeline_hub.core.airflow.notify import OpsNotifier
 from lifeline_hub.core.airflow.retry import VendorRetryPolicy
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 REMINDERS_CRON = "*/10 * * * *"
+REMINDERS_DEADLINE = timedelta(minutes=10)
+RECONCILE_DEADLINE = timedelta(minutes=30)
 CONFIG_ERROR = "config_error"
 POLICY = VendorRetryPolicy()
+SYNC_RETRIES = 2
+MAX_SYNC_BUDGET = timedelta(minutes=10)
 Summary = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncTiming:
+    """How a sync DAG's tries fit in its schedule: `retries + 1` tries of at most `budget` of in-task HTTP
+    retries each, `retry_delay` apart, take at most half the shortest `interval` between two runs (plus the
+    time the calls that succeed take), so a dead vendor's task has failed for good before the next run."""
+
+    interval: timedelta
+    retries: int
+    retry_delay: timedelta
+    budget: timedelta
+
+    @property
+    def worst_case(self) -> timedelta:
+        return self.budget * (self.retries + 1) + self.retry_delay * self.retries
+
+
+def interval(schedule: str) -> timedelta:
+    """The shortest gap between two runs of the cron `schedule` over its next 100 runs."""
+    it = croniter(schedule, START)
+    fires: list[datetime] = [it.get_next(datetime) for _ in range(101)]
+    return min(b - a for a, b in pairwise(fires))
+
+
+def sync_timing(schedule: str) -> SyncTiming:
+    every = interval(schedule)
+    delay = min(timedelta(minutes=1), every / 10)
+    budget = min((every / 2 - delay * SYNC_RETRIES) / (SYNC_RETRIES + 1), MAX_SYNC_BUDGET)
+    return SyncTiming(every, SYNC_RETRIES, delay, budget)
 
 
 def dag_id(tenant: str, name: str) -> str:
@@ -74,12 +114,20 @@ def run_time(context: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(value.timestamp(), UTC)
 
 
-def _default_args(retries: int) -> dict[str, Any]:
+def _default_args(config: str, tenant: str, retries: int, retry_delay: timedelta = timedelta(minutes=1),
+                  max_retry_delay: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
     return {
-        "owner": "lifeline", "retries": retries, "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=30),
+        "owner": "lifeline", "retries": retries, "retry_delay": retry_delay,
+        "retry_exponential_backoff": 2.0, "max_retry_delay": max_retry_delay,
         "execution_timeout": timedelta(minutes=30), "retry_policy": POLICY,
+        "on_failure_callback": OpsNotifier(config, tenant),
     }
+
+
+def _deadline(config: str, tenant: str, late: timedelta) -> DeadlineAlert:
+    """Tell the tenant's ops channel when a run is still going `late` after it was queued."""
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=late, callback=SyncCallback(
+        OpsNotifier, kwargs={"config": config, "tenant": tenant, "event": "deadline"}))
 
 
 def _details(tenant: Tenant, what: str, doc: str) -> dict[str, Any]:
@@ -88,10 +136,12 @@ def _details(tenant: Tenant, what: str, doc: str) -> dict[str, Any]:
             "doc_md": f"**{tenant.title}** (tenant `{tenant.name}`, {tenant.timezone})\n\n{doc}"}
 
 
-def _dag(tenant: Tenant, name: str, schedule: Any, retries: int, what: str, doc: str) -> DAG:
+def _dag(config: str, tenant: Tenant, name: str, schedule: Any, default_args: dict[str, Any], late: timedelta,
+         what: str, doc: str) -> DAG:
     return DAG(
         dag_id(tenant.name, name), schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
-        default_args=_default_args(retries), tags=["lifeline", tenant.name], **_details(tenant, what, doc),
+        default_args=default_args, deadline=_deadline(config, tenant.name, late), tags=["lifeline", tenant.name],
+        **_details(tenant, what, doc),
     )
 
 
@@ -153,12 +203,15 @@ def sync_dag(config: str, tenant: Tenant, group: SyncGroup) -> DAG:
                            f"settings (task `{CONFIG_ERROR}_{i.key}` fails with this):", "", *_fenced(i.problems)]),
     ])
     timetable = CronDataIntervalTimetable(group.schedule, timezone=tenant.timezone)
-    with _dag(tenant, group.name, timetable, 3, f"sync {', '.join(group.plugins)}", doc) as dag:
+    timing = sync_timing(group.schedule)
+    args = _default_args(config, tenant.name, timing.retries, timing.retry_delay, timing.retry_delay)
+    with _dag(config, tenant, group.name, timetable, args, timing.interval, f"sync {', '.join(group.plugins)}",
+              doc) as dag:
         runnable = [i for i in group.instances if not i.problems and i.streams]  # no streams: a task always skipped
         for plugin in sorted({i.plugin for i in runnable}):
             members = [i for i in runnable if i.plugin == plugin]
             plan = _plan_task(config, tenant.name, plugin, members)
-            _sync_task(config, tenant.name, plugin).expand_kwargs(plan())
+            _sync_task(config, tenant.name, plugin, timing.budget).expand_kwargs(plan())
         for instance in group.instances:
             if instance.problems:
                 _fail_task(f"{CONFIG_ERROR}_{instance.key}", instance.problems)()
@@ -178,15 +231,16 @@ def _plan_task(config: str, tenant: str, plugin: str, members: list[Instance]) -
     return plan
 
 
-def _sync_task(config: str, tenant: str, plugin: str) -> Any:
+def _sync_task(config: str, tenant: str, plugin: str, budget: timedelta) -> Any:
     asset = evidence(tenant)
+    seconds = budget.total_seconds()
 
     @_task(task_id=f"sync_{plugin}", pool=pool(plugin), outlets=[asset],
           map_index_template="{{ instance }}:{{ stream }}")
     def sync(instance: str, stream: str) -> Summary:
         from lifeline_hub.core.airflow import tasks
 
-        summary = tasks.sync(config, instance, stream)
+        summary = tasks.sync(config, instance, stream, seconds)
         get_current_context()["outlet_events"][asset].extra = summary
         return summary
 
@@ -196,7 +250,8 @@ def _sync_task(config: str, tenant: str, plugin: str) -> Any:
 def reconcile_dag(config: str, tenant: Tenant) -> DAG:
     name = tenant.name
     doc = f"Reconcile, remediate and dispatch for tenant {name}, after its connectors synced new evidence."
-    with _dag(tenant, "reconcile", [evidence(name)], 2, "reconcile, remediate, dispatch", doc) as dag:
+    with _dag(config, tenant, "reconcile", [evidence(name)], _default_args(config, name, 2), RECONCILE_DEADLINE,
+              "reconcile, remediate, dispatch", doc) as dag:
 
         @_task()
         def reconcile() -> Summary:
@@ -224,7 +279,8 @@ def reminders_dag(config: str, tenant: Tenant) -> DAG:
     name = tenant.name
     doc = f"Plan the reminders now due for tenant {name} and dispatch them."
     timetable = CronTriggerTimetable(REMINDERS_CRON, timezone=tenant.timezone)
-    with _dag(tenant, "reminders", timetable, 2, "plan and send the reminders due", doc) as dag:
+    with _dag(config, tenant, "reminders", timetable, _default_args(config, name, 2), REMINDERS_DEADLINE,
+              "plan and send the reminders due", doc) as dag:
 
         @_task()
         def plan_reminders() -> Summary:

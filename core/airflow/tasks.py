@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -93,16 +93,28 @@ def _pairs(pairs: list[dict[str, str]]) -> str:
     return ", ".join(f"{p['instance']}:{p['stream']}" for p in pairs) or "none"
 
 
-def sync(path: str, instance: str, stream: str) -> dict[str, Any]:
+def sync(path: str, instance: str, stream: str, budget: float | None = None) -> dict[str, Any]:
+    """Sync one stream within a retry budget (`budget` seconds from the DAG's schedule, lowered by the
+    instance's `retry_budget_seconds`), through the instance's circuit breaker, kept in the store."""
+    from lifeline_hub.core.health import StoreBreakers
+    from lifeline_hub.core.http.breaker import Breaker, use_breaker
+    from lifeline_hub.core.http.budget import retry_budget
     from lifeline_hub.core.sync import build_connector, sync_stream
 
     tenant, _, key = instance.partition(".")
     config = _keyed_config(path, tenant, key)
     setup = config.setups[instance]
+    policy = config.tenant(tenant).policy
+    seconds = min(s for s in (budget, setup.config.retry_budget_seconds, float("inf")) if s is not None)
     connector = build_connector(setup)
     if connector.credentials is not None:
         mask_credentials(connector.credentials)
-    with _store(config) as store:
+    with _store(config) as store, ExitStack() as guards:
+        guards.enter_context(use_breaker(Breaker(instance, StoreBreakers(store, tenant),
+                                                 failures=policy.breaker_failures,
+                                                 cooldown=policy.breaker_cooldown_seconds)))
+        if seconds != float("inf"):
+            guards.enter_context(retry_budget(seconds))
         summary = sync_stream(store, setup, stream, connector)
     written = summary.written
     return {
@@ -144,3 +156,32 @@ def dispatch(path: str, tenant: str) -> dict[str, Any]:
     _mask_tenant(config, tenant)
     with _store(config) as store:
         return dataclasses.asdict(run(store, config, tenant))
+
+
+def notify_ops(path: str, tenant: str, facts: dict[str, Any]) -> str | None:
+    """Send the ops alert `facts` describe (`notify.describe`) with the tenant's health; return its outbox key.
+
+    A failure is one alert per task of a run (its mapped instances share it); a failure because a breaker
+    is open, one per opening of that breaker (every task it stops shares it); a missed deadline, one per run.
+    """
+    from lifeline_hub.core import health, ops
+    from lifeline_hub.core.models import utcnow
+
+    config = _config(path, tenant)
+    _mask_tenant(config, tenant)
+    now = utcnow()
+    run = f"{facts['dag_id']} run {facts['run_id']}"
+    with _store(config) as store:
+        report = health.report(store, config, tenant, now)
+        if facts["event"] == "deadline":
+            about, title = f"deadline:{facts['dag_id']}:{facts['run_id']}", f"{tenant}: {run} is late"
+            detail = f"still running at its deadline {facts['deadline']}"
+        else:
+            where = f"{facts['dag_id']}.{facts['task_id']}"
+            about, title = f"failed:{where}:{facts['run_id']}", f"{tenant}: {where} failed"
+            if facts.get("breaker"):
+                opened = health.open_breaker(store, facts["breaker"])
+                about = f"breaker:{opened}" if opened is not None else about
+            index = f" [{facts['mapped']}]" if facts.get("mapped") else ""
+            detail = f"{run}{index}, try {facts['try_number']}: {facts['error'][:500]}"
+        return ops.alert(store, config, tenant, about, title, f"{detail}\n{report.short()}", now)

@@ -18,10 +18,12 @@ from typing import Any, TypedDict, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
+from lifeline_hub.core.http.breaker import current_breaker
+from lifeline_hub.core.http.budget import BudgetSpent, current_budget
 from lifeline_hub.core.http.clock import Clock, current_clock
 from lifeline_hub.core.http.errors import (
     Conflict,
@@ -133,7 +135,9 @@ class VendorClient:
     never left (connection refused). Everything else fails at once.
 
     Waits go to `sleep` when given, else to `clock` (default: the toolkit's current clock, looked up
-    at each wait, see `core.http.clock`).
+    at each wait, see `core.http.clock`). Inside a `retry_budget` block a call stops retrying when the
+    next wait would end past the budget (`BudgetSpent`); inside `use_breaker` every attempt goes through
+    the circuit breaker (`CircuitOpen` while it is open; `core.http.breaker`).
     """
 
     vendor = "vendor"
@@ -295,13 +299,17 @@ class VendorClient:
         url = self._url(path_or_url)
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         tokens = self.tokens if auth else None
+        breaker, budget = current_breaker(), current_budget()
         attempts = 0
         refreshed = False
         token_failed = False
+        budget_spent = False
 
         def attempt() -> Any:
             nonlocal attempts, token_failed
             attempts += 1
+            if breaker is not None:
+                breaker.before_call()
             request: RequestParts = {
                 "url": url,
                 "params": dict(params or {}),
@@ -320,11 +328,21 @@ class VendorClient:
                 self.limiter.acquire(api, self.app, quota or ())
             self.stats.record_call(api)
             try:
-                return self._send(method, request, api, attempts)
-            except TokenExpired:
-                if tokens is not None and token is not None:
+                result = self._send(method, request, api, attempts)
+            except TransientError as exc:
+                opened = breaker.failed(exc) if breaker is not None else None
+                if opened is not None:
+                    raise opened from exc
+                raise
+            except VendorError as exc:
+                if breaker is not None:
+                    breaker.answered()
+                if isinstance(exc, TokenExpired) and tokens is not None and token is not None:
                     tokens.invalidate(token)
                 raise
+            if breaker is not None:
+                breaker.answered()
+            return result
 
         def should_retry(exc: BaseException) -> bool:
             nonlocal refreshed
@@ -355,8 +373,15 @@ class VendorClient:
             delay = state.next_action.sleep if state.next_action else 0.0
             log.info("retrying %s %s api=%s in %.2fs after: %s", method, url, api, delay, exc)
 
+        def stop(state: RetryCallState) -> bool:
+            nonlocal budget_spent
+            if state.attempt_number >= self.max_attempts:
+                return True
+            budget_spent = budget is not None and not budget.allows(state.upcoming_sleep)
+            return budget_spent
+
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop,
             retry=retry_if_exception(should_retry),
             wait=wait,
             sleep=self.sleep,
@@ -367,6 +392,11 @@ class VendorClient:
             return retrying(attempt)
         except VendorError as exc:
             self.stats.record_error(type(exc).__name__)
+            if budget_spent and budget is not None:
+                raise BudgetSpent(
+                    f"gave up on {method} api={api} after {attempts} attempts: the task's retry budget of "
+                    f"{budget.seconds:g} s would run out before the next one; last error: {exc}",
+                    vendor=self.vendor, http_status=exc.http_status, sent=getattr(exc, "sent", True)) from exc
             raise
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -108,16 +108,16 @@ class Sinks:
 
 def dispatch(store: Store, config: Config, tenant: str, *, now: datetime | None = None, worker: str | None = None,
              limit: int = 50, lease: timedelta = queue.LEASE, probe: Probe | None = None,
-             sinks: Sinks | None = None) -> DispatchSummary:
-    """Perform the tenant's due actions until none is left due; `now` fixes the clock (tests, drills: no lease
-    renewal then, the clock does not move)."""
+             sinks: Sinks | None = None, keys: Sequence[str] | None = None) -> DispatchSummary:
+    """Perform the tenant's due actions (only those of `keys` when given) until none is left due; `now` fixes
+    the clock (tests, drills: no lease renewal then, the clock does not move)."""
     policy = config.tenant(tenant).policy
     worker = worker or default_worker()
     sinks = sinks or Sinks(config, store)
     summary = DispatchSummary(tenant)
     while True:
         at = now or utcnow()
-        token, claimed = queue.claim(store, worker, at, tenant=tenant, limit=limit, lease=lease)
+        token, claimed = queue.claim(store, worker, at, tenant=tenant, limit=limit, lease=lease, keys=keys)
         if not claimed:
             return summary
         summary.claimed += len(claimed)

@@ -103,8 +103,9 @@ def _claimable(t: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
 
 
 def claim(store: Store, worker: str, now: datetime, *, tenant: str | None = None, limit: int = 50,
-          lease: timedelta = LEASE) -> tuple[str, list[Action]]:
-    """Claim up to `limit` due rows (and rows whose lease ran out); return the lease token and them.
+          lease: timedelta = LEASE, keys: Sequence[str] | None = None) -> tuple[str, list[Action]]:
+    """Claim up to `limit` due rows (and rows whose lease ran out), only those of `keys` when given; return the
+    lease token and them.
 
     Each claim counts as an attempt, so a row that crashes its worker again and again runs out.
     """
@@ -113,6 +114,8 @@ def claim(store: Store, worker: str, now: datetime, *, tenant: str | None = None
     pick = sa.select(due.c.id).where(_claimable(due, now)).order_by(due.c.due_at, due.c.id).limit(limit)
     if tenant is not None:
         pick = pick.where(due.c.tenant == tenant)
+    if keys is not None:
+        pick = pick.where(due.c.idempotency_key.in_(keys))
     take = sa.update(actions).values(
         status=ActionStatus.claimed.value, lease_owner=token, lease_until=now + lease,
         attempts=actions.c.attempts + 1, updated_at=now,

@@ -226,6 +226,28 @@ def db_status(ctx: Context, url: str | None) -> None:
 
 
 @cli.command()
+@click.option("--tenant", "tenants", multiple=True, help="only this tenant (repeatable) [default: every tenant]")
+@pass_ctx
+def health(ctx: Context, tenants: tuple[str, ...]) -> None:
+    """Stale streams, dead outbox rows, open circuit breakers and incidents, one line each; exit 1 if any."""
+    from lifeline_hub.core.health import report
+    from lifeline_hub.core.models import utcnow
+    from lifeline_hub.core.store import Store
+
+    cfg = ctx.config()
+    names = list(tenants) or list(cfg.data.tenants)
+    for name in names:
+        cfg.tenant(name)
+    store = Store(cfg.store_url)
+    reports = [report(store, cfg, name, utcnow()) for name in names]
+    for found in reports:
+        for line in found.lines():
+            out.print(line, soft_wrap=True, markup=False, highlight=False)
+    if not all(found.ok for found in reports):
+        raise SystemExit(1)
+
+
+@cli.command()
 @click.option("--source", help="only this connector instance, e.g. acme.wecom")
 @click.option("--stream", help="only this stream (`callbacks`: callback events Lifeline does not handle)")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="the most recent N")

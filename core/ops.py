@@ -35,7 +35,7 @@ def alert(store: Store, config: Config, tenant: str, about: str, title: str, tex
         log.warning("%s: no policy.ops_connector, alert not sent: %s: %s", tenant, title, text)
         return None
     key = alert_key(tenant, about)
-    payload = SendMessage(recipients=tuple(policy.ops_recipients), title=title, text=text, urgent=True,
+    payload = SendMessage(recipients=tuple(policy.ops_recipients), title=title, text=text,
                           purpose=NotificationPurpose.hr_task, audience=Audience.staff)
     with store.begin() as conn:
         enqueue(conn, [Action(idempotency_key=key, tenant=tenant, connector=f"{tenant}.{policy.ops_connector}",

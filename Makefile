@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export LIFELINE_CONFIG ?= plugins.toml
 
-.PHONY: venv test lint demo bench drill airflow postgres-server clean lock
+.PHONY: venv test lint demo demo-wecom bench drill airflow postgres-server clean lock
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: $(STAMP)
 	$(BIN)/lifeline check --offline
 	$(BIN)/lifeline db upgrade
 	$(BIN)/lifeline demo $(DEMO_ARGS)
+
+# The same on the WeCom tenant: staff on WeCom, candidates also reached on WeChat (customer contact, the account).
+demo-wecom: $(STAMP)
+	$(BIN)/lifeline check --offline
+	$(BIN)/lifeline demo --tenant sandbox_wecom $(DEMO_ARGS)
 
 # Benchmarks print `name: value` lines; `make bench BENCH_ARGS="--quick"` for a fast run.
 bench: $(STAMP)

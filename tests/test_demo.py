@@ -1,6 +1,6 @@
 """`lifeline demo` run for real on the sample plugins.toml, on free ports: simulated days, the real pipeline, the
 truth compared. One fixed world (seed and start): its figures are known exactly, and a second run gives the same
-report."""
+report. The same for the WeCom tenant (`--tenant sandbox_wecom`): staff on WeCom, candidates also on WeChat."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from lifeline_hub.core.config import load
 from lifeline_hub.core.demo import on_free_ports
@@ -29,19 +30,24 @@ WORLD = ("--interviews", "24", "--days", "3", "--seed", "4", "--start", START)
 """A world where every cause of a miss occurs (and every wrong answer is explained below)."""
 
 
+WECOM_WORLD = ("--tenant", "sandbox_wecom", "--interviews", "20", "--days", "3", "--seed", "5", "--start", START)
+"""The WeCom tenant's fixed world: WeChat contacts who delete the recruiter, followers who blocked the account's
+template messages, staged sends the recruiter confirmed late or never."""
+
+
 @dataclass
 class Run:
     stdout: str
     report: dict[str, Any]
+    store: Path
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
-    """The fixed world twice, side by side (each run mostly waits out the vendor faults' back-offs), each process
+def _twice(tmp_path_factory: pytest.TempPathFactory, world: tuple[str, ...]) -> Iterator[list[Run]]:
+    """The fixed `world` twice, side by side (each run mostly waits out the vendor faults' back-offs), each process
     with its own str hash seed: the order of a set of strings must decide nothing."""
     folders = [tmp_path_factory.mktemp(f"demo{i}") for i in (1, 2)]
     procs = [subprocess.Popen(
-        [str(BIN / "lifeline"), "--config", str(ROOT / "plugins.toml"), "demo", *WORLD, "--free-ports",
+        [str(BIN / "lifeline"), "--config", str(ROOT / "plugins.toml"), "demo", *world, "--free-ports",
          "--store", str(folder / "demo.db"), "--json", str(folder / "demo.json")],
         cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True) for i, folder in enumerate(folders, 1)]
@@ -50,12 +56,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
         for proc, folder in zip(procs, folders, strict=True):
             out, err = proc.communicate(timeout=1200)
             assert proc.returncode == 0, out[-3000:] + err[-3000:]
-            done.append(Run(out, json.loads((folder / "demo.json").read_text(encoding="utf-8"))))
+            done.append(Run(out, json.loads((folder / "demo.json").read_text(encoding="utf-8")), folder / "demo.db"))
         yield done
     finally:
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
+    yield from _twice(tmp_path_factory, WORLD)
+
+
+@pytest.fixture(scope="module")
+def wecom_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
+    yield from _twice(tmp_path_factory, WECOM_WORLD)
 
 
 def test_the_same_seed_and_start_give_the_same_report(runs: list[Run]) -> None:
@@ -104,6 +120,40 @@ def test_the_report_shows_what_people_got_without_the_links_secrets(runs: list[R
     assert "Lifeline's decisions vs what really happened" in stdout and "an HR task in DingTalk" in stdout
 
 
+def test_the_wecom_tenant_reaches_candidates_on_wechat_without_duplicates_or_false_alarms(
+        wecom_runs: list[Run]) -> None:
+    first, second = (run.report for run in wecom_runs)
+    assert first == second  # the same seed and start: the same report
+    assert (first["tenant"], first["hr_platform"], first["staff_platforms"]) == ("sandbox_wecom", "WeCom",
+                                                                                 ["Feishu", "WeCom"])
+    assert (first["duplicates"], first["false_missed"], first["quota_breaches"]) == (0, 0, 0)
+    messages = first["candidate_messages"]
+    assert messages["wecom"] > 0 and messages["wechat"] > 0 and messages["sms"] > 0
+    assert first["hr_tasks"] > 0 and first["people"]["hr_todos_done"] > 0  # HR tapped task cards
+    people = first["people"]
+    assert people["read_wecom"] > 0 and people["read_wechat"] > 0 and people["oa_blocked"] > 0
+    assert "--tenant sandbox_wecom" in wecom_runs[0].stdout and "an HR task in WeCom" in wecom_runs[0].stdout
+
+
+def test_a_staged_send_the_recruiter_did_not_confirm_falls_back_to_sms(wecom_runs: list[Run]) -> None:
+    """In Lifeline's own store: customer-contact messages withdrawn unconfirmed, each followed by the same message
+    of the same interview on the candidate's next channel (SMS for one at least)."""
+    engine = sa.create_engine(f"sqlite:///{wecom_runs[0].store}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT interview_id, channel, type, occurred_at, json_extract(data, '$.status_raw') AS raw "
+                "FROM evidence WHERE kind = 'notification' AND audience = 'candidate'")).all()
+    finally:
+        engine.dispose()
+    withdrawn = {(r.interview_id, r.type): r.occurred_at for r in rows
+                 if r.channel == "wecom" and str(r.raw).startswith("not confirmed by the recruiter")}
+    fell_back = {key: {r.channel for r in rows if (r.interview_id, r.type) == key and r.occurred_at > at
+                       and r.channel != "wecom"} for key, at in withdrawn.items()}
+    assert withdrawn and all(fell_back.values()), fell_back
+    assert any("sms" in channels for channels in fell_back.values()), fell_back
+
+
 def test_free_ports_move_every_loopback_port_and_keep_shared_ones_shared() -> None:
     config = load(ROOT / "plugins.toml", get_host())
     moved = on_free_ports(config)
@@ -137,4 +187,19 @@ def test_a_start_without_an_offset_is_refused(tmp_path: Path) -> None:
     result = run_cli("--config", str(ROOT / "plugins.toml"), "demo", "--start", "2026-03-02 08:00",
                      "--store", str(tmp_path / "demo.db"))
     assert result.returncode == 2 and "is not an ISO 8601 instant with an offset" in result.stderr
+    assert not (tmp_path / "demo.db").exists()
+
+
+@pytest.mark.parametrize(("tenant", "problem"), [
+    ("nosuch", "tenant 'nosuch' is not configured (tenants: sandbox, sandbox_wecom)"),
+    ("real", "tenant 'real' is not a sandbox tenant (`sandbox = true`)"),
+])
+def test_a_tenant_that_is_not_a_sandbox_one_is_refused(tmp_path: Path, tenant: str, problem: str) -> None:
+    text = (ROOT / "plugins.toml").read_text(encoding="utf-8")
+    (tmp_path / "plugins.toml").write_text(text + '\n[tenants.real]\ndisplay_name = "Real"\n', encoding="utf-8")
+    if tenant == "nosuch":
+        (tmp_path / "plugins.toml").write_text(text, encoding="utf-8")
+    result = run_cli("--config", str(tmp_path / "plugins.toml"), "demo", "--tenant", tenant,
+                     "--store", str(tmp_path / "demo.db"))
+    assert result.returncode == 2 and problem in result.stderr, result.stdout + result.stderr
     assert not (tmp_path / "demo.db").exists()

@@ -26,7 +26,7 @@ from lifeline_hub.core.sandbox import Booking, Role, Sandbox, SandboxActor, Tall
 RECRUITER = "recruiter01"
 """The member whose WeChat contacts candidates are, when the instance names no `contact_sender`."""
 ON_TIME, LATE = 0.7, 0.15
-"""How the recruiter treats a staged send: confirms within the hour (office hours), hours later, or never."""
+"""How the recruiter treats a staged send: confirms within 25 minutes (in office hours), hours later, or never."""
 TASK_CARD = "button_interaction"
 DONE = "done"
 
@@ -152,9 +152,9 @@ class WeComActor(SandboxActor[WeComWorld]):
         people, now = self.sandbox, utcnow()
         roll = people.rng.random()
         if roll < ON_TIME:
-            when = people.office_hours(now + timedelta(minutes=people.rng.uniform(5, 50)))
+            when = people.office_hours(now + timedelta(minutes=people.rng.uniform(2, 25)))
         elif roll < ON_TIME + LATE:
-            when = people.office_hours(now + timedelta(hours=people.rng.uniform(1.5, 6)))
+            when = people.office_hours(now + timedelta(hours=people.rng.uniform(1, 5)))
         else:
             people.did["recruiter_never_confirmed"] += 1
             return

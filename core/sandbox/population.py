@@ -66,7 +66,8 @@ class WeChatTraits:
     read: float
     """Chance to read a WeChat message (read more often than texts)."""
     adds_after: timedelta
-    """How long after the booking they scan the recruiter's contact-me code or the account's code."""
+    """How long after the booking they scan the recruiter's contact-me code or the account's code (the recruiter
+    sends both with the invitation)."""
     deletes_recruiter: bool
     """Deletes the recruiter between the booking and the interview (`del_follow_user`)."""
     blocks_templates: bool
@@ -126,7 +127,7 @@ def draw_wechat(rng: random.Random, bookings: list[Booking]) -> None:
         contact, follower = rng.random() < 0.5, rng.random() < 0.4
         b.wechat = WeChatTraits(
             contact=contact, follower=follower, read=rng.uniform(0.85, 0.99),
-            adds_after=timedelta(hours=rng.uniform(0.1, 3)),
+            adds_after=timedelta(minutes=rng.uniform(1, 40)),
             deletes_recruiter=contact and rng.random() < 0.12, blocks_templates=follower and rng.random() < 0.15)
 
 

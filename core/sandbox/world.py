@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from lifeline_hub.core.config import Config
+from lifeline_hub.core.config import Config, ConnectorSetup
 from lifeline_hub.core.models import canonical_id, utcnow, zone_info
 from lifeline_hub.core.models.time import advance_clock
 from lifeline_hub.core.sandbox.actor import SandboxActor, actor_class
@@ -333,14 +333,14 @@ class Sandbox:
         if b is not None and not b.truth and utcnow() < b.start:
             b.facts["moved"] = b.facts["retry"] = utcnow()
 
-    def instance_of(self, plugin: str) -> str:
-        """The name of the tenant's instance of `plugin` the sandbox drives (its first, as `worlds_of` chose)."""
-        return next(s.instance.name for s in self.config.instances(self.tenant) if s.connector_class.name == plugin)
+    def setup_of(self, plugin: str) -> ConnectorSetup:
+        """The tenant's instance of `plugin` the sandbox drives (its first, as `worlds_of` chose)."""
+        return next(s for s in self.config.instances(self.tenant) if s.connector_class.name == plugin)
 
     def candidate_id(self, b: Booking) -> str:
         """Lifeline's id of `b`'s candidate: the ATS that hosts the interview and its id of the candidate."""
         host = self.hosts[b.kind]
-        return canonical_id(self.instance_of(host.plugin), host.candidate_ref(b))
+        return canonical_id(self.setup_of(host.plugin).instance.name, host.candidate_ref(b))
 
     def on_wechat(self) -> None:
         """Give the candidates their WeChat traits (`Booking.wechat`), once, from `rng`: the actors of WeChat

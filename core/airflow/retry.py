@@ -1,8 +1,9 @@
 """Airflow 3.3 `retry_policy`: credential and permission errors fail at once, 429/5xx retry.
 
 The decision follows the error's own `retryable` flag (`lifeline_hub.core.http.errors`): `AuthFailed`,
-`PermissionDenied`, `InvalidRequest`... fail on the first try whatever `retries` says;
-`RateLimited`, `TransientError`, `TokenExpired` retry, after the vendor's `Retry-After` when it
+`PermissionDenied`, `InvalidRequest`, `CircuitOpen` (the vendor app's breaker is open: the next run
+after its cool-down probes)... fail on the first try whatever `retries` says;
+`RateLimited`, `TransientError` (`BudgetSpent` too), `TokenExpired` retry, after the vendor's `Retry-After` when it
 sent one, else after the task's exponential backoff. Configuration problems (a bad
 `plugins.toml`, a missing connection) fail at once too; anything else gets the task's retries.
 Airflow serialises only a "has a retry policy" flag; `evaluate` runs in the task process.

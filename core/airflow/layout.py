@@ -74,6 +74,8 @@ class Tenant:
     problems: tuple[str, ...] = field(default=())
     """Why the tenant cannot run (`file: key: problem` lines); then it has no groups."""
     display_name: str | None = None
+    alerts: bool = False
+    """It has an ops channel (`policy.ops_connector`): its DAGs carry deadline alerts."""
 
     @property
     def title(self) -> str:
@@ -243,5 +245,6 @@ def _tenants(label: str, data: ConfigFile, manifest: Manifest | None, isolate: b
             )
             for n, (schedule, members) in enumerate(by_schedule.items())
         )
-        tenants.append(Tenant(name, tenant.timezone, groups, display_name=tenant.display_name))
+        tenants.append(Tenant(name, tenant.timezone, groups, display_name=tenant.display_name,
+                              alerts=tenant.policy.ops_connector is not None))
     return tenants

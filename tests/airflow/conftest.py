@@ -68,19 +68,3 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    check=True, capture_output=True, timeout=300)
     return target
 
-
-@pytest.fixture(autouse=True)
-def _test_without_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`dag.test()` of Airflow 3.3.2 hands its scheduler DAG the deadline alerts as serialized dicts, not the ids
-    `SerializedDagModel.write_dag` stores them under, and crashes when a run ends (`DeadlineAlertModel.get_by_id`
-    of a dict): the DAGs' deadline alerts are left out of `dag.test()` runs. test_airflow_alerts.py checks them
-    in the serialized DAG and runs their callback through Airflow's own `execute_callback`."""
-    from airflow.sdk import DAG
-
-    original = DAG.test
-
-    def test(self: DAG, *args: object, **kwargs: object) -> object:
-        self.deadline = None
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DAG, "test", test)

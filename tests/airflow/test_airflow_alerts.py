@@ -26,7 +26,7 @@ from airflow.sdk.definitions.callback import SyncCallback
 from airflow.sdk.definitions.deadline import DeadlineReference
 from airflow.sdk.execution_time.callback_supervisor import execute_callback
 from airflow.serialization.serialized_objects import DagSerialization
-from airflow_tinyats import World, connection, create_app
+from airflow_tinyats import World, connection, create_app, write_config
 
 import lifeline_hub.core.plugins
 from lifeline_hub.connectors.dingtalk import plugin as dingtalk_plugin
@@ -44,6 +44,21 @@ from lifeline_hub.core.store import Store, schema
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(autouse=True)
+def _test_without_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dag.test()` of Airflow 3.3.2 hands its scheduler DAG the deadline alerts as serialized dicts, not the ids
+    `SerializedDagModel.write_dag` stores them under, and crashes when a run ends (`DeadlineAlertModel.get_by_id`
+    of a dict): the deadline alerts of acme (it has an ops channel) are left out of `dag.test()` runs here; the
+    tests below check them in the DAG and run their callback through Airflow's own `execute_callback`."""
+    original = DAG.test
+
+    def test(self: DAG, *args: Any, **kwargs: Any) -> Any:
+        self.deadline = None
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DAG, "test", test)
 
 
 @dataclass
@@ -206,6 +221,16 @@ def test_every_dag_alerts_ops_on_failure_and_on_a_missed_deadline(tenant: Tenant
         assert serialized["dag"]["deadline"]
     assert dagbag.dags["lifeline__acme__sync"].deadline[0].interval == timedelta(minutes=15)
     assert dagbag.dags["lifeline__acme__reminders"].deadline[0].interval == timedelta(minutes=10)
+
+
+def test_a_tenant_without_an_ops_channel_has_no_deadline_alerts(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFELINE_CONFIG", str(write_config(tmp_path, "http://127.0.0.1:9")))
+    monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(manifest.write(_host(), tmp_path / "plugins.json")))
+    dagbag = DagBag(dag_folder=str(DAGS))
+    assert dagbag.import_errors == {}
+    assert [d.deadline for d in dagbag.dags.values()] == [None, None, None]
+    assert all(t.on_failure_callback for d in dagbag.dags.values() for t in d.tasks)  # logged, not sent
 
 
 def _callbacks(value: Any) -> list[Any]:

@@ -50,9 +50,12 @@ class StoreBreakers:
                                                       message=message, raised_at=_at(at)))
 
     def claim_probe(self, subject: str, opened_before: float, at: float) -> bool:
+        """One UPDATE moving `raised_at` to `at`: a concurrent claimer finds it moved (a millisecond of slack for
+        the float <-> microsecond round trip)."""
+        latest = _at(opened_before) + timedelta(milliseconds=1)
         with self.store.begin() as conn:
             return bool(conn.execute(sa.update(health).where(
-                self._open(subject), health.c.raised_at <= _at(opened_before)).values(raised_at=_at(at))).rowcount)
+                self._open(subject), health.c.raised_at <= latest).values(raised_at=_at(at))).rowcount)
 
     def close(self, subject: str, at: float) -> None:
         with self.store.begin() as conn:

@@ -73,7 +73,7 @@ class Breaker:
             now = current_clock().time()
             opened = self.state.opened_at(self.subject)
             if opened is not None and now >= opened + self.cooldown and self.state.claim_probe(
-                    self.subject, now - self.cooldown, now):
+                    self.subject, opened, now):
                 self._probing = True
                 return
             if opened is not None:

@@ -3,7 +3,8 @@
 Tenant acme syncs a tiny ATS (healthy) and a DingTalk calendar whose emulator answers every call with a
 5xx (`server_error=1.0`: a dead vendor), both on one schedule, in one sync DAG; a second DingTalk emulator
 is the tenant's ops channel (`policy.ops_connector`). `dag.test()` runs the tasks in this process over real
-HTTP, on a fake toolkit clock (the in-task retries back off without waiting); the store is SQLite.
+HTTP, on a fake toolkit clock (the in-task retries back off without waiting); the store is a SQLite file and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _connection(em: Emulated) -> str:
 
 
 @pytest.fixture
-def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
+def tenant(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
     monkeypatch.setenv("LIFELINE_HASH_KEY", "airflow-alerts-test-key-0123456789abcdef")
     setup_pools({"tinyats", "dingtalk"}, None, dry_run=False)
     ats = World(interviews=3)
@@ -101,7 +102,7 @@ def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
         ops = stack.enter_context(emulated(users=1))
         config = tmp_path / "plugins.toml"
         config.write_text(
-            f'[lifeline]\nstore = "sqlite:///{tmp_path / "lifeline.db"}"\n'
+            f'[lifeline]\nstore = "{db_url}"\n'
             '[tenants.acme.policy]\nops_connector = "ops"\nops_recipients = ["u1"]\n'
             f'[tenants.acme.connectors.ats]\nplugin = "tinyats"\nconnection_id = "tinyats_acme"\n'
             f'base_urls = {{api = "{server.url}/v1"}}\n'
@@ -113,7 +114,7 @@ def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
         monkeypatch.setenv("AIRFLOW_CONN_DINGTALK_DT", _connection(dead))
         monkeypatch.setenv("AIRFLOW_CONN_DINGTALK_OPS", _connection(ops))
         monkeypatch.setattr(lifeline_hub.core.plugins, "get_host", _host)
-        store = Store(f"sqlite:///{tmp_path / 'lifeline.db'}")
+        store = Store(db_url)
         store.upgrade()
         stack.callback(store.engine.dispose)
         yield Tenant(ats, dead, ops, store, config)
@@ -177,7 +178,7 @@ def test_after_the_cool_down_one_probe_closes_the_breaker_when_the_vendor_is_bac
         assert sync.test().state == "failed"
         assert breakers(tenant.store) == [("acme.dt", True)]
         tenant.dead.world.faults.faults = Faults()  # the vendor is back
-        clock.advance(300)  # policy.breaker_cooldown_seconds
+        clock.advance(301)  # past policy.breaker_cooldown_seconds
         run = sync.test()
     assert run.state == "success", states(run)
     assert breakers(tenant.store) == [("acme.dt", False)]  # the alert resolved

@@ -184,6 +184,25 @@ def test_after_the_cool_down_one_probe_closes_the_breaker_when_the_vendor_is_bac
     assert breakers(tenant.store) == [("acme.dt", False)]  # the alert resolved
 
 
+def test_an_instances_retry_budget_bounds_each_try_and_airflows_retries_fit_its_schedule(
+        tenant: Tenant) -> None:
+    text = tenant.config.read_text(encoding="utf-8")
+    text = text.replace('ops_recipients = ["u1"]\n', 'ops_recipients = ["u1"]\nbreaker_failures = 50\n')
+    text = text.replace('calendar_owners = ["union1"]\n',
+                        'calendar_owners = ["union1"]\nschedule = "* * * * *"\nretry_budget_seconds = 2\n')
+    tenant.config.write_text(text, encoding="utf-8")
+    timing = sync_timing("* * * * *")
+    assert timing.budget.total_seconds() == 6 and timing.retry_delay == timedelta(seconds=6)
+    with use_clock(FakeClock()) as clock:
+        run = dag("lifeline__acme__sync_dt").test()  # dt's own schedule: its own DAG
+    assert states(run) == {"plan_dingtalk[-1]": ("success", 1), "sync_dingtalk[0]": ("failed", 3)}
+    assert sum(clock.sleeps) <= 3 * 2  # three tries, each within the instance's 2 s, not the schedule's 6 s
+    assert 3 <= failed_at_vendor(tenant.dead) <= 9 and breakers(tenant.store) == []
+    [notice] = ops_notices(tenant.ops)  # one alert for the task, after its last try
+    assert "lifeline__acme__sync_dt.sync_dingtalk failed" in notice and "retry budget of 2 s" in notice
+    assert "try 3" in notice
+
+
 def test_the_sync_dag_lets_each_stream_and_each_run_go_on_its_own(tenant: Tenant) -> None:
     sync = dag("lifeline__acme__sync")
     assert sync.max_active_runs == 1 and not sync.catchup

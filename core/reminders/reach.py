@@ -74,12 +74,17 @@ class Reach:
         return found is not None and found.reached
 
     def gave_up(self, key: str, now: datetime, threshold: timedelta) -> bool:
-        """The send failed, or went out and has no receipt `threshold` later."""
+        """The send failed, or went out and has no receipt `threshold` later. A staged send (`queued`: a person
+        must still release it, e.g. the recruiter for a WeCom customer-contact message) is never given up on
+        by time: it may still go out, and the same reminder on another channel too would reach the candidate
+        twice; its connector withdraws it when its own window closes and reports it failed."""
         if self.failed(key):
             return True
         if self.rows.get(key) is not ActionStatus.done or self.reached(key):
             return False
         found = self.sent.get(key)
+        if found is not None and found.status == DeliveryStatus.queued.value:
+            return False
         return (found.at if found else self.updated[key]) + threshold <= now
 
 

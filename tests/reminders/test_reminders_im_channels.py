@@ -137,18 +137,23 @@ def test_a_queued_im_send_that_fails_falls_back_to_sms(store: Store, tmp_path: P
                                                          ("urgent", "send_sms")]
 
 
-def test_a_queued_im_send_is_not_delivered(store: Store, tmp_path: Path) -> None:
+def test_a_queued_im_send_is_not_delivered_and_waits_for_its_verdict(store: Store, tmp_path: Path) -> None:
+    """A staged send may still be released (the recruiter taps send hours later): falling back on time alone
+    would reach the candidate twice. Only the connector's verdict (withdrawn: failed) moves the reminder on."""
     config = im_config(tmp_path, store, reminder_fallback_minutes=30)
     im_candidate(store)
     iv = interview(store, "iv1", START)
     plan_reminders(store, TENANT, NOW, config)
     t3d = outbox(store, iv.id)[0]
     _im_sent(store, t3d, t3d.due_at, None)
-    assert plan_reminders(store, TENANT, t3d.due_at + timedelta(minutes=29), config).fallbacks == 0
-    assert plan_reminders(store, TENANT, t3d.due_at + timedelta(minutes=31), config).fallbacks == 1
+    assert plan_reminders(store, TENANT, t3d.due_at + timedelta(minutes=31), config).fallbacks == 0
+    assert plan_reminders(store, TENANT, t3d.due_at + timedelta(hours=6), config).fallbacks == 0
     planned = outbox(store, iv.id, "planned")
-    assert ("reminder_t3d", "send_sms") in purposes(planned)
+    assert ("reminder_t3d", "send_sms") not in purposes(planned)
     assert ("urgent", "send_message") in purposes(planned)  # nothing reached the candidate: T-1h stays urgent
+    _im_sent(store, t3d, t3d.due_at, DeliveryType.failed)  # withdrawn when the recruiter's window closed
+    assert plan_reminders(store, TENANT, t3d.due_at + timedelta(hours=6, minutes=5), config).fallbacks >= 1
+    assert ("reminder_t3d", "send_sms") in purposes(outbox(store, iv.id, "planned"))
 
 
 STAFFCHAT = f'[tenants.{TENANT}.connectors.chat]\nplugin = "staffchat"\n'

@@ -1,6 +1,7 @@
 """Where a step goes: the connector instance that performs it, the action kind and who receives it.
 
-HR and interviewers are reached on `policy.hr_connector` (their platform ids). The candidate is
+HR is reached on `policy.hr_connector` (their platform ids); interviewers on the platform the interview
+came from (their ids are that platform's), else through HR. The candidate is
 reached on the first of their reachable contact points (in their ranking; a contact change may say one
 is gone) whose channel the tenant has a connector for (`Config.channel_instance`, the rule the reminders
 use too), with the kind that connector performs: `send_email` and `send_sms` take the candidate id and
@@ -68,6 +69,20 @@ def staff(config: Config, tenant: str, kind: str, people: list[str] | tuple[str,
     return Route(name, kind, tuple(people))
 
 
+def interviewers(config: Config, case: Case, kind: str) -> Route:
+    """The interview's interviewers on the platform their ids come from (the interview's source, when it
+    messages staff: the rule the interviewers' reminders follow), else on the HR connector when that is the same
+    platform; otherwise HR in their place (another platform's ids would reach nobody there)."""
+    tenant, interview = case.tenant, case.interview
+    ids = interview.interviewer_ids
+    own = config.setups.get(interview.source)
+    if ids and own is not None and own in config.staff_instances(tenant) and kind in own.connector_class.actions:
+        return Route(own.instance.name, kind, tuple(ids))
+    hr = config.setups.get(instance(tenant, config.tenant(tenant).policy.hr_connector or ""))
+    same_platform = own is None or (hr is not None and hr.connector_class is own.connector_class)
+    return staff(config, tenant, kind, ids if ids and same_platform else hr_people(config, tenant, kind))
+
+
 def candidate_route(config: Config, tenant: str, candidate: CandidateView, avoid: Collection[Channel] = (),
                     kinds: tuple[str, ...] = CANDIDATE_KINDS) -> Route | None:
     """The candidate's first reachable contact (skipping channels in `avoid`, those that cannot carry the
@@ -91,7 +106,7 @@ def route(config: Config, case: Case, step: Step) -> Route:
     if step.to == "hr":
         return staff(config, tenant, step.kind, hr_people(config, tenant, step.kind))
     if step.to == "interviewers":
-        return staff(config, tenant, step.kind, case.interview.interviewer_ids or hr_people(config, tenant, step.kind))
+        return interviewers(config, case, step.kind)
     if step.to == "platform":
         _declared(config, case.interview.source, step.kind)
         return Route(case.interview.source, step.kind, ())

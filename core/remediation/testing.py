@@ -111,13 +111,14 @@ class EmulatedTenant:
 
     def interview(self, remote_id: str, start: datetime, *, minutes: int = 45,
                   kind: InterviewKind = InterviewKind.video, candidate: str | None = None,
-                  application: str | None = None, platform: str | None = "vc", sequence: int = 0) -> Interview:
+                  application: str | None = None, platform: str | None = "vc", sequence: int = 0,
+                  source: str = ATS, interviewers: tuple[str, ...] = ()) -> Interview:
         interview = Interview(
-            source=ATS, remote_id=remote_id, kind=kind, start_at=start, end_at=start + timedelta(minutes=minutes),
+            source=source, remote_id=remote_id, kind=kind, start_at=start, end_at=start + timedelta(minutes=minutes),
             thread=AppointmentThread(thread_id=f"thread-{remote_id}", ical_uid=f"{remote_id}@lifeline.test",
                                      sequence=sequence),
             candidate_id=f"{ATS}/{candidate}" if candidate else None, application_id=application,
-            platform=platform, join_url=f"https://vc.example/{remote_id}", interviewer_ids=(),
+            platform=platform, join_url=f"https://vc.example/{remote_id}", interviewer_ids=interviewers,
         )
         self.store.write(TENANT, [interview])
         return interview

@@ -150,6 +150,19 @@ def test_partial_asks_hr_and_unknown_asks_who_was_there(t: EmulatedTenant) -> No
     assert sms(t) == []
 
 
+def test_interviewers_are_asked_on_the_platform_their_ids_come_from(t: EmulatedTenant) -> None:
+    """A Feishu interview's interviewers are Feishu open_ids: asked on Feishu, never sent to HR's DingTalk."""
+    interviewer = str(t.feishu.add_user("面试官 郑")["open_id"])
+    t.candidate("c-郑十", "郑十")
+    iv = t.interview("iv-郑十", NOW - timedelta(hours=3), candidate="c-郑十", source=f"{TENANT}.fs",
+                     interviewers=(interviewer,))
+    t.decide(iv.id, OutcomeClass.unknown, NOW)
+    run(t)
+    asked = [m for m in t.feishu.messages.values() if "郑十" in m.content]
+    assert [m.recipients for m in asked] == [[interviewer]]
+    assert not any("郑十" in text for text in texts(t))
+
+
 def test_messages_say_whom_they_went_to_so_only_the_candidates_reads_are_reach(t: EmulatedTenant) -> None:
     t.candidate("c-冯一", "冯一", feishu_first=True)
     interview = t.interview("iv-冯一", NOW - timedelta(hours=3), candidate="c-冯一")

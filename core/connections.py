@@ -1,16 +1,20 @@
-"""Credentials by connection id: Airflow Connections inside Airflow, `AIRFLOW_CONN_<ID>` elsewhere.
+"""Credentials by connection id, through Airflow's connection lookup wherever Airflow is set up.
 
-Credentials never live in `plugins.toml`; an instance names a connection id. Outside Airflow the
-same environment format is read here (JSON or URI form), so a terminal, the tests and a DAG task
-resolve the same id the same way.
+Credentials never live in `plugins.toml`; an instance names a connection id. One path for every
+process: an Airflow task asks the Task SDK; any other process (`lifeline serve`, `sync`, `check`)
+with Airflow installed and configured asks Airflow's secrets backends in Airflow's order (a
+configured `[secrets] backend` such as Vault or a local file, `AIRFLOW_CONN_<ID>`, the metadata
+DB); without Airflow the same `AIRFLOW_CONN_<ID>` format (JSON or URI) is read here.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -51,15 +55,34 @@ def env_var_name(conn_id: str) -> str:
 
 
 def resolve(conn_id: str) -> Credentials:
-    """Resolve a connection id: from Airflow when running inside an Airflow task, else the environment."""
+    """Resolve a connection id: the Task SDK in a task, Airflow's secrets backends where Airflow is
+    configured, else the environment; ConnectionNotFound names the id and where it looked."""
     if os.environ.get("AIRFLOW_CTX_DAG_ID"):
-        return _from_airflow(conn_id)
+        return _from_task_sdk(conn_id)
+    if airflow_configured():
+        return _from_secrets_backends(conn_id)
     raw = os.environ.get(env_var_name(conn_id))
     if raw is None:
         raise ConnectionNotFound(
-            f"connection {conn_id!r} is not defined (set {env_var_name(conn_id)} or an Airflow Connection)"
+            f"connection {conn_id!r} is not defined: looked in ${env_var_name(conn_id)} only "
+            f"(Airflow is not {'configured' if _airflow_installed() else 'installed'} here; "
+            f"set the variable, or configure Airflow to use its Connections and secrets backend)"
         )
     return parse(conn_id, raw)
+
+
+def airflow_configured() -> bool:
+    """Airflow is installed and this process is set up for it: `AIRFLOW__*` settings or an `airflow.cfg`."""
+    if not _airflow_installed():
+        return False
+    if any(name.startswith("AIRFLOW__") for name in os.environ):
+        return True
+    home = Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser()
+    return Path(os.environ.get("AIRFLOW_CONFIG") or home / "airflow.cfg").expanduser().is_file()
+
+
+def _airflow_installed() -> bool:
+    return importlib.util.find_spec("airflow") is not None
 
 
 def parse(conn_id: str, raw: str) -> Credentials:
@@ -88,13 +111,34 @@ def parse(conn_id: str, raw: str) -> Credentials:
     )
 
 
-def _from_airflow(conn_id: str) -> Credentials:
+def _from_task_sdk(conn_id: str) -> Credentials:
     from airflow.sdk import Connection  # only inside Airflow: keeps Airflow out of everything else
 
     try:
-        conn = Connection.get(conn_id)
+        return _credentials(conn_id, Connection.get(conn_id))
     except Exception as exc:  # Airflow raises its own not-found type
         raise ConnectionNotFound(f"Airflow connection {conn_id!r}: {exc}") from None
+
+
+def _from_secrets_backends(conn_id: str) -> Credentials:
+    from airflow.configuration import ensure_secrets_loaded
+    from airflow.models.connection import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get_connection_from_secrets(conn_id)
+    except Exception as exc:  # each backend's own errors are skipped by Airflow; a denial is not
+        backends = ", ".join(type(b).__name__ for b in ensure_secrets_loaded())
+        why = "is not defined" if isinstance(exc, AirflowNotFoundException) else f"unreadable ({type(exc).__name__})"
+        raise ConnectionNotFound(
+            f"connection {conn_id!r} {why}: looked through Airflow's secrets backends ({backends}; "
+            f"the environment one reads ${env_var_name(conn_id)})"
+        ) from None
+    return _credentials(conn_id, conn)
+
+
+def _credentials(conn_id: str, conn: Any) -> Credentials:
+    """Airflow's Connection (the Task SDK's or the models' one) as Credentials."""
     return Credentials(
         conn_id=conn_id, conn_type=conn.conn_type, host=conn.host, login=conn.login, password=conn.password,
         port=conn.port, schema=conn.schema, extra=conn.extra_dejson,

@@ -128,6 +128,8 @@ def _from_secrets_backends(conn_id: str) -> Credentials:
     try:
         conn = Connection.get_connection_from_secrets(conn_id)
     except Exception as exc:  # each backend's own errors are skipped by Airflow; a denial is not
+        if (raw := os.environ.get(env_var_name(conn_id))) is not None:
+            parse(conn_id, raw)  # an unreadable variable: say why (Airflow only skips it)
         backends = ", ".join(type(b).__name__ for b in ensure_secrets_loaded())
         why = "is not defined" if isinstance(exc, AirflowNotFoundException) else f"unreadable ({type(exc).__name__})"
         raise ConnectionNotFound(

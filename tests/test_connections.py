@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from lifeline_hub.core import connections
+
+
+@pytest.fixture(autouse=True)
+def _no_airflow_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow unconfigured, even in a session where tests/airflow set it up."""
+    for name in [n for n in os.environ if n.startswith("AIRFLOW__")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_CONFIG", raising=False)
+    assert not connections.airflow_configured()
 
 
 def test_json_form(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +43,7 @@ def test_uri_form_with_query_extras_and_encoded_json(monkeypatch: pytest.MonkeyP
 
 def test_missing_and_malformed_connections_say_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_NOPE", raising=False)
-    with pytest.raises(connections.ConnectionNotFound, match="set AIRFLOW_CONN_NOPE"):
+    with pytest.raises(connections.ConnectionNotFound, match=r"looked in \$AIRFLOW_CONN_NOPE only"):
         connections.resolve("nope")
     monkeypatch.setenv("AIRFLOW_CONN_BROKEN", '{"conn_type": ')
     with pytest.raises(connections.ConnectionNotFound, match="'broken': malformed JSON"):

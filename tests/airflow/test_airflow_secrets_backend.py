@@ -88,6 +88,8 @@ def test_the_lookup_order_and_errors_that_say_where_they_looked(tmp_path: Path) 
     assert ("connection 'feishu_vault' is not defined: looked through Airflow's secrets backends "
             "(LocalFilesystemBackend, EnvironmentVariablesBackend, MetastoreBackend; "
             "the environment one reads $AIRFLOW_CONN_FEISHU_VAULT)") in missing.stderr
+    broken = resolve_in({**backend_env(tmp_path, {}), "AIRFLOW_CONN_BROKEN": '{"conn_type": '}, "broken")
+    assert broken.returncode == 1 and "connection 'broken': malformed JSON" in broken.stderr
     without = resolve_in(bare_env(tmp_path / "no-airflow-here"), CONN_ID)
     assert without.returncode == 1 and (f"connection {CONN_ID!r} is not defined: looked in "
                                         f"$AIRFLOW_CONN_{CONN_ID.upper()} only (Airflow is not configured here") \
@@ -95,7 +97,7 @@ def test_the_lookup_order_and_errors_that_say_where_they_looked(tmp_path: Path) 
     from_env = resolve_in({**bare_env(tmp_path / "no-airflow-here"),
                            f"AIRFLOW_CONN_{CONN_ID.upper()}": callback_kit.kit().connection or ""}, CONN_ID)
     assert from_env.stdout.splitlines()[-1] == found.stdout.splitlines()[-1]
-    for told in (found, missing, without, from_env):
+    for told in (found, missing, broken, without, from_env):
         for secret in SECRETS:
             assert secret not in told.stdout + told.stderr
 

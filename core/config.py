@@ -201,8 +201,24 @@ class TenantConfig(_Strict):
         return _identifiers(value, "connector instance")
 
 
+RATE_LIMITERS = ("memory", "postgresql")
+"""`[lifeline] rate_limiter` by name; a postgresql URL names another database."""
+
+
 class StoreSettings(_Strict):
     store: str = "sqlite:///var/lifeline.db"
+    rate_limiter: str = Field(
+        "memory", description="where vendor rate-limit windows live: 'memory' (each process its own: one machine), "
+                              "'postgresql' (the store's database: every worker of every machine shares each "
+                              "vendor app's quota) or another database's postgresql+psycopg:// URL")
+
+    @field_validator("rate_limiter")
+    @classmethod
+    def _known_limiter(cls, value: str) -> str:
+        if value in RATE_LIMITERS or (value.startswith("postgresql") and store_url_problem(value) is None):
+            return value
+        raise ValueError("expected 'memory' (one machine), 'postgresql' (the store's database, shared by every "
+                         "worker) or a postgresql+psycopg://USER@HOST/DB URL")
 
     @field_validator("store")
     @classmethod
@@ -252,6 +268,8 @@ class ConnectorSetup:
     connector_class: type[Connector]
     settings: BaseModel
     instance: Instance
+    rate_limits: str | None = None
+    """The database whose rate-limit windows its clients share (`Config.rate_limits_url`); None: in memory."""
 
     @property
     def streams(self) -> list[str]:
@@ -275,6 +293,21 @@ class Config:
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             url = prefix + str((self.path.parent / url[len(prefix):]).resolve())
+        return url
+
+    @property
+    def rate_limits_url(self) -> str | None:
+        """The PostgreSQL database holding the shared rate-limit windows; None when each process keeps its own."""
+        choice = self.data.lifeline.rate_limiter
+        if choice == "memory":
+            return None
+        if choice != "postgresql":
+            return choice
+        url = self.store_url
+        if not url.startswith("postgresql"):
+            raise ConfigError([f"{self.path.name}: lifeline.rate_limiter: 'postgresql' shares the store's database, "
+                               "but the store is SQLite (one machine: use 'memory', or give a postgresql+psycopg:// "
+                               "URL)"])
         return url
 
     def tenant(self, name: str) -> TenantConfig:
@@ -353,6 +386,11 @@ def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, i
     label = path.name
     data = read_file(path, f"pass --config PATH or set {CONFIG_ENV}", tenant)
     problems: list[str] = []
+    rate_limits = None
+    try:
+        rate_limits = Config(path=path, data=data, setups={}).rate_limits_url
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     setups: dict[str, ConnectorSetup] = {}
     actions: dict[str, Collection[str]] = {}
     declared: dict[str, Collection[str]] = {}
@@ -380,7 +418,8 @@ def load(path: Path | str | None, host: PluginHost, tenant: str | None = None, i
                 tenant=tenant_name, name=f"{tenant_name}.{key}", timezone=tenant_config.timezone,
                 base_urls={**cls.default_base_urls, **inst.base_urls},
             )
-            setups[where_it_runs.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, where_it_runs)
+            setups[where_it_runs.name] = ConnectorSetup(tenant_name, key, inst, cls, settings, where_it_runs,
+                                                          rate_limits)
         problems.extend(capability_problems(label, tenant_name, tenant_config, actions, declared))
     if problems:
         raise ConfigError(problems)

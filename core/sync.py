@@ -15,6 +15,7 @@ from datetime import datetime
 from lifeline_hub.core import connections
 from lifeline_hub.core.config import ConnectorSetup
 from lifeline_hub.core.connector import Checkpoint, Connector, Malformed
+from lifeline_hub.core.http.shared_limits import share_limits_at
 from lifeline_hub.core.models import Record
 from lifeline_hub.core.store import Store, WriteSummary
 
@@ -37,7 +38,9 @@ class SyncSummary:
 
 
 def build_connector(setup: ConnectorSetup, store: Store | None = None) -> Connector:
-    """Instantiate a configured connector; credentials come from its connection id, contacts from the store."""
+    """Instantiate a configured connector; credentials come from its connection id, contacts from the store.
+    Its clients' rate limits live where the config says (`[lifeline] rate_limiter`)."""
+    share_limits_at(setup.rate_limits)
     creds = connections.resolve(setup.config.connection_id) if setup.config.connection_id else None
     return setup.connector_class(setup.instance, setup.settings, creds, contacts=store)
 

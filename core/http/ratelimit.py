@@ -9,7 +9,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lifeline_hub.core.http.clock import current_clock
+from lifeline_hub.core.http.clock import SYSTEM_CLOCK, current_clock
+from lifeline_hub.core.http.shared_limits import SharedLimits, shared_limits
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class RateLimiter:
     `headroom` (< 1) reserves part of a quota for other processes sharing the same app.
     Several quotas may apply to one key at once (Feishu: "1000/min & 50/s"). `clock` and `sleep` default
     to the toolkit's current clock (`core.http.clock`: monotonic time), looked up at each call.
+
+    When the process shares its limits (`core.http.shared_limits`, `[lifeline] rate_limiter`), the windows
+    live there, on the shared store's clock, and every process of the deployment counts against the same
+    quota; a limiter on a clock of its own, or under a fake current clock, keeps them in memory.
     """
 
     def __init__(
@@ -68,6 +73,11 @@ class RateLimiter:
         else:
             current_clock().sleep(seconds)
 
+    def _shared(self) -> SharedLimits | None:
+        """The shared windows this limiter uses, if the process shares them and time is the real one."""
+        real_time = self._clock is None and self._sleep is None and current_clock() is SYSTEM_CLOCK
+        return shared_limits() if real_time else None
+
     def limit(self, quota: Quota) -> int:
         """Calls this limiter allows per window of `quota`."""
         return max(1, math.floor(quota.calls * self.headroom + 1e-9))
@@ -85,7 +95,14 @@ class RateLimiter:
         With no quota it only waits out a `pause`.
         """
         quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
+        shared = self._shared()
         waited = 0.0
+        while shared is not None:
+            delay = shared.try_acquire(api, app, [(self.limit(q), q.per_seconds + self.margin) for q in quotas])
+            if delay <= 0:
+                return waited
+            self.sleep(delay)
+            waited += delay
         while True:
             with self._lock:
                 state = self._keys[(api, app)]
@@ -101,6 +118,10 @@ class RateLimiter:
 
     def pause(self, api: str, app: str, until: float) -> None:
         """Hold every caller of (api, app) until `until` on `self.clock` (after a vendor refusal)."""
+        shared = self._shared()
+        if shared is not None:
+            shared.pause(api, app, until - self.clock())
+            return
         with self._lock:
             state = self._keys[(api, app)]
             state.paused_until = max(state.paused_until, until)

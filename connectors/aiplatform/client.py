@@ -5,6 +5,7 @@ Everything else (rate limits, retries, backoff, redacted logs) comes from `lifel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -15,7 +16,9 @@ from lifeline_hub.core.http import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    Quota,
     RateLimited,
+    RateLimiter,
     Token,
     TokenExpired,
     TokenProvider,
@@ -40,6 +43,19 @@ ERRORS: dict[str, type[VendorError]] = {
     "internal_error": TransientError,
     "unavailable": TransientError,
 }
+
+
+class ClientLimiter(RateLimiter):
+    """One window per API client: the platform documents one limit per client for all its APIs
+    (`requests_per_second`), so two streams read at once (or by two workers) must not each get the whole quota."""
+
+    SCOPE = "client"
+
+    def acquire(self, api: str, app: str, quota: Quota | Sequence[Quota] = ()) -> float:
+        return super().acquire(self.SCOPE, app, quota)
+
+    def pause(self, api: str, app: str, until: float) -> None:
+        super().pause(self.SCOPE, app, until)
 
 
 class ClientCredentials(TokenProvider):

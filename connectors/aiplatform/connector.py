@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lifeline_hub.connectors.aiplatform import signing
-from lifeline_hub.connectors.aiplatform.client import AIPlatformClient, ClientCredentials
+from lifeline_hub.connectors.aiplatform.client import AIPlatformClient, ClientCredentials, ClientLimiter
 from lifeline_hub.connectors.aiplatform.mapping import Item, event_records, invitation_records
 from lifeline_hub.connectors.aiplatform.settings import AIPlatformSettings
 from lifeline_hub.connectors.aiplatform.wire import NewInvitation, ReissueLink, WirePage
@@ -36,7 +36,7 @@ from lifeline_hub.core.connector import (
     StreamItem,
     describe_error,
 )
-from lifeline_hub.core.http import InvalidRequest, Quota, RateLimiter, TransientError, VendorError
+from lifeline_hub.core.http import InvalidRequest, Quota, TransientError, VendorError
 from lifeline_hub.core.models import (
     Action,
     Attendance,
@@ -101,7 +101,7 @@ class AIPlatformConnector(Connector):
         creds, s = self._credentials(), self.settings
         client_id = str(creds.require("login"))
         client = AIPlatformClient(
-            self.base_url("api"), app=client_id, limiter=RateLimiter(),
+            self.base_url("api"), app=client_id, limiter=ClientLimiter(),
             timeout=(s.connect_timeout_seconds, s.read_timeout_seconds), max_attempts=s.max_attempts,
             backoff=s.backoff_seconds,
         )

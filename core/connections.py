@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,7 @@ def _from_task_sdk(conn_id: str) -> Credentials:
 
 
 def _from_secrets_backends(conn_id: str) -> Credentials:
+    _import_airflow_keeping_logging()
     from airflow.configuration import ensure_secrets_loaded
     from airflow.models.connection import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -137,6 +140,19 @@ def _from_secrets_backends(conn_id: str) -> Credentials:
             f"the environment one reads ${env_var_name(conn_id)})"
         ) from None
     return _credentials(conn_id, conn)
+
+
+def _import_airflow_keeping_logging() -> None:
+    """Import Airflow's lookup; its first import replaces the root logger's handlers (Airflow's own logging),
+    which in `lifeline serve` or the CLI would take the process's log away from where it was configured."""
+    if "airflow.settings" in sys.modules:
+        return
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    import airflow.models.connection  # noqa: F401 - configures Airflow (and its logging) once per process
+
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _credentials(conn_id: str, conn: Any) -> Credentials:

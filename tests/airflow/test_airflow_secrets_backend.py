@@ -75,6 +75,7 @@ def test_serve_answers_a_signed_callback_with_secrets_from_an_airflow_secrets_ba
         logs = stop(proc)
     assert answer.status_code == 200, answer.text  # 503 when the receiver cannot resolve the connection
     assert refused.status_code == 401
+    assert "POST /callbacks/{instance} -> 200" in logs  # importing Airflow left the receiver's own logging alone
     for secret in SECRETS:
         assert secret not in logs and secret not in answer.text
 

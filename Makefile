@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export LIFELINE_CONFIG ?= plugins.toml
 
-.PHONY: venv test lint demo demo-wecom bench drill airflow postgres-server clean lock
+.PHONY: venv test lint demo demo-wecom bench drill scale-drill airflow postgres-server clean lock
 
 venv: $(STAMP)
 
@@ -48,6 +48,15 @@ bench: $(STAMP)
 # `make drill BENCH_ARGS=--quick` for fewer runs.
 drill: $(STAMP) postgres-server
 	$(BIN)/python -m tests.bench $(BENCH_ARGS) drill
+
+# The scale drill: Airflow's CeleryExecutor (3 workers, Redis broker) on a throw-away PostgreSQL, 20 sandbox
+# tenants sharing one vendor app's quota through the PostgreSQL rate limiter; `BENCH_ARGS=--quick`: 4 tenants.
+scale-drill: $(STAMP) postgres-server
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { echo "installing the Debian Redis server package for the scale drill"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[scale]'
+	$(BIN)/python -m tests.bench.scale_drill $(BENCH_ARGS)
 
 # `airflow standalone` on the sandbox tenant, emulators running and connections set; prints the login.
 airflow: $(STAMP)

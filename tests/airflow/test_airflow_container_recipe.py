@@ -83,3 +83,15 @@ def test_the_recipe_steps_install_lifeline_plugins_manifest_and_dag_file_into_an
     parsed = json.loads(bag.stdout.splitlines()[-1])
     assert parsed == {"errors": {}, "dags": ["lifeline__acme__reconcile", "lifeline__acme__reminders",
                                             "lifeline__acme__sync"]}
+
+
+def test_the_dockerfile_is_the_official_image_of_the_pinned_airflow_running_those_steps() -> None:
+    from importlib.metadata import version
+
+    lines = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    pinned = next(line for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("apache-airflow=="))
+    assert pinned == f"apache-airflow=={version('apache-airflow')}"  # the tests run on the image's Airflow
+    assert f"ARG AIRFLOW_VERSION={pinned.split('==')[1]}" in lines
+    assert "FROM apache/airflow:${AIRFLOW_VERSION}-python3.11" in lines
+    assert "    bash /opt/lifeline/src/deploy/build-steps.sh" in lines  # the steps the test above runs

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lifeline_hub.core.http.clock import SYSTEM_CLOCK, current_clock
-from lifeline_hub.core.http.shared_limits import SharedLimits, shared_limits
+from lifeline_hub.core.http.shared_limits import TRANSIT_MARGIN, SharedLimits, shared_limits
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ class RateLimiter:
     to the toolkit's current clock (`core.http.clock`: monotonic time), looked up at each call.
 
     When the process shares its limits (`core.http.shared_limits`, `[lifeline] rate_limiter`), the windows
-    live there, on the shared store's clock, and every process of the deployment counts against the same
-    quota; a limiter on a clock of its own, or under a fake current clock, keeps them in memory.
+    live there, on the shared store's clock, widened by at least `TRANSIT_MARGIN`, and every process of the
+    deployment counts against the same quota; a limiter on a clock of its own, or under a fake current
+    clock, keeps them in memory.
     """
 
     def __init__(
@@ -97,8 +98,9 @@ class RateLimiter:
         quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
         shared = self._shared()
         waited = 0.0
+        margin = max(self.margin, TRANSIT_MARGIN)
         while shared is not None:
-            delay = shared.try_acquire(api, app, [(self.limit(q), q.per_seconds + self.margin) for q in quotas])
+            delay = shared.try_acquire(api, app, [(self.limit(q), q.per_seconds + margin) for q in quotas])
             if delay <= 0:
                 return waited
             self.sleep(delay)

@@ -14,6 +14,11 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+TRANSIT_MARGIN = 0.1
+"""Seconds each shared window is widened by at least: calls allowed on the database's clock reach the vendor
+from several processes and machines, less evenly than one process's (50 ms let 1 call in 400 over the quota
+with 12 task processes on a loaded machine, `make scale-drill`)."""
+
 Window = tuple[int, float]
 """At most `calls` in any `seconds` (a quota with the limiter's headroom and margin applied)."""
 

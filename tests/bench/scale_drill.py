@@ -10,8 +10,8 @@ unpaused at creation; the drill waits until each tenant's sync run and the recon
 
 Printed: `scale_tenants`, `scale_workers` (Celery worker processes alive at the end), `scale_tasks_ok`,
 `scale_tasks_failed`, `scale_quota_breaches` (calls the platform refused for the quota, goal 0),
-`scale_quota_share` (calls per second the platform metered, over its quota, from the first metered call to
-the last, goal >= 0.8), `scale_duplicates` (invitations the platform created twice for one reference, goal
+`scale_quota_share` (calls per second the platform metered, over its quota, while sync tasks were queued or
+running, goal >= 0.8), `scale_duplicates` (invitations the platform created twice for one reference, goal
 0), `scale_minutes` (wall time from Airflow's start to the last run done).
 
     python -m tests.bench.scale_drill [--quick]
@@ -44,7 +44,7 @@ from lifeline_hub.core.store import Store
 from tests.pgserver import create_database, postgres_server
 
 TENANTS, WORKERS, CONCURRENCY, QPS = 20, 3, 4, 5
-INVITATIONS, PAGE_SIZE = 60, 10
+INVITATIONS, PAGE_SIZE = 100, 10
 CONNECTION = "aiplatform_scale"
 TIMEOUT = 20 * 60.0
 BIN = Path(sys.executable).parent
@@ -101,7 +101,7 @@ def stop_group(child: subprocess.Popen[bytes], grace: float = 20.0) -> None:
 
 
 class Meter:
-    """Samples the platform's metered calls each second: the share of the quota used while calls flowed."""
+    """Samples the platform's metered calls each second (epoch seconds, calls so far)."""
 
     def __init__(self, world: AIPlatformWorld) -> None:
         self.world = world
@@ -111,14 +111,24 @@ class Meter:
 
     def _run(self) -> None:
         while not self.stop.wait(1.0):
-            self.samples.append((time.monotonic(), self.world.meter.total_calls))
+            self.samples.append((time.time(), self.world.meter.total_calls))
 
-    def share(self) -> float:
-        moving = [i for i in range(1, len(self.samples)) if self.samples[i][1] > self.samples[i - 1][1]]
-        if not moving:
-            return 0.0
-        (start, before), (end, after) = self.samples[moving[0] - 1], self.samples[moving[-1]]
-        return (after - before) / ((end - start) * QPS)
+    def share(self, busy: list[tuple[float, float]]) -> float:
+        """Calls per second over the quota, in the seconds some sync task was queued or running (`busy`)."""
+        calls = seconds = 0.0
+        for (start, before), (end, after) in zip(self.samples, self.samples[1:], strict=False):
+            if any(a <= (start + end) / 2 <= b for a, b in busy):
+                calls, seconds = calls + after - before, seconds + end - start
+        return calls / (seconds * QPS) if seconds else 0.0
+
+
+def sync_busy(engine: sa.Engine) -> list[tuple[float, float]]:
+    """When each sync task was queued or running (epoch seconds): vendor work waiting for the quota."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT queued_dttm, end_date FROM task_instance WHERE task_id LIKE 'sync\\_%' "
+            "AND queued_dttm IS NOT NULL AND end_date IS NOT NULL")).all()
+    return [(queued.timestamp(), ended.timestamp()) for queued, ended in rows]
 
 
 def runs_done(engine: sa.Engine, tenants: int) -> bool:
@@ -204,7 +214,7 @@ def run(quick: bool) -> dict[str, float]:
             "scale_tasks_ok": states.get("success", 0),
             "scale_tasks_failed": states.get("failed", 0) + states.get("upstream_failed", 0),
             "scale_quota_breaches": world.quota_breaches(),
-            "scale_quota_share": meter.share(),
+            "scale_quota_share": meter.share(sync_busy(engine)),
             "scale_duplicates": duplicates,
             "scale_minutes": minutes,
         }

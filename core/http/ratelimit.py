@@ -98,13 +98,12 @@ class RateLimiter:
         quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
         shared = self._shared()
         waited = 0.0
-        margin = max(self.margin, TRANSIT_MARGIN)
-        while shared is not None:
-            delay = shared.try_acquire(api, app, [(self.limit(q), q.per_seconds + margin) for q in quotas])
-            if delay <= 0:
-                return waited
-            self.sleep(delay)
-            waited += delay
+        if shared is not None:
+            margin = max(self.margin, TRANSIT_MARGIN)
+            delay = shared.reserve(api, app, [(self.limit(q), q.per_seconds + margin) for q in quotas])
+            if delay > 0:
+                self.sleep(delay)
+            return max(delay, 0.0)
         while True:
             with self._lock:
                 state = self._keys[(api, app)]

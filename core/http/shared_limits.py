@@ -3,7 +3,8 @@
 A `RateLimiter` keeps its call log in its own process: N Airflow workers calling one vendor app could send N
 times its quota. With `share_limits(PostgresLimits(url))` installed (`[lifeline] rate_limiter` in the config),
 every limiter of the process keeps its windows in PostgreSQL instead: one row per (api, app), locked for the
-decision, a log of call instants read on the database's clock, so all processes agree on the window.
+decision, a log of call instants read on the database's clock, so all processes agree on the window; a call
+that does not fit books the earliest instant it does and waits for it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ Window = tuple[int, float]
 class SharedLimits(Protocol):
     """Where limiters keep their windows when they share them."""
 
-    def try_acquire(self, api: str, app: str, windows: Sequence[Window]) -> float:
-        """Record one call now and return 0, or return the seconds to wait before trying again."""
+    def reserve(self, api: str, app: str, windows: Sequence[Window]) -> float:
+        """Book the earliest instant one more call fits every window; the seconds to wait until then (0: now).
+
+        A booked call counts at once, whether or not it is sent: each call costs one decision, and callers
+        waiting for a window to free do not wake up together to race for it.
+        """
         ...
 
     def pause(self, api: str, app: str, seconds: float) -> None:
@@ -48,8 +53,7 @@ _NOW = sa.text("SELECT extract(epoch FROM clock_timestamp())::double precision")
 _LOCK_KEY = sa.text("INSERT INTO lifeline_rate_keys (api, app) VALUES (:api, :app) ON CONFLICT DO NOTHING")
 _LOCKED = sa.text("SELECT horizon, paused_until FROM lifeline_rate_keys WHERE api = :api AND app = :app FOR UPDATE")
 _NTH_LATEST = sa.text(
-    "SELECT at FROM lifeline_rate_calls WHERE api = :api AND app = :app AND at > :since "
-    "ORDER BY at DESC OFFSET :skip LIMIT 1")
+    "SELECT at FROM lifeline_rate_calls WHERE api = :api AND app = :app ORDER BY at DESC OFFSET :skip LIMIT 1")
 _RECORD = sa.text("INSERT INTO lifeline_rate_calls (api, app, at) VALUES (:api, :app, :at)")
 _FORGET = sa.text("DELETE FROM lifeline_rate_calls WHERE api = :api AND app = :app AND at <= :before")
 _HORIZON = sa.text("UPDATE lifeline_rate_keys SET horizon = :horizon WHERE api = :api AND app = :app")
@@ -61,8 +65,9 @@ _PAUSE = sa.text(
 class PostgresLimits:
     """`SharedLimits` in a PostgreSQL database (the store's, or any other); creates its two tables itself.
 
-    Each decision locks the (api, app) row (`SELECT ... FOR UPDATE`), then reads the time on the database's
-    clock, so calls are logged in the order they were allowed whichever machine made them.
+    Each booking locks the (api, app) row (`SELECT ... FOR UPDATE`), then reads the time on the database's
+    clock, and logs the call at the earliest instant, not before the latest booking, at which no window of
+    its quotas holds its limit: the log stays in order whichever machine booked.
     """
 
     def __init__(self, url: str) -> None:
@@ -81,26 +86,25 @@ class PostgresLimits:
                     conn.execute(sa.text(statement))
             self._ready = True
 
-    def try_acquire(self, api: str, app: str, windows: Sequence[Window]) -> float:
+    def reserve(self, api: str, app: str, windows: Sequence[Window]) -> float:
         self._ensure_schema()
         key = {"api": api, "app": app}
         with self.engine.begin() as conn:
             conn.execute(_LOCK_KEY, key)
             horizon, paused_until = conn.execute(_LOCKED, key).one()
             now = conn.execute(_NOW).scalar_one()  # after the lock: the previous holder's call is older
-            delay = paused_until - now
+            # Never before the latest booking (the log stays in order, so counting back from it is exact).
+            at = max(now, paused_until, conn.execute(_NTH_LATEST, {**key, "skip": 0}).scalar() or now)
             for calls, seconds in windows:
-                nth = conn.execute(_NTH_LATEST, {**key, "since": now - seconds, "skip": calls - 1}).scalar()
+                nth = conn.execute(_NTH_LATEST, {**key, "skip": calls - 1}).scalar()
                 if nth is not None:
-                    delay = max(delay, nth + seconds - now)
-            if delay > 0:
-                return float(delay)
-            conn.execute(_RECORD, {**key, "at": now})
+                    at = max(at, nth + seconds)
+            conn.execute(_RECORD, {**key, "at": at})
             widest = max([horizon, *(seconds for _, seconds in windows)])
             if widest > horizon:
                 conn.execute(_HORIZON, {**key, "horizon": widest})
             conn.execute(_FORGET, {**key, "before": now - widest})
-        return 0.0
+        return float(at - now)
 
     def pause(self, api: str, app: str, seconds: float) -> None:
         self._ensure_schema()

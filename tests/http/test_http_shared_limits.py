@@ -60,16 +60,19 @@ def test_processes_sharing_the_limits_never_breach_the_vendor_quota(
 
 
 @pytest.mark.postgres
-def test_a_shared_pause_holds_every_process(pg_url: str) -> None:
+def test_shared_windows_book_calls_in_order_and_pauses_hold_every_process(pg_url: str) -> None:
     limits = PostgresLimits(pg_url)
     other = PostgresLimits(pg_url)  # another process's view: its own engine
     try:
-        assert limits.try_acquire("send", "app1", [(2, 1.0)]) == 0
-        assert limits.try_acquire("send", "app1", [(2, 1.0)]) == 0
-        assert 0 < other.try_acquire("send", "app1", [(2, 1.0)]) <= 1.0  # the window is full for everyone
-        assert other.try_acquire("send", "app2", [(2, 1.0)]) == 0  # another app has its own quota
+        assert limits.reserve("send", "app1", [(2, 1.0)]) == 0
+        assert limits.reserve("send", "app1", [(2, 1.0)]) == 0
+        booked = other.reserve("send", "app1", [(2, 1.0)])  # the window is full for everyone: the next one
+        assert 0 < booked <= 1.0
+        assert booked <= other.reserve("send", "app1", [(2, 1.0)]) < booked + 0.5  # the window's second call
+        assert limits.reserve("send", "app1", [(2, 1.0)]) > booked + 0.5  # the window after
+        assert other.reserve("send", "app2", [(2, 1.0)]) == 0  # another app has its own quota
         limits.pause("read", "app1", 30.0)
-        assert 29.0 < other.try_acquire("read", "app1", []) <= 30.0
+        assert 29.0 < other.reserve("read", "app1", []) <= 30.0
     finally:
         limits.engine.dispose()
         other.engine.dispose()
@@ -87,7 +90,7 @@ def test_a_limiter_on_a_fake_clock_stays_in_memory(pg_url: str) -> None:
         for _ in range(3):
             limiter.acquire("send", "app1", Quota(1, 1.0))
         assert clock.time() - start >= 2.0  # paced on the fake clock
-        assert limits.try_acquire("send", "app1", [(1, 1.0)]) == 0  # nothing was recorded there
+        assert limits.reserve("send", "app1", [(1, 1.0)]) == 0  # nothing was recorded there
     finally:
         share_limits(None)
         limits.engine.dispose()

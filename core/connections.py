@@ -123,36 +123,48 @@ def _from_task_sdk(conn_id: str) -> Credentials:
 
 
 def _from_secrets_backends(conn_id: str) -> Credentials:
+    """Ask Airflow's secrets backends in Airflow's order, skipping one that fails, as
+    `Connection.get_connection_from_secrets` does (which also prints an RFC 3986 warning to stdout for every
+    connection type with a `_`, such as `aliyun_sms`, and would corrupt a command's output)."""
     _import_airflow_keeping_logging()
     from airflow.configuration import ensure_secrets_loaded
-    from airflow.models.connection import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
 
-    try:
-        conn = Connection.get_connection_from_secrets(conn_id)
-    except Exception as exc:  # each backend's own errors are skipped by Airflow; a denial is not
-        if (raw := os.environ.get(env_var_name(conn_id))) is not None:
-            parse(conn_id, raw)  # an unreadable variable: say why (Airflow only skips it)
-        backends = ", ".join(type(b).__name__ for b in ensure_secrets_loaded())
-        why = "is not defined" if isinstance(exc, AirflowNotFoundException) else f"unreadable ({type(exc).__name__})"
-        raise ConnectionNotFound(
-            f"connection {conn_id!r} {why}: looked through Airflow's secrets backends ({backends}; "
-            f"the environment one reads ${env_var_name(conn_id)})"
-        ) from None
-    return _credentials(conn_id, conn)
+    backends, failed = ensure_secrets_loaded(), []
+    for backend in backends:
+        try:
+            conn = backend.get_connection(conn_id=conn_id)
+        except PermissionError:  # Airflow's AirflowSecretsBackendAccessDenied: final, as in Airflow
+            raise ConnectionNotFound(f"connection {conn_id!r}: access denied by {type(backend).__name__}") from None
+        except Exception as exc:  # as in Airflow, a failing backend is skipped (and named below)
+            failed.append(f"{type(backend).__name__} failed: {type(exc).__name__}")
+            continue
+        if conn is not None:
+            return _credentials(conn_id, conn)
+    if (raw := os.environ.get(env_var_name(conn_id))) is not None:
+        parse(conn_id, raw)  # an unreadable variable: say why (Airflow only skips it)
+    looked = ", ".join(type(b).__name__ for b in backends)
+    raise ConnectionNotFound(
+        f"connection {conn_id!r} is not defined: looked through Airflow's secrets backends ({looked}; "
+        f"the environment one reads ${env_var_name(conn_id)}){''.join(f'; {f}' for f in failed)}"
+    )
 
 
 def _import_airflow_keeping_logging() -> None:
-    """Import Airflow's lookup; its first import replaces the root logger's handlers (Airflow's own logging),
-    which in `lifeline serve` or the CLI would take the process's log away from where it was configured."""
+    """Import Airflow's lookup without it taking over the process's output: its first import replaces the root
+    logger's handlers (`lifeline serve`'s log would leave stderr) and its own log lines go to stdout (where a
+    command prints its results); after it, the root handlers are ours again and Airflow's lines go to stderr."""
     if "airflow.settings" in sys.modules:
         return
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     import airflow.models.connection  # noqa: F401 - configures Airflow (and its logging) once per process
+    import structlog
 
     root.handlers[:] = handlers
     root.setLevel(level)
+    factory = structlog.get_config().get("logger_factory")
+    if factory is not None and getattr(factory, "io", False) is None:  # Airflow's factory: None means stdout
+        factory.io = sys.stderr
 
 
 def _credentials(conn_id: str, conn: Any) -> Credentials:

@@ -82,8 +82,11 @@ def test_serve_answers_a_signed_callback_with_secrets_from_an_airflow_secrets_ba
 
 def test_the_lookup_order_and_errors_that_say_where_they_looked(tmp_path: Path) -> None:
     found = resolve_in(backend_env(tmp_path, {CONN_ID: vault_entry()}), CONN_ID)
-    assert found.returncode == 0 and found.stdout.splitlines()[-1] == (  # above it: Airflow's own notices
-        f"dingtalk {callback_kit.APPKEY} ['callback_aes_key', 'callback_token']")
+    assert found.returncode == 0 and found.stdout == (  # Airflow's own notices go to stderr
+        f"dingtalk {callback_kit.APPKEY} ['callback_aes_key', 'callback_token']\n")
+    sms = resolve_in({**backend_env(tmp_path, {}), "AIRFLOW_CONN_SMS": json.dumps(
+        {"conn_type": "aliyun_sms", "login": "LTAIkey", "password": "sms-secret"})}, "sms")
+    assert sms.stdout == "aliyun_sms LTAIkey []\n" and "sms-secret" not in sms.stdout + sms.stderr
     missing = resolve_in(backend_env(tmp_path, {CONN_ID: vault_entry()}), "feishu_vault")
     assert missing.returncode == 1
     assert ("connection 'feishu_vault' is not defined: looked through Airflow's secrets backends "
@@ -97,7 +100,7 @@ def test_the_lookup_order_and_errors_that_say_where_they_looked(tmp_path: Path) 
         in without.stderr
     from_env = resolve_in({**bare_env(tmp_path / "no-airflow-here"),
                            f"AIRFLOW_CONN_{CONN_ID.upper()}": callback_kit.kit().connection or ""}, CONN_ID)
-    assert from_env.stdout.splitlines()[-1] == found.stdout.splitlines()[-1]
+    assert from_env.stdout == found.stdout
     for told in (found, missing, broken, without, from_env):
         for secret in SECRETS:
             assert secret not in told.stdout + told.stderr

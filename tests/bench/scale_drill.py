@@ -43,7 +43,7 @@ from lifeline_hub.core.emulator import LoopbackServer, free_port
 from lifeline_hub.core.store import Store
 from tests.pgserver import create_database, postgres_server
 
-TENANTS, WORKERS, CONCURRENCY, QPS = 20, 3, 4, 5
+TENANTS, WORKERS, CONCURRENCY, QPS = 20, 3, 2, 5
 INVITATIONS, PAGE_SIZE = 100, 10
 CONNECTION = "aiplatform_scale"
 TIMEOUT = 20 * 60.0

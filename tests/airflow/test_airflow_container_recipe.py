@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.airflow.conftest import TEST_DIST
 from tests.conftest import ROOT
 
 CONSTRAINTS = ROOT / "constraints.txt"
+TEST_DIST = ROOT / "tests" / "plugins" / "lifeline-testplugins"
 PIP = ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
 BAG = ("import json; from airflow.dag_processing.dagbag import DagBag; "
        "bag = DagBag(dag_folder={folder!r}); "

@@ -235,4 +235,7 @@ class WeChatActor(SandboxActor[OaWorld]):
     def tally(self, into: Tally) -> None:
         sent = [m for m in self.world.message_list() if m["status"] == "success"]
         into.candidate_messages["wechat"] = len(sent)
-        into.duplicates += repeats((m["openid"], json.dumps(m["data"], sort_keys=True), m["link"]) for m in sent)
+        # Under the key the send came with (`client_msg_id`: Lifeline's outbox key), the content where there is none
+        # (subscription messages): a T-3d and a T-1h reminder may read alike and are still two reminders.
+        into.duplicates += repeats((m["openid"], m.get("client_msg_id") or json.dumps([m["data"], m["link"]],
+                                                                                      sort_keys=True)) for m in sent)

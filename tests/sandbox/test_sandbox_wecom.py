@@ -176,3 +176,25 @@ def test_hr_works_a_task_card_by_tapping_a_button_and_repeats_count_as_duplicate
     wecom.advance(5 * 3600)  # past WeCom's duplicate check: the same text reaches HR again
     wecom.send(1000002, notice)
     assert (_tally(sandbox).staff_messages, _tally(sandbox).duplicates) == (2, 1)
+
+
+def test_two_reminders_that_read_alike_are_no_duplicate_but_one_key_twice_is(config: Config, frozen: datetime) -> None:
+    """The T-3d and the T-1h reminder of one interview may carry the same template data: two sends, two keys
+    (`client_msg_id`, Lifeline's outbox key). Without a key (subscription messages) the content decides."""
+    follower = _booking("req-0001", _on_wechat(follower=True))
+    sandbox = _sandbox(config, frozen, follower)
+    oa: OaWorld = sandbox.worlds["wechat"]
+    sandbox.advance_to(START + timedelta(minutes=10))
+    message = {"touser": "oSandboxreq0001", "template_id": "TPL-interview-reminder",
+               "url": "https://jobs.example.com/j/tokentoken3", "data": {
+                   "thing1": {"value": "面试提醒"}, "time2": {"value": "明天 10:00"}, "thing3": {"value": "线上"}}}
+    for key in ("ll-t3d", "ll-t1h"):
+        oa.send_template({**message, "client_msg_id": key})
+    sandbox.observe()
+    sandbox.advance_to(START + 12 * HOURS)
+    assert (_tally(sandbox).candidate_messages["wechat"], _tally(sandbox).duplicates) == (2, 0)
+    for _ in range(2):
+        oa.send_template(message)
+    sandbox.observe()
+    sandbox.advance_to(START + 24 * HOURS)
+    assert (_tally(sandbox).candidate_messages["wechat"], _tally(sandbox).duplicates) == (4, 1)

@@ -18,6 +18,8 @@ from lifeline_hub.core.models.records import (
     RECORD_TYPES,
     AppointmentThread,
     Attendance,
+    AttendanceReport,
+    AttendanceVerdict,
     Audience,
     Candidate,
     Confirmation,
@@ -54,7 +56,8 @@ from lifeline_hub.core.models.time import (
 )
 
 __all__ = [
-    "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance", "Audience",
+    "EVIDENCE_TYPES", "RECORD_TYPES", "Action", "ActionStatus", "AppointmentThread", "Attendance", "AttendanceReport",
+    "AttendanceVerdict", "Audience",
     "Candidate", "Channel", "ChannelInfo", "Confidence", "Confirmation", "ConfirmationAction", "ContactChange",
     "ContactPoint", "DeadlineBasis", "DeliveryEvent", "DeliveryStatus", "DeliveryType", "Evidence", "Interview",
     "InterviewKind", "InterviewStatus", "LinkEvent", "LinkEventType", "Notification",

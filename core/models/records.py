@@ -96,6 +96,15 @@ class Role(StrEnum):
     hr = "hr"
 
 
+class AttendanceVerdict(StrEnum):
+    """A person's answer to "Did <candidate> attend?"."""
+
+    attended = "attended"
+    attended_late = "attended_late"
+    no_show = "no_show"
+    technical = "technical"
+
+
 class ConfirmationAction(StrEnum):
     confirm = "confirm"
     decline = "decline"
@@ -237,6 +246,28 @@ class Attendance(Evidence):
     status_raw: str | None = None
 
 
+class AttendanceReport(Evidence):
+    """Someone's answer to "Did <candidate> attend?" (the interviewer card, an HR page); `occurred_at` is when
+    they answered.
+
+    Only an answer from one of the interview's own interviewers (`Interview.interviewer_ids`) decides an
+    interview without machine attendance; answers from anyone else stay in the trail and count for nothing.
+    """
+
+    record_type: ClassVar[str] = "attendance_report"
+
+    reported_by: Role = Role.interviewer
+    reporter_id: str = Field(min_length=1, max_length=64, description="staff id of the person who answered")
+    verdict: AttendanceVerdict
+    sequence_seen: int | None = Field(None, ge=0, description="interview version (thread.sequence) asked about")
+
+    @model_validator(mode="after")
+    def _staff_answers(self) -> AttendanceReport:
+        if self.reported_by == Role.candidate:
+            raise ValueError("an attendance report comes from an interviewer or HR, not the candidate")
+        return self
+
+
 class Confirmation(Evidence):
     record_type: ClassVar[str] = "confirmation"
 
@@ -299,7 +330,8 @@ class ContactChange(Evidence):
 
 
 EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
-    Notification, DeliveryEvent, LinkEvent, Attendance, Confirmation, RescheduleRequest, ContactChange,
+    Notification, DeliveryEvent, LinkEvent, Attendance, AttendanceReport, Confirmation, RescheduleRequest,
+    ContactChange,
 )
 _ALL: tuple[type[Record], ...] = (Interview, Candidate, *EVIDENCE_TYPES)
 RECORD_TYPES: dict[str, type[Record]] = {cls.record_type: cls for cls in _ALL}

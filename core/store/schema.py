@@ -119,6 +119,8 @@ evidence = sa.Table(
     sa.Column("ref", sa.String(255), comment="canonical id of a related record (e.g. the notification)"),
     sa.Column("audience", sa.String(16),
               comment="notification: candidate or staff; delivery_event: its notification's (NULL while unknown)"),
+    sa.Column("sequence", sa.Integer,
+              comment="interview version (thread.sequence) the evidence was about; NULL: not said"),
     sa.Column("data", Json, nullable=False),
     _ts("synced_at", False),
     sa.UniqueConstraint("source", "kind", "remote_id"),
@@ -126,7 +128,7 @@ evidence = sa.Table(
     sa.Index(None, "ref"),
     sa.Index(None, "tenant", "synced_at"),
     sa.Index("ix_evidence_reconcile", "interview_id", "kind", "type", "occurred_at", "ended_at", "human", "channel",
-             "code", "audience", "id"),
+             "code", "audience", "sequence", "id"),
 )
 
 sync_state = sa.Table(

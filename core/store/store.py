@@ -46,6 +46,7 @@ from lifeline_hub.core.connector import Checkpoint, Handoff, Malformed
 from lifeline_hub.core.http.redact import redact, redact_json
 from lifeline_hub.core.models import (
     Attendance,
+    AttendanceReport,
     Audience,
     Candidate,
     Channel,
@@ -100,7 +101,7 @@ class StreamState:
 def _evidence_columns(record: Evidence) -> dict[str, Any]:
     """The typed columns reconcile queries; the whole record is kept in `data` as well."""
     cols: dict[str, Any] = {"ended_at": None, "channel": None, "human": True, "code": None, "ref": None,
-                            "audience": None}
+                            "audience": None, "sequence": None}
     match record:
         case Notification():
             cols.update(type=record.purpose.value, channel=record.channel.value, code=record.status.value,
@@ -114,7 +115,11 @@ def _evidence_columns(record: Evidence) -> dict[str, Any]:
             cols.update(type=record.role.value, ended_at=record.left_at,
                         code="completed" if record.completed else None)
         case Confirmation():
-            cols.update(type=record.action.value, channel=record.channel.value if record.channel else None)
+            cols.update(type=record.action.value, channel=record.channel.value if record.channel else None,
+                        sequence=record.sequence_seen)
+        case AttendanceReport():
+            cols.update(type=record.verdict.value, code=record.reporter_id, audience=Audience.staff.value,
+                        sequence=record.sequence_seen)
         case RescheduleRequest():
             cols.update(type=record.status.value, code=record.reason_code)
         case ContactChange():

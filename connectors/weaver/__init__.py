@@ -1,0 +1,1 @@
+"""Weaver (泛微) e-cology 9 OA connector."""

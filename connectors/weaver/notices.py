@@ -1,0 +1,155 @@
+"""HR todos in the unified todo (ofs, weaver-oa.md §8) and staff notices in the message center (§7).
+
+Todos: one ofs item per (syscode, flowid = the outbox key, receiver), pushed pending with `receivets` = now in
+milliseconds: the OA keeps the push with the larger `receivets`, so a repeat (a retry, a lost answer) is the same
+item, never a second one. The item is only a title and links (`pcurl`/`appurl`); the HR text goes with it as a
+message-center notice (when `message_source_code` is set) whose `targetId` is `<code>|<flowid>`. `close_task`
+marks the todo handled (`ProcessDoneRequestByJson`, isremark 2) or removes it (`deleteRequestInfoByJson`) and
+moves its notice to handled (1) or deleted (27).
+
+Notices: `sendCustomMessageSingle` with `targetId` `<code>|<outbox key>` and `bizState 0`. The push has no
+idempotency and no receipt (§7.1, §10): when an earlier attempt may have sent it (`maybe_sent`), the notice under
+that `targetId` is deleted first, so the person's message list holds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lifeline_hub.connectors.weaver.client import VENDOR
+from lifeline_hub.connectors.weaver.workflow import SERVER_ZONE, payload
+from lifeline_hub.core.actions import CreateTask, Link, SendMessage
+from lifeline_hub.core.connector import ActionResult
+from lifeline_hub.core.http import InvalidRequest
+from lifeline_hub.core.markup import with_links
+from lifeline_hub.core.models import (
+    Action,
+    Audience,
+    Channel,
+    ChannelInfo,
+    DeliveryStatus,
+    Notification,
+    NotificationPurpose,
+    to_epoch_millis,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from lifeline_hub.connectors.weaver.plugin import WeaverConnector
+
+WEAVER = ChannelInfo("weaver", "Weaver e-cology", "account", delivery_known=False, read_known=False,
+                     click_known=True, labels=(("zh-CN", "泛微OA"),))
+"""Staff inside the OA (message center, unified todo): a push is "added to the cache", nothing more (§7.1)."""
+TITLE, CONTEXT = 200, 2000  # characters Lifeline sends of a title and a body
+HANDLED, DELETED = "1", "27"  # message bizState (§7.2)
+
+
+class CloseTask(BaseModel):
+    """Payload of `close_task`: the todo `create_task` made (its remote id, the flowid) is done or gone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str = Field(min_length=1, description="the create_task row's remote id (ofs flowid)")
+    assignees: tuple[str, ...] = Field(min_length=1)
+    state: Literal["done", "removed"] = "done"
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(SERVER_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _recipients(conn: WeaverConnector, users: Iterable[str]) -> dict[str, str]:
+    return {conn.options.recipient_id_type: ",".join(dict.fromkeys(users))}
+
+
+def _message_code(conn: WeaverConnector) -> str:
+    code = conn.options.message_source_code
+    if not code:
+        raise InvalidRequest(f"{conn.instance.name}: set `message_source_code` (the 消息来源 code) to send messages",
+                             vendor=VENDOR)
+    return code
+
+
+def _links(links: tuple[Link, ...]) -> dict[str, str]:
+    return {"linkUrl": links[0].url, "linkMobileUrl": links[0].url} if links else {}
+
+
+def _push(conn: WeaverConnector, target: str, users: tuple[str, ...], title: str, text: str,
+          links: tuple[Link, ...], again: bool) -> None:
+    code = _message_code(conn)
+    fields = {"code": code, **_recipients(conn, users), "targetId": f"{code}|{target}"}
+    if again:
+        conn.client.message("deleteCustomMessageSingle", fields)
+    conn.client.message("sendCustomMessageSingle", {
+        **fields, "title": title[:TITLE], "context": with_links(text, links)[:CONTEXT], "bizState": "0",
+        **_links(links)})
+
+
+def send_message(conn: WeaverConnector, action: Action) -> ActionResult:
+    message = payload(SendMessage, action)
+    if message.purpose not in NotificationPurpose.__members__:
+        raise InvalidRequest(f"send_message payload: unknown purpose {message.purpose!r}", vendor=VENDOR)
+    _push(conn, action.idempotency_key, message.recipients, message.title, message.text, message.links,
+          again=action.maybe_sent)
+    sent_at = utcnow()
+    notes = tuple(Notification(
+        source=conn.instance.name, remote_id=f"message:{action.idempotency_key}:{user}",
+        interview_id=message.interview_id or action.interview_id, occurred_at=sent_at, purpose=message.purpose,
+        channel=Channel(WEAVER.name), recipient=user, audience=message.recipient_audience,
+        status=DeliveryStatus.sent, status_raw="accepted", idempotency_key=action.idempotency_key,
+    ) for user in dict.fromkeys(message.recipients))
+    return ActionResult(f"{_message_code(conn)}|{action.idempotency_key}", records=notes)
+
+
+def _syscode(conn: WeaverConnector) -> str:
+    syscode = conn.options.ofs_syscode
+    if not syscode:
+        raise InvalidRequest(f"{conn.instance.name}: set `ofs_syscode` (the unified todo's 异构系统) to create "
+                             "tasks", vendor=VENDOR)
+    return syscode
+
+
+def create_task(conn: WeaverConnector, action: Action) -> ActionResult:
+    """A pending ofs todo per assignee (flowid = the outbox key) and, with a message source, the HR text."""
+    task = payload(CreateTask, action)
+    syscode, flowid, now = _syscode(conn), action.idempotency_key, utcnow()
+    url = task.links[0].url if task.links else ""
+    for user in dict.fromkeys(task.assignees):
+        conn.client.ofs("ReceiveTodoRequestByJson", {
+            "syscode": syscode, "flowid": flowid, "requestname": task.title[:TITLE],
+            "workflowname": conn.options.ofs_workflow_name, "nodename": "HR", "pcurl": url, "appurl": url,
+            "creator": conn.options.ofs_creator, "createdatetime": _stamp(action.handed_at or now),
+            "receiver": user, "receivedatetime": _stamp(now), "receivets": str(to_epoch_millis(now)),
+            "isremark": "0", "viewtype": "0"})
+    if conn.options.message_source_code:
+        _push(conn, flowid, task.assignees, task.title, task.description, task.links, again=action.maybe_sent)
+    notes = tuple(Notification(
+        source=conn.instance.name, remote_id=f"todo:{flowid}:{user}", interview_id=task.interview_id or
+        action.interview_id, occurred_at=now, purpose=NotificationPurpose.hr_task, channel=Channel(WEAVER.name),
+        recipient=user, audience=Audience.staff, status=DeliveryStatus.sent, status_raw="pending",
+        idempotency_key=action.idempotency_key,
+    ) for user in dict.fromkeys(task.assignees))
+    return ActionResult(flowid, {"syscode": syscode}, records=notes)
+
+
+def close_task(conn: WeaverConnector, action: Action) -> ActionResult:
+    """The case closed: each assignee's todo handled (or the whole item deleted), its notice moved along."""
+    close = payload(CloseTask, action)
+    syscode, now = _syscode(conn), utcnow()
+    if close.state == "removed":
+        conn.client.ofs("deleteRequestInfoByJson", {"syscode": syscode, "flowid": close.task_id})
+    else:
+        for user in dict.fromkeys(close.assignees):
+            conn.client.ofs("ProcessDoneRequestByJson", {
+                "syscode": syscode, "flowid": close.task_id, "receiver": user, "receivedatetime": _stamp(now),
+                "receivets": str(to_epoch_millis(now)), "isremark": "2", "viewtype": "1"})
+    code = conn.options.message_source_code
+    if code:
+        conn.client.message("alterCustomMessageSingle", {
+            "code": code, **_recipients(conn, close.assignees), "targetId": f"{code}|{close.task_id}",
+            "bizState": DELETED if close.state == "removed" else HANDLED})
+    return ActionResult(close.task_id, {"state": close.state})

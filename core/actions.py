@@ -23,6 +23,9 @@ class _Payload(BaseModel):
 class Link(_Payload):
     label: str
     url: str
+    callback: str | None = Field(None, description=(
+        "a signed value a platform with card callbacks (Feishu's card action) returns on a click instead of "
+        "opening `url`; platforms without them open `url`, which does the same"))
 
 
 UNSAID_STAFF_PURPOSES = frozenset({NotificationPurpose.hr_task.value, NotificationPurpose.reminder_t1d.value,

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lifeline_hub.connectors.feishu.answers import button
 from lifeline_hub.connectors.feishu.client import PER_RECEIVER
 from lifeline_hub.connectors.feishu.common import IdType, bounded_key, split_staff_id, staff_id
 from lifeline_hub.connectors.feishu.streams import MARKER, marker
@@ -52,21 +53,14 @@ def perform(c: FeishuConnector, action: Action) -> ActionResult:
 # -- messages ------------------------------------------------------------------------------------------
 
 
-def card(message: SendMessage) -> dict[str, Any]:
-    """An interactive card: plain-text title, the text escaped as `lark_md` and one link button per
-    link (first is primary)."""
+def card(message: SendMessage, callbacks: bool = False) -> dict[str, Any]:
+    """An interactive card: plain-text title, the text escaped as `lark_md` and one button per link (first is
+    primary): a link button, or with `callbacks` a card-action button for a link with a signed callback value
+    (`answers.button`)."""
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md",
                                                               "content": escape_markdown(message.text)}}]
     if message.links:
-        buttons = [
-            {
-                "tag": "button",
-                "text": {"tag": "plain_text", "content": link.label},
-                "type": "primary" if i == 0 else "default",
-                "url": link.url,
-            }
-            for i, link in enumerate(message.links)
-        ]
+        buttons = [button(link, i == 0, callbacks) for i, link in enumerate(message.links)]
         elements.append({"tag": "action", "actions": buttons})
     return {
         "config": {"wide_screen_mode": True},
@@ -82,7 +76,7 @@ def send_message(c: FeishuConnector, action: Action) -> ActionResult:
     """One p2p card per recipient (`uuid` = the key, per recipient when there are several); urgent
     ones are buzzed by phone or SMS when the tenant allows the paid quota, else in the app."""
     message = SendMessage.model_validate(action.payload)
-    content = json.dumps(card(message), ensure_ascii=False)
+    content = json.dumps(card(message, c.config.card_callbacks), ensure_ascii=False)
     if len(content.encode()) > CARD_LIMIT:
         raise ValueError(f"card is {len(content.encode())} bytes; Feishu takes at most {CARD_LIMIT}")
     sent: list[dict[str, Any]] = []

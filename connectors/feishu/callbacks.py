@@ -9,7 +9,8 @@ Encrypt Key gets plain, unsigned bodies: only the verification token vouches for
 timestamp, when sent, is still checked. `event_id` (schema
 2.0 `header.event_id`, v1 `uuid`) is returned for the receiver's dedupe, so a replayed event is
 stored once. Parsing makes no vendor call, so the answer is well inside the 3-second budget; events
-that only say "something changed" (calendar) are left to the polled streams.
+that only say "something changed" (calendar) are left to the polled streams. A card action
+(`card.action.trigger`, a click on the interviewer's question) is answered with a toast (`answers`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lifeline_hub.connectors.feishu import answers
 from lifeline_hub.connectors.feishu.common import millis, staff_id
 from lifeline_hub.connectors.feishu.crypto import challenge_answer, event_id, request_timestamp
 from lifeline_hub.connectors.feishu.receipts import read_event
@@ -53,6 +55,9 @@ def handle(c: FeishuConnector, request: CallbackRequest) -> CallbackResult:
     if dedupe is None:
         raise CallbackRejected("event without event_id/uuid")
     kind = next((k for k in (header.get("event_type"), event.get("type")) if isinstance(k, str) and k), "")
+    if kind == answers.EVENT:  # a click on the interviewer's question: the reply is the toast the user sees
+        report, reply = answers.answer(c, event, request.received_at)
+        return CallbackResult(reply=reply, event_id=dedupe, records=(report,) if report else ())
     records: list[Record] = []
     for item in parse(c, kind, header, event):
         if isinstance(item, Malformed):

@@ -35,6 +35,8 @@ class FeishuSettings(BaseModel):
     urgent_sms_allowed: bool = Field(False, description="urgent messages may use the paid SMS quota")
     urgent_phone_allowed: bool = Field(False, description="urgent messages may use the paid phone-call quota")
     meeting_attendance: bool = Field(False, description="app holds the VC report scope (vc:room:readonly)")
+    card_callbacks: bool = Field(True, description=(
+        "the app's callback URL takes card.action.trigger: answer buttons call back (off: they open Lifeline's page)"))
     interview_lookback_days: int = Field(3, ge=1, le=30)
     interview_horizon_days: int = Field(30, ge=1, le=180)
     history_days: int = Field(14, ge=1, le=90, description="how far back tasks, approvals and meetings are read")

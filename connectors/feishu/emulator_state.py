@@ -545,6 +545,28 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
                     },
                 )
 
+    def click_card(self, message_id: str, user: str, label: str) -> None:
+        """`user` (open_id) clicks the card button labelled `label`: a callback button (one with a `value`)
+        raises `card.action.trigger` (event schema 2.0; official SDK `p2_card_action_trigger.py`)."""
+        with self.lock:
+            message = self.messages[message_id]
+            clicker = self.user(user)
+            if user not in message.recipients or message.msg_type != "interactive":
+                raise ValueError(f"{user} cannot click a card button in {message_id}")
+            buttons = [b for e in json.loads(message.content).get("elements", []) if e.get("tag") == "action"
+                       for b in e.get("actions", []) if b.get("tag") == "button"]
+            found = next((b for b in buttons if b["text"]["content"] == label), None)
+            if found is None or "value" not in found:
+                raise ValueError(f"{message_id} has no callback button {label!r}")
+            self.emit_v2("card.action.trigger", {
+                "operator": {"tenant_key": self.settings.tenant_key, "user_id": clicker.user_id,
+                             "open_id": clicker.open_id},
+                "token": self.new_id("c-", 32),
+                "action": {"value": found["value"], "tag": "button"},
+                "host": "im_message",
+                "context": {"open_message_id": message_id, "open_chat_id": message.chat_id},
+            })
+
     def unread_urgent(self, open_id: str) -> int:
         return sum(
             1

@@ -26,12 +26,21 @@ from lifeline_hub.core.models import (
     idempotency_key,
 )
 from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.remediation.answers import VERDICTS
 from lifeline_hub.core.remediation.case import Case
-from lifeline_hub.core.remediation.links import HrAction, HrLink, hr_link, reschedule_link
+from lifeline_hub.core.remediation.links import (
+    AnswerLink,
+    HrAction,
+    HrLink,
+    answer_token,
+    answer_url,
+    hr_link,
+    reschedule_link,
+)
 from lifeline_hub.core.remediation.messages import compose, outside_quiet_hours, payload
 from lifeline_hub.core.remediation.payloads import payload_of
 from lifeline_hub.core.remediation.policies import STEPS, Step
-from lifeline_hub.core.remediation.render import staff_text
+from lifeline_hub.core.remediation.render import question_text, staff_text
 from lifeline_hub.core.remediation.routes import Route, Unroutable, route
 from lifeline_hub.core.remediation.texts import T
 from lifeline_hub.core.store import Store
@@ -58,8 +67,28 @@ class Built:
     problems: list[str] = field(default_factory=list)
 
 
-def action_key(case: Case, step: Step) -> str:
-    return idempotency_key(case.interview.id, case.origin_version, f"{step.kind}/{step.name}", case.sequence)
+def action_key(case: Case, step: Step, recipient: str | None = None) -> str:
+    """The step's key; `recipient` for a step sent to each person apart (the interviewers' question)."""
+    kind = f"{step.kind}/{step.name}" + (f"/{recipient}" if recipient else "")
+    return idempotency_key(case.interview.id, case.origin_version, kind, case.sequence)
+
+
+def per_interviewer(case: Case, step: Step, where: Route) -> bool:
+    """Whether `step` goes to each interviewer apart: the question, when it reaches the interviewers
+    themselves (their answers are signed per person), not HR in their place."""
+    return (step.purpose == "ask" and step.kind == "send_message"
+            and set(where.recipients) <= set(case.interview.interviewer_ids))
+
+
+def answer_links(config: Config, case: Case, interviewer: str, due_at: datetime) -> list[Link]:
+    """The question's four answers, signed for `interviewer`: a page link each, and the same signed value
+    for platforms whose cards call back."""
+    t = T[config.tenant(case.tenant).locale]
+    links = []
+    for verdict in VERDICTS:
+        token = answer_token(AnswerLink(verdict, case.tenant, case.interview.id, case.sequence, interviewer), due_at)
+        links.append(Link(label=t[f"answer.{verdict.value}"], url=answer_url(token), callback=token))
+    return links
 
 
 def staff_links(config: Config, case: Case, purpose: str, due_at: datetime) -> list[Link]:
@@ -95,7 +124,11 @@ class Builder:
                 built.steps.append(step.name)
                 continue
             try:
-                built.actions.append(self.action(case, step, route(self.config, case, step), earlier_misses))
+                where = route(self.config, case, step)
+                if per_interviewer(case, step, where):
+                    built.actions += self.questions(case, step, where)
+                else:
+                    built.actions.append(self.action(case, step, where, earlier_misses))
                 built.steps.append(step.name)
             except Unroutable as exc:
                 if step.to == "platform":
@@ -127,6 +160,21 @@ class Builder:
             interview_id=case.interview.id, outcome_version=case.outcome.version, payload=payload, due_at=due,
         )
         return self.rendered_by_plugin(case, action) if step.to != "candidate" else action
+
+    def questions(self, case: Case, step: Step, where: Route) -> list[Action]:
+        """"Did <candidate> attend?" to each interviewer apart (those asked before are not asked again)."""
+        keys = {who: action_key(case, step, who) for who in where.recipients}
+        settled = self.settled(list(keys.values()))
+        tenant = self.config.tenant(case.tenant)
+        due = self.now + timedelta(hours=tenant.policy.task_due_hours)
+        title, text = question_text(case, tenant.timezone, tenant.locale)
+        return [Action(
+            idempotency_key=key, tenant=case.tenant, connector=where.connector, kind=where.kind,
+            interview_id=case.interview.id, outcome_version=case.outcome.version, due_at=self.now,
+            payload=payload_of(where.kind, recipients=(who,), title=title, text=text,
+                               links=answer_links(self.config, case, who, due), interview_id=case.interview.id,
+                               purpose=NotificationPurpose.hr_task, audience=Audience.staff),
+        ) for who, key in keys.items() if key not in settled]
 
     def candidate_payload(self, case: Case, step: Step, where: Route) -> dict[str, Any]:
         candidate = case.candidate

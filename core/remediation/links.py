@@ -1,4 +1,4 @@
-"""Links in remediation texts: the candidate's reschedule page, and HR's one-click next steps.
+"""Links in remediation texts: the candidate's reschedule page, HR's one-click next steps, interviewers' answers.
 
 The candidate's link is a `link_tokens` token of purpose `reschedule` (one per candidate per
 interview version, like the join link). HR links are signed, not stored: `/hr/<data>.<mac>`
@@ -6,6 +6,10 @@ names the action, the interview, its version and when the link expires, with an 
 deployment's key (`LIFELINE_HASH_KEY`, which the commands and DAG tasks refuse to run real tenants
 without); they open a confirmation page whose button does the action, so a link scanner does
 nothing. A forged, altered or expired link reads as None: it is refused, never performed.
+
+An interviewer's answer to "Did <candidate> attend?" is signed the same way, under its own MAC domain,
+one per answer and per interviewer (`/ask/<data>.<mac>`, the subject is the interviewer's staff id): the
+same signed value rides in a card button where the platform calls back (Feishu's card action).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Literal, cast
 import sqlalchemy as sa
 
 from lifeline_hub.core.links import LinkPurpose, issue_token, public_base_url
-from lifeline_hub.core.models import utcnow
+from lifeline_hub.core.models import AttendanceVerdict, utcnow
 from lifeline_hub.core.models.contact import hash_key
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import link_tokens
@@ -41,32 +45,85 @@ class HrLink:
     sequence: int
 
 
-def _mac(data: str) -> str:
-    digest = hmac.new(hash_key(), f"hr-link:{data}".encode(), hashlib.sha256).digest()
+@dataclass(frozen=True)
+class AnswerLink:
+    """One answer of one interviewer (`interviewer`, their staff id) about one version of an interview."""
+
+    verdict: AttendanceVerdict
+    tenant: str
+    interview_id: str
+    sequence: int
+    interviewer: str
+
+
+Domain = Literal["hr-link", "ask-link"]
+ANSWER_PATH = "/ask/"
+
+
+def _mac(data: str, domain: Domain = "hr-link") -> str:
+    digest = hmac.new(hash_key(), f"{domain}:{data}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _sign(fields: list[object], domain: Domain, due_at: datetime | None) -> str:
+    expires = int(((due_at or utcnow()) + HR_LINK_GRACE).timestamp())
+    raw = json.dumps([*fields, expires], separators=(",", ":"), ensure_ascii=False)
+    data = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return f"{data}.{_mac(data, domain)}"
+
+
+def _open(signed: str, domain: Domain, now: datetime | None) -> list[object] | None:
+    """The signed fields (expiry removed), or None when forged, altered, malformed or expired."""
+    data, _, mac = signed.partition(".")
+    if not hmac.compare_digest(mac.encode(), _mac(data, domain).encode()):
+        return None
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        if not isinstance(fields, list) or not fields:
+            return None
+        live = (now or utcnow()).timestamp() < int(fields[-1])
+    except (ValueError, TypeError):
+        return None
+    return list(fields[:-1]) if live else None
 
 
 def hr_link(link: HrLink, base_url: str | None = None, due_at: datetime | None = None) -> str:
     """The signed URL of `link`; it works until `HR_LINK_GRACE` after `due_at` (its task's due time, default now)."""
-    expires = int(((due_at or utcnow()) + HR_LINK_GRACE).timestamp())
-    raw = json.dumps([link.action, link.tenant, link.interview_id, link.sequence, expires], separators=(",", ":"))
-    data = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-    return f"{(base_url or public_base_url()).rstrip('/')}/hr/{data}.{_mac(data)}"
+    signed = _sign([link.action, link.tenant, link.interview_id, link.sequence], "hr-link", due_at)
+    return f"{(base_url or public_base_url()).rstrip('/')}/hr/{signed}"
 
 
 def read_hr_link(signed: str, now: datetime | None = None) -> HrLink | None:
     """The link behind `signed`, or None when it was not made here, was altered or has expired (by `now`)."""
-    data, _, mac = signed.partition(".")
-    if not hmac.compare_digest(mac.encode(), _mac(data).encode()):
-        return None
+    fields = _open(signed, "hr-link", now) or []
     try:
-        action, tenant, interview_id, sequence, expires = json.loads(
-            base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-        link = HrLink(cast(HrAction, action), str(tenant), str(interview_id), int(sequence))
-        live = (now or utcnow()).timestamp() < int(expires)
+        action, tenant, interview_id, sequence = fields
+        link = HrLink(cast(HrAction, action), str(tenant), str(interview_id), int(cast(int, sequence)))
     except (ValueError, TypeError):
         return None
-    return link if live and link.action in HR_ACTIONS else None
+    return link if link.action in HR_ACTIONS else None
+
+
+def answer_token(link: AnswerLink, due_at: datetime | None = None) -> str:
+    """The signed value of `link` (what a card button carries); it works until `HR_LINK_GRACE` after `due_at`."""
+    return _sign([link.verdict.value, link.tenant, link.interview_id, link.sequence, link.interviewer], "ask-link",
+                 due_at)
+
+
+def answer_url(token: str, base_url: str | None = None) -> str:
+    return f"{(base_url or public_base_url()).rstrip('/')}{ANSWER_PATH}{token}"
+
+
+def read_answer(token: str, now: datetime | None = None) -> AnswerLink | None:
+    """The answer behind a signed `token` (a link's last path part or a card button's value), or None."""
+    fields = _open(token, "ask-link", now) or []
+    try:
+        verdict, tenant, interview_id, sequence, interviewer = fields
+        link = AnswerLink(AttendanceVerdict(str(verdict)), str(tenant), str(interview_id), int(cast(int, sequence)),
+                          str(interviewer))
+    except (ValueError, TypeError):
+        return None
+    return link if link.interviewer else None
 
 
 def reschedule_link(store: Store, interview_id: str, now: datetime, base_url: str | None = None) -> str:

@@ -48,6 +48,8 @@ def evidence_lines(trail: Trail, zone: str, locale: str) -> list[str]:
         lines.append(fill(t["ev.errors"], n=sum(trail.join_errors.values()), codes=codes))
     lines += [fill(t["ev.confirm"], at=short(at, zone), action=t[f"confirm.{action.value}"])
               for at, action in trail.confirmations]
+    lines += [fill(t["ev.report" if a.counted else "ev.report_other"], at=short(a.at, zone), who=a.by,
+                   verdict=t[f"answer.{a.verdict.value}"]) for a in trail.answers]
     joined = fill(t["ev.joined"], minutes=round(trail.attended_minutes)) if trail.joined else t["ev.not_joined"]
     return [*lines, joined]
 
@@ -79,16 +81,27 @@ def staff_text(purpose: str, case: Case, zone: str, locale: str, count: int = 0)
     what = t.get(f"outcome.{outcome}.{sub}") or t.get(f"outcome.{outcome}", outcome)
     if sub:
         what = fill(t["hr.why"], what=what, why=sub)
-    step = fill(t[f"{purpose}.step"], phone=fill(t["hr.phone"], phone=phone) if phone else "")
+    step = fill(t.get(f"{purpose}.step.{sub}") or t[f"{purpose}.step"],
+                phone=fill(t["hr.phone"], phone=phone) if phone else "")
+    trail = summarise(case.evidence, case.interview.interviewer_ids)
     lines = [
         who_line(case, locale), interview_line(case.interview, zone, locale), fill(t["hr.what"], what=what), "",
-        t["ev.title"], *(f"· {line}" for line in evidence_lines(summarise(case.evidence), zone, locale)), "",
+        t["ev.title"], *(f"· {line}" for line in evidence_lines(trail, zone, locale)), "",
         fill(t["hr.next"], step=step),
     ]
     if case.outcome.outcome.value.startswith("missed") or case.outcome.outcome is OutcomeClass.unknown:
         lines.append(t["hr.advice"])
-    title = fill(t[f"{purpose}.title"], name=name, count=count + 1)
+    title = fill(t.get(f"{purpose}.title.{sub}") or t[f"{purpose}.title"], name=name, count=count + 1)
     return redact(title), redact("\n".join(lines))
+
+
+def question_text(case: Case, zone: str, locale: str) -> tuple[str, str]:
+    """(title, text) of "Did <candidate> attend?" to an interviewer: the interview and the four answers (its
+    buttons or links travel beside it); no contact data, an interviewer needs none to answer."""
+    t = T[locale]
+    name = candidate_name(case)
+    lines = [fill(t["q.who"], name=name), interview_line(case.interview, zone, locale), "", t["q.body"]]
+    return redact(fill(t["q.title"], name=name)), redact("\n".join(lines))
 
 
 def candidate_text(purpose: str, name: str, locale: str, zone: str, start_at: datetime, *, reschedule: bool = False,

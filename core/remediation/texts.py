@@ -73,7 +73,10 @@ T: dict[str, dict[str, str]] = {
         "outcome.missed_read_no_show": "候选人已读通知，但未到场",
         "outcome.missed_not_reached": "通知未能触达候选人",
         "outcome.missed_not_reached.delivered_unread": "通知已送达，但候选人未读",
-        "outcome.missed_not_reached.delivered_read_unknown": "通知已送达，但所用渠道无法得知候选人是否已读",
+        "outcome.missed_not_reached.delivered_read_unknown": "通知已送达，但没有迹象表明候选人看过"
+                                                            "（所用渠道没有已读回执）",
+        "outcome.missed_not_reached.undelivered": "通知均未能送达候选人",
+        "outcome.missed_not_reached.nothing_sent": "没有给候选人发过通知",
         "outcome.attended_partial": "候选人中途离开，参加时长不足",
         "outcome.unknown": "没有该面试的到场数据",
         # evidence
@@ -84,6 +87,8 @@ T: dict[str, dict[str, str]] = {
         "ev.errors": "进入失败 {n} 次（错误码 {codes!u}）",
         "ev.joined": "已进入面试，共 {minutes} 分钟", "ev.not_joined": "未进入面试",
         "ev.confirm": "{at} 候选人{action}",
+        "ev.report": "{at} 面试官 {who!u} 回答：{verdict}",
+        "ev.report_other": "{at} {who!u} 回答：{verdict}（不是该面试的面试官，不计入）",
         # HR tasks and messages
         "hr.who": "候选人：{name!u}{phone}", "hr.phone": "（手机 {phone}）",
         "hr.interview": "面试：{kind}，{when}{platform}", "hr.platform": "，平台 {platform!u}",
@@ -98,6 +103,15 @@ T: dict[str, dict[str, str]] = {
         "hr_decision.step": "请决定是否为候选人改期：可邀请候选人自选时间，或确认候选人实际已参加。",
         "contact_fix.title": "【待处理】没有迹象表明 {name!u} 看到了面试通知，请核实联系方式",
         "contact_fix.step": "请核实候选人的联系方式{phone}，在招聘系统中更正后，邀请候选人改约。",
+        "contact_fix.title.delivered_read_unknown": "【待处理】{name!u} 的面试通知已送达，但没有已读迹象",
+        "contact_fix.step.delivered_read_unknown": "通知已送达（短信等渠道没有已读回执），联系方式不必核实。"
+                                                   "请直接致电候选人{phone}，或改用能显示已读的渠道联系，再邀请候选人改约。",
+        "contact_fix.title.delivered_unread": "【待处理】{name!u} 未读面试通知",
+        "contact_fix.step.delivered_unread": "通知已送达但候选人未读，联系方式有效。请直接致电候选人{phone}，"
+                                             "确认其是否仍有意向，再邀请候选人改约。",
+        "contact_fix.title.nothing_sent": "【待处理】没有给 {name!u} 发过面试通知",
+        "contact_fix.step.nothing_sent": "系统没有发给候选人的通知记录。请确认招聘系统中有候选人的联系方式{phone}，"
+                                         "再邀请候选人改约。",
         "partial.title": "【待决定】{name!u} 面试中途中断",
         "partial.step": "请与面试官确认是否需要继续面试；如需继续，请重新发送链接。",
         "update_ats.title": "【待处理】{name!u} 婉拒或申请改期",
@@ -112,6 +126,10 @@ T: dict[str, dict[str, str]] = {
         "incident.title": "【故障】{platform!u} 平台上 {count} 场面试因技术问题未能进入",
         "incident.body": "{window} 分钟内，{platform!u} 平台上有 {count} 场面试的候选人尝试进入但失败（首场 {first}）。"
                          "这很可能是平台故障，而不是候选人的问题。请检查平台状态；受影响的候选人已收到新链接。",
+        "q.title": "请确认：{name!u} 是否参加了面试？", "q.who": "候选人：{name!u}",
+        "q.body": "系统没有这场面试的到场记录，请点选一项：已参加 / 迟到参加 / 未到场 / 技术问题。",
+        "answer.attended": "已参加", "answer.attended_late": "迟到参加", "answer.no_show": "未到场",
+        "answer.technical": "技术问题",
         "link.attended": "确认已参加", "link.reissue": "重新发送链接", "link.offer": "邀请候选人改约",
         "link.join": "进入面试", "link.pick": "选择新的时间",
         "link.approval": "查看审批",
@@ -161,8 +179,10 @@ T: dict[str, dict[str, str]] = {
         "outcome.missed_read_no_show": "the candidate read the messages but did not show up",
         "outcome.missed_not_reached": "our messages did not reach the candidate",
         "outcome.missed_not_reached.delivered_unread": "our messages were delivered, the candidate did not read them",
-        "outcome.missed_not_reached.delivered_read_unknown": "our messages were delivered, but their channels cannot "
-                                                            "tell whether the candidate read them",
+        "outcome.missed_not_reached.delivered_read_unknown": "our messages were delivered, with no sign that they were "
+                                                            "read (their channels report no reads)",
+        "outcome.missed_not_reached.undelivered": "none of our messages reached the candidate",
+        "outcome.missed_not_reached.nothing_sent": "no message was sent to the candidate",
         "outcome.attended_partial": "the candidate left early; attendance was too short",
         "outcome.unknown": "there is no attendance data for this interview",
         "ev.title": "Evidence:", "ev.none": "No message to the candidate on record.",
@@ -172,6 +192,8 @@ T: dict[str, dict[str, str]] = {
         "ev.errors": "Join errors {n}x (codes {codes!u})",
         "ev.joined": "Joined for {minutes} min in total", "ev.not_joined": "Never joined",
         "ev.confirm": "{at} the candidate {action}",
+        "ev.report": "{at} interviewer {who!u} answered: {verdict}",
+        "ev.report_other": "{at} {who!u} answered: {verdict} (not an interviewer of this interview, not counted)",
         "hr.who": "Candidate: {name!u}{phone}", "hr.phone": " (phone {phone})",
         "hr.interview": "Interview: {kind}, {when}{platform}", "hr.platform": ", platform {platform!u}",
         "hr.what": "What happened: {what}", "hr.why": "{what} ({why!u})", "hr.next": "Next step: {step}",
@@ -188,6 +210,18 @@ T: dict[str, dict[str, str]] = {
         "contact_fix.title": "[To do] No sign that {name!u} saw our messages: check the contact details",
         "contact_fix.step": "Check the candidate's contact details{phone}, correct them in the ATS, then invite the "
                             "candidate to pick a new time.",
+        "contact_fix.title.delivered_read_unknown": "[To do] {name!u}: messages delivered, no sign they were read",
+        "contact_fix.step.delivered_read_unknown": "The messages were delivered (SMS and the like report no reads): "
+                                                   "the contact details need no check. Call the candidate{phone} or "
+                                                   "try a channel that shows reads, then invite them to pick a new "
+                                                   "time.",
+        "contact_fix.title.delivered_unread": "[To do] {name!u} did not read our messages",
+        "contact_fix.step.delivered_unread": "The messages were delivered but not read; the contact works. Call the "
+                                             "candidate{phone} to ask whether they are still interested, then invite "
+                                             "them to pick a new time.",
+        "contact_fix.title.nothing_sent": "[To do] No message went to {name!u}",
+        "contact_fix.step.nothing_sent": "Lifeline has no message to the candidate on record. Make sure the ATS has "
+                                         "their contact details{phone}, then invite them to pick a new time.",
         "partial.title": "[Decide] {name!u}'s interview was cut short",
         "partial.step": "Ask the interviewer whether to continue; if so, send the link again.",
         "update_ats.title": "[To do] {name!u} declined or asked to reschedule",
@@ -206,6 +240,11 @@ T: dict[str, dict[str, str]] = {
         "incident.body": "Within {window} minutes, candidates of {count} interviews on {platform!u} tried to join and "
                          "failed (first at {first}). This looks like a platform fault, not the candidates. Check the "
                          "platform; the candidates affected already got new links.",
+        "q.title": "Did {name!u} attend the interview?", "q.who": "Candidate: {name!u}",
+        "q.body": "Lifeline has no attendance record for this interview. Please pick one: Attended / Joined late / "
+                  "Did not come / Technical problem.",
+        "answer.attended": "Attended", "answer.attended_late": "Joined late", "answer.no_show": "Did not come",
+        "answer.technical": "Technical problem",
         "link.attended": "Confirm attended", "link.reissue": "Send the link again",
         "link.offer": "Invite to reschedule", "link.approval": "Open the approval",
         "link.join": "Join the interview", "link.pick": "Pick a new time",
@@ -268,6 +307,11 @@ P: dict[str, dict[str, str]] = {
         "hr.stale": "该面试已有变动（或已不存在），此链接不再适用。",
         "hr.unroutable": "无法自动联系候选人（未配置候选人渠道），请直接联系候选人。",
         "hr.invalid": "链接无效。", "hr.title": "Lifeline",
+        "ask.title": "面试到场确认", "ask.confirm": "您的回答：{verdict}。确认提交？",
+        "ask.recorded": "已记录您的回答：{verdict}。谢谢！", "ask.changed": "已改为：{verdict}（取代您之前的回答）。",
+        "ask.already": "您之前已给出同样的回答（{verdict}），无需重复。",
+        "ask.not_counted": "已记录（{verdict}），但您不是这场面试的面试官，此回答不计入判断，HR 会看到它。",
+        "ask.stale": "该面试已不存在，此链接不再适用。",
     },
     "en": {
         "switch": "中文", "switch_to": "zh-CN",
@@ -306,6 +350,13 @@ P: dict[str, dict[str, str]] = {
         "hr.unroutable": "The candidate cannot be reached automatically (no candidate channel configured); "
                          "please contact them directly.",
         "hr.invalid": "This link is not valid.", "hr.title": "Lifeline",
+        "ask.title": "Interview attendance", "ask.confirm": "Your answer: {verdict}. Send it?",
+        "ask.recorded": "Recorded your answer: {verdict}. Thank you!",
+        "ask.changed": "Changed to: {verdict} (it replaces your earlier answer).",
+        "ask.already": "You gave the same answer before ({verdict}); nothing more to do.",
+        "ask.not_counted": "Recorded ({verdict}), but you are not an interviewer of this interview: the answer does "
+                           "not count towards the decision; HR will see it.",
+        "ask.stale": "The interview is gone; this link no longer applies.",
     },
 }
 """Words of the pages behind the reschedule and HR links."""

@@ -1,4 +1,5 @@
-"""The evidence trail in one glance: what was sent when on which channel, read or not, clicks, joins.
+"""The evidence trail in one glance: what was sent when on which channel, read or not, clicks, joins, and what
+people answered about attendance (counted only from the interview's own interviewers).
 
 A read is a read only on a channel that knows reads (`ChannelInfo.read_known`); elsewhere (an e-mail
 "open") it says no more than that the message was delivered.
@@ -13,6 +14,8 @@ from datetime import datetime
 
 from lifeline_hub.core.models import (
     Attendance,
+    AttendanceReport,
+    AttendanceVerdict,
     Audience,
     Channel,
     Confirmation,
@@ -42,6 +45,16 @@ class Sent:
     """`sent`, `failed`, `delivered` or `read`."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """Someone's answer to "Did <candidate> attend?"; `counted` when they are one of the interview's interviewers."""
+
+    at: datetime
+    by: str
+    verdict: AttendanceVerdict
+    counted: bool
+
+
 @dataclass
 class Trail:
     sent: list[Sent] = field(default_factory=list)
@@ -52,6 +65,7 @@ class Trail:
     attended_minutes: float = 0.0
     joined: bool = False
     confirmations: list[tuple[datetime, ConfirmationAction]] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
 
     @property
     def reached(self) -> bool:
@@ -61,9 +75,10 @@ class Trail:
         return {s.channel for s in self.sent}
 
 
-def summarise(evidence: Sequence[Evidence]) -> Trail:
+def summarise(evidence: Sequence[Evidence], interviewers: Sequence[str] = ()) -> Trail:
     """Fold an interview's evidence into a `Trail`; machine-made clicks are counted apart, and what went to
-    staff (HR tasks and messages, interviewers' reminders) is left out: it tells nothing about the candidate."""
+    staff (HR tasks and messages, interviewers' reminders) is left out: it tells nothing about the candidate.
+    Attendance answers count when given by one of `interviewers` (the interview's own)."""
     trail = Trail()
     notes = {e.id: e for e in evidence if isinstance(e, Notification) and e.audience is Audience.candidate}
     state = {key: _observable(n.status.value, n.channel) if n.status.value in _RANK else "sent"
@@ -88,6 +103,8 @@ def summarise(evidence: Sequence[Evidence]) -> Trail:
                     trail.attended_minutes += (e.left_at - e.occurred_at).total_seconds() / 60
             case Confirmation():
                 trail.confirmations.append((e.occurred_at, e.action))
+            case AttendanceReport():
+                trail.answers.append(Answer(e.occurred_at, e.reporter_id, e.verdict, e.reporter_id in interviewers))
     trail.sent = [Sent(n.occurred_at, n.purpose, n.channel, n.recipient, state[key]) for key, n in notes.items()]
     trail.sent.sort(key=lambda s: s.at)
     return trail

@@ -5,6 +5,8 @@
   approval. It shows no personal data: a forwarded link tells nothing about the candidate.
 - `/hr/{signed}`: HR's next step (confirm attended, re-issue the link, offer a new time) behind a
   confirmation button, so a link scanner's GET does nothing.
+- `/ask/{signed}`: an interviewer's answer to "Did <candidate> attend?" (one signed link per answer and
+  per interviewer, `core.remediation.answers`), behind a confirmation button the same way.
 
 A link that is no longer live (rotated, expired, cancelled) answers 410 with a page saying what to
 do; times the form cannot hold (unreadable, out of range, outside the acceptable window) answer 422.
@@ -32,9 +34,9 @@ from lifeline_hub.core.links import LinkPurpose, LinkStatus, ResolvedLink, resol
 from lifeline_hub.core.models import Interview, Slot, parse_instant, utcnow, zone_info
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.receiver.guards import FORM_LIMIT, read_body
-from lifeline_hub.core.remediation import hr
+from lifeline_hub.core.remediation import answers, hr
 from lifeline_hub.core.remediation.case import load_candidate
-from lifeline_hub.core.remediation.links import read_hr_link
+from lifeline_hub.core.remediation.links import read_answer, read_hr_link
 from lifeline_hub.core.remediation.reschedule.requests import acceptable, existing, offered_slots, submit
 from lifeline_hub.core.remediation.texts import LOCALES, REASONS, P, T, locale_of, when, window, zone_name
 from lifeline_hub.core.store import Store
@@ -192,6 +194,24 @@ class Pages:
         key = f"hr.done.{link.action}" if result is hr.Result.done else f"hr.{result.value}"
         return page(lang, p["hr.title"], f"<p>{_esc(p[key])}</p>", switch=False)
 
+    def answer_page(self, signed: str, confirm: bool) -> HTMLResponse:
+        now = self.clock()
+        link = read_answer(signed, now)
+        tenant = self.config.data.tenants.get(link.tenant) if link else None
+        lang = tenant.locale if tenant else "zh-CN"
+        p = P[lang]
+        if link is None or tenant is None:
+            return page(lang, p["ask.title"], f"<p>{_esc(p['hr.invalid'])}</p>", 404, switch=False)
+        verdict = T[lang][f"answer.{link.verdict.value}"]
+        if not confirm:
+            body = (f"<p>{_esc(p['ask.confirm'].format(verdict=verdict))}</p>"
+                    f'<form method="post"><button type="submit">{_esc(p["hr.confirm"])}</button></form>')
+            return page(lang, p["ask.title"], body, switch=False)
+        result = answers.record(self.store, link, link.interviewer, now)
+        status = 410 if result is answers.Answered.stale else 200
+        return page(lang, p["ask.title"], f"<p>{_esc(p[f'ask.{result.value}'].format(verdict=verdict))}</p>", status,
+                    switch=False)
+
 
 async def _form(request: Request) -> dict[str, list[str]]:
     body = await read_body(request, FORM_LIMIT)
@@ -221,5 +241,14 @@ def remediation_router(store: Store, config: Config, host: PluginHost,
     async def hr_do(signed: str, request: Request) -> HTMLResponse:
         await read_body(request, FORM_LIMIT)  # the button's form carries nothing: only bound it
         return await run_in_threadpool(pages.hr_page, signed, True)
+
+    @router.get("/ask/{signed}", response_class=HTMLResponse)
+    async def answer_confirm(signed: str) -> HTMLResponse:
+        return await run_in_threadpool(pages.answer_page, signed, False)
+
+    @router.post("/ask/{signed}", response_class=HTMLResponse)
+    async def answer_do(signed: str, request: Request) -> HTMLResponse:
+        await read_body(request, FORM_LIMIT)
+        return await run_in_threadpool(pages.answer_page, signed, True)
 
     return router

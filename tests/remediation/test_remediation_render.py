@@ -113,11 +113,11 @@ def test_hr_evidence_says_no_more_than_each_channel_observes() -> None:
 def test_hr_is_not_told_a_message_went_unread_where_reads_cannot_be_seen() -> None:
     case = a_case(OutcomeClass.missed_not_reached)
     for sub, zh_what, en_what in [
-        ("delivered_read_unknown", "通知已送达，但所用渠道无法得知候选人是否已读",
-         "our messages were delivered, but their channels cannot tell whether the candidate read them"),
+        ("delivered_read_unknown", "通知已送达，但没有迹象表明候选人看过（所用渠道没有已读回执）",
+         "our messages were delivered, with no sign that they were read (their channels report no reads)"),
         ("delivered_unread", "通知已送达，但候选人未读",
          "our messages were delivered, the candidate did not read them"),
-        ("undelivered", "通知未能触达候选人", "our messages did not reach the candidate"),
+        ("undelivered", "通知均未能送达候选人", "none of our messages reached the candidate"),
     ]:
         told = dataclasses.replace(case, outcome=case.outcome.model_copy(update={"sub_reason": sub}))
         assert f"情况：{zh_what} ({sub})" in staff_text("contact_fix", told, "Asia/Shanghai", "zh-CN")[1]

@@ -55,11 +55,27 @@ class CloseTask(BaseModel):
 
     task_id: str = Field(min_length=1, description="the create_task row's remote id (ofs flowid)")
     assignees: tuple[str, ...] = Field(min_length=1)
+    title: str = Field(description="the todo's title (ofs wants the whole item on every push)")
+    links: tuple[Link, ...] = ()
     state: Literal["done", "removed"] = "done"
 
 
 def _stamp(at: datetime) -> str:
     return at.astimezone(SERVER_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _item(conn: WeaverConnector, syscode: str, flowid: str, title: str, links: tuple[Link, ...], user: str,
+          created: datetime, now: datetime, pending: bool) -> dict[str, str]:
+    """One receiver's ofs item (§8.2); `receivets` now in milliseconds, so this push wins over every earlier one."""
+    url = links[0].url if links else conn.options.todo_url
+    if not url:  # the OA opens the todo at pcurl/appurl: one without a link is refused
+        raise InvalidRequest(f"{conn.instance.name}: this todo carries no link; set `todo_url` for such todos",
+                             vendor=VENDOR)
+    return {"syscode": syscode, "flowid": flowid, "requestname": title[:TITLE],
+            "workflowname": conn.options.ofs_workflow_name, "nodename": "HR", "pcurl": url, "appurl": url,
+            "creator": conn.options.ofs_creator, "createdatetime": _stamp(created), "receiver": user,
+            "receivedatetime": _stamp(now), "receivets": str(to_epoch_millis(now)),
+            "isremark": "0" if pending else "2", "viewtype": "0" if pending else "1"}
 
 
 def _recipients(conn: WeaverConnector, users: Iterable[str]) -> dict[str, str]:
@@ -117,14 +133,9 @@ def create_task(conn: WeaverConnector, action: Action) -> ActionResult:
     """A pending ofs todo per assignee (flowid = the outbox key) and, with a message source, the HR text."""
     task = payload(CreateTask, action)
     syscode, flowid, now = _syscode(conn), action.idempotency_key, utcnow()
-    url = task.links[0].url if task.links else ""
     for user in dict.fromkeys(task.assignees):
-        conn.client.ofs("ReceiveTodoRequestByJson", {
-            "syscode": syscode, "flowid": flowid, "requestname": task.title[:TITLE],
-            "workflowname": conn.options.ofs_workflow_name, "nodename": "HR", "pcurl": url, "appurl": url,
-            "creator": conn.options.ofs_creator, "createdatetime": _stamp(action.handed_at or now),
-            "receiver": user, "receivedatetime": _stamp(now), "receivets": str(to_epoch_millis(now)),
-            "isremark": "0", "viewtype": "0"})
+        conn.client.ofs("ReceiveTodoRequestByJson", _item(conn, syscode, flowid, task.title, task.links, user,
+                                                          action.handed_at or now, now, pending=True))
     if conn.options.message_source_code:
         _push(conn, flowid, task.assignees, task.title, task.description, task.links, again=action.maybe_sent)
     notes = tuple(Notification(
@@ -144,9 +155,8 @@ def close_task(conn: WeaverConnector, action: Action) -> ActionResult:
         conn.client.ofs("deleteRequestInfoByJson", {"syscode": syscode, "flowid": close.task_id})
     else:
         for user in dict.fromkeys(close.assignees):
-            conn.client.ofs("ProcessDoneRequestByJson", {
-                "syscode": syscode, "flowid": close.task_id, "receiver": user, "receivedatetime": _stamp(now),
-                "receivets": str(to_epoch_millis(now)), "isremark": "2", "viewtype": "1"})
+            conn.client.ofs("ProcessDoneRequestByJson", _item(conn, syscode, close.task_id, close.title, close.links,
+                                                              user, action.handed_at or now, now, pending=False))
     code = conn.options.message_source_code
     if code:
         conn.client.message("alterCustomMessageSingle", {

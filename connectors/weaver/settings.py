@@ -44,6 +44,8 @@ class WeaverSettings(BaseModel):
                                                                     "system's syscode (create_task)")
     ofs_workflow_name: str = Field("Lifeline", min_length=1, description="todo type name (workflowname) in the OA")
     ofs_creator: str = Field("lifeline", min_length=1, description="todo creator, per the syscode's 人员转换规则")
+    todo_url: str | None = Field(None, min_length=1, description="todo link (pcurl/appurl) when the task carries "
+                                                                  "none, e.g. the hub's case list")
     message_source_code: str | None = Field(
         None, pattern=r"^[0-9]+$", description="message center: the 消息来源 code (send_message)")
     recipient_id_type: Literal["userIdList", "loginIdList", "workCodeList"] = Field(

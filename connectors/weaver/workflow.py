@@ -220,7 +220,7 @@ def _poll(conn: WeaverConnector, request_id: str, entry: dict[str, Any]
         return entry
     data = status.get("data")
     node_type = str(data.get("currentNodeType")) if isinstance(data, Mapping) and "currentNodeType" in data else None
-    if node_type not in ("0", "1", "2", "3"):
+    if not isinstance(data, Mapping) or node_type not in ("0", "1", "2", "3"):
         yield Malformed(f"workflow {request_id}: getRequestStatus without a currentNodeType, left open",
                         {"requestId": request_id, "data": data}, f"approval:{request_id}")
         return entry
@@ -236,8 +236,10 @@ def _poll(conn: WeaverConnector, request_id: str, entry: dict[str, Any]
     yield conn.parse(RescheduleRequest, {"requestId": request_id, "currentNodeType": node_type},
                      remote_id=f"approval:{request_id}", status=state, requested_by=Role.candidate, occurred_at=at)
     views = dict(entry.get("views") or {})
+    creator = str(data.get("creatorId", ""))
     for row in conn.client.rows("getRequestOperatorInfo", actor, {"requestid": request_id}):
-        yield from _operator(conn, request_id, row, at, views)
+        if not (isinstance(row, Mapping) and str(row.get("userid")) == creator):  # the originator reads no request
+            yield from _operator(conn, request_id, row, at, views)
     return {"at": entry["at"], "state": state.value, "views": views}
 
 

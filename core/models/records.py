@@ -190,7 +190,9 @@ class Notification(Evidence):
 
     `audience` says whom: unset, an HR task is for staff and anything else for the candidate (what
     an ATS, SMS or e-mail source sends). Lifeline's messages to HR and interviewers (over DingTalk or
-    Feishu) set `staff` explicitly: an interviewer's reminder has a reminder purpose too.
+    Feishu) set `staff` explicitly: an interviewer's reminder has a reminder purpose too. `sequence` says
+    which version of the interview it told about: it reaches the candidate for that version and later ones
+    only (its receipts inherit it in the store).
     """
 
     record_type: ClassVar[str] = "notification"
@@ -202,6 +204,8 @@ class Notification(Evidence):
     status: DeliveryStatus = DeliveryStatus.sent
     status_raw: str | None = None
     idempotency_key: str | None = None
+    sequence: int | None = Field(None, ge=0, description=(
+        "interview version (thread.sequence) the message was about; unset: not said (counts for every version)"))
 
     @model_validator(mode="before")
     @classmethod

@@ -49,19 +49,32 @@ from typing import Any
 import sqlalchemy as sa
 
 from lifeline_hub.core.config import PolicySettings
-from lifeline_hub.core.models import Audience, InterviewKind, OutcomeClass, read_known_channels
+from lifeline_hub.core.models import (
+    AttendanceReport,
+    AttendanceVerdict,
+    Audience,
+    InterviewKind,
+    InterviewStatus,
+    OutcomeClass,
+    RequestStatus,
+    read_known_channels,
+)
 from lifeline_hub.core.reconcile.gate import Gate
 from lifeline_hub.core.reconcile.needs import Needs
 from lifeline_hub.core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
-from lifeline_hub.core.reconcile.sqlfn import id_list, millis_between, shift, unindexed
-from lifeline_hub.core.store.schema import evidence, interviews
+from lifeline_hub.core.reconcile.sqlfn import id_list, json_text, millis_between, quoted_in, shift, unindexed
+from lifeline_hub.core.store.schema import evidence, interviews, reschedule_requests
 
-RULE_VERSION = "2026.2"
+RULE_VERSION = "2026.3"
 """Bump when a rule changes: the next run re-decides every interview (a full run)."""
 PRE_JOIN_SECONDS = 15 * 60
 """Joins and link events this long before the start count for the interview."""
 
 OC = OutcomeClass
+V = AttendanceVerdict
+ANSWER_RANK = {V.no_show.value: 1, V.technical.value: 2, V.attended.value: 3, V.attended_late.value: 4}
+"""Conflicting answers: the highest rank wins (someone who saw the candidate outweighs someone who did not;
+a reported lateness outweighs "on time"; a technical problem outweighs "did not come")."""
 
 
 def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[str]] | None,
@@ -72,16 +85,23 @@ def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[st
         later.c.thread_id == i.c.thread_id, unindexed(later.c.tenant) == i.c.tenant, later.c.sequence > i.c.sequence,
         sa.or_(later.c.source_updated_at.is_(None), later.c.source_updated_at < i.c.start_at),
     )
+    rr = reschedule_requests
+    carried_at = (sa.select(sa.func.max(rr.c.decided_at))
+                  .where(rr.c.interview_id == i.c.id, rr.c.status == RequestStatus.approved.value,
+                         rr.c.sequence < i.c.sequence)
+                  .scalar_subquery())
+    cancelled_late = sa.and_(i.c.status == InterviewStatus.cancelled.value, i.c.source_updated_at >= i.c.start_at)
     decidable = sa.or_(sa.false(), *[
         sa.and_(i.c.kind == kind.value, i.c.end_at <= cut) for kind, cut in gate.cutoffs.items() if cut is not None
     ])
     rows = sa.select(
-        i.c.id, i.c.kind, i.c.status, i.c.start_at, i.c.end_at,
+        i.c.id, i.c.kind, sa.case((cancelled_late, CANCELLED_LATE), else_=i.c.status), i.c.start_at, i.c.end_at,
         shift(i.c.start_at, sa.literal(-PRE_JOIN_SECONDS)),
         shift(i.c.start_at, sa.literal(policy.late_after_minutes * 60)),
         _flag(moved),
         sa.case((i.c.end_at > gate.open_after, "window_open"), (sa.not_(decidable), "stream_behind")),
         _flag(i.c.kind.in_([k.value for k in needs.attendance])),
+        i.c.sequence, json_text(i.c.data, sa.literal("interviewer_ids")), carried_at,
     )
     if ids is None:
         rows = rows.where(i.c.tenant == tenant)
@@ -89,6 +109,11 @@ def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[st
         rows = rows.where(i.c.id.in_(ids), unindexed(i.c.tenant) == tenant)
     conn.execute(sa.insert(SCOPE).from_select(list(SCOPE.c.keys()), rows))
     return int(conn.execute(sa.select(sa.func.count()).select_from(SCOPE)).scalar_one())
+
+
+CANCELLED_LATE = "cancelled_late"
+"""Scope status of an interview cancelled at or after its start (`source_updated_at`): decided by its evidence,
+so a cancellation after a no-show keeps the no-show."""
 
 
 def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
@@ -112,6 +137,9 @@ class Facts:
     """attendance: such a segment marked completed (an async submission)."""
     window_link: Condition
     """link_event: a human one in [start - 15 min, end]."""
+    window_join: Condition
+    """link_event: a human one in [start - 15 min, end] that tried to join: of a live interview any (its link
+    leads into the meeting), of an async one a join attempt (opening a multi-day invitation is no attempt)."""
     engaged: Condition
     """link_event: a human one up to the end."""
     declined: Condition
@@ -121,7 +149,9 @@ class Facts:
     requested: Condition
     """reschedule_request: submitted or approved up to the end."""
     approved: Condition
-    """reschedule_request: approved before the start."""
+    """reschedule_request: approved before the start and after the last approved move carried out."""
+    answered: Condition
+    """attendance_report: an answer from one of the interview's own interviewers about this version or a later one."""
     confirmed: Condition
     """confirmation: a confirmation up to the end."""
     sent: Condition
@@ -144,6 +174,11 @@ class Facts:
         """Reschedule answers and requests up to the end."""
         return sa.or_(self.of("confirmation", self.asked), self.of("reschedule_request", self.requested))
 
+    def answer_rank(self) -> sa.ColumnElement[int]:
+        """An own interviewer's answer's `ANSWER_RANK` (NULL for any other row)."""
+        rank = sa.case(ANSWER_RANK, value=evidence.c.type)
+        return sa.case((self.of(AttendanceReport.record_type, self.answered), rank))
+
     def reach(self) -> Condition:
         """Read receipts, human link events and confirmations up to the end."""
         read = sa.or_(self.of("delivery_event", sa.and_(self.receipt, evidence.c.type == "read", self.trusted)),
@@ -157,18 +192,24 @@ def _facts() -> Facts:
     attended = sa.and_(kind_type == "candidate", before_end, sa.func.coalesce(e.c.ended_at, at) >= s.c.pre_start)
     human = e.c.human == sa.true()
     to_candidate = e.c.audience == Audience.candidate.value
+    current = sa.or_(e.c.sequence.is_(None), e.c.sequence >= s.c.sequence)  # about this version or a later one
+    window_link = sa.and_(human, at >= s.c.pre_start, before_end)
     return Facts(
         attended=attended,
         completed=sa.and_(attended, e.c.code == "completed"),
-        window_link=sa.and_(human, at >= s.c.pre_start, before_end),
+        window_link=window_link,
+        window_join=sa.and_(window_link, kind_type != "join_error",
+                            sa.or_(s.c.kind != InterviewKind.ai_async.value, kind_type == "join_attempt")),
         engaged=sa.and_(human, before_end),
-        declined=sa.and_(kind_type == "decline", before_end),
-        asked=sa.and_(kind_type == "reschedule", before_end),
+        declined=sa.and_(kind_type == "decline", before_end, current),
+        asked=sa.and_(kind_type == "reschedule", before_end, current),
         requested=sa.and_(kind_type.in_(["submitted", "approved"]), before_end),
-        approved=sa.and_(kind_type == "approved", at < s.c.start_at),
-        confirmed=sa.and_(kind_type == "confirm", before_end),
-        sent=sa.and_(to_candidate, e.c.code != "queued", before_end),
-        receipt=sa.and_(to_candidate, before_end),
+        approved=sa.and_(kind_type == "approved", at < s.c.start_at,
+                         sa.or_(s.c.carried_at.is_(None), at > s.c.carried_at)),
+        answered=sa.and_(kind_type.in_(list(ANSWER_RANK)), current, quoted_in(e.c.code, s.c.interviewers)),
+        confirmed=sa.and_(kind_type == "confirm", before_end, current),
+        sent=sa.and_(to_candidate, e.c.code != "queued", before_end, current),
+        receipt=sa.and_(to_candidate, before_end, current),
         trusted=e.c.channel.in_(read_known_channels()),
     )
 
@@ -199,23 +240,38 @@ def _digit(packed: Any, position: int) -> sa.ColumnElement[int]:
     return digit
 
 
+def _later(a: Any, b: Any) -> sa.ColumnElement[Any]:
+    return sa.case((a > b, a), else_=b)
+
+
 def _joined() -> sa.Select[Any]:
-    """Pass 1, every interview in scope: its attendance (one index seek each)."""
+    """Pass 1, every interview in scope: its attendance (one index seek each).
+
+    The time attended is the union of the segments from the start on: overlapping segments (phone and
+    laptop in one meeting) count once, time in the lobby before the start not at all.
+    """
     s, e, f = SCOPE, evidence, _facts()
     at = e.c.occurred_at
     left = sa.func.coalesce(e.c.ended_at, s.c.end_at)
-    attended = f.attended
-    rows = s.outerjoin(e, sa.and_(e.c.interview_id == s.c.interview_id, e.c.kind == "attendance"))
+    counted_from = _later(at, s.c.start_at)
+    covered = sa.func.max(sa.case((f.attended, left))).over(
+        partition_by=s.c.interview_id, order_by=(counted_from, left), rows=(None, -1))
+    rows = (sa.select(s.c.interview_id, at.label("at"), e.c.ended_at, e.c.code, e.c.id,
+                      sa.case((f.attended, 1), else_=0).label("attended"), left.label("left"),
+                      _later(counted_from, sa.func.coalesce(covered, counted_from)).label("new_from"))
+            .select_from(s.outerjoin(e, sa.and_(e.c.interview_id == s.c.interview_id, e.c.kind == "attendance")))
+            .subquery("segments"))
+    attended = rows.c.attended == 1
     return (
         sa.select(
-            s.c.interview_id,
-            sa.func.min(at).filter(attended),
-            sa.func.coalesce(sa.func.sum(millis_between(at, left)).filter(attended, left > at), 0),
-            sa.func.min(sa.func.coalesce(e.c.ended_at, at)).filter(attended, e.c.code == "completed"),
-            id_list(e.c.id).filter(attended),
+            rows.c.interview_id,
+            sa.func.min(rows.c.at).filter(attended),
+            sa.func.coalesce(sa.func.sum(millis_between(rows.c.new_from, rows.c.left))
+                             .filter(attended, rows.c.left > rows.c.new_from), 0),
+            sa.func.min(sa.func.coalesce(rows.c.ended_at, rows.c.at)).filter(attended, rows.c.code == "completed"),
+            id_list(rows.c.id).filter(attended),
         )
-        .select_from(rows)
-        .group_by(s.c.interview_id)
+        .group_by(rows.c.interview_id)
     )
 
 
@@ -230,7 +286,7 @@ def _signals() -> sa.Select[Any]:
                       else_=j.c.first_join.is_not(None))
     readable = sa.or_(f.of("notification", sa.and_(f.sent, code != "failed")),  # not failed, on a channel knowing reads
                       f.of("delivery_event", sa.and_(f.receipt, kind_type != "failed")))
-    undecided = sa.or_(s.c.status == "cancelled", sa.and_(
+    undecided = sa.or_(s.c.status == InterviewStatus.cancelled.value, sa.and_(
         s.c.pending.is_(None), s.c.status != "rescheduled", s.c.moved == 0, sa.not_(settled)))
     return (
         sa.select(
@@ -239,12 +295,16 @@ def _signals() -> sa.Select[Any]:
             sa.func.max(at).filter(f.any_asked()),
             sa.func.max(at).filter(f.of("confirmation", f.confirmed)),
             _packed({"link_event": sa.case((f.engaged, _digit_one(2) + sa.case((at >= s.c.pre_start, sa.case(
-                (kind_type == "join_error", _digit_one(0)), else_=_digit_one(1))), else_=0)), else_=0)}),
+                (kind_type == "join_error", _digit_one(0)), (f.window_join, _digit_one(1)), else_=0)),
+                else_=0)), else_=0)}),
             _packed({"delivery_event": sa.case((f.receipt, _by_status(kind_type, f.trusted)), else_=0),
                      "notification": sa.case((f.sent, _by_status(code, f.trusted)), else_=0)}),
             sa.func.count().filter(sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt))),
             sa.func.count().filter(f.trusted, readable),
             sa.func.count().filter(f.of("reschedule_request", f.approved)),
+            sa.func.count().filter(f.of("notification", f.sent)),
+            sa.func.max(f.answer_rank()),
+            sa.func.min(f.answer_rank()),
         )
         .select_from(j.join(s, s.c.interview_id == j.c.interview_id)
                      .outerjoin(e, e.c.interview_id == s.c.interview_id))
@@ -261,10 +321,11 @@ def _facts_table() -> sa.Subquery:
         "errors": _digit(links, 0), "clicks": _digit(links, 1), "engaged_n": _digit(links, 2),
         "failed_n": _digit(reach, 0), "reached_n": _digit(reach, 1), "read_n": _digit(reach, 2),
         "sent_n": sa.func.coalesce(g.c.sent_n, 0), "readable_n": sa.func.coalesce(g.c.readable_n, 0),
-        "approved_n": sa.func.coalesce(g.c.approved_n, 0),
+        "approved_n": sa.func.coalesce(g.c.approved_n, 0), "notified_n": sa.func.coalesce(g.c.notified_n, 0),
     }
     return (sa.select(s, j.c.first_join, j.c.att_ms, j.c.first_submit, j.c.att_ids, g.c.last_no, g.c.last_asked,
-                      g.c.last_yes, *[value.label(name) for name, value in counts.items()])
+                      g.c.last_yes, g.c.answer_max, g.c.answer_min,
+                      *[value.label(name) for name, value in counts.items()])
             .select_from(s.join(j, j.c.interview_id == s.c.interview_id)
                          .outerjoin(g, g.c.interview_id == s.c.interview_id))
             .subquery("facts"))
@@ -285,12 +346,15 @@ def _outcome(f: Any, policy: PolicySettings) -> sa.ColumnElement[str]:
         (sa.and_(live, joined, f.att_ms < policy.min_attendance_minutes * 60_000), OC.attended_partial.value),
         (sa.and_(live, joined, f.first_join <= f.late_bound), OC.attended.value),
         (sa.and_(live, joined), OC.attended_late.value),
+        (f.answer_max == ANSWER_RANK[V.attended_late], OC.attended_late.value),
+        (f.answer_max == ANSWER_RANK[V.attended], OC.attended.value),
+        (f.answer_max == ANSWER_RANK[V.technical], OC.missed_technical.value),
         (f.approved_n > 0, OC.rescheduled.value),
         (sa.and_(f.has_source == 1, sa.or_(f.errors > 0, f.clicks >= policy.technical_clicks)),
          OC.missed_technical.value),
         (sa.and_(f.last_no.is_not(None), sa.or_(f.last_yes.is_(None), f.last_no > f.last_yes)),
          OC.missed_declined.value),
-        (f.has_source == 0, OC.unknown.value),
+        (sa.and_(f.has_source == 0, f.answer_max.is_(None)), OC.unknown.value),
         (sa.or_(f.read_n > 0, f.engaged_n > 0, f.last_yes.is_not(None)), OC.missed_read_no_show.value),
         else_=OC.missed_not_reached.value,
     )
@@ -299,16 +363,19 @@ def _outcome(f: Any, policy: PolicySettings) -> sa.ColumnElement[str]:
 def _explained(d: Any) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
     """Sub-reason and confidence of each class."""
     oc, is_async = d.outcome, d.kind == InterviewKind.ai_async.value
-    delivered = sa.or_(d.reached_n > 0, d.failed_n == 0)
+    delivered = sa.or_(d.reached_n > 0, d.failed_n < d.notified_n)  # a send with no failure reported went out
+    by_answer = sa.and_(d.first_join.is_(None), d.first_submit.is_(None), d.answer_max.is_not(None))
+    told = "interviewer_reported"
     sub = sa.case(
         (oc == OC.cancelled.value, sa.case((d.last_no.is_not(None), "candidate_declined"), else_="ats")),
         (oc == OC.rescheduled.value, sa.case((d.status == "rescheduled", "ats"), (d.moved == 1, "new_version"),
                                             else_="request_approved")),
         (oc == OC.pending.value, d.pending),
-        (oc == OC.attended.value, sa.case((is_async, "submitted"), else_="on_time")),
-        (oc == OC.attended_late.value, sa.case((is_async, "submitted_late"), else_="late_join")),
+        (oc == OC.attended.value, sa.case((by_answer, told), (is_async, "submitted"), else_="on_time")),
+        (oc == OC.attended_late.value, sa.case((by_answer, told), (is_async, "submitted_late"), else_="late_join")),
         (oc == OC.attended_partial.value, sa.case((is_async, "not_submitted"), else_="short_attendance")),
-        (oc == OC.missed_technical.value, sa.case((d.errors > 0, "join_error"), else_="repeated_attempts")),
+        (oc == OC.missed_technical.value, sa.case((d.answer_max == ANSWER_RANK[V.technical], told),
+                                                 (d.errors > 0, "join_error"), else_="repeated_attempts")),
         (oc == OC.missed_declined.value, sa.case((d.last_asked == d.last_no, "reschedule_requested"),
                                                 else_="declined")),
         (oc == OC.unknown.value, "no_attendance_source"),
@@ -321,6 +388,9 @@ def _explained(d: Any) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
         (oc == OC.pending.value, sa.case((d.pending == "window_open", "high"), else_="low")),
         (oc == OC.unknown.value, "low"),
         (oc == OC.attended_partial.value, "medium"),
+        (sa.and_(by_answer, d.answer_min != d.answer_max,
+                 oc.in_([OC.attended.value, OC.attended_late.value, OC.missed_technical.value])), "medium"),
+        (sa.and_(oc == OC.missed_technical.value, d.answer_max == ANSWER_RANK[V.technical]), "high"),
         (sa.and_(oc == OC.missed_technical.value, d.errors == 0), "medium"),
         (sa.and_(oc == OC.missed_read_no_show.value, d.engaged_n == 0, d.last_yes.is_(None)), "medium"),
         (sa.and_(oc == OC.missed_not_reached.value, d.sent_n > 0, delivered), "medium"),
@@ -338,7 +408,8 @@ def decide(conn: sa.Connection, policy: PolicySettings) -> None:
     d = sa.select(facts, _outcome(facts.c, policy).label("outcome")).cte("d").prefix_with("MATERIALIZED")
     sub, confidence = _explained(d.c)
     attended = [OC.attended.value, OC.attended_late.value, OC.attended_partial.value]
-    ids = sa.case((d.c.outcome.in_(attended), sa.func.coalesce(d.c.att_ids, "")))  # the others: fill_evidence_ids
+    by_attendance = sa.and_(d.c.outcome.in_(attended), d.c.att_ids.is_not(None))
+    ids = sa.case((by_attendance, d.c.att_ids))  # the others (and answers): fill_evidence_ids
     rows = sa.select(d.c.interview_id, d.c.outcome, sub, confidence, ids, sa.literal(RULE_VERSION))
     conn.execute(sa.insert(DECISION).from_select(list(DECISION.c.keys()), rows))
 
@@ -357,23 +428,24 @@ def fill_evidence_ids(conn: sa.Connection) -> None:
         return (sa.select(id_list(e.c.id).filter(condition)).select_from(rows)
                 .where(s.c.interview_id == d.c.interview_id).scalar_subquery())
 
-    attended = f.of("attendance", f.attended)
-    window_link = f.of("link_event", f.window_link)
-    reach = ["delivery_event", "notification", "link_event", "confirmation"]
+    answered = f.of(AttendanceReport.record_type, f.answered)
+    attended = sa.or_(f.of("attendance", f.attended), answered)
+    window_link = sa.or_(f.of("link_event", f.window_link), answered)
+    reach = ["delivery_event", "notification", "link_event", "confirmation", AttendanceReport.record_type]
     oc, is_async = d.c.outcome, sa.select(s.c.kind).where(s.c.interview_id == d.c.interview_id).scalar_subquery()
     chosen = sa.case(
         (oc.in_([OC.cancelled.value, OC.missed_declined.value]),
          ids(["confirmation", "reschedule_request"], f.any_declined())),
         (oc == OC.rescheduled.value, ids(["reschedule_request"], f.of("reschedule_request", f.approved))),
         (oc.in_([OC.attended.value, OC.attended_late.value, OC.attended_partial.value]),
-         ids(["attendance"], attended)),
+         ids(["attendance", AttendanceReport.record_type], attended)),
         (sa.and_(oc == OC.missed_technical.value, is_async == InterviewKind.ai_async.value),
-         ids(["attendance", "link_event"], sa.or_(attended, window_link))),
-        (oc == OC.missed_technical.value, ids(["link_event"], window_link)),
-        (oc == OC.missed_read_no_show.value, ids(reach, f.reach())),
+         ids(["attendance", "link_event", AttendanceReport.record_type], sa.or_(attended, window_link))),
+        (oc == OC.missed_technical.value, ids(["link_event", AttendanceReport.record_type], window_link)),
+        (oc == OC.missed_read_no_show.value, ids(reach, sa.or_(f.reach(), answered))),
         (oc == OC.missed_not_reached.value,
-         ids(["notification", "delivery_event"],
-             sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt)))),
+         ids(["notification", "delivery_event", AttendanceReport.record_type],
+             sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt), answered))),
     )
     conn.execute(sa.update(d).where(d.c.evidence_ids.is_(None), d.c.interview_id.in_(
         sa.select(CHANGED.c.interview_id))).values(evidence_ids=chosen))

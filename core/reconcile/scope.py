@@ -41,6 +41,9 @@ SCOPE = _temporary(
     sa.Column("moved", sa.Integer, nullable=False),
     sa.Column("pending", sa.String(16)),
     sa.Column("has_source", sa.Integer, nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("interviewers", sa.Text),
+    sa.Column("carried_at", UtcTimestamp()),
 )
 """The interviews of this run, with their per-interview bounds computed once."""
 
@@ -65,6 +68,9 @@ SIGNALS = _temporary(
     sa.Column("sent_n", sa.Integer, nullable=False),
     sa.Column("readable_n", sa.Integer, nullable=False),
     sa.Column("approved_n", sa.Integer, nullable=False),
+    sa.Column("notified_n", sa.Integer, nullable=False),
+    sa.Column("answer_max", sa.Integer),
+    sa.Column("answer_min", sa.Integer),
 )
 """The rest of the evidence, only for the interviews attendance did not decide."""
 

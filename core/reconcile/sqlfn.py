@@ -138,3 +138,43 @@ def _source_pg(element: ref_source, compiler: SQLCompiler, **kw: Any) -> str:
 def _remote_pg(element: ref_remote, compiler: SQLCompiler, **kw: Any) -> str:
     ref = compiler.process(element.clauses, **kw)
     return f"substr({ref}, strpos({ref}, '/') + 1)"
+
+
+class json_text(FunctionElement[str]):
+    """A JSON column's top-level member as JSON text: json_text(data, 'interviewer_ids') -> `["a","b"]`."""
+
+    type = sa.Text()
+    inherit_cache = True
+    name = "ll_json_text"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_extract({column}, '$.' || {key})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({column} -> {key} AS TEXT)"
+
+
+class quoted_in(FunctionElement[bool]):
+    """quoted_in(value, json_text): whether the JSON text holds the string `value` (as `"value"`)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "ll_quoted_in"
+
+
+@compiles(quoted_in, "sqlite")
+def _quoted_in_sqlite(element: quoted_in, compiler: SQLCompiler, **kw: Any) -> str:
+    value, text = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(instr({text}, '\"' || {value} || '\"') > 0)"
+
+
+@compiles(quoted_in, "postgresql")
+def _quoted_in_pg(element: quoted_in, compiler: SQLCompiler, **kw: Any) -> str:
+    value, text = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(strpos({text}, '\"' || {value} || '\"') > 0)"

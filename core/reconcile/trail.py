@@ -6,6 +6,8 @@ reschedule requests, and the outcome history. Receipts that carry only their not
 included through it. Messages to staff (HR tasks, interviewers' reminders) and their receipts are
 shown but marked as not counted: they never reach the candidate. A read reported on a channel that
 knows no reads (`ChannelInfo.read_known`: an e-mail open) is shown as counted as a delivery only.
+An answer to "Did the candidate attend?" counts only from one of the interview's own interviewers and
+about its current version; others are shown, marked as not counted.
 Changes of the candidate's contact points (a contact deleted, a number dead) are shown, not counted:
 they say where reminders can no longer go, not whether the candidate was reached.
 """
@@ -83,7 +85,8 @@ def evidence_trail(store: Store, interview_id: str, zone: str | None = None) -> 
                     sa.or_(e.c.ref == row.candidate_id, sa.and_(e.c.ref.is_(None), own_contact))),
         ))).all()
         history = conn.execute(sa.select(o).where(o.c.interview_id == interview_id).order_by(o.c.version)).all()
-    entries = [entry for r in rows for entry in _entries(r._mapping)]
+    panel = Panel(tuple((row.data or {}).get("interviewer_ids") or ()), row.sequence)
+    entries = [entry for r in rows for entry in _entries(r._mapping, panel)]
     decided = []
     for h in history:
         outcome = to_outcome(h._mapping)
@@ -102,9 +105,28 @@ def evidence_trail(store: Store, interview_id: str, zone: str | None = None) -> 
     return Trail(interview, zone or row.timezone, tuple(entries), tuple(decided))
 
 
-def _entries(r: Any) -> list[Entry]:
+@dataclass(frozen=True)
+class Panel:
+    """Whose answers about attendance count: the interview's own interviewers, about its current version."""
+
+    interviewers: tuple[str, ...]
+    sequence: int
+
+    def why_not(self, reporter: str, sequence: int | None) -> str:
+        if reporter not in self.interviewers:
+            return "not one of the interview's interviewers, not counted"
+        if sequence is not None and sequence < self.sequence:
+            return f"about version {sequence}, not counted"
+        return ""
+
+
+def _entries(r: Any, panel: Panel) -> list[Entry]:
     data, kind, kind_type = r["data"], r["kind"], r["type"]
     base = {"channel": r["channel"], "source": r["source"], "evidence_id": r["id"]}
+    if kind == "attendance_report":
+        why = panel.why_not(r["code"], r["sequence"])
+        return [Entry(r["occurred_at"], f"attendance reported: {kind_type}",
+                      detail=_join(f"by {data.get('reported_by', '?')} {r['code']}", why), counted=not why, **base)]
     if kind in ("notification", "delivery_event"):
         audience = r["audience"]
         counted = audience == Audience.candidate.value

@@ -10,8 +10,9 @@ Two rules keep the trail right whatever order records arrive in:
   approved reschedule replaced) keeps the stored version's window, zone, thread (UID, SEQUENCE),
   join link, platform and `source_updated_at`; the rest of it (status - a cancellation counts -,
   interviewers, ...) is taken. An equal or higher SEQUENCE is a newer report and is taken whole.
-- A delivery receipt's `audience` column is its notification's (candidate or staff), NULL while
-  that notification is not stored; storing the notification later fills in its receipts.
+- A delivery receipt's `audience` and `sequence` columns are its notification's (candidate or staff;
+  the interview version it told about), NULL while that notification is not stored; storing the
+  notification later fills in its receipts.
 
 Quarantine keeps vendor payloads as they came but redacted (`redact_json`: secrets, phone numbers
 and e-mail addresses masked), like everything outside the contact book. It is idempotent per bad
@@ -105,7 +106,7 @@ def _evidence_columns(record: Evidence) -> dict[str, Any]:
     match record:
         case Notification():
             cols.update(type=record.purpose.value, channel=record.channel.value, code=record.status.value,
-                        audience=record.audience.value)
+                        audience=record.audience.value, sequence=record.sequence)
         case DeliveryEvent():
             cols.update(type=record.type.value, channel=record.channel.value, code=record.code,
                         ref=record.notification_id)
@@ -294,34 +295,39 @@ class Store:
         return out
 
     def _receipt_audiences(self, conn: sa.Connection, tenant: str, rows: list[dict[str, Any]]) -> None:
-        """Give each delivery receipt row its notification's audience (this batch's, else the stored one)."""
-        known = {canonical_id(r["source"], r["remote_id"]): r["audience"] for r in rows if r["kind"] == "notification"}
+        """Give each delivery receipt row its notification's audience and sequence (this batch's, else the
+        stored one)."""
+        known = {canonical_id(r["source"], r["remote_id"]): (r["audience"], r["sequence"])
+                 for r in rows if r["kind"] == "notification"}
         wanted = sorted({r["ref"] for r in rows if r["kind"] == "delivery_event" and r["ref"] and r["ref"] not in known
                          and "/" in r["ref"]})
         e = schema.evidence
         for chunk in _chunks(wanted, 400):
             keys = [(source, Notification.record_type, remote)
                     for source, _, remote in (ref.partition("/") for ref in chunk)]
-            for source, remote, audience in conn.execute(
-                    sa.select(e.c.source, e.c.remote_id, e.c.audience).where(
+            for source, remote, audience, sequence in conn.execute(
+                    sa.select(e.c.source, e.c.remote_id, e.c.audience, e.c.sequence).where(
                         sa.tuple_(e.c.source, e.c.kind, e.c.remote_id).in_(keys), e.c.tenant == tenant)):
-                known[canonical_id(source, remote)] = audience
+                known[canonical_id(source, remote)] = (audience, sequence)
         for row in rows:
             if row["kind"] == "delivery_event":
-                row["audience"] = known.get(row["ref"]) if row["ref"] else None
+                row["audience"], row["sequence"] = known.get(row["ref"], (None, None)) if row["ref"] else (None, None)
 
     def _share_audiences(self, conn: sa.Connection, tenant: str, rows: list[dict[str, Any]]) -> None:
-        """Stored receipts of this batch's notifications (received before them) take their audience."""
+        """Stored receipts of this batch's notifications (received before them) take their audience and sequence."""
         e = schema.evidence
-        by_audience: dict[str, set[str]] = {}
+        by_owner: dict[tuple[str, int | None], set[str]] = {}
         for r in rows:
             if r["kind"] == "notification":
-                by_audience.setdefault(r["audience"], set()).add(canonical_id(r["source"], r["remote_id"]))
-        for audience, refs in by_audience.items():
+                owner = (r["audience"], r["sequence"])
+                by_owner.setdefault(owner, set()).add(canonical_id(r["source"], r["remote_id"]))
+        for (audience, sequence), refs in by_owner.items():
             for chunk in _chunks(sorted(refs), 400):
                 conn.execute(sa.update(e).where(
                     e.c.ref.in_(chunk), e.c.kind == DeliveryEvent.record_type, e.c.tenant == tenant,
-                    sa.or_(e.c.audience.is_(None), e.c.audience != audience)).values(audience=audience))
+                    sa.or_(e.c.audience.is_(None), e.c.audience != audience,
+                           sa.not_(e.c.sequence.is_not_distinct_from(sequence))))
+                    .values(audience=audience, sequence=sequence))
 
     def _write_candidates(self, conn: sa.Connection, tenant: str, records: list[Candidate],
                           now: datetime) -> WriteSummary:

@@ -21,6 +21,8 @@ from lifeline_hub.core.config import Config, load
 from lifeline_hub.core.models import (
     AppointmentThread,
     Attendance,
+    AttendanceReport,
+    AttendanceVerdict,
     Candidate,
     Channel,
     Confirmation,
@@ -111,12 +113,13 @@ class World:
 
     def interview(self, name: str, start: datetime = T0, minutes: int = 60, kind: InterviewKind = InterviewKind.video,
                   status: InterviewStatus = InterviewStatus.scheduled, sequence: int = 0, thread: str | None = None,
-                  updated: datetime | None = None) -> str:
+                  updated: datetime | None = None, interviewers: tuple[str, ...] = ()) -> str:
         iv = Interview(source="acme.ats", remote_id=name, kind=kind, start_at=start,
                        end_at=start + timedelta(minutes=minutes), status=status,
                        thread=AppointmentThread(thread_id=thread or name, ical_uid=f"{thread or name}@ats",
                                                 sequence=sequence),
-                       timezone="Asia/Shanghai", platform="fake_meet", source_updated_at=updated)
+                       timezone="Asia/Shanghai", platform="fake_meet", source_updated_at=updated,
+                       interviewer_ids=interviewers)
         self.store.write(TENANT, [iv])
         return iv.id
 
@@ -127,9 +130,9 @@ class World:
 
     def notify(self, iv: str, at: datetime, channel: Channel = Channel.sms,
                purpose: NotificationPurpose = NotificationPurpose.invite,
-               status: DeliveryStatus = DeliveryStatus.sent) -> str:
+               status: DeliveryStatus = DeliveryStatus.sent, sequence: int | None = None) -> str:
         n = Notification(source="acme.msg", remote_id=self._rid("n"), interview_id=iv, occurred_at=at,
-                         purpose=purpose, channel=channel, recipient="138****1234", status=status)
+                         purpose=purpose, channel=channel, recipient="138****1234", status=status, sequence=sequence)
         self.store.write(TENANT, [n])
         return n.id
 
@@ -152,9 +155,17 @@ class World:
         self.store.write(TENANT, [a])
         return a
 
-    def answer(self, iv: str, at: datetime, action: ConfirmationAction) -> None:
+    def answer(self, iv: str, at: datetime, action: ConfirmationAction, sequence: int | None = None) -> None:
         self.store.write(TENANT, [Confirmation(source="acme.pages", remote_id=self._rid("c"), interview_id=iv,
-                                               occurred_at=at, action=action, channel=Channel.sms)])
+                                               occurred_at=at, action=action, channel=Channel.sms,
+                                               sequence_seen=sequence)])
+
+    def reported(self, iv: str, at: datetime, by: str, verdict: AttendanceVerdict, role: Role = Role.interviewer,
+                 sequence: int | None = None) -> None:
+        """Staff member `by` answers "Did the candidate attend?" (one answer per person and version)."""
+        self.store.write(TENANT, [AttendanceReport(
+            source="acme.asked", remote_id=f"{iv}:{sequence}:{by}", interview_id=iv, occurred_at=at, reported_by=role,
+            reporter_id=by, verdict=verdict, sequence_seen=sequence)])
 
     def request(self, iv: str, at: datetime, status: RequestStatus = RequestStatus.submitted,
                 by: Role = Role.candidate) -> None:

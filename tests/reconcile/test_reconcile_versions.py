@@ -120,12 +120,23 @@ def test_moving_a_decided_interview_reverts_it_to_pending(store: Store, tmp_path
     assert summary.cancelled_actions == 1 and _statuses(store) == {"create_task": "cancelled"}
 
 
-def test_a_cancellation_after_a_miss_is_cancelled(store: Store, tmp_path: Path) -> None:
+def test_a_cancellation_after_a_no_show_keeps_the_no_show(store: Store, tmp_path: Path) -> None:
+    """The ATS closing a missed interview as cancelled afterwards does not undo the miss."""
     w = World(store, config(tmp_path))
     iv = w.interview("iv")
     w.watermark(NOW)
     w.run(NOW)
     w.interview("iv", status=InterviewStatus.cancelled, updated=NOW)
+    w.run(NOW + MIN, overlap=NO_OVERLAP)
+    assert w.history(iv) == [(1, "missed_not_reached", False)]
+
+
+def test_a_cancellation_before_the_start_is_cancelled(store: Store, tmp_path: Path) -> None:
+    w = World(store, config(tmp_path))
+    iv = w.interview("iv")
+    w.watermark(NOW)
+    w.run(NOW)
+    w.interview("iv", status=InterviewStatus.cancelled, updated=T0 - MIN)
     w.run(NOW + MIN, overlap=NO_OVERLAP)
     assert w.history(iv) == [(1, "missed_not_reached", True), (2, "cancelled", False)]
 

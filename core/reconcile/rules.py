@@ -147,7 +147,7 @@ class Facts:
     asked: Condition
     """confirmation: a reschedule answer up to the end."""
     requested: Condition
-    """reschedule_request: submitted or approved up to the end."""
+    """reschedule_request: submitted or approved up to the end, after the last approved move carried out."""
     approved: Condition
     """reschedule_request: approved before the start and after the last approved move carried out."""
     answered: Condition
@@ -194,6 +194,7 @@ def _facts() -> Facts:
     to_candidate = e.c.audience == Audience.candidate.value
     current = sa.or_(e.c.sequence.is_(None), e.c.sequence >= s.c.sequence)  # about this version or a later one
     window_link = sa.and_(human, at >= s.c.pre_start, before_end)
+    not_carried_out = sa.or_(s.c.carried_at.is_(None), at > s.c.carried_at)  # a request the last move settled
     return Facts(
         attended=attended,
         completed=sa.and_(attended, e.c.code == "completed"),
@@ -203,9 +204,8 @@ def _facts() -> Facts:
         engaged=sa.and_(human, before_end),
         declined=sa.and_(kind_type == "decline", before_end, current),
         asked=sa.and_(kind_type == "reschedule", before_end, current),
-        requested=sa.and_(kind_type.in_(["submitted", "approved"]), before_end),
-        approved=sa.and_(kind_type == "approved", at < s.c.start_at,
-                         sa.or_(s.c.carried_at.is_(None), at > s.c.carried_at)),
+        requested=sa.and_(kind_type.in_(["submitted", "approved"]), before_end, not_carried_out),
+        approved=sa.and_(kind_type == "approved", at < s.c.start_at, not_carried_out),
         answered=sa.and_(kind_type.in_(list(ANSWER_RANK)), current, quoted_in(e.c.code, s.c.interviewers)),
         confirmed=sa.and_(kind_type == "confirm", before_end, current),
         sent=sa.and_(to_candidate, e.c.code != "queued", before_end, current),

@@ -64,6 +64,6 @@ def answer(c: FeishuConnector, event: Mapping[str, Any],
     if who is None and operator.get("open_id"):
         who = staff_id("open_id", str(operator["open_id"]))  # union_id instances: the callback names no union_id
     link = read_answer(token, at) if isinstance(token, str) else None
-    if link is None or who is None:
+    if link is None or who is None or link.via != c.instance.name:
         return None, toast("invalid")
     return report_of(link, who, at), toast("recorded" if who == link.interviewer else "forwarded")

@@ -1,7 +1,8 @@
 """Interviewers' answers to "Did <candidate> attend?": one `AttendanceReport` per person per interview version.
 
 Whatever way an answer comes (a signed link's page, a card button the platform calls back about), it is
-stored under `<tenant>.interviewer` / `answer:<interview>:<sequence>:<who answered>`: a second click is
+stored under the connector instance that asked (`AnswerLink.via`, the source of the interviewer's id and of
+the card callback) as `answer:<interview>:<sequence>:<who answered>`: a second click is
 the same record, never a second one, and a changed mind re-writes it (the latest answer stands, dated
 when it was given; the store's upsert puts the interview back in reconcile's scope, so it is decided
 again). `who answered` is the signed subject of a link, or the operator a platform names for a card
@@ -39,14 +40,10 @@ class Answered(StrEnum):
     """The interview (or its tenant) is gone."""
 
 
-def source_of(tenant: str) -> str:
-    return f"{tenant}.interviewer"
-
-
 def report_of(link: AnswerLink, answered_by: str, at: datetime) -> AttendanceReport:
     """The evidence of `link` answered by `answered_by` (a staff id) at `at`."""
     return AttendanceReport(
-        source=source_of(link.tenant), remote_id=f"answer:{link.interview_id}:{link.sequence}:{answered_by}",
+        source=link.via, remote_id=f"answer:{link.interview_id}:{link.sequence}:{answered_by}",
         interview_id=link.interview_id, occurred_at=at, reported_by=Role.interviewer, reporter_id=answered_by,
         verdict=link.verdict, sequence_seen=link.sequence,
     )

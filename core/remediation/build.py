@@ -80,13 +80,14 @@ def per_interviewer(case: Case, step: Step, where: Route) -> bool:
             and set(where.recipients) <= set(case.interview.interviewer_ids))
 
 
-def answer_links(config: Config, case: Case, interviewer: str, due_at: datetime) -> list[Link]:
-    """The question's four answers, signed for `interviewer`: a page link each, and the same signed value
-    for platforms whose cards call back."""
+def answer_links(config: Config, case: Case, interviewer: str, via: str, due_at: datetime) -> list[Link]:
+    """The question's four answers, signed for `interviewer` on connector instance `via`: a page link each,
+    and the same signed value for platforms whose cards call back."""
     t = T[config.tenant(case.tenant).locale]
     links = []
     for verdict in VERDICTS:
-        token = answer_token(AnswerLink(verdict, case.tenant, case.interview.id, case.sequence, interviewer), due_at)
+        answer = AnswerLink(verdict, case.tenant, case.interview.id, case.sequence, interviewer, via)
+        token = answer_token(answer, due_at)
         links.append(Link(label=t[f"answer.{verdict.value}"], url=answer_url(token), callback=token))
     return links
 
@@ -172,7 +173,7 @@ class Builder:
             idempotency_key=key, tenant=case.tenant, connector=where.connector, kind=where.kind,
             interview_id=case.interview.id, outcome_version=case.outcome.version, due_at=self.now,
             payload=payload_of(where.kind, recipients=(who,), title=title, text=text,
-                               links=answer_links(self.config, case, who, due), interview_id=case.interview.id,
+                               links=answer_links(self.config, case, who, where.connector, due), interview_id=case.interview.id,
                                purpose=NotificationPurpose.hr_task, audience=Audience.staff),
         ) for who, key in keys.items() if key not in settled]
 

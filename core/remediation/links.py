@@ -47,13 +47,15 @@ class HrLink:
 
 @dataclass(frozen=True)
 class AnswerLink:
-    """One answer of one interviewer (`interviewer`, their staff id) about one version of an interview."""
+    """One answer of one interviewer (`interviewer`, their staff id on `via`, the connector instance that asked
+    them) about one version of an interview."""
 
     verdict: AttendanceVerdict
     tenant: str
     interview_id: str
     sequence: int
     interviewer: str
+    via: str
 
 
 Domain = Literal["hr-link", "ask-link"]
@@ -106,8 +108,8 @@ def read_hr_link(signed: str, now: datetime | None = None) -> HrLink | None:
 
 def answer_token(link: AnswerLink, due_at: datetime | None = None) -> str:
     """The signed value of `link` (what a card button carries); it works until `HR_LINK_GRACE` after `due_at`."""
-    return _sign([link.verdict.value, link.tenant, link.interview_id, link.sequence, link.interviewer], "ask-link",
-                 due_at)
+    return _sign([link.verdict.value, link.tenant, link.interview_id, link.sequence, link.interviewer, link.via],
+                 "ask-link", due_at)
 
 
 def answer_url(token: str, base_url: str | None = None) -> str:
@@ -118,12 +120,12 @@ def read_answer(token: str, now: datetime | None = None) -> AnswerLink | None:
     """The answer behind a signed `token` (a link's last path part or a card button's value), or None."""
     fields = _open(token, "ask-link", now) or []
     try:
-        verdict, tenant, interview_id, sequence, interviewer = fields
+        verdict, tenant, interview_id, sequence, interviewer, via = fields
         link = AnswerLink(AttendanceVerdict(str(verdict)), str(tenant), str(interview_id), int(cast(int, sequence)),
-                          str(interviewer))
+                          str(interviewer), str(via))
     except (ValueError, TypeError):
         return None
-    return link if link.interviewer else None
+    return link if link.interviewer and link.via else None
 
 
 def reschedule_link(store: Store, interview_id: str, now: datetime, base_url: str | None = None) -> str:

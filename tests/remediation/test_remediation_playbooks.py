@@ -145,7 +145,7 @@ def test_partial_asks_hr_and_unknown_asks_who_was_there(t: EmulatedTenant) -> No
     missed(t, "周八", OutcomeClass.attended_partial)
     missed(t, "吴九", OutcomeClass.unknown)
     run(t)
-    assert [todo["subject"] for todo in todos(t)] == ["【待决定】周八 面试中途中断"]
+    assert [todo["subject"] for todo in todos(t)] == ["【待决定】周八 的面试参加时长不足"]
     assert any("请确认：吴九 是否参加了面试？" in text for text in texts(t))
     assert sms(t) == []
 

@@ -173,8 +173,9 @@ class Builder:
             idempotency_key=key, tenant=case.tenant, connector=where.connector, kind=where.kind,
             interview_id=case.interview.id, outcome_version=case.outcome.version, due_at=self.now,
             payload=payload_of(where.kind, recipients=(who,), title=title, text=text,
-                               links=answer_links(self.config, case, who, where.connector, due), interview_id=case.interview.id,
-                               purpose=NotificationPurpose.hr_task, audience=Audience.staff),
+                               links=answer_links(self.config, case, who, where.connector, due),
+                               interview_id=case.interview.id, purpose=NotificationPurpose.hr_task,
+                               audience=Audience.staff),
         ) for who, key in keys.items() if key not in settled]
 
     def candidate_payload(self, case: Case, step: Step, where: Route) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def hr_purposes(outcome: OutcomeClass) -> set[str]:
         {"hr_fyi_offer"} if "hr_fyi" in steps else set())
 
 
-@pytest.mark.parametrize("outcome,sub", [(c, s) for c, subs in SUBS.items() for s in subs])
+@pytest.mark.parametrize(("outcome", "sub"), [(c, s) for c, subs in SUBS.items() for s in subs])
 def test_hr_texts_claim_only_what_the_evidence_shows(outcome: OutcomeClass, sub: str) -> None:
     case = a_case(outcome, sub)
     for purpose in sorted(hr_purposes(outcome)):

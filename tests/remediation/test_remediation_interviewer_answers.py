@@ -18,16 +18,18 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from lifeline_hub.core.connector import Checkpoint
 from lifeline_hub.core.emulator import LoopbackServer
-from lifeline_hub.core.models import AttendanceReport, AttendanceVerdict, OutcomeClass, utcnow
+from lifeline_hub.core.models import AttendanceReport, AttendanceVerdict, InterviewKind, OutcomeClass, utcnow
 from lifeline_hub.core.outbox import dispatch
 from lifeline_hub.core.receiver.app import create_app
+from lifeline_hub.core.reconcile.run import reconcile
 from lifeline_hub.core.remediation import remediate
 from lifeline_hub.core.remediation.answers import Answered, record
 from lifeline_hub.core.remediation.links import ANSWER_PATH, AnswerLink, answer_token, answer_url, read_answer
 from lifeline_hub.core.remediation.testing import TENANT, EmulatedTenant, emulated_tenant
 from lifeline_hub.core.remediation.trail import summarise
-from lifeline_hub.core.store.schema import evidence
+from lifeline_hub.core.store.schema import evidence, outcomes
 
 NOW = utcnow().replace(microsecond=0)
 KEY = "interviewer-answers-test-key-0123456789"
@@ -182,3 +184,44 @@ def test_an_altered_or_expired_answer_link_is_refused(t: EmulatedTenant, receive
         page = requests.post(f"{receiver}{ANSWER_PATH}{bad}", timeout=10)
         assert page.status_code == 404 and "链接无效" in page.text
     assert reports(t) == []
+
+
+def test_a_late_answer_re_decides_the_interview_and_a_changed_mind_again(t: EmulatedTenant, receiver: str) -> None:
+    """An on-site interview (no machine attendance anywhere) decided `unknown`; the interviewer answers after that
+    decision, through the card: the next incremental reconcile takes the answer up and remediation acts on the
+    new decision; when she changes her mind, it is decided again."""
+    for setup in t.config.instances(TENANT):  # every stream is complete: nothing holds the decision back
+        for stream in setup.connector_class.streams:
+            t.store.commit_batch(TENANT, setup.instance.name, stream.name, [], [], Checkpoint({}, NOW))
+    alice = str(t.feishu.add_user("面试官 A")["open_id"])
+    t.candidate("c1", "张三")
+    interview = t.interview("iv1", NOW - timedelta(hours=3), candidate="c1", source=f"{TENANT}.fs",
+                            interviewers=(f"open_id:{alice}",), kind=InterviewKind.onsite)
+    reconcile(t.store, TENANT, NOW, t.config, t.host)
+    assert current(t, interview.id) == ("unknown", "no_attendance_source")
+    assert not remediate(t.store, TENANT, NOW, t.config, t.host).as_dict()["problems"]
+    assert dispatch(t.store, t.config, TENANT, now=NOW).dead == 0
+    message_id, _ = feishu_cards(t)[alice]
+
+    t.feishu.click_card(message_id, alice, "未到场")
+    assert t.feishu.deliver_pending_events() == 1
+    later = NOW + timedelta(hours=1)
+    reconcile(t.store, TENANT, later, t.config, t.host)  # incremental: the stored answer brings it back in scope
+    assert current(t, interview.id) == ("missed_not_reached", "nothing_sent")
+    assert not remediate(t.store, TENANT, later, t.config, t.host).as_dict()["problems"]
+    assert dispatch(t.store, t.config, TENANT, now=later).dead == 0
+    (todo,) = t.dingtalk.todo_list()  # HR is told, with the answer in the evidence
+    assert f"面试官 open_id:{alice} 回答：未到场" in todo["description"]
+
+    t.feishu.click_card(message_id, alice, "已参加")
+    assert t.feishu.deliver_pending_events() == 1
+    reconcile(t.store, TENANT, later + timedelta(minutes=5), t.config, t.host)
+    assert current(t, interview.id) == ("attended", "interviewer_reported")
+    assert len(reports(t)) == 1
+
+
+def current(t: EmulatedTenant, interview_id: str) -> tuple[str, str | None]:
+    with t.store.engine.connect() as conn:
+        row = conn.execute(sa.select(outcomes.c.outcome, outcomes.c.sub_reason).where(
+            outcomes.c.interview_id == interview_id, outcomes.c.superseded_at.is_(None))).one()
+    return str(row.outcome), row.sub_reason

@@ -10,7 +10,9 @@ polled again. Sends are at most 100 recipients (work notices), so results exist 
 Cursor: `{"pending": {send: {at, purpose, iv, key, audience, users: {userId: sent|delivered|read|failed}}},
 "settled": {send: sent at ms}}`. Watermark: the instant the pass started, once every pending send
 was polled (what happened before it is in the store). Work-notice reads carry no time: a read is
-dated when first observed (an upper bound); robot reads carry `readTimestamp`. The notifications
+dated when first observed (an upper bound); robot reads carry `readTimestamp`. The notification
+re-stored as `read` keeps its send time as `occurred_at` and says when the read was seen in `read_at`
+(the read receipt's time): a message read after the interview is no read before it. The notifications
 yielded again as their state changes keep the send's audience (candidate or staff; an entry from
 before `audience` was kept gets what `message_audience` infers from its purpose).
 """
@@ -254,7 +256,7 @@ def _apply(conn: DingTalkConnector, ledger: Ledger, key: str, outcome: Poll | Ma
             if seen.state == "read":
                 yield _event(conn, key, entry, user, DeliveryType.read, seen.read_at or now, seen.raw, None)
         entry["users"][user] = seen.state
-        yield _notification(conn, key, entry, user, seen)
+        yield _notification(conn, key, entry, user, seen, now)
     if outcome.gone:
         ledger.settle(key)
     else:
@@ -262,9 +264,10 @@ def _apply(conn: DingTalkConnector, ledger: Ledger, key: str, outcome: Poll | Ma
 
 
 def _notification(conn: DingTalkConnector, key: str, entry: Mapping[str, Any], user: str,
-                  seen: Seen) -> Notification | Malformed:
+                  seen: Seen, now: datetime) -> Notification | Malformed:
+    read_at = (seen.read_at or now) if seen.state == "read" else None
     return conn.parse(Notification, entry, remote_id=f"{key}:{user}", interview_id=entry["iv"],
-                      occurred_at=from_epoch_millis(entry["at"]), purpose=entry["purpose"],
+                      occurred_at=from_epoch_millis(entry["at"]), read_at=read_at, purpose=entry["purpose"],
                       channel=Channel.dingtalk, recipient=user, status=seen.state, status_raw=seen.raw,
                       idempotency_key=entry["key"], audience=message_audience(entry["purpose"], entry.get("audience")))
 

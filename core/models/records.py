@@ -206,6 +206,9 @@ class Notification(Evidence):
     idempotency_key: str | None = None
     sequence: int | None = Field(None, ge=0, description=(
         "interview version (thread.sequence) the message was about; unset: not said (counts for every version)"))
+    read_at: UtcDateTime | None = Field(None, description=(
+        "status read: when the read was observed (the vendor's read time, else the first poll that saw it); "
+        "`occurred_at` stays the send time"))
 
     @model_validator(mode="before")
     @classmethod

@@ -182,8 +182,15 @@ class Facts:
     def reach(self) -> Condition:
         """Read receipts, human link events and confirmations up to the end."""
         read = sa.or_(self.of("delivery_event", sa.and_(self.receipt, evidence.c.type == "read", self.trusted)),
-                      self.of("notification", sa.and_(self.sent, evidence.c.code == "read", self.trusted)))
+                      self.of("notification", sa.and_(self.sent, _notification_status() == "read", self.trusted)))
         return sa.or_(read, self.of("link_event", self.engaged), self.of("confirmation", self.confirmed))
+
+
+def _notification_status() -> sa.ColumnElement[str]:
+    """A notification's status as of the window end: `read` seen after it (`ended_at`: its read_at) is delivered."""
+    e, s = evidence, SCOPE
+    late_read = sa.and_(e.c.code == "read", sa.func.coalesce(e.c.ended_at, e.c.occurred_at) > s.c.end_at)
+    return sa.case((late_read, "delivered"), else_=e.c.code)
 
 
 def _facts() -> Facts:
@@ -298,7 +305,7 @@ def _signals() -> sa.Select[Any]:
                 (kind_type == "join_error", _digit_one(0)), (f.window_join, _digit_one(1)), else_=0)),
                 else_=0)), else_=0)}),
             _packed({"delivery_event": sa.case((f.receipt, _by_status(kind_type, f.trusted)), else_=0),
-                     "notification": sa.case((f.sent, _by_status(code, f.trusted)), else_=0)}),
+                     "notification": sa.case((f.sent, _by_status(_notification_status(), f.trusted)), else_=0)}),
             sa.func.count().filter(sa.or_(f.of("notification", f.sent), f.of("delivery_event", f.receipt))),
             sa.func.count().filter(f.trusted, readable),
             sa.func.count().filter(f.of("reschedule_request", f.approved)),

@@ -106,7 +106,7 @@ def _evidence_columns(record: Evidence) -> dict[str, Any]:
     match record:
         case Notification():
             cols.update(type=record.purpose.value, channel=record.channel.value, code=record.status.value,
-                        audience=record.audience.value, sequence=record.sequence)
+                        audience=record.audience.value, sequence=record.sequence, ended_at=record.read_at)
         case DeliveryEvent():
             cols.update(type=record.type.value, channel=record.channel.value, code=record.code,
                         ref=record.notification_id)

@@ -3,12 +3,13 @@
 What WeCom tells us (wecom-wechat.md §4): an accepted send and the userids it could not reach
 (`invaliduser`, `unlicenseduser`, read on every answer), nothing about delivery or reads. Each recipient gets a
 `Notification` (audience staff, channel `wecom`, keyed by outbox row and member): sent, or failed with a failed
-`DeliveryEvent` for those WeCom refused. Clicks on Lifeline's links in a message (the interviewer's attendance
-answers, HR's next steps) are observed by Lifeline itself.
+`DeliveryEvent` for those WeCom refused. Clicks on Lifeline's links in a message (HR's next steps) are
+observed by Lifeline itself.
 
 A task is a `button_interaction` template card (`task_id` from the idempotency key); an assignee's click comes
 back as a `template_card_event` (callbacks.py -> `card_event`), which completes the task with the records
 DingTalk gives a completed todo, and turns the clicked card's buttons into a label (`update_template_card`).
+The interviewer's question "Did <candidate> attend?" is a button card too, its clicks answers (`answers`).
 
 Idempotency: every send sets `enable_duplicate_check` with the instance's `duplicate_check_interval` (the
 content is deterministic per outbox row), so a retried send within the window reaches nobody twice.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from lifeline_hub.connectors.wecom import answers
 from lifeline_hub.connectors.wecom.client import NobodyToSend
 from lifeline_hub.core.actions import CreateTask, SendMessage
 from lifeline_hub.core.connector import ActionResult, describe_error
@@ -111,9 +113,12 @@ def _envelope(conn: WeComConnector, members: Sequence[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- messages
 
 
-def message_body(conn: WeComConnector, message: SendMessage) -> dict[str, Any]:
-    """The type-specific part of a send: a text_notice card (first link opens it, the next ones listed), a
-    textcard opening the first link, or text with the links inline (also whenever there is no link)."""
+def message_body(conn: WeComConnector, message: SendMessage, key: str) -> dict[str, Any]:
+    """The type-specific part of a send: the interviewer's question as a button card (`answers`), a text_notice
+    card (first link opens it, the next ones listed), a textcard opening the first link, or text with the links
+    inline (also whenever there is no link)."""
+    if answers.is_question(message):
+        return {"msgtype": "template_card", "template_card": answers.question_card(message, task_id(key))}
     kind = conn.options.message_type if message.links else "text"
     if kind == "template_card":
         if len(message.links) > 1 + MAX_JUMPS:
@@ -141,7 +146,7 @@ def send_message(conn: WeComConnector, action: Action) -> ActionResult:
     if message.purpose not in NotificationPurpose.__members__:
         raise InvalidRequest(f"send_message payload: unknown purpose {message.purpose!r}", vendor="wecom")
     members = list(dict.fromkeys(message.recipients))
-    body = message_body(conn, message)  # refused before anything is sent
+    body = message_body(conn, message, action.idempotency_key)  # refused before anything is sent
     msgids: list[str] = []
     refused: dict[str, str] = {}
     for batch in _batches(members, MAX_USERS):
@@ -253,6 +258,11 @@ def card_event(conn: WeComConnector, event: Mapping[str, Any]) -> tuple[Record, 
     update is logged, the record is kept either way."""
     card_id, key = str(event.get("TaskId") or ""), str(event.get("EventKey") or "")
     clicker = str(event.get("FromUserName") or "")
+    if TASK_ID.match(card_id) and answers.is_answer(event):  # the interviewer's question
+        report = answers.answer(conn, key, clicker, _event_time(event))
+        if report is not None:
+            _close(conn, card_id, event.get("ResponseCode"), clicker, answers.ANSWERED)
+        return (report,) if report else ()
     if not TASK_ID.match(card_id) or key not in ANSWERED:
         log.warning("wecom template_card_event without a Lifeline task id or button key (task %r, key %r): kept raw",
                     card_id[:128], key[:64])
@@ -262,14 +272,18 @@ def card_event(conn: WeComConnector, event: Mapping[str, Any]) -> tuple[Record, 
         source=conn.instance.name, remote_id=f"{note}:{key}", occurred_at=_event_time(event),
         notification_id=canonical_id(conn.instance.name, note), type=DeliveryType.read, channel=Channel("wecom"),
         code=key, status_raw=f"{key} by {clicker}" if clicker else key)
-    code = event.get("ResponseCode")
+    _close(conn, card_id, event.get("ResponseCode"), clicker, ANSWERED[key])
+    return (record,)
+
+
+def _close(conn: WeComConnector, card_id: str, code: object, clicker: str, label: str) -> None:
+    """Turn the clicked card's buttons into `label` for the member who clicked (logged when it fails)."""
     if isinstance(code, str) and code and clicker:
         try:
             conn.client.call(UPDATE_CARD, json={"userids": [clicker], "agentid": conn.options.agent_id,
-                                                "response_code": code, "button": {"replace_name": ANSWERED[key]}})
+                                                "response_code": code, "button": {"replace_name": label}})
         except VendorError as exc:
-            log.warning("wecom task %s: the clicked card was not updated (%s); the answer is recorded", card_id, exc)
-    return (record,)
+            log.warning("wecom card %s: the clicked card was not updated (%s); the answer is recorded", card_id, exc)
 
 
 def _event_time(event: Mapping[str, Any]) -> datetime:

@@ -160,6 +160,7 @@ class WeaverWorld(EmulatorWorld[EmulatorSettings]):
         with self.lock:
             force = next((f for f in self.forced if f.api in (None, api)), None)
             if force is not None:
+                self.faults.injected[force.kind or "stall"] += 1
                 force.times -= 1
                 if force.times <= 0:
                     self.forced.remove(force)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from lifeline_hub.core.http.redact import redact, redact_mapping
+from lifeline_hub.core.http.redact import redact, redact_json, redact_mapping
 
 RECORD_ENV = "LIFELINE_RECORD"
 SECRET_HEADERS = ("authorization", "x-acs-dingtalk-access-token", "x-lark-signature", "cookie", "set-cookie")
@@ -37,7 +37,8 @@ def _scrub_body(body: Any) -> Any:
         return body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     try:
-        scrubbed = json.dumps(redact_mapping(json.loads(text)), ensure_ascii=False)
+        data = json.loads(text)  # a bare array or number is JSON too (e-cology's lists and counts)
+        scrubbed = json.dumps(redact_mapping(data) if isinstance(data, dict) else redact_json(data), ensure_ascii=False)
     except (ValueError, TypeError):
         scrubbed = redact(text)
     return scrubbed.encode() if isinstance(body, bytes) else scrubbed

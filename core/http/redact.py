@@ -19,7 +19,8 @@ MASK = "***"
 # Key names whose values are secret, matched case-insensitively as whole keys.
 _KEY = (
     r"(?:[\w-]*?(?:(?:access|refresh|verification|auth|session|id|security|x)[_-]?token|secret|password|passwd"
-    r"|signature|aes[_-]?key|encrypt[_-]?key|api[_-]?key|private[_-]?key)|token|sign|authorization|cookie)"
+    r"|signature|aes[_-]?key|encrypt[_-]?key|api[_-]?key|private[_-]?key)|token|sign|authorization|cookie"
+    r"|secrit)"  # (sic): Weaver e-cology's regist answer
 )
 _KEY_RE = re.compile(_KEY, re.IGNORECASE)
 # "key": "value" / 'key': 'value' / \"key\":\"value\" (JSON inside a JSON string).

@@ -216,6 +216,8 @@ class WeaverClient(VendorClient):
             return self.error(TokenExpired, response, message, code=code)
         if SECRET_REJECTED in str(body.get("msg")):
             return self.error(SecretRejected, response, message, code=code)
+        if "不存在" in str(body.get("msg")):  # e.g. a message-center targetId nobody sent
+            return self.error(NotFound, response, message, code=code)
         if response.url and response.url.split("?")[0].endswith((REGIST, APPLYTOKEN)):
             return self.error(AuthFailed, response, message, code=code)
         return self.error(PermissionDenied, response, message, code=code)  # e.g. the acting account is disabled
@@ -244,6 +246,19 @@ class WeaverClient(VendorClient):
             return body
         detail = vendor_message(body) if isinstance(body, dict) else type(body).__name__
         raise InvalidRequest(f"{endpoint}: expected an array, got {detail}", vendor=VENDOR)
+
+    def count(self, endpoint: str, user: str, fields: Mapping[str, Any]) -> int:
+        """A family-C count: the bare integer, or a typed error for anything else."""
+        body = self.request("POST", PA + endpoint, api=f"paService.{endpoint}", quota=self.quota,
+                            headers={ACTING_USER: user, **FORM}, idempotent=True,
+                            data={k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                                  for k, v in fields.items()})
+        if isinstance(body, int) and not isinstance(body, bool):
+            return body
+        if isinstance(body, str) and body.strip().isdigit():
+            return int(body)
+        detail = vendor_message(body) if isinstance(body, dict) else type(body).__name__
+        raise InvalidRequest(f"{endpoint}: expected an integer, got {detail}", vendor=VENDOR)
 
     def rows(self, endpoint: str, user: str, params: Mapping[str, Any]) -> list[Any]:
         """A paService GET whose `data` is an array (getRequestLog, getRequestOperatorInfo)."""

@@ -14,6 +14,7 @@ that `targetId` is deleted first, so the person's message list holds one.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -24,7 +25,7 @@ from lifeline_hub.connectors.weaver.client import VENDOR
 from lifeline_hub.connectors.weaver.workflow import SERVER_ZONE, payload
 from lifeline_hub.core.actions import CreateTask, Link, SendMessage
 from lifeline_hub.core.connector import ActionResult
-from lifeline_hub.core.http import InvalidRequest
+from lifeline_hub.core.http import InvalidRequest, NotFound
 from lifeline_hub.core.markup import with_links
 from lifeline_hub.core.models import (
     Action,
@@ -98,8 +99,9 @@ def _push(conn: WeaverConnector, target: str, users: tuple[str, ...], title: str
           links: tuple[Link, ...], again: bool) -> None:
     code = _message_code(conn)
     fields = {"code": code, **_recipients(conn, users), "targetId": f"{code}|{target}"}
-    if again:
-        conn.client.message("deleteCustomMessageSingle", fields)
+    if again:  # an earlier attempt may have sent it: withdraw that one (if any) so one stays
+        with contextlib.suppress(NotFound):
+            conn.client.message("deleteCustomMessageSingle", fields)
     conn.client.message("sendCustomMessageSingle", {
         **fields, "title": title[:TITLE], "context": with_links(text, links)[:CONTEXT], "bizState": "0",
         **_links(links)})
@@ -133,11 +135,12 @@ def create_task(conn: WeaverConnector, action: Action) -> ActionResult:
     """A pending ofs todo per assignee (flowid = the outbox key) and, with a message source, the HR text."""
     task = payload(CreateTask, action)
     syscode, flowid, now = _syscode(conn), action.idempotency_key, utcnow()
-    for user in dict.fromkeys(task.assignees):
-        conn.client.ofs("ReceiveTodoRequestByJson", _item(conn, syscode, flowid, task.title, task.links, user,
-                                                          action.handed_at or now, now, pending=True))
-    if conn.options.message_source_code:
+    items = [_item(conn, syscode, flowid, task.title, task.links, user, action.handed_at or now, now, pending=True)
+             for user in dict.fromkeys(task.assignees)]
+    if conn.options.message_source_code:  # first: an app refused (token, permission) leaves no todo behind
         _push(conn, flowid, task.assignees, task.title, task.description, task.links, again=action.maybe_sent)
+    for item in items:
+        conn.client.ofs("ReceiveTodoRequestByJson", item)
     notes = tuple(Notification(
         source=conn.instance.name, remote_id=f"todo:{flowid}:{user}", interview_id=task.interview_id or
         action.interview_id, occurred_at=now, purpose=NotificationPurpose.hr_task, channel=Channel(WEAVER.name),
@@ -148,18 +151,20 @@ def create_task(conn: WeaverConnector, action: Action) -> ActionResult:
 
 
 def close_task(conn: WeaverConnector, action: Action) -> ActionResult:
-    """The case closed: each assignee's todo handled (or the whole item deleted), its notice moved along."""
+    """The case closed: the notice moved to handled (or deleted), then each assignee's todo handled (or the whole
+    item deleted)."""
     close = payload(CloseTask, action)
     syscode, now = _syscode(conn), utcnow()
+    code = conn.options.message_source_code
+    if code:
+        with contextlib.suppress(NotFound):  # NotFound: the task went out without its notice
+            conn.client.message("alterCustomMessageSingle", {
+                "code": code, **_recipients(conn, close.assignees), "targetId": f"{code}|{close.task_id}",
+                "bizState": DELETED if close.state == "removed" else HANDLED})
     if close.state == "removed":
         conn.client.ofs("deleteRequestInfoByJson", {"syscode": syscode, "flowid": close.task_id})
     else:
         for user in dict.fromkeys(close.assignees):
             conn.client.ofs("ProcessDoneRequestByJson", _item(conn, syscode, close.task_id, close.title, close.links,
                                                               user, action.handed_at or now, now, pending=False))
-    code = conn.options.message_source_code
-    if code:
-        conn.client.message("alterCustomMessageSingle", {
-            "code": code, **_recipients(conn, close.assignees), "targetId": f"{code}|{close.task_id}",
-            "bizState": DELETED if close.state == "removed" else HANDLED})
     return ActionResult(close.task_id, {"state": close.state})

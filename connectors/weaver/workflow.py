@@ -8,9 +8,11 @@ and before creating again (the outbox says an earlier attempt may have sent: `ma
 was lost) the originator's own requests (`getMyWorkflowRequestList`, title contains the key) are searched. A found
 draft is submitted; a request already past the creator node is not submitted twice.
 
-Poll (`workflows` stream, §5): `getRequestStatus` (currentNodeType "3" archived = approved), `getRequestLog`
-(latest `logtype` "3" at the creator node = sent back = refused) and `getRequestOperatorInfo` (the approvers'
-`viewType`: the only read receipt, §5 "Read state").
+Poll (`workflows` stream, §5, §6): the actor's own requests of the workflow created since the last pass
+(`getMyWorkflowRequestList`, a bare array, paged; `getMyWorkflowRequestCount`, a bare integer, says whether the
+listing is whole) join those `create_approval` handed over; then per open request `getRequestStatus`
+(currentNodeType "3" archived = approved), `getRequestLog` (latest `logtype` "3" at the creator node = sent back =
+refused) and `getRequestOperatorInfo` (the approvers' `viewType`: the only read receipt, §5 "Read state").
 """
 
 from __future__ import annotations
@@ -188,7 +190,9 @@ def _result(request_id: str, unmapped: list[str], recovered: bool) -> ActionResu
 def read_workflows(conn: WeaverConnector, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
     """State, log and operators of the workflows Lifeline started, until decided and `lookback_days` old.
 
-    Cursor `{"requests": {id: {"at": iso, "state": status, "views": {userid: viewType}}}}`. A request whose state
+    Cursor `{"requests": {id: {"at": iso, "state": status, "views": {userid: viewType}}}, "listed_since": date}`.
+    The watermark is the pass's start once the listing was whole (as many rows as the count) and every open
+    request was read; else none (unchanged). A request whose state
     cannot be read (an answer without `currentNodeType`, or refused as deleted/unknown) is quarantined with the
     vendor's words and stays open: its result is never guessed. A failed call (expired token twice, an HTML page,
     an error object where an array belongs) raises: nothing of this pass is committed, the cursor stays.
@@ -200,13 +204,54 @@ def read_workflows(conn: WeaverConnector, cursor: Mapping[str, Any]) -> Iterator
             known.setdefault(str(entry["id"]), {"at": str(entry.get("at") or started.isoformat()),
                                                 "state": RequestStatus.submitted.value, "views": {}})
     horizon = started - timedelta(days=conn.options.lookback_days)
+    whole = True
+    since = str(cursor.get("listed_since") or horizon.astimezone(SERVER_ZONE).date().isoformat())
+    today = started.astimezone(SERVER_ZONE).date().isoformat()
+    if conn.options.workflow is not None:
+        listed, whole = yield from _listed(conn, since, today)
+        for request_id, at in listed.items():
+            known.setdefault(request_id, {"at": at.isoformat(), "state": RequestStatus.submitted.value,
+                                          "views": {}})
     for request_id, entry in known.items():
         if entry["state"] != RequestStatus.submitted.value:
             continue
         known[request_id] = yield from _poll(conn, request_id, entry)
     kept = {k: v for k, v in known.items()
             if v["state"] == RequestStatus.submitted.value or datetime.fromisoformat(v["at"]) >= horizon}
-    yield Checkpoint({"requests": kept}, watermark=started)
+    yield Checkpoint({"requests": kept, "listed_since": today}, watermark=started if whole else None)
+
+
+PAGE = 50
+
+
+def _listed(conn: WeaverConnector, since: str, today: str
+            ) -> Generator[StreamItem, None, tuple[dict[str, datetime], bool]]:
+    """The actor's requests of the workflow created from `since` to `today` (server dates, whole days, so a
+    pass re-reads its first day): id -> creation time, and whether the listing was whole."""
+    actor, workflow_id = conn.options.actor_userid, str(conn.form.workflow_id)
+    conditions = {"createdateselect": "6", "createdatefrom": since, "createdateto": today}
+    total = conn.client.count("getMyWorkflowRequestCount", actor, {"conditions": conditions})
+    found: dict[str, datetime] = {}
+    seen, page, bad = 0, 1, 0
+    while True:
+        rows = conn.client.listing("getMyWorkflowRequestList", actor, {
+            "pageNo": str(page), "pageSize": str(PAGE), "conditions": conditions})
+        seen += len(rows)
+        for row in rows:
+            info = row.get("workflowBaseInfo") if isinstance(row, Mapping) else None
+            rid = row.get("requestId") if isinstance(row, Mapping) else None
+            created = _when(*str(row.get("createTime", "")).partition(" ")[::2]) if isinstance(row, Mapping) \
+                else None
+            if not (isinstance(rid, str) and rid.isdigit() and isinstance(info, Mapping) and created is not None):
+                yield Malformed("getMyWorkflowRequestList row without requestId, workflowBaseInfo or createTime",
+                                row, str(rid) if isinstance(rid, str | int) else None)
+                bad += 1
+                continue
+            if str(info.get("workflowId")) == workflow_id:
+                found[rid] = created
+        if len(rows) < PAGE:
+            return found, seen >= total and not bad
+        page += 1
 
 
 def _poll(conn: WeaverConnector, request_id: str, entry: dict[str, Any]

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from lifeline_hub.connectors.weaver.testing import Emulated, emulated
-from lifeline_hub.core.api import FakeClock, use_clock
+from lifeline_hub.core.conformance import SuiteClock
 
-START = 1_780_000_000.0  # 2026-05-28, fixed: tests never depend on today's date
+START = datetime(2026, 5, 28, 1, 0, tzinfo=UTC)  # fixed: tests never depend on today's date
 
 
 @pytest.fixture
-def clock() -> Iterator[FakeClock]:
-    fake = FakeClock(START)
-    with use_clock(fake):
+def clock() -> Iterator[SuiteClock]:
+    """One timeline for the toolkit, `utcnow` and the emulator world."""
+    with SuiteClock(START).running() as fake:
         yield fake
 
 
 @pytest.fixture
-def wv(tmp_path: Path, clock: FakeClock) -> Iterator[Emulated]:
+def wv(tmp_path: Path, clock: SuiteClock) -> Iterator[Emulated]:
     with emulated(tmp_path, now=clock.time) as emulator:
         yield emulator

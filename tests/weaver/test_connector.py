@@ -14,8 +14,9 @@ from fastapi import FastAPI, Request, Response
 
 from lifeline_hub.connectors.weaver import client as weaver_client
 from lifeline_hub.connectors.weaver.testing import APPROVER, Emulated
+from lifeline_hub.core.api import cassette
 from lifeline_hub.core.connector import ActionResult, Checkpoint, Malformed, StreamItem
-from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.emulator import Faults, LoopbackServer
 from lifeline_hub.core.http import InvalidRequest, TokenExpired, TransientError
 from lifeline_hub.core.models import (
     Action,
@@ -215,6 +216,24 @@ def test_approval_send_back_and_read_receipts_are_polled(wv: Emulated) -> None:
     assert items == []  # decided: not polled again
 
 
+def test_the_listing_finds_a_workflow_whose_handoff_was_lost(wv: Emulated) -> None:
+    created = wv.connector().perform(approval())
+    wv.world.approve(int(created.remote_id))
+    items, cursor = read(wv, {})
+    assert [(i.remote_id, i.status) for i in items if isinstance(i, RescheduleRequest)] == [
+        (f"approval:{created.remote_id}", RequestStatus.approved)]
+    assert cursor["listed_since"]
+
+
+def test_a_corrupt_list_row_is_quarantined_and_holds_the_watermark(wv: Emulated) -> None:
+    wv.connector().perform(approval())
+    wv.world.configure_faults(Faults(malformed=1.0))
+    items = list(wv.connector().read("workflows", {}))
+    assert any(isinstance(i, Malformed) and "requestId" in i.reason for i in items)
+    checkpoint = items[-1]
+    assert isinstance(checkpoint, Checkpoint) and checkpoint.watermark is None
+
+
 def test_an_unreadable_result_stays_open_and_is_reported(wv: Emulated) -> None:
     created = wv.connector().perform(approval())
     wv.world.delete_request(int(created.remote_id))
@@ -312,3 +331,13 @@ def test_a_message_goes_to_the_message_center_with_a_target_id(wv: Emulated) -> 
     assert len(live) == 1 and live[0]["targetId"] == "559|ll-msg-1"
     notes = [n for n in result.records if isinstance(n, Notification)]
     assert {n.recipient for n in notes} == {"102", "103"} and len(notes) == 2
+
+
+def test_the_registered_secrit_and_the_token_never_reach_a_cassette(wv: Emulated) -> None:
+    with cassette(wv.state_dir, "check", record=True):
+        assert wv.connector().check().ok
+    recorded = (wv.state_dir / "check.yaml").read_text(encoding="utf-8")
+    [keys] = wv.world.keys.values()
+    [token] = wv.world.tokens
+    assert "secrit" in recorded and keys.secrit not in recorded
+    assert token not in recorded

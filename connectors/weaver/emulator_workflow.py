@@ -215,7 +215,10 @@ class Engine:
             name = str(table.get("tableDBName")) if isinstance(table, dict) else ""
             if name not in workflow.detail_tables:
                 raise PaError("PARAM_ERROR", {"error_param_detailData_tableName": name}, "SAVE_DETAIL_TABLE_FAIL")
-            for record in table.get("workflowRequestTableRecords") or []:
+            records = table.get("workflowRequestTableRecords") or []
+            if not isinstance(records, list):
+                raise PaError("PARAM_ERROR", {"error_param_detailData_tableName": name}, "SAVE_DETAIL_TABLE_FAIL")
+            for record in records:
                 fields = record.get("workflowRequestTableFields") if isinstance(record, dict) else None
                 if not isinstance(fields, list) or not all(isinstance(f, dict) for f in fields):
                     raise PaError("PARAM_ERROR", {"error_param_detailData_tableName": name}, "SAVE_DETAIL_TABLE_FAIL")

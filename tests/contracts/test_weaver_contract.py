@@ -311,3 +311,28 @@ def test_the_schemas_accept_the_documented_examples() -> None:
     assert problems(ofs, "ofs") == []
     assert problems({**ofs, "operResult": "0"}, "ofs")  # a failure names its reason
     assert problems(12, "count") == [] and problems([], "list") == []
+
+
+def test_the_connector_reads_no_field_the_contract_lacks() -> None:
+    """Every key the connector reads with `.get("key")` is in a schema here, once the keys of its own are set aside:
+    a connector tested against the emulator needs nothing e-cology does not send."""
+    folder = Path(__file__).parents[2] / "connectors" / "weaver"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))
+                       if not p.name.startswith(("emulator", "testing", "sandbox")))
+    read = set(re.findall(r"""\.get\(["'](\w+)["']""", source))
+    known: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            known.update(node.get("properties", {}))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(SCHEMAS)
+    ours = {"requests", "listed_since", "at", "views", "spk", "secrit"}
+    """Keys of the connector's own: its `workflows` cursor (requests followed, the listing's day, when each was
+    handed over, the read receipts already reported) and the connection's extras (a registration made by hand)."""
+    assert read - ours <= known, sorted(read - ours - known)

@@ -477,3 +477,29 @@ def test_drive_endpoints_act_as_the_approver(world: WeaverWorld, api: Api) -> No
     assert (state["workflows_created"], state["archived"], state["api_calls"]) == (1, 1, world.api_calls())
     [request] = requests.get(f"{base}/state/requests", timeout=10).json()
     assert request["main"]["lifeline_ref"] == "LL-DRV"
+
+
+@pytest.mark.parametrize("form", [
+    {"workflowId": "1001", "requestName": "x", "mainData": '[{"fieldName":"candidate","fieldValue":{"a":[1]}}]'},
+    {"workflowId": "1001", "requestName": "x", "mainData": '[1, 2]'},
+    {"workflowId": "1001", "requestName": "x", "mainData": '{"fieldName":"candidate"}'},
+    {"workflowId": "1001", "requestName": "x", "mainData": main_data(candidate="a"), "detailData": '{"x":1}'},
+    {"workflowId": "1001", "requestName": "x", "mainData": main_data(candidate="a"),
+     "detailData": '[{"tableDBName":"formtable_main_101_dt1","workflowRequestTableRecords":5}]'},
+    {"workflowId": "1001", "requestName": "x", "mainData": main_data(candidate="a"), "detailData": "[7]"},
+    {"workflowId": "1e9", "requestName": "x", "mainData": "null"},
+    {"requestId": "-1", "workflowId": "x", "otherParams": "[]", "conditions": "[1]", "pageNo": "a", "pageSize": "-3"},
+])
+def test_hostile_input_is_answered_in_the_vendors_words_never_a_crash(world: WeaverWorld, api: Api,
+                                                                      form: dict[str, str]) -> None:
+    for name in ("doCreateRequest", "submitRequest", "rejectRequest", "getMyWorkflowRequestList",
+                 "getToDoWorkflowRequestCount"):
+        answer = api.raw("POST", f"{PA}/{name}", data=form)
+        assert answer.status_code == 200, (name, answer.text)
+    for name in ("getRequestStatus", "getRequestLog", "getRequestOperatorInfo"):
+        assert api.raw("GET", f"{PA}/{name}", params=form).status_code == 200
+    for name in ("sendCustomMessageSingle", "alterCustomMessageSingle", "deleteCustomMessageSingle"):
+        assert api.message(name, **form)["status"] is False
+    assert api.raw("POST", "/rest/ofs/ReceiveTodoRequestByJson", headers={}, data=b"{not json").json()[
+        "operResult"] == "0"
+    assert world.workflows_created() == int(form.get("detailData") is None and "fieldValue" in form.get("mainData", ""))

@@ -8,7 +8,7 @@ Routes, each answering one of the four families (§3), HTTP 200 even for errors:
 - B, paService: `POST doCreateRequest`, `submitRequest`, `rejectRequest` (form-encoded or JSON; `mainData`,
   `detailData`, `otherParams` JSON strings), `GET getRequestStatus`, `getRequestLog` (`requestId`),
   `getRequestOperatorInfo` (`requestid`);
-- C, paService lists: `POST get{ToDo,Handled,Processed,My,All}WorkflowRequestList` (a bare array) and `…Count`
+- C, paService lists: `POST get{ToDo,BeReject,Handled,Processed,My,All}WorkflowRequestList` (a bare array) and `…Count`
   (a bare integer), `pageNo`/`pageSize`/`conditions`;
 - message center (`/api/ec/dev/message/{send,alter,delete}CustomMessageSingle`, appid + token, `skipsession`);
 - D, ofs: `POST /rest/ofs/{ReceiveRequestInfo,ReceiveTodoRequest,ProcessDoneRequest,ProcessOverRequest,

@@ -538,6 +538,7 @@ def _handled(r: WfRequest, u: int) -> bool:
 
 LISTS: dict[str, Belongs] = {
     "ToDo": _todo,
+    "BeReject": lambda r, u: r.bereject and _todo(r, u),
     "Handled": _handled,
     "Processed": lambda r, u: r.node_type == "3" and (r.creator == u or r.row_of(u) is not None),
     "My": lambda r, u: r.creator == u,

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 
 from lifeline_hub.connectors.weaver.emulator import create_app
 from lifeline_hub.connectors.weaver.emulator_state import WeaverWorld
+from lifeline_hub.connectors.weaver.emulator_workflow import LISTS
 from lifeline_hub.core.emulator import Faults, LoopbackServer, Served
 from tests.contracts.weaver_api import PA, Api, main_data, todo
 
@@ -129,7 +130,7 @@ def drive_everything(api: Api, world: WeaverWorld) -> None:
     assert api.get("getRequestLog", requestId=first, user="4242")["code"] == "USER_EXCEPTION"
 
     # lists and counts: every family, as creator and approver
-    for kind in ("ToDo", "Handled", "Processed", "My", "All"):
+    for kind in LISTS:
         for user in ("101", "102"):
             assert isinstance(api.post(f"get{kind}WorkflowRequestList", user=user, pageNo=1, pageSize=5), list)
             assert isinstance(api.post(f"get{kind}WorkflowRequestCount", user=user), int)

@@ -249,6 +249,7 @@ def test_send_back_returns_to_the_creator_and_a_viewer_sees_new_feedback(world: 
     assert api.get("getRequestLog", requestId=rid)["data"][0]["logtype"] == "3"
     [row] = api.post("getToDoWorkflowRequestList")
     assert (row["requestId"], row["isbereject"], row["currentnodetype"], row["viewtype"]) == (str(rid), "1", "0", "0")
+    assert api.post("getBeRejectWorkflowRequestList") == [row] and api.post("getBeRejectWorkflowRequestCount") == 1
     assert world.engine.requests[rid].operators[0].view_type == -1  # viewed, then new feedback
     assert api.post("submitRequest", requestId=rid, workflowId=1001)["code"] == "SUCCESS"  # the creator resubmits
     assert world.approve(rid)["currentNodeType"] == "3"

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
+from lifeline_hub.connectors.weaver import client as weaver_client
 from lifeline_hub.connectors.weaver.emulator_settings import EmulatorSettings
 from lifeline_hub.connectors.weaver.emulator_state import WeaverWorld
 from lifeline_hub.connectors.weaver.plugin import WeaverConnector
-from lifeline_hub.connectors.weaver.testing import APPROVER, FORM
+from lifeline_hub.connectors.weaver.testing import APPROVER, FORM, Emulated, emulated
 from lifeline_hub.core.conformance import ConnectorSuite, Rig, Seed, SuiteClock
+from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
 from lifeline_hub.core.connections import Credentials
+from lifeline_hub.core.connector import ActionResult
+from lifeline_hub.core.http import InvalidRequest, VendorError
+from lifeline_hub.core.models import Action, utcnow
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.sync import SyncSummary, sync_stream
 
 LINKS = [{"label": "案例", "url": "https://lifeline.test/c/7"}]
 
@@ -69,3 +79,79 @@ class TestWeaver(ConnectorSuite):
         if kind == "create_task":
             return len(todos)
         return sum(1 for t in todos if str(t["isremark"]) == "2")
+
+
+# ---------------------------------------------------------------- bad input through the real sync, into the store
+
+
+@pytest.fixture
+def synced(tmp_path: Path, db_url: str) -> Iterator[tuple[Emulated, Store, ConnectorSetup]]:
+    """An emulator on the suite's clock, a migrated store (SQLite file and PostgreSQL), the instance's setup."""
+    store = Store(db_url)
+    store.upgrade()
+    with SuiteClock(ConnectorSuite.start).running() as clock, emulated(tmp_path, now=clock.time) as wv:
+        weaver_client._SITES.clear()
+        setup = ConnectorSetup("acme", "weaver", InstanceConfig(plugin="weaver"), WeaverConnector, wv.settings(),
+                               wv.instance)
+        yield wv, store, setup
+
+
+def _approval(wv: Emulated, key: str, **fields: str) -> ActionResult:
+    now = utcnow()
+    return wv.connector().perform(Action(
+        idempotency_key=key, tenant="acme", connector="acme.weaver", kind="create_approval", due_at=now, attempts=1,
+        handed_at=now, payload={"originator": "101", "process_code": "1001", "title": "面试改期申请：张三",
+                                "fields": {"candidate": "张三", "reason": "出差", **fields}}))
+
+
+def _sync(wv: Emulated, store: Store, setup: ConnectorSetup) -> SyncSummary:
+    return sync_stream(store, setup, "workflows", wv.connector())
+
+
+@pytest.mark.parametrize(("fault", "api", "says"), [
+    ("token_expired", "getRequestStatus", "token不存在或者超时"),
+    ("html_500", "getRequestLog", "HTTP 500"),
+    ("list_error", "getMyWorkflowRequestList", "SYSTEM_INNER_ERROR"),
+])
+def test_a_failed_poll_is_a_typed_error_and_keeps_the_cursor(
+        synced: tuple[Emulated, Store, ConnectorSetup], fault: str, api: str, says: str) -> None:
+    """Expired token mid-poll (after its one re-apply), a 500 page, an error object where an array belongs: the
+    sync records the vendor's words, stores nothing of the pass and keeps the cursor; the next pass catches up."""
+    wv, store, setup = synced
+    first = _approval(wv, "ll-weaver-1")
+    assert _sync(wv, store, setup).error is None
+    before = store.stream_state("acme.weaver", "workflows")
+    wv.world.approve(int(first.remote_id), APPROVER)
+    wv.world.fail_next(fault, times=8, api=api)  # type: ignore[arg-type]
+    with pytest.raises(VendorError, match=says):
+        _sync(wv, store, setup)
+    after = store.stream_state("acme.weaver", "workflows")
+    assert after.last_error is not None and says in after.last_error
+    assert after.cursor == before.cursor and after.watermark == before.watermark
+    assert store.count("evidence", kind="reschedule_request", type="approved") == 0
+    wv.world.forced.clear()
+    assert _sync(wv, store, setup).error is None
+    assert store.count("evidence", kind="reschedule_request", type="approved") == 1
+
+
+def test_an_unreadable_result_stays_open_and_is_quarantined(synced: tuple[Emulated, Store, ConnectorSetup]) -> None:
+    wv, store, setup = synced
+    created = _approval(wv, "ll-weaver-2")
+    assert _sync(wv, store, setup).error is None
+    wv.world.delete_request(int(created.remote_id))
+    summary = _sync(wv, store, setup)
+    assert summary.error is None and summary.written.quarantined == 1
+    [bad] = store.quarantined(source="acme.weaver")
+    assert "status unreadable, left open" in bad["reason"] and "NO_PERMISSION" in bad["reason"]
+    assert store.count("evidence", kind="reschedule_request", type="submitted") == 1
+    assert store.count("evidence", kind="reschedule_request", type="approved") == 0
+    assert store.count("evidence", kind="reschedule_request", type="refused") == 0
+
+
+def test_bad_form_input_is_refused_with_the_vendors_words(synced: tuple[Emulated, Store, ConnectorSetup]) -> None:
+    wv, _store, _setup = synced
+    with pytest.raises(InvalidRequest, match="unknown workflow field 'salary'"):
+        _approval(wv, "ll-weaver-3", salary="1")
+    with pytest.raises(InvalidRequest, match="SAVE_MAIN_TABLE_FAIL"):
+        _approval(wv, "ll-weaver-4", candidate="张" * 300)
+    assert wv.world.workflows_created() == 0

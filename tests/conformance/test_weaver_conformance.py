@@ -14,8 +14,8 @@ from lifeline_hub.connectors.weaver.emulator_settings import EmulatorSettings
 from lifeline_hub.connectors.weaver.emulator_state import WeaverWorld
 from lifeline_hub.connectors.weaver.plugin import WeaverConnector
 from lifeline_hub.connectors.weaver.testing import APPROVER, FORM, Emulated, emulated
-from lifeline_hub.core.conformance import ConnectorSuite, Rig, Seed, SuiteClock
 from lifeline_hub.core.config import ConnectorSetup, InstanceConfig
+from lifeline_hub.core.conformance import ConnectorSuite, Rig, Seed, SuiteClock
 from lifeline_hub.core.connections import Credentials
 from lifeline_hub.core.connector import ActionResult
 from lifeline_hub.core.http import InvalidRequest, VendorError

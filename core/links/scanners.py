@@ -9,6 +9,10 @@ but flagged `machine_made`, with one of these reasons:
 - `scanner_ua`: a known scanner, bot, preview fetcher or HTTP library, or no user agent at all;
 - `scanner_burst`: opened within `SCANNER_WINDOW` of the latest message delivered for the
   interview. This one is taken back when the same client follows up with a join (a quick human).
+
+The same rule judges opens a vendor reports (a platform's own "opened" event, a link tap an SMS
+provider reports): `reported_open_reason` from the user-agent family the vendor gives and the timing;
+the store applies it when such an open is written, so the verdict and its reason are in the trail.
 """
 
 from __future__ import annotations
@@ -75,6 +79,21 @@ def classify_agent(user_agent: str | None) -> tuple[str, bool]:
         if pattern.search(user_agent):
             return family, machine
     return "other", False
+
+
+_MACHINE_FAMILIES = frozenset(family for _, family, machine in _SIGNATURES if machine) | {"none"}
+
+
+def reported_open_reason(ua_family: str | None, last_delivery: datetime | None, at: datetime) -> str | None:
+    """Why an open a vendor reported looks machine-made (`scanner_ua`, `scanner_burst`), or None.
+
+    `ua_family` is the vendor's word for the client (a family name or a raw User-Agent; unknown: None).
+    """
+    if ua_family and (ua_family.lower() in _MACHINE_FAMILIES or classify_agent(ua_family)[1]):
+        return "scanner_ua"
+    if last_delivery is not None and timedelta(0) <= at - last_delivery <= SCANNER_WINDOW:
+        return BURST
+    return None
 
 
 def machine_reason(method: str, headers: Mapping[str, str], user_agent: str | None,

@@ -14,6 +14,11 @@ Two rules keep the trail right whatever order records arrive in:
   the interview version it told about), NULL while that notification is not stored; storing the
   notification later fills in its receipts.
 
+Opens a vendor reports (a platform's "opened" event, an SMS provider's link tap) are judged by the
+same scanner rule as Lifeline's own links when written (`_judge_reported_opens`): a known scanner's
+user agent, or seconds after the latest send or delivery to the candidate, is stored machine-made
+with its reason.
+
 Quarantine keeps vendor payloads as they came but redacted (`redact_json`: secrets, phone numbers
 and e-mail addresses masked), like everything outside the contact book. It is idempotent per bad
 record: a record that stays malformed at the vendor is met again by every sync (cursors keep it in
@@ -58,6 +63,7 @@ from lifeline_hub.core.models import (
     Evidence,
     Interview,
     LinkEvent,
+    LinkEventType,
     Notification,
     Record,
     RescheduleRequest,
@@ -232,7 +238,7 @@ class Store:
         interviews: list[dict[str, Any]] = []
         candidates: list[Candidate] = []
         evidence: list[dict[str, Any]] = []
-        records = list(records)
+        records = self._judge_reported_opens(conn, tenant, list(records))
         current = iter(self._not_behind(conn, [r for r in records if isinstance(r, Interview)]))
         for record in records:
             if isinstance(record, Interview):
@@ -270,6 +276,34 @@ class Store:
         learned = self._learn_contacts(conn, tenant, {r["ref"] for r in changes if r["ref"]})
         self._apply_contact_changes(conn, tenant, {(r["channel"], r["code"]) for r in changes} | learned)
         return summary
+
+    def _judge_reported_opens(self, conn: sa.Connection, tenant: str, records: list[Record]) -> list[Record]:
+        """`records`, opens a vendor reported (not Lifeline's own links') judged by the scanner rule
+        (`core.links.scanners.reported_open_reason`): a machine's is flagged with its reason."""
+        from lifeline_hub.core.links.events import DELIVERY_SKEW, links_source
+        from lifeline_hub.core.links.scanners import reported_open_reason
+
+        own, e = links_source(tenant), schema.evidence
+        out: list[Record] = []
+        for record in records:
+            if (isinstance(record, LinkEvent) and record.type is LinkEventType.open and not record.machine_made
+                    and record.source != own):
+                last = None
+                if record.interview_id is not None:
+                    n = e.alias("n")
+                    sent = sa.select(n.c.source + "/" + n.c.remote_id).where(
+                        n.c.interview_id == record.interview_id, n.c.kind == Notification.record_type)
+                    last = conn.execute(sa.select(sa.func.max(e.c.occurred_at)).where(
+                        sa.or_(sa.and_(e.c.interview_id == record.interview_id, e.c.kind == Notification.record_type),
+                               sa.and_(e.c.kind == DeliveryEvent.record_type, e.c.type == "delivered",
+                                       sa.or_(e.c.interview_id == record.interview_id, e.c.ref.in_(sent)))),
+                        e.c.audience == Audience.candidate.value,
+                        e.c.occurred_at <= record.occurred_at + DELIVERY_SKEW)).scalar()
+                reason = reported_open_reason(record.ua_family, last, record.occurred_at)
+                if reason is not None:
+                    record = record.model_copy(update={"machine_made": True, "machine_reason": reason})
+            out.append(record)
+        return out
 
     def _not_behind(self, conn: sa.Connection, records: list[Interview]) -> list[Interview]:
         """`records`, each reporting an older appointment version than the stored one (or one before it

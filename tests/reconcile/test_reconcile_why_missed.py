@@ -13,11 +13,13 @@ from lifeline_hub.core.models import (
     DeliveryStatus,
     DeliveryType,
     InterviewKind,
+    LinkEvent,
     LinkEventType,
     RequestStatus,
     Role,
     Slot,
 )
+from lifeline_hub.core.reconcile.trail import evidence_trail
 from lifeline_hub.core.remediation.reschedule.decisions import record_decision
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import reschedule_requests
@@ -151,3 +153,37 @@ def test_a_delivered_message_on_a_channel_knowing_reads_is_delivered_unread(stor
     w.watermark(NOW)
     w.run(NOW)
     assert w.current()["iv"] == ("missed_not_reached", "delivered_unread", "medium")
+
+
+@pytest.mark.parametrize(("family", "after", "reason"), [
+    ("chrome", timedelta(seconds=5), "scanner_burst"),
+    ("proofpoint", HOUR, "scanner_ua"),
+])
+def test_a_platforms_own_opened_event_from_a_machine_is_no_reach(store: Store, tmp_path: Path, family: str,
+                                                                 after: timedelta, reason: str) -> None:
+    """The AI platform reports its invitation "opened" seconds after the SMS was delivered, or by a scanner."""
+    w = World(store, config(tmp_path))
+    iv = w.interview("iv")
+    sms = w.notify(iv, T0 - DAY, Channel.sms)
+    w.receipt(sms, T0 - DAY + MIN, DeliveryType.delivered)
+    store.write(TENANT, [LinkEvent(source="acme.ai", remote_id="evt-1", interview_id=iv,
+                                   occurred_at=T0 - DAY + MIN + after, type=LinkEventType.open, ua_family=family)])
+    w.watermark(NOW)
+    w.run(NOW)
+    assert w.current()["iv"] == ("missed_not_reached", "delivered_read_unknown", "medium")
+    trail = evidence_trail(store, iv)
+    assert trail is not None
+    [opened] = [e for e in trail.entries if e.event == "link opened"]
+    assert not opened.counted and reason in opened.detail
+
+
+def test_a_platforms_opened_event_from_a_person_is_reach(store: Store, tmp_path: Path) -> None:
+    w = World(store, config(tmp_path))
+    iv = w.interview("iv")
+    sms = w.notify(iv, T0 - DAY, Channel.sms)
+    w.receipt(sms, T0 - DAY + MIN, DeliveryType.delivered)
+    store.write(TENANT, [LinkEvent(source="acme.ai", remote_id="evt-1", interview_id=iv,
+                                   occurred_at=T0 - DAY + HOUR, type=LinkEventType.open, ua_family="chrome")])
+    w.watermark(NOW)
+    w.run(NOW)
+    assert w.current()["iv"] == ("missed_read_no_show", "link_opened", "high")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -172,6 +173,8 @@ class WeaverWorld(EmulatorWorld[EmulatorSettings]):
         """Answer the next `times` calls (of `api`, e.g. `doCreateRequest`, or any) with `kind`, not acting on them."""
         if kind not in FORCED:
             raise ValueError(f"unknown fault {kind!r}; one of {FORCED}")
+        if kind == "list_error" and not re.fullmatch(r"get\w+WorkflowRequest(List|Count)", api or ""):
+            raise ValueError("list_error needs `api`: a list or count (getMyWorkflowRequestList...)")
         with self.lock:
             self.forced.append(Force(kind, times, api))
 

@@ -442,6 +442,8 @@ def test_server_error_and_rate_limit_are_html_pages(world: WeaverWorld, api: Api
     assert [api.raw("POST", "/rest/ofs/ReceiveTodoRequestByJson", json=todo()).status_code for _ in range(3)] == [
         500, 500, 200]
     assert world.workflows_created() == 0
+    with pytest.raises(ValueError, match="list_error needs `api`"):
+        world.fail_next("list_error", api="doCreateRequest")
     with pytest.raises(ValueError, match="unknown fault"):
         world.fail_next("teapot")  # type: ignore[arg-type]
 

@@ -8,6 +8,8 @@ because `plan_<plugin>` checks the pools `lifeline airflow setup` recorded.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,8 +83,9 @@ def test_setup_creates_the_pools_writes_the_manifest_and_says_how_to_fix_what_fa
         "ok   pool lifeline_dingtalk: missing, created with 4 slots",
         "ok   pool lifeline_feishu: missing, created with 4 slots",
         "ok   connection dingtalk_acme (acme.dt): resolves",
-        "FAIL connection feishu_acme (acme.fs): AirflowNotFoundException: The conn_id `feishu_acme` isn't defined; "
-        "add it as an Airflow Connection (or AIRFLOW_CONN_FEISHU_ACME)",
+        "FAIL connection feishu_acme (acme.fs): connection 'feishu_acme' is not defined: looked through Airflow's "
+        "secrets backends (EnvironmentVariablesBackend, MetastoreBackend; the environment one reads "
+        "$AIRFLOW_CONN_FEISHU_ACME); add or fix it in Airflow's Connections",
         f"ok   plugin manifest: written to {written}",
         f"FAIL store sqlite:///{tmp_path / 'lifeline.db'}: revision None, head {head}; "
         "run `lifeline db upgrade`",
@@ -99,6 +102,37 @@ def test_setup_creates_the_pools_writes_the_manifest_and_says_how_to_fix_what_fa
     assert lines(again.output)[:2] == ["ok   pool lifeline_dingtalk: 4 slots, resized to 6",
                                        "ok   pool lifeline_feishu: 4 slots, resized to 6"]
     assert (slots("lifeline_dingtalk"), slots("lifeline_feishu")) == (6, 6)
+
+
+SMS_CONFIG = """
+[lifeline]
+store = "sqlite:///{store}"
+[tenants.acme.connectors.sms]
+plugin = "aliyun_sms"
+connection_id = "sms_acme"
+sign_name = "Acme"
+"""
+
+
+def test_connections_resolve_as_the_tasks_resolve_them_without_airflow_printing_into_the_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's own lookup prints a warning among the command's lines for a connection type with `_` (RFC 3986);
+    `connections.resolve`, which the tasks use, does not."""
+    config = tmp_path / "plugins.toml"
+    config.write_text(SMS_CONFIG.format(store=tmp_path / "lifeline.db"), encoding="utf-8")
+    monkeypatch.setenv("LIFELINE_PLUGIN_MANIFEST", str(tmp_path / "manifest.json"))
+    monkeypatch.setenv("AIRFLOW_CONN_SMS_ACME", json.dumps(
+        {"conn_type": "aliyun_sms", "login": "key-id", "password": "sms-secret-setup-test"}))
+    done = subprocess.run([str(Path(sys.executable).parent / "lifeline"), "--config", str(config), "airflow",
+                           "setup", "--dry-run"], capture_output=True, text=True, timeout=300, check=False)
+    assert "ok   connection sms_acme (acme.sms): resolves" in lines(done.stdout), done.stdout
+    assert "RFC3986" not in done.stdout
+    assert "sms-secret-setup-test" not in done.stdout + done.stderr
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMS_ACME", '{"conn_type": "aliyun_sms", "login": ')
+    broken = CliRunner().invoke(cli, ["--config", str(config), "airflow", "setup", "--dry-run"])
+    assert "FAIL connection sms_acme (acme.sms): connection 'sms_acme': malformed JSON (Expecting value); " \
+           "add or fix it in Airflow's Connections" in lines(broken.output)
 
 
 def test_dry_run_creates_and_writes_nothing_and_fails_for_a_missing_pool(

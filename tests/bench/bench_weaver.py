@@ -81,11 +81,12 @@ def reschedule(n: int) -> Action:
                       "fields": fields, "interview_id": interview})
 
 
-def drill(store_url: str, requests: int, directory: Path) -> dict[str, int]:
-    """Plan and dispatch `requests` reschedule approvals against a faulty emulator; the emulator's counts."""
+def drill(store_url: str, requests: int, directory: Path, world: WeaverWorld | None = None) -> dict[str, int]:
+    """Plan and dispatch `requests` reschedule approvals against a faulty emulator (`world`, closed at the end:
+    its `served` answers stay readable); the emulator's counts."""
     store = Store(store_url)
     store.upgrade()
-    world = WeaverWorld(EmulatorSettings())
+    world = world or WeaverWorld(EmulatorSettings())
     seen: Counter[str] = Counter()
 
     def inject(point: str, action: Action) -> None:

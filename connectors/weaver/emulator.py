@@ -13,7 +13,7 @@ Routes, each answering one of the four families (§3), HTTP 200 even for errors:
 - message center (`/api/ec/dev/message/{send,alter,delete}CustomMessageSingle`, appid + token, `skipsession`);
 - D, ofs: `POST /rest/ofs/{ReceiveRequestInfo,ReceiveTodoRequest,ProcessDoneRequest,ProcessOverRequest,
   deleteUserRequestInfo,deleteRequestInfo}ByJson` (JSON, no token).
-Faults (`emulator_state`): gateway 429 and 502 and Tomcat-style 500 HTML pages, expired tokens, "not logged in",
+Faults (`emulator_state`): gateway 429 and 502 and Resin 500 HTML pages, expired tokens, "not logged in",
 a list answered with an error object, lost answers (act, then stall). `/_emulator` inspects (`requests`,
 `notices`, `todos`) and drives (`approve`, `send_back`, `resubmit`, `view`, `force_archive`, `delete_request`,
 `view_todo`, `fail_next`, `stall_next`, `expire_tokens`, `add_user`, `advance`) the world.

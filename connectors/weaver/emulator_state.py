@@ -9,7 +9,7 @@ when `regist_rotates`, so a token applied with the old `secrit` fails "secret解
 RSA-encrypted with `spk`), decrypted here, never compared. The "not logged in" answers are HTTP 200 family-A bodies:
 `code -1` "token不存在或者超时：<token>", `errorCode "002"` "登录信息超时".
 
-Faults: `rate_limit` a gateway's HTTP 429 HTML page (no rate limit is documented, §10), `server_error` a Tomcat 500
+Faults: `rate_limit` a gateway's HTTP 429 HTML page (no rate limit is documented, §10), `server_error` a Resin 500
 HTML page (§3), `expire_token` a valid token answered as expired, `timeout` act then stall (a lost answer),
 `malformed`/`duplicate` a corrupt or repeated row in a list (family C); `fail_next` forces one of `FORCED` on the
 next calls (of one API or any), `stall_next` acts and then stalls.

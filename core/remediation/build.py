@@ -49,7 +49,7 @@ from lifeline_hub.core.store.schema import actions
 HR_LINKS: dict[str, tuple[HrAction, ...]] = {
     "hr_fyi": ("reissue", "attended"), "hr_fyi_offer": ("attended",), "hr_decision": ("offer", "attended"),
     "contact_fix": ("offer",), "partial": ("reissue", "attended"), "second_miss": ("offer", "attended"),
-    "ask": ("attended",),
+    "ask": ("attended",), "unanswered": ("attended", "offer"),
 }
 REINVITES = frozenset({NotificationPurpose.reissued_link.value, NotificationPurpose.reschedule_offer.value})
 """Message purposes that re-invite the candidate (what `max_auto_reinvites` counts)."""

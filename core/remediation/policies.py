@@ -59,6 +59,7 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("ask_hr_partial", "create_task", "hr", "partial"),
     Step("update_ats", "create_task", "hr", "update_ats"),
     Step("ask_interviewer", "send_message", "interviewers", "ask"),
+    Step("ask_hr_unanswered", "create_task", "hr", "unanswered", delay_minutes=24 * 60),
     Step("second_miss", "create_task", "hr", "second_miss"),
 )}
 """The built-in steps, by name (what `plugins.toml` playbooks list)."""
@@ -75,10 +76,11 @@ DEFAULTS: dict[OutcomeClass, Playbook] = {
     OutcomeClass.missed_declined: _playbook("reschedule_flow", "reschedule_offer", "update_ats"),
     OutcomeClass.missed_read_no_show: _playbook("hr_decision", "hr_decision", "reschedule_offer"),
     OutcomeClass.missed_not_reached: _playbook("fix_channel", "resend_other_channel", "contact_fix"),
-    OutcomeClass.unknown: _playbook("ask_interviewer", "ask_interviewer"),
+    OutcomeClass.unknown: _playbook("ask_interviewer", "ask_interviewer", "ask_hr_unanswered"),
 }
 """DESIGN.md's defaults; cancelled, rescheduled, pending and attended need no remediation (reminders
-are re-planned by their own planner)."""
+are re-planned by their own planner). `unknown` asks the interviewers at once and HR a day later: an
+answer re-decides the interview first, which cancels HR's task while it is still waiting."""
 SECOND_MISS = _playbook("second_miss", "second_miss")
 
 

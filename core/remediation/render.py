@@ -20,7 +20,8 @@ from lifeline_hub.core.remediation.case import Case
 from lifeline_hub.core.remediation.texts import T, short, when, window
 from lifeline_hub.core.remediation.trail import Sent, Trail, summarise
 
-STAFF_PURPOSES = ("hr_fyi", "hr_fyi_offer", "hr_decision", "contact_fix", "partial", "update_ats", "second_miss", "ask")
+STAFF_PURPOSES = ("hr_fyi", "hr_fyi_offer", "hr_decision", "contact_fix", "partial", "update_ats", "second_miss", "ask",
+                  "unanswered")
 OFFERS = ("technical", "resend", "reschedule_offer")
 """Candidate messages whose text already points to the reschedule link."""
 

@@ -130,6 +130,9 @@ T: dict[str, dict[str, str]] = {
         "second_miss.step": "系统不再自动联系候选人。请人工决定是否再次安排，或结束该流程（不会自动拒绝）。",
         "ask.title": "请确认：{name!u} 是否参加了面试？",
         "ask.step": "系统没有该面试的到场数据。如候选人已参加，请点击“确认已参加”。",
+        "unanswered.title": "【待确认】没有人回答 {name!u} 是否参加了面试",
+        "unanswered.step": "系统没有该面试的到场数据，一天内也没有面试官回答。请向面试官确认：如候选人已参加，"
+                           "请点击“确认已参加”；如候选人没有来，可邀请候选人改约。",
         "reschedule_task.title": "【待处理】{name!u} 申请改期",
         "rescheduled.title": "【已改期】{name!u} 的面试改至 {when}",
         "rescheduled.step": "请在招聘系统中更新面试时间。新的日历邀请和链接已发给候选人。",
@@ -255,6 +258,10 @@ T: dict[str, dict[str, str]] = {
         "ask.title": "Please confirm: did {name!u} attend the interview?",
         "ask.step": "There is no attendance data for this interview. If the candidate attended, press "
                     "\"Confirm attended\".",
+        "unanswered.title": "[To check] Nobody has said whether {name!u} attended the interview",
+        "unanswered.step": "There is no attendance data for this interview, and no interviewer answered within a "
+                           "day. Ask the interviewers: if the candidate attended, press \"Confirm attended\"; if "
+                           "not, you can invite them to pick a new time.",
         "reschedule_task.title": "[To do] {name!u} asks to reschedule",
         "rescheduled.title": "[Rescheduled] {name!u}'s interview moved to {when}",
         "rescheduled.step": "Update the interview time in the ATS. The candidate has the new calendar invitation "

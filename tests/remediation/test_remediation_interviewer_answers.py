@@ -20,8 +20,15 @@ import sqlalchemy as sa
 
 from lifeline_hub.core.connector import Checkpoint
 from lifeline_hub.core.emulator import LoopbackServer
-from lifeline_hub.core.models import AttendanceReport, AttendanceVerdict, InterviewKind, OutcomeClass, utcnow
-from lifeline_hub.core.outbox import dispatch
+from lifeline_hub.core.models import (
+    ActionStatus,
+    AttendanceReport,
+    AttendanceVerdict,
+    InterviewKind,
+    OutcomeClass,
+    utcnow,
+)
+from lifeline_hub.core.outbox import dispatch, rows
 from lifeline_hub.core.receiver.app import create_app
 from lifeline_hub.core.reconcile.run import reconcile
 from lifeline_hub.core.remediation import remediate
@@ -202,6 +209,8 @@ def test_a_late_answer_re_decides_the_interview_and_a_changed_mind_again(t: Emul
     assert not remediate(t.store, TENANT, NOW, t.config, t.host).as_dict()["problems"]
     assert dispatch(t.store, t.config, TENANT, now=NOW).dead == 0
     message_id, _ = feishu_cards(t)[alice]
+    (waiting,) = [r.action for r in rows(t.store, TENANT, status=ActionStatus.planned)]
+    assert (waiting.kind, waiting.due_at) == ("create_task", NOW + timedelta(days=1))  # HR, if nobody answers
 
     t.feishu.click_card(message_id, alice, "未到场")
     assert t.feishu.deliver_pending_events() == 1
@@ -209,6 +218,8 @@ def test_a_late_answer_re_decides_the_interview_and_a_changed_mind_again(t: Emul
     reconcile(t.store, TENANT, later, t.config, t.host)  # incremental: the stored answer brings it back in scope
     assert current(t, interview.id) == ("missed_not_reached", "nothing_sent")
     assert not remediate(t.store, TENANT, later, t.config, t.host).as_dict()["problems"]
+    assert [r.action.status for r in rows(t.store, TENANT) if r.action.idempotency_key == waiting.idempotency_key
+            ] == [ActionStatus.cancelled]  # answered: HR is not asked who was there
     assert dispatch(t.store, t.config, TENANT, now=later).dead == 0
     (todo,) = t.dingtalk.todo_list()  # HR is told, with the answer in the evidence
     assert f"面试官 open_id:{alice} 回答：未到场" in todo["description"]
@@ -218,6 +229,16 @@ def test_a_late_answer_re_decides_the_interview_and_a_changed_mind_again(t: Emul
     reconcile(t.store, TENANT, later + timedelta(minutes=5), t.config, t.host)
     assert current(t, interview.id) == ("attended", "interviewer_reported")
     assert len(reports(t)) == 1
+
+
+def test_hr_is_asked_when_no_interviewer_answers_within_a_day(t: EmulatedTenant, receiver: str) -> None:
+    alice = str(t.feishu.add_user("面试官 A")["open_id"])
+    unknown_on(t, "fs", (f"open_id:{alice}",))
+    assert t.dingtalk.todo_list() == []
+    assert dispatch(t.store, t.config, TENANT, now=NOW + timedelta(days=1)).dead == 0
+    (todo,) = t.dingtalk.todo_list()
+    assert todo["subject"] == "【待确认】没有人回答 张三 是否参加了面试"
+    assert "一天内也没有面试官回答" in todo["description"]
 
 
 def current(t: EmulatedTenant, interview_id: str) -> tuple[str, str | None]:

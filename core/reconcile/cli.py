@@ -48,7 +48,7 @@ def evidence(ctx: Context, interview_id: str, as_json: bool) -> None:
     """Show an interview's evidence trail and outcome history, in the tenant's time zone."""
     import sqlalchemy as sa
 
-    from lifeline_hub.core.reconcile.trail import evidence_trail
+    from lifeline_hub.core.reconcile.trail import evidence_trail, pending_because
     from lifeline_hub.core.store import Store
     from lifeline_hub.core.store.schema import interviews
 
@@ -61,8 +61,9 @@ def evidence(ctx: Context, interview_id: str, as_json: bool) -> None:
     if trail is None:
         err.print(f"[red]error:[/] no interview {escape(repr(interview_id))} in the store", soft_wrap=True)
         raise SystemExit(1)
+    why = pending_because(store, trail, cfg) if configured else ()
     if as_json:
-        click.echo(json.dumps(trail.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**trail.as_dict(), "pending_because": list(why)}, indent=2, ensure_ascii=False))
         return
     iv = trail.interview
     start, end = trail.local(iv["start_at"]), trail.local(iv["end_at"])
@@ -78,6 +79,8 @@ def evidence(ctx: Context, interview_id: str, as_json: bool) -> None:
                  str(e.evidence_id or "-"))
         table.add_row(*(escape(c) for c in cells), style=style)
     out.print(table)
+    for line in why:
+        out.print(f"pending: {line}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _instant(text: str) -> datetime:

@@ -50,6 +50,46 @@ class Gate:
     stale: tuple[StaleStream, ...]
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A needed stream whose watermark has not passed an interview's window end + grace: why it is pending."""
+
+    source: str
+    stream: str
+    watermark: datetime | None
+    """Complete up to here: the stream has been behind since this instant."""
+    last_success_at: datetime | None
+    needed: datetime
+    """The watermark the interview waits for (window end + grace)."""
+
+    def describe(self) -> str:
+        synced = self.last_success_at.isoformat() if self.last_success_at else "never"
+        if self.watermark is None:
+            return f"{self.source}:{self.stream} has no watermark yet (last successful sync: {synced})"
+        return (f"{self.source}:{self.stream} is complete only up to {self.watermark.isoformat()}, behind since then "
+                f"(needs {self.needed.isoformat()}; last successful sync: {synced})")
+
+
+def waiting_for(conn: sa.Connection, needs: Needs, policy: PolicySettings, kind: InterviewKind,
+                end_at: datetime) -> tuple[Waiting, ...]:
+    """The needed streams of `kind` not yet complete up to `end_at` + grace (what keeps it `stream_behind`)."""
+    keys = needs.streams.get(kind, ())
+    if not keys:
+        return ()
+    needed = end_at + timedelta(minutes=policy.grace_minutes)
+    t = sync_state
+    found = {(r.source, r.stream): r for r in conn.execute(
+        sa.select(t.c.source, t.c.stream, t.c.watermark, t.c.last_success_at)
+        .where(sa.tuple_(t.c.source, t.c.stream).in_(keys)))}
+    out = []
+    for source, stream in keys:
+        row = found.get((source, stream))
+        mark, ok = (row.watermark, row.last_success_at) if row is not None else (None, None)
+        if mark is None or mark < needed:
+            out.append(Waiting(source, stream, mark, ok, needed))
+    return tuple(out)
+
+
 def watermarks(conn: sa.Connection, keys: tuple[StreamKey, ...]) -> dict[StreamKey, datetime | None]:
     found: dict[StreamKey, datetime | None] = dict.fromkeys(keys)
     if keys:

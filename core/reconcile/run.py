@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lifeline_hub.core.config import Config, PolicySettings
 from lifeline_hub.core.models import InterviewKind, Outcome, utcnow
 from lifeline_hub.core.plugins import PluginHost, get_host
-from lifeline_hub.core.reconcile.gate import StaleStream, open_gate, record_stale
+from lifeline_hub.core.reconcile.gate import StaleStream, Waiting, open_gate, record_stale, waiting_for
 from lifeline_hub.core.reconcile.needs import Needs, needs_of
 from lifeline_hub.core.reconcile.outcomes import new_outcomes, write_outcomes
 from lifeline_hub.core.reconcile.override import apply_classify_hook
@@ -49,6 +49,8 @@ class ReconcileSummary:
     overridden: int = 0
     attributed: int = 0
     stale: tuple[StaleStream, ...] = ()
+    waiting: tuple[Waiting, ...] = ()
+    """Why interviews are `stream_behind`: the needed streams behind the latest such window end + grace."""
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -63,6 +65,7 @@ class ReconcileSummary:
             f"  superseded {self.superseded}, planned actions cancelled {self.cancelled_actions}, "
             f"hook overrides {self.overridden}, receipts attributed {self.attributed}",
         ]
+        lines += [f"  pending because {w.describe()}" for w in self.waiting]
         lines += [f"  stale stream: {s.describe(self.now)}" for s in self.stale]
         return lines
 
@@ -74,6 +77,10 @@ class ReconcileSummary:
             "attributed": self.attributed, "seconds": round(self.seconds, 3),
             "stale_streams": [{"source": s.source, "stream": s.stream,
                                "watermark": s.watermark.isoformat() if s.watermark else None} for s in self.stale],
+            "pending_because": [{"source": w.source, "stream": w.stream, "needed": w.needed.isoformat(),
+                                 "watermark": w.watermark.isoformat() if w.watermark else None,
+                                 "last_success_at": w.last_success_at.isoformat() if w.last_success_at else None}
+                                for w in self.waiting],
         }
 
 
@@ -126,6 +133,7 @@ def reconcile(store: Store, tenant: str, now: datetime, config: Config, host: Pl
         summary.pending.update({reason: n for reason, n in conn.execute(
             sa.select(SCOPE.c.pending, sa.func.count()).where(SCOPE.c.pending.is_not(None))
             .group_by(SCOPE.c.pending))})
+        summary.waiting = _waiting(conn, needs, policy)
         if host.implements("lifeline_on_outcome"):
             fresh = new_outcomes(conn)
         for table in reversed(scratch):
@@ -139,6 +147,19 @@ def reconcile(store: Store, tenant: str, now: datetime, config: Config, host: Pl
         host.on_outcome(outcome)
     summary.seconds = time.perf_counter() - clock
     return summary
+
+
+def _waiting(conn: sa.Connection, needs: Needs, policy: PolicySettings) -> tuple[Waiting, ...]:
+    """The streams the run's `stream_behind` interviews wait for (per kind, for its latest window end)."""
+    latest = conn.execute(sa.select(SCOPE.c.kind, sa.func.max(SCOPE.c.end_at))
+                          .where(SCOPE.c.pending == "stream_behind").group_by(SCOPE.c.kind)).all()
+    found: dict[tuple[str, str], Waiting] = {}
+    for kind, end_at in latest:
+        for w in waiting_for(conn, needs, policy, InterviewKind(kind), end_at):
+            known = found.get((w.source, w.stream))
+            if known is None or w.needed > known.needed:
+                found[(w.source, w.stream)] = w
+    return tuple(found[key] for key in sorted(found))
 
 
 def _lock_state(conn: sa.Connection, tenant: str) -> dict[str, Any]:

@@ -15,12 +15,15 @@ they say where reminders can no longer go, not whether the candidate was reached
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from lifeline_hub.core.models import Audience, channel_info, zone_info
+from lifeline_hub.core.config import Config
+from lifeline_hub.core.models import Audience, InterviewKind, OutcomeClass, channel_info, utcnow, zone_info
+from lifeline_hub.core.reconcile.gate import waiting_for
+from lifeline_hub.core.reconcile.needs import needs_of
 from lifeline_hub.core.reconcile.outcomes import to_outcome
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import contact_points, evidence, interviews, outcomes
@@ -118,6 +121,24 @@ class Panel:
         if sequence is not None and sequence < self.sequence:
             return f"about version {sequence}, not counted"
         return ""
+
+
+def pending_because(store: Store, trail: Trail, config: Config, now: datetime | None = None) -> tuple[str, ...]:
+    """Why an interview still pending (its current outcome, or none yet) is not decided: its window and grace
+    are not over, or which needed streams are behind its window end + grace, since when."""
+    if trail.outcomes and trail.outcomes[-1]["outcome"] != OutcomeClass.pending.value:
+        return ()
+    iv = trail.interview
+    settings = config.tenant(iv["tenant"])
+    policy, now = settings.policy, now or utcnow()
+    closes = iv["end_at"] + timedelta(minutes=policy.grace_minutes)
+    if closes > now:
+        return (f"window open: it ends {trail.local(iv['end_at']).isoformat()}, decided after "
+                f"{policy.grace_minutes} min of grace ({trail.local(closes).isoformat()})",)
+    with store.engine.connect() as conn:
+        waiting = waiting_for(conn, needs_of(config.instances(iv["tenant"])), policy, InterviewKind(iv["kind"]),
+                              iv["end_at"])
+    return tuple(w.describe() for w in waiting)
 
 
 def _entries(r: Any, panel: Panel) -> list[Entry]:

@@ -94,3 +94,21 @@ def test_errors_are_one_line_with_an_exit_code(world: World, env: dict[str, str]
     assert tenant.returncode == 2 and "tenant 'globex' is not configured" in tenant.stderr
     bad_now = run_cli("reconcile", "--tenant", "acme", "--now", "2026-03-02 10:00", env=env)
     assert bad_now.returncode == 2 and "--now" in bad_now.stderr
+
+
+def test_a_pending_interview_says_which_stream_it_waits_for_since_when(world: World, env: dict[str, str]) -> None:
+    waiting = world.interview("waiting", start=NOW)
+    later = NOW + 3 * 60 * MIN
+    for stream in ("acme.ats:interviews", "acme.msg:notifications", "acme.msg:receipts"):
+        world.watermark(later, only=stream)  # the meeting's attendance stays complete only up to NOW
+    summary = run_cli("reconcile", "--tenant", "acme", "--now", later.isoformat(), env=env)
+    assert summary.returncode == 0, summary.stderr
+    because = ("acme.meet:attendance is complete only up to 2026-03-02T04:00:00+00:00, behind since then "
+               "(needs 2026-03-02T05:30:00+00:00")
+    assert "  pending: stream_behind 1" in summary.stdout and f"  pending because {because}" in summary.stdout
+
+    shown = run_cli("evidence", waiting, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert f"pending: {because}" in shown.stdout
+    data = json.loads(run_cli("evidence", waiting, "--json", env=env).stdout)
+    assert data["pending_because"][0].startswith(because)

@@ -5,7 +5,6 @@ Everything else (rate limits, retries, backoff, redacted logs) comes from `lifel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -16,7 +15,6 @@ from lifeline_hub.core.http import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
-    Quota,
     RateLimited,
     RateLimiter,
     Token,
@@ -51,11 +49,8 @@ class ClientLimiter(RateLimiter):
 
     SCOPE = "client"
 
-    def acquire(self, api: str, app: str, quota: Quota | Sequence[Quota] = ()) -> float:
-        return super().acquire(self.SCOPE, app, quota)
-
-    def pause(self, api: str, app: str, until: float) -> None:
-        super().pause(self.SCOPE, app, until)
+    def scope(self, api: str) -> str:
+        return self.SCOPE
 
 
 class ClientCredentials(TokenProvider):

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, TypedDict, TypeVar
 
 import requests
@@ -324,11 +325,11 @@ class VendorClient:
                 raise
             if token is not None:
                 self.apply_token(request, token)
-            if self.limiter is not None:
-                self.limiter.acquire(api, self.app, quota or ())
-            self.stats.record_call(api)
+            limited = self.limiter.calling(api, self.app, quota or ()) if self.limiter is not None else nullcontext()
             try:
-                result = self._send(method, request, api, attempts)
+                with limited:  # waits for the quota; the call counts against it until its answer is back
+                    self.stats.record_call(api)
+                    result = self._send(method, request, api, attempts)
             except TransientError as exc:
                 opened = breaker.failed(exc) if breaker is not None else None
                 if opened is not None:

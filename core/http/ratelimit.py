@@ -6,7 +6,8 @@ import math
 import threading
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lifeline_hub.core.http.clock import SYSTEM_CLOCK, current_clock
@@ -42,9 +43,10 @@ class RateLimiter:
     to the toolkit's current clock (`core.http.clock`: monotonic time), looked up at each call.
 
     When the process shares its limits (`core.http.shared_limits`, `[lifeline] rate_limiter`), the windows
-    live there, on the shared store's clock, widened by at least `TRANSIT_MARGIN`, and every process of the
-    deployment counts against the same quota; a limiter on a clock of its own, or under a fake current
-    clock, keeps them in memory.
+    live there, on the shared store's clock, and every process of the deployment counts against the same
+    quota: a call made inside `calling` counts from its answer (exact, no margin), one only `acquire`d from
+    its booked instant plus `TRANSIT_MARGIN`. A limiter on a clock of its own, or under a fake current clock,
+    keeps them in memory.
     """
 
     def __init__(
@@ -79,6 +81,10 @@ class RateLimiter:
         real_time = self._clock is None and self._sleep is None and current_clock() is SYSTEM_CLOCK
         return shared_limits() if real_time else None
 
+    def scope(self, api: str) -> str:
+        """The window key calls to `api` count against: the API itself (a vendor's quota per API)."""
+        return api
+
     def limit(self, quota: Quota) -> int:
         """Calls this limiter allows per window of `quota`."""
         return max(1, math.floor(quota.calls * self.headroom + 1e-9))
@@ -97,16 +103,40 @@ class RateLimiter:
         """
         quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
         shared = self._shared()
-        waited = 0.0
         if shared is not None:
-            margin = max(self.margin, TRANSIT_MARGIN)
-            delay = shared.reserve(api, app, [(self.limit(q), q.per_seconds + margin) for q in quotas])
-            if delay > 0:
-                self.sleep(delay)
-            return max(delay, 0.0)
+            booking = shared.reserve(self.scope(api), app, [(self.limit(q), q.per_seconds + max(
+                self.margin, TRANSIT_MARGIN)) for q in quotas])
+            return self._wait(booking.wait)
+        return self._acquire_here(self.scope(api), app, quotas)
+
+    @contextmanager
+    def calling(self, api: str, app: str, quota: Quota | Sequence[Quota] = ()) -> Iterator[float]:
+        """`acquire` for the one call made inside the block (yields the seconds waited). In shared windows the
+        call counts from when the block ends, its answer back: the vendor has counted it by then."""
+        quotas = (quota,) if isinstance(quota, Quota) else tuple(quota)
+        shared = self._shared()
+        if shared is None:
+            yield self._acquire_here(self.scope(api), app, quotas)
+            return
+        booking = shared.reserve(self.scope(api), app, [(self.limit(q), q.per_seconds) for q in quotas],
+                                 answered_later=True)
+        try:
+            yield self._wait(booking.wait)
+        finally:
+            if booking.ticket is not None:
+                shared.answered(booking.ticket)
+
+    def _wait(self, delay: float) -> float:
+        if delay > 0:
+            self.sleep(delay)
+        return max(delay, 0.0)
+
+    def _acquire_here(self, key: str, app: str, quotas: Sequence[Quota]) -> float:
+        """`acquire` in this process's own windows."""
+        waited = 0.0
         while True:
             with self._lock:
-                state = self._keys[(api, app)]
+                state = self._keys[(key, app)]
                 now = self.clock()
                 delay = max([state.paused_until - now, *(self._delay(state.log, q, now) for q in quotas)])
                 if delay <= 0:
@@ -121,8 +151,8 @@ class RateLimiter:
         """Hold every caller of (api, app) until `until` on `self.clock` (after a vendor refusal)."""
         shared = self._shared()
         if shared is not None:
-            shared.pause(api, app, until - self.clock())
+            shared.pause(self.scope(api), app, until - self.clock())
             return
         with self._lock:
-            state = self._keys[(api, app)]
+            state = self._keys[(self.scope(api), app)]
             state.paused_until = max(state.paused_until, until)

@@ -12,7 +12,22 @@ from lifeline_hub.core.models.time import UtcDateTime
 
 
 class OutcomeClass(StrEnum):
-    """In decision order: the first class whose evidence matches wins (DESIGN.md)."""
+    """In decision order: the first class whose evidence matches wins (DESIGN.md).
+
+    Sub-reasons (`Outcome.sub_reason`) per class, as reconcile writes them (core/reconcile/rules.py):
+    - cancelled: `ats`, `candidate_declined`; rescheduled: `ats`, `new_version`, `request_approved`;
+      pending: `window_open`, `stream_behind`;
+    - attended: `on_time`, `submitted`, `interviewer_reported`; attended_late: `late_join`, `submitted_late`,
+      `interviewer_reported`; attended_partial: `short_attendance`, `not_submitted`;
+    - missed_technical: `join_error`, `repeated_attempts`, `interviewer_reported`;
+    - missed_declined: `declined`, `reschedule_requested`;
+    - missed_read_no_show: `confirmed_no_show`, `link_opened`, `read`;
+    - missed_not_reached: `nothing_sent`, `undelivered` (every send failed: a contact-data problem),
+      `delivered_unread` (delivered on a channel that knows reads, not read), `delivered_read_unknown`
+      (delivered, no sign of reading, on channels that cannot report reads - SMS, WeChat, e-mail: no
+      contact-data problem);
+    - unknown: `no_attendance_source` (no machine attendance and no answer from the interview's interviewers).
+    """
 
     cancelled = "cancelled"
     rescheduled = "rescheduled"

@@ -5,40 +5,63 @@ second pass the rest of the evidence of those it did not decide (answers, link e
 the first matching class wins, in DESIGN.md's order (the evidence ids behind a decision are looked up
 afterwards, only for decisions that changed):
 
-1. `cancelled` (ATS status; `candidate_declined` when the candidate had declined, else `ats`) and
-   `rescheduled` (ATS status `ats`; a later version in the same thread known before the start
-   `new_version`) - decided at once.
+1. `cancelled` (ATS status, cancelled before the start by `source_updated_at` or at an unknown time;
+   `candidate_declined` when the candidate had declined, else `ats`). A cancellation at or after the
+   start is decided by the evidence like any other interview: a cancellation after a no-show keeps
+   the no-show. `rescheduled` (ATS status `ats`; a later version in the same thread known before the
+   start `new_version`) - decided at once.
 2. `pending`: `window_open` while now < end + grace; `stream_behind` while a needed stream's
-   watermark has not passed end + grace (the completeness gate).
+   watermark has not passed end + grace (the completeness gate; `gate.waiting_for` says which).
 3. attendance (candidate segments overlapping [start - 15 min, end]): `attended_partial`
-   (`short_attendance`) below the minimum; `attended` when the first join is at most `late_after`
-   after the start, else `attended_late` (`late_join`). Async interviews: a submission by the deadline
-   is `attended` (`submitted`), after it `attended_late` (`submitted_late`), a start without one
-   `attended_partial` (`not_submitted`) unless it had errors (then technical). Without attendance,
-   a reschedule request approved before the start that nobody carried out is `rescheduled`
-   (`request_approved`): with attendance, the interview plainly took place in its window.
-4. `missed_technical`: a human join error (`join_error`) or at least `technical_clicks` human
-   link events (`repeated_attempts`) in [start - 15 min, end]. Needs an attendance source.
-5. `missed_declined`: the latest answer before the end was a decline (`declined`) or a request to
+   (`short_attendance`) below the minimum, counting the union of the segments from the start on
+   (overlapping segments once, lobby time before the start not at all); `attended` when the first
+   join is at most `late_after` after the start, else `attended_late` (`late_join`). Async
+   interviews: a submission by the deadline is `attended` (`submitted`), after it `attended_late`
+   (`submitted_late`), a start without one `attended_partial` (`not_submitted`) unless it had errors
+   (then technical).
+4. Without machine attendance, an interviewer's answer to "Did <candidate> attend?" (an
+   `attendance_report` from one of the interview's own interviewers, `Interview.interviewer_ids`,
+   about this version or a later one; anyone else's is kept in the trail and counts for nothing):
+   `attended_late`, `attended` or `missed_technical`, sub-reason `interviewer_reported`. Conflicting
+   answers: the highest of attended_late > attended > technical > no_show wins (who saw the candidate
+   outweighs who did not; a reported lateness outweighs "on time"; a technical problem outweighs
+   "did not come"), with medium confidence. A `no_show` answer lets the missed classes below decide
+   by the reach evidence instead of `unknown`. Then a reschedule request approved before the start
+   that nobody carried out is `rescheduled` (`request_approved`); one Lifeline carried out (approved,
+   and the interview moved to a new version: `reschedule_requests`) is history.
+5. `missed_technical`: a human join error (`join_error`) or at least `technical_clicks` human
+   join attempts (`repeated_attempts`) in [start - 15 min, end]: for a live interview any human
+   link event (its link leads into the meeting), for an async one only join attempts (opening a
+   multi-day invitation is no attempt). Needs an attendance source.
+6. `missed_declined`: the latest answer before the end was a decline (`declined`) or a request to
    move it (`reschedule_requested`: the candidate's answer, or anyone's request nobody acted on),
    and nobody cancelled.
-6. `unknown` (`no_attendance_source`): without an attendance source, no join seen proves nothing.
-7. `missed_read_no_show`: reached before the end - a confirmation (`confirmed_no_show`), a human
+7. `unknown` (`no_attendance_source`): without an attendance source and without an answer, no join
+   seen proves nothing.
+8. `missed_read_no_show`: reached before the end - a confirmation (`confirmed_no_show`), a human
    link event (`link_opened`), or a read receipt on a channel that knows reads (`read`; the
    channel's `ChannelInfo.read_known`: e-mail opens and the like count as a delivery, not a read).
-8. `missed_not_reached`: `nothing_sent`, every send failed (`undelivered`), or delivered (or
-   accepted without a failure report) but never read (`delivered_unread`, only when a message
-   went on a channel that knows reads), else `delivered_read_unknown`: the channels used cannot
-   tell whether it was read (SMS), so "unread" is not claimed.
+9. `missed_not_reached`: `nothing_sent`, every send failed (`undelivered`), or some send was
+   delivered or accepted without a failure report (an e-mail accepted after a failed SMS): then
+   `delivered_unread` when a message went on a channel that knows reads, else
+   `delivered_read_unknown` ("delivered, no sign of reading": SMS, WeChat, e-mail cannot tell, so
+   "unread" is not claimed, and it is no contact-data problem).
 
-Machine-made link events never count. Only evidence at or before the window end counts as reach,
-so follow-ups sent after a miss do not change why it was missed. Only what went to the candidate
-is reach: notifications of audience `candidate` and the receipts of those (a receipt carries its
+Evidence belongs to a version of the interview: confirmations, notifications (and their receipts)
+and answers that say which `thread.sequence` they were about (`evidence.sequence`) count only for
+that version or a later one; those that do not say count for every version. Machine-made link
+events never count (opens a vendor reports are judged by the scanner rule when stored). Only
+evidence at or before the window end counts as reach, so follow-ups sent after a miss do not change
+why it was missed; a notification re-stored as read counts as read only when the read was seen by
+the end (`Notification.read_at`, in `ended_at`). Only what went to the candidate is reach:
+notifications of audience `candidate` and the receipts of those (a receipt carries its
 notification's audience in the store; while that notification is unknown, it counts for nothing).
 HR tasks and messages, and the interviewers' reminders - their sends, deliveries, reads and a
 todo marked done - are staff's and never make a candidate "reached".
 
-Both passes read only columns of the covering index `ix_evidence_reconcile`, never the table.
+Both passes read only columns of the covering index `ix_evidence_reconcile` of the evidence, never
+the table; the scope is filled from the interviews (their interviewers from `data`) and, for carried
+out reschedules, `reschedule_requests`.
 """
 
 from __future__ import annotations

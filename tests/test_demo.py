@@ -190,7 +190,7 @@ def test_a_start_without_an_offset_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("tenant", "problem"), [
-    ("nosuch", "tenant 'nosuch' is not configured (tenants: sandbox, sandbox_wecom)"),
+    ("nosuch", "tenant 'nosuch' is not configured (tenants: sandbox, sandbox_wecom, sandbox_weaver)"),
     ("real", "tenant 'real' is not a sandbox tenant (`sandbox = true`)"),
 ])
 def test_a_tenant_that_is_not_a_sandbox_one_is_refused(tmp_path: Path, tenant: str, problem: str) -> None:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export LIFELINE_CONFIG ?= plugins.toml
 
-.PHONY: venv test lint demo demo-wecom bench drill scale-drill airflow postgres-server clean lock
+.PHONY: venv test lint demo demo-wecom demo-weaver bench drill scale-drill airflow postgres-server clean lock
 
 venv: $(STAMP)
 
@@ -39,6 +39,11 @@ demo: $(STAMP)
 demo-wecom: $(STAMP)
 	$(BIN)/lifeline check --offline
 	$(BIN)/lifeline demo --tenant sandbox_wecom $(DEMO_ARGS)
+
+# The same on the Weaver tenant: HR approvals and todos in Weaver e-cology (泛微 OA), candidates by SMS and e-mail.
+demo-weaver: $(STAMP)
+	$(BIN)/lifeline check --offline
+	$(BIN)/lifeline demo --tenant sandbox_weaver $(DEMO_ARGS)
 
 # Benchmarks print `name: value` lines; `make bench BENCH_ARGS="--quick"` for a fast run.
 bench: $(STAMP)

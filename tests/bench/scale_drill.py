@@ -2,17 +2,25 @@
 
 On loopback: a throw-away PostgreSQL server (Airflow's metadata DB and the Lifeline store, two databases),
 Redis (`redis-server`: the Celery broker and result backend), Airflow's API server, scheduler, DAG processor
-and `WORKERS` Celery worker processes, and the AI-interview platform's emulator. `TENANTS` sandbox tenants
-each sync the platform's invitations and events through one API client (one vendor app, one
+and `WORKERS` Celery worker processes, the AI-interview platform's emulator and Aliyun SMS's. `TENANTS`
+sandbox tenants each sync the platform's invitations and events through one API client (one vendor app, one
 `QPS` quota: an ISV's app shared by its customers), so the sync tasks of all tenants, spread over the
-workers, compete for one quota. The store's `[lifeline] rate_limiter = "postgresql"` shares it. Every DAG is
-unpaused at creation; the drill waits until each tenant's sync run and the reconcile runs it triggers are done.
+workers, compete for one quota; `[lifeline] rate_limiter = "postgresql"` shares it. Every DAG is unpaused at
+creation: each tenant's sync backfills `INVITATIONS` invitations, then the drill runs `ROUNDS` schedule
+rounds of a simulated period. Before each round the world moves on (the recruiter invites `ROUND_INVITATIONS`
+more candidates, some to sessions whose T-1h reminder falls due now, some of the last round's candidates
+hit a technical failure and their window closes); then every tenant's sync, reconcile (on the sync's asset)
+and reminders DAG run, and the reminders and remediation (a reissued link on the platform, a text to the
+candidate) go out through the outbox. The SMS emulator counts every text it was sent twice under one outbox
+key, the platform every invitation created twice for one reference and every link reissued twice for one
+action.
 
 Printed: `scale_tenants`, `scale_workers` (Celery worker processes alive at the end), `scale_tasks_ok`,
 `scale_tasks_failed`, `scale_quota_breaches` (calls the platform refused for the quota, goal 0),
-`scale_quota_share` (calls per second the platform metered, over its quota, while sync tasks were queued or
-running, goal >= 0.8), `scale_duplicates` (invitations the platform created twice for one reference, goal
-0), `scale_minutes` (wall time from Airflow's start to the last run done).
+`scale_quota_share` (calls per second the platform metered, over its quota, while the platform's sync tasks
+were queued or running, goal >= 0.8), `scale_reminders` and `scale_remediations` (texts and link reissues the
+emulators received), `scale_duplicates` (of those, and of invitations, the ones sent twice, goal 0),
+`scale_minutes` (wall time from Airflow's start to the last run done).
 
     python -m tests.bench.scale_drill [--quick]
 """
@@ -20,6 +28,7 @@ running, goal >= 0.8), `scale_duplicates` (invitations the platform created twic
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -33,19 +42,39 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 
-from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld, EmulatorSettings, create_app
+from lifeline_hub.connectors.aiplatform import emulator as platform_emulator
+from lifeline_hub.connectors.aiplatform.emulator import AIPlatformWorld
+from lifeline_hub.connectors.aliyun_sms import emulator as sms_emulator
+from lifeline_hub.connectors.aliyun_sms.emulator_state import SmsWorld, Template
+from lifeline_hub.connectors.aliyun_sms.sandbox import WORDING
 from lifeline_hub.core.airflow.standalone import airflow_env
 from lifeline_hub.core.emulator import LoopbackServer, free_port
+from lifeline_hub.core.links import PUBLIC_URL_ENV
+from lifeline_hub.core.sandbox import PUBLIC_URL, repeats
 from lifeline_hub.core.store import Store
 from tests.pgserver import create_database, postgres_server
 
-TENANTS, WORKERS, CONCURRENCY, QPS = 20, 3, 2, 5
+TENANTS, WORKERS, CONCURRENCY, QPS = 20, 3, 4, 5
+SYNC_SLOTS = 8
+"""The platform's pool (`lifeline airflow setup --slots`): fewer than the workers' slots, so sync tasks queue in it and
+one starts while the others call, the other slots run reconcile, reminders and dispatch."""
 INVITATIONS, PAGE_SIZE = 100, 10
-CONNECTION = "aiplatform_scale"
+ROUNDS, ROUND_INVITATIONS, ROUND_REMINDED, MISSED = 3, 40, 2, 2
+FIRST_ROUND, ROUND_INTERVAL = 120.0, 60.0
+"""Seconds from Airflow's start to the first round (the backfill still running), and between rounds."""
+REMINDER_LEAD, MISSED_WINDOW = timedelta(seconds=150), timedelta(seconds=2)
+"""How long after a round starts its reminded sessions' T-1h reminders fall due, and after the seeding the missed
+candidates' windows close."""
+CONNECTION, SMS_CONNECTION = "aiplatform_scale", "sms_scale"
+SIGN_NAME = "面试助手"
+TEMPLATES = {purpose: f"SMS_48000000{n}" for n, purpose in enumerate(
+    ("reminder_t1h", "confirm_request", "urgent", "reschedule_offer", "reissued_link", "cancellation", "invite"), 1)}
 TIMEOUT = 20 * 60.0
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -53,22 +82,64 @@ KEEP = bool(os.environ.get("SCALE_DRILL_KEEP"))
 """Keep the drill's directory (config, Airflow home, each process's log) to look at afterwards."""
 
 
-def config_toml(store: str, api: str, tenants: int) -> str:
-    """`tenants` sandbox tenants, each syncing the one platform app (a shared connection) every 10 minutes."""
+def config_toml(store: str, api: str, sms: str, tenants: int) -> str:
+    """`tenants` sandbox tenants, each syncing the one platform app (a shared connection) every 10 minutes and
+    texting candidates through one SMS account: T-1h reminders, a reissued link after a technical miss."""
     lines = ["[lifeline]", f'store = "{store}"', 'rate_limiter = "postgresql"', ""]
     for n in range(1, tenants + 1):
-        lines += [f"[tenants.t{n:02d}]", f'display_name = "Scale tenant {n}"', "sandbox = true", "",
-                  f"[tenants.t{n:02d}.connectors.aiplatform]", 'plugin = "aiplatform"',
+        t = f"tenants.t{n:02d}"
+        lines += [f"[{t}]", f'display_name = "Scale tenant {n}"', "sandbox = true", "",
+                  f"[{t}.policy]", "quiet_hours = [0, 0]", "grace_minutes = 0", 'reminder_channels = ["sms"]',
+                  'candidate_connectors = { sms = "sms" }', "reminder_offsets_minutes = { reminder_t1h = 60 }",
+                  'playbooks = { missed_technical = ["reissue_platform", "new_link"] }', "",
+                  f"[{t}.connectors.aiplatform]", 'plugin = "aiplatform"',
                   f'connection_id = "{CONNECTION}"', f'base_urls = {{ api = "{api}" }}',
                   'streams = ["interviews", "events"]', 'schedule = "*/10 * * * *"',
-                  f"page_size = {PAGE_SIZE}", f"requests_per_second = {QPS}", ""]
+                  f"page_size = {PAGE_SIZE}", f"requests_per_second = {QPS}", "",
+                  f"[{t}.connectors.sms]", 'plugin = "aliyun_sms"', f'connection_id = "{SMS_CONNECTION}"',
+                  f'base_urls = {{ api = "{sms}" }}', f'sign_name = "{SIGN_NAME}"', "streams = []", "",
+                  f"[{t}.connectors.sms.templates]", *(f'{p} = "{code}"' for p, code in TEMPLATES.items()), ""]
     return "\n".join(lines)
 
 
-def seed(world: AIPlatformWorld, n: int) -> None:
-    for i in range(n):
+def seed(world: AIPlatformWorld, n: int, first: int = 0) -> None:
+    """`n` invited candidates who opened their link (references `app-<first>` on)."""
+    for i in range(first, first + n):
         opened = world.invite(f"Candidate {i}", email=f"c{i}@example.com", external_ref=f"app-{i}")["id"]
         world.open_link(opened)
+
+
+def seed_missed(world: AIPlatformWorld, n: int) -> None:
+    """`n` candidates whose session window closes seconds from now, after a failed join (a technical miss:
+    Lifeline reissues the link and texts it). The platform takes client reports up to 5 minutes late, so its
+    events are complete past the window, and the interview decidable, only in the period's later rounds."""
+    now = datetime.now(UTC)
+    for k in range(n):
+        missed = world.invite(f"Candidate m{k}", phone=f"+86{13900139000 + k}", external_ref=f"app-m{k}",
+                              deadline_basis="absolute", window_hours=None,
+                              opens_at=(now - timedelta(hours=1)).isoformat(),
+                              deadline_at=(now + MISSED_WINDOW).isoformat())["id"]
+        world.technical(missed, "join_error", "NETWORK_ERROR")
+
+
+class Period:
+    """The simulated period: before each round the recruiter invites more candidates, some to sessions whose T-1h
+    reminder falls due `REMINDER_LEAD` later (the round plans it, a later round sends it)."""
+
+    def __init__(self, world: AIPlatformWorld) -> None:
+        self.world = world
+        self.invited = INVITATIONS
+        self.phones = itertools.count(13800138000)
+
+    def advance(self, round_no: int) -> None:
+        plain = ROUND_INVITATIONS - ROUND_REMINDED
+        seed(self.world, plain, self.invited)
+        self.invited += plain
+        starts = datetime.now(UTC) + timedelta(hours=1) + REMINDER_LEAD
+        for k in range(ROUND_REMINDED):
+            self.world.invite(f"Candidate r{round_no}-{k}", phone=f"+86{next(self.phones)}",
+                              external_ref=f"app-r{round_no}-{k}", deadline_basis="absolute", window_hours=None,
+                              opens_at=starts.isoformat(), deadline_at=(starts + timedelta(hours=1)).isoformat())
 
 
 @contextmanager
@@ -123,23 +194,53 @@ class Meter:
 
 
 def sync_busy(engine: sa.Engine) -> list[tuple[float, float]]:
-    """When each sync task was queued or running (epoch seconds): vendor work waiting for the quota."""
+    """When each of the platform's sync tasks was queued or running (epoch seconds): work waiting for its quota."""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT queued_dttm, end_date FROM task_instance WHERE task_id LIKE 'sync\\_%' "
+            "SELECT queued_dttm, end_date FROM task_instance WHERE task_id = 'sync_aiplatform' "
             "AND queued_dttm IS NOT NULL AND end_date IS NOT NULL")).all()
     return [(queued.timestamp(), ended.timestamp()) for queued, ended in rows]
 
 
-def runs_done(engine: sa.Engine, tenants: int) -> bool:
-    """Each tenant's sync ran, and no DAG run or task of any tenant is still to do."""
+def runs_done(engine: sa.Engine, expected: dict[str, int]) -> bool:
+    """At least `expected[kind]` runs of the tenants' `kind` DAGs ended, and no DAG run or task is still to do."""
     with engine.connect() as conn:
         states = conn.execute(sa.text("SELECT dag_id, state FROM dag_run")).all()
         pending = conn.execute(sa.text(
             "SELECT count(*) FROM task_instance WHERE state IN ('scheduled', 'queued', 'running', "
             "'up_for_retry', 'restarting', 'deferred')")).scalar_one()
-    synced = {dag for dag, state in states if dag.endswith("__sync") and state in ("success", "failed")}
-    return len(synced) >= tenants and pending == 0 and all(s in ("success", "failed") for _, s in states)
+    ended = Counter(dag.rsplit("__", 1)[1] for dag, state in states if state in ("success", "failed"))
+    return (all(ended[kind] >= n for kind, n in expected.items()) and pending == 0
+            and all(s in ("success", "failed") for _, s in states))
+
+
+def wait_for_runs(engine: sa.Engine, expected: dict[str, int], deadline: float, logs: Path) -> None:
+    while not runs_done(engine, expected):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the DAG runs did not finish in {TIMEOUT / 60:.0f} minutes; logs in {logs}")
+        time.sleep(3)
+
+
+def trigger(api: str, dag_ids: list[str], patience: float = 120.0) -> None:
+    """A manual run of each DAG (a schedule round) through Airflow's REST API; waits for a DAG not parsed yet."""
+    token = requests.get(f"{api}/auth/token", timeout=30).json()["access_token"]
+    for dag_id in dag_ids:
+        give_up = time.monotonic() + patience
+        while True:
+            answer = requests.post(f"{api}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None},
+                                   headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            if answer.status_code != 404 or time.monotonic() > give_up:
+                answer.raise_for_status()
+                break
+            time.sleep(2)
+
+
+def sms_world() -> SmsWorld:
+    """One SMS account with the tenants' signature and a template per purpose (the sandbox's wording)."""
+    world = SmsWorld(sms_emulator.EmulatorSettings(sign_names=[SIGN_NAME], push_background=False))
+    for purpose, code in TEMPLATES.items():
+        world.settings.templates[code] = Template(content=WORDING.get(purpose, WORDING["reminder"]))
+    return world
 
 
 def run(quick: bool) -> dict[str, float]:
@@ -156,19 +257,28 @@ def run(quick: bool) -> dict[str, float]:
         redis_port = free_port()
         stack.enter_context(process("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                               "--save", "", "--appendonly", "no"], dict(os.environ), logs))
-        app = create_app(EmulatorSettings(requests_per_second=QPS, deliver_in_background=False))
+        app = platform_emulator.create_app(platform_emulator.EmulatorSettings(
+            requests_per_second=QPS, deliver_in_background=False, max_resets=TENANTS))
         world: AIPlatformWorld = app.state.world
         stack.callback(world.close)
         seed(world, INVITATIONS)
-        seeded = len(world.invitations)
+        seed_missed(world, MISSED)
         platform = stack.enter_context(LoopbackServer(app))
+        texts = sms_world()
+        stack.callback(texts.close)
+        sms = stack.enter_context(LoopbackServer(sms_emulator.create_app(world=texts)))
         config = tmp / "plugins.toml"
-        config.write_text(config_toml(store_url, f"{platform.url}/v1", tenants), encoding="utf-8")
-        connection = {"conn_type": "aiplatform", "login": world.settings.client_id,
-                      "password": world.settings.client_secret,
-                      "extra": {"webhook_secret": world.settings.webhook_secret}}
+        config.write_text(config_toml(store_url, f"{platform.url}/v1", sms.url, tenants), encoding="utf-8")
+        key_id, key_secret = next(iter(texts.settings.access_keys.items()))
+        connections = {
+            CONNECTION: {"conn_type": "aiplatform", "login": world.settings.client_id,
+                         "password": world.settings.client_secret,
+                         "extra": {"webhook_secret": world.settings.webhook_secret}},
+            SMS_CONNECTION: {"conn_type": "aliyun_sms", "login": key_id, "password": key_secret}}
         port, broker = free_port(), f"redis://127.0.0.1:{redis_port}/0"
-        env = {**airflow_env(REPO, config, {f"AIRFLOW_CONN_{CONNECTION.upper()}": json.dumps(connection)}),
+        api = f"http://127.0.0.1:{port}"
+        conns = {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value) for conn_id, value in connections.items()}
+        env = {**airflow_env(REPO, config, conns),
                "AIRFLOW_HOME": str(tmp / "airflow"),
                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": airflow_db,  # psycopg 3 is async too: no asyncpg
@@ -177,14 +287,16 @@ def run(quick: bool) -> dict[str, float]:
                "AIRFLOW__CELERY__RESULT_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CONCURRENCY),
                "AIRFLOW__API__PORT": str(port),
-               "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+               "AIRFLOW__API__BASE_URL": api,
                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
                "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                "AIRFLOW__CORE__PARALLELISM": str(WORKERS * CONCURRENCY * 2),
-               "LIFELINE_PLUGIN_MANIFEST": str(tmp / "lifeline-plugins.json")}
+               "LIFELINE_PLUGIN_MANIFEST": str(tmp / "lifeline-plugins.json"),
+               "LIFELINE_HASH_KEY": secrets.token_hex(32),
+               PUBLIC_URL_ENV: PUBLIC_URL}
         step("migrate", [str(BIN / "airflow"), "db", "migrate"], env)
-        step("setup", [str(BIN / "lifeline"), "airflow", "setup", "--slots", str(WORKERS * CONCURRENCY)], env)
+        step("setup", [str(BIN / "lifeline"), "airflow", "setup", "--slots", str(SYNC_SLOTS)], env)
         started = time.monotonic()
         for name in ("api-server", "scheduler", "dag-processor"):
             stack.enter_context(process(name, [str(BIN / "airflow"), name], env, logs))
@@ -196,18 +308,31 @@ def run(quick: bool) -> dict[str, float]:
         engine = sa.create_engine(airflow_db)
         stack.callback(engine.dispose)
         deadline = started + TIMEOUT
-        while not runs_done(engine, tenants):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the DAG runs did not finish in {TIMEOUT / 60:.0f} minutes; logs in {logs}")
-            time.sleep(5)
+        # The backfill (each DAG's latest interval, at once; the reconcile runs on its sync's asset), then a round
+        # every ROUND_INTERVAL whether or not the last one is done, as a schedule ticks: runs queue behind runs.
+        period = Period(world)
+        names = [f"t{n:02d}" for n in range(1, tenants + 1)]
+        for round_no in range(1, ROUNDS + 2):
+            time.sleep(max(0.0, started + FIRST_ROUND + (round_no - 1) * ROUND_INTERVAL - time.monotonic()))
+            if round_no <= ROUNDS:
+                period.advance(round_no)  # the round after the last only syncs, reconciles and remediates
+            trigger(api, [f"lifeline__{t}__{dag}" for t in names for dag in ("sync", "reminders")])
+        runs = {"sync": tenants * (ROUNDS + 2), "reminders": tenants * (ROUNDS + 2)}
+        wait_for_runs(engine, runs, deadline, logs)
+        trigger(api, [f"lifeline__{t}__reminders" for t in names])  # plans the last round's reminders
+        wait_for_runs(engine, {**runs, "reminders": tenants * (ROUNDS + 3)}, deadline, logs)
+        time.sleep(max(0.0, started + FIRST_ROUND + (ROUNDS - 1) * ROUND_INTERVAL + REMINDER_LEAD.total_seconds()
+                       - time.monotonic()))
+        trigger(api, [f"lifeline__{t}__reminders" for t in names])  # ... and sends them
+        wait_for_runs(engine, {**runs, "reminders": tenants * (ROUNDS + 4)}, deadline, logs)
         minutes = (time.monotonic() - started) / 60
         meter.stop.set()
         with engine.connect() as conn:
             states: Counter[str] = Counter(dict(conn.execute(sa.text(
                 "SELECT state, count(*) FROM task_instance GROUP BY state")).all()))
-        refs = Counter(inv.external_ref for inv in list(world.invitations.values())[seeded:])
-        seeded_refs = {f"app-{i}" for i in range(INVITATIONS)}
-        duplicates = sum(n - (0 if ref in seeded_refs else 1) for ref, n in refs.items())
+        messages = texts.message_list()
+        new_links = sum(m["template_code"] == TEMPLATES["reissued_link"] for m in messages)
+        reissued = [inv.resets for inv in world.invitations.values()]
         return {
             "scale_tenants": tenants,
             "scale_workers": sum(w.poll() is None for w in workers),
@@ -215,7 +340,12 @@ def run(quick: bool) -> dict[str, float]:
             "scale_tasks_failed": states.get("failed", 0) + states.get("upstream_failed", 0),
             "scale_quota_breaches": world.quota_breaches(),
             "scale_quota_share": meter.share(sync_busy(engine)),
-            "scale_duplicates": duplicates,
+            "scale_reminders": len(messages) - new_links,
+            "scale_reminders_due": tenants * ROUNDS * ROUND_REMINDED,
+            "scale_remediations": sum(reissued) + new_links,
+            "scale_duplicates": (repeats(m["out_id"] for m in messages)
+                                 + repeats(inv.external_ref for inv in world.invitations.values())
+                                 + sum(max(0, n - tenants) for n in reissued)),
             "scale_minutes": minutes,
         }
 

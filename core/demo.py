@@ -12,6 +12,9 @@ are compared with what really happened, and every message to a person is checked
 A run is a function of its seed, start, size and fault rate: the clocks are frozen at the start and
 only the sandbox moves them, and the pipeline calls the vendors one request at a time (an emulator
 draws its faults and ids in the order requests arrive), so the same values give the same report.
+Waiting is simulated too (`Sandbox.simulated_waits`): a vendor's stall, a retry's back-off, a rate
+limit's pause move the simulated clocks by their length at once, so the run takes the time its
+requests and its own work take, not the time its faults would cost.
 """
 
 from __future__ import annotations
@@ -112,7 +115,8 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         emulators = serve_emulators(config)
         later.callback(emulators.stop)
         later.callback(_restore, {k: os.environ.get(k) for k in [*emulators.env, PUBLIC_URL_ENV]})
-        for world in {id(w): w for w in emulators.worlds.values()}.values():
+        served = list({id(w): w for w in emulators.worlds.values()}.values())
+        for world in served:
             world.clock.freeze(start.timestamp())
         os.environ.update(emulators.env)  # before the receiver: its callback routes resolve the connections
         from lifeline_hub.core.receiver.app import create_app
@@ -126,7 +130,8 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         sandbox.setup()
         for world in worlds.values():  # faults once the world is set up; every emulator takes the same knobs
             world.configure_faults(Faults.uniform(faults, seed))
-        _simulate(config, host, store, tenant, sandbox, start, days, console)
+        with sandbox.simulated_waits(served):  # a vendor's stall or a client's back-off costs no real time
+            _simulate(config, host, store, tenant, sandbox, start, days, console)
         grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
         report = _report(store, bookings, sandbox, worlds, grace, days)
         report.tenant, report.hr_platform = tenant, _label(config, tenant, config.tenant(tenant).policy.hr_connector)

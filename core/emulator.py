@@ -167,6 +167,9 @@ class VirtualClock:
         self._offset = 0.0
         self._frozen: float | None = None
         self._lock = threading.Lock()
+        self.pass_time: Callable[[float], None] | None = None
+        """Where a stall's seconds go instead of the wall clock: the sandbox lets them pass in its simulated time
+        (every clock at once), so a slow answer costs nobody real time. None: the stall waits on the wall."""
 
     @property
     def offset(self) -> float:
@@ -184,6 +187,15 @@ class VirtualClock:
         """Seconds on the wall clock plus every `advance()`: moves in real time even when frozen."""
         return self.wall() + self._offset
 
+    def monotonic(self) -> float:
+        """`time.monotonic()` plus every `advance()`: a quota meter's clock that a fake `wall` does not stop."""
+        return time.monotonic() + self._offset
+
+    def client_time(self) -> float:
+        """What a client's clock reads (signed timestamps are checked against it): the wall clock, or while the
+        sandbox lets waits pass in simulated time (`pass_time` set) that simulated time, which clients share."""
+        return self.wall() if self.pass_time is None else self.now()
+
     def freeze(self, at: float) -> None:
         """Stop at epoch seconds `at`: from now on only `advance()` moves `now()`."""
         with self._lock:
@@ -194,6 +206,24 @@ class VirtualClock:
         with self._lock:
             self._offset += seconds
         return self.now()
+
+    async def stall(self, seconds: float) -> None:
+        """Answer `seconds` late (a `timeout` fault, vendor latency): wait them, or let them pass (`pass_time`)."""
+        if seconds <= 0:
+            return
+        if self.pass_time is None:
+            await asyncio.sleep(seconds)
+        else:
+            self.pass_time(seconds)
+
+    def stall_blocking(self, seconds: float) -> None:
+        """`stall` for a server that answers on its own thread (IMAP)."""
+        if seconds <= 0:
+            return
+        if self.pass_time is None:
+            time.sleep(seconds)
+        else:
+            self.pass_time(seconds)
 
 
 class DeliveryWorker:
@@ -385,9 +415,7 @@ def add_vendor_middleware(app: FastAPI, world: EmulatorWorld[Any]) -> None:
     @app.middleware("http")
     async def latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not request.url.path.startswith("/_emulator"):
-            wait = world.faults.latency()
-            if wait:
-                await asyncio.sleep(wait)
+            await world.clock.stall(world.faults.latency())
         return await call_next(request)
 
     app.add_middleware(_ServedLog, world=world)

@@ -9,7 +9,6 @@ aiplatform --port N`, the sandbox) inspect and drive it over HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -245,7 +244,7 @@ class Gateway:
             content = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
             response = JSONResponse(content, error.status, {"X-Request-Id": request_id, **error.headers})
         if stall:  # the work is done (a POST took effect), but the answer comes too late
-            await asyncio.sleep(world.faults.faults.timeout_seconds)
+            await world.clock.stall(world.faults.faults.timeout_seconds)
         return response
 
     async def _admit(self, api: Api, request: Request) -> Call:

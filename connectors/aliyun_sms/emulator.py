@@ -10,7 +10,6 @@ and drives the world from another process. No tokens here, so the `expire_token`
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import uuid
@@ -208,8 +207,7 @@ def endpoint(world: SmsWorld) -> Callable[[Request], Any]:
         forced_stall = world.take_forced(action, stall=True) if action else None
         if forced_stall is not None:
             stall = max(stall, forced_stall.stall)
-        if stall:
-            await asyncio.sleep(stall)
+        await world.clock.stall(stall)
         return response
 
     return serve

@@ -189,10 +189,10 @@ class SmsWorld(EmulatorWorld[EmulatorSettings]):
     """Everything the emulated account knows, plus the drive and inspect API for tests and the sandbox."""
 
     def __init__(self, settings: EmulatorSettings | None = None, now: Callable[[], float] = time.time,
-                 qps_clock: Callable[[], float] = time.monotonic) -> None:
+                 qps_clock: Callable[[], float] | None = None) -> None:
         super().__init__(settings or EmulatorSettings(), now)
         self.tz = ZoneInfo(self.settings.timezone)
-        self.quota = QuotaMeter(self.settings.qps_per_api, 1.0, clock=qps_clock)
+        self.quota = QuotaMeter(self.settings.qps_per_api, 1.0, clock=qps_clock or self.clock.monotonic)
         self.messages: list[Message] = []
         self.reports: list[Report] = []
         self.rules: dict[str, Rule] = {}
@@ -205,8 +205,9 @@ class SmsWorld(EmulatorWorld[EmulatorSettings]):
     # ------------------------------------------------------------ clock, ids, faults
 
     def wall(self) -> float:
-        """The real clock (without `advance`): what signed timestamps are checked against."""
-        return self.clock.wall()
+        """The client's clock (the real one, without `advance`; the sandbox's simulated time while it simulates
+        waiting): what signed timestamps and nonces are checked against."""
+        return self.clock.client_time()
 
     def advance(self, seconds: float) -> float:
         """Move the world clock forward; settles messages and pushes what became due."""

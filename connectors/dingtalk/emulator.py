@@ -9,7 +9,6 @@ the gateway: token check, per-app per-API QPS meter, then injected faults. State
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import json
@@ -1109,8 +1108,7 @@ def endpoint(world: DingTalkWorld, route: Route) -> Callable[[Request], Any]:
             response = render_error(route, exc)
         if world.faults.roll("timeout"):
             stall = max(stall, world.faults.faults.timeout_seconds)
-        if stall:
-            await asyncio.sleep(stall)
+        await world.clock.stall(stall)
         return response
 
     serve.__name__ = f"{route.method.lower()}_{route.handler.__name__}"

@@ -276,12 +276,12 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
         self,
         settings: EmulatorSettings | None = None,
         now: Callable[[], float] = time.time,
-        qps_clock: Callable[[], float] = time.monotonic,
+        qps_clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(settings or EmulatorSettings(), now)
         self.tz = ZoneInfo(self.settings.timezone)
         self.rng = random.Random(self.settings.faults.seed)
-        self.quota = QuotaMeter(self.settings.qps_per_app_per_api, 1.0, clock=qps_clock)
+        self.quota = QuotaMeter(self.settings.qps_per_app_per_api, 1.0, clock=qps_clock or self.clock.monotonic)
         self.outbox = CallbackOutbox(self.settings, self.now)
         self._seq = itertools.count(1)
         self.apps = {app.appkey: app for app in self.settings.apps}

@@ -251,11 +251,9 @@ class ImapSession(socketserver.StreamRequestHandler):
         with self.world.lock:
             self.world.imap_commands += 1
         if name not in ("CAPABILITY", "LOGOUT"):
-            wait = self.world.faults.latency()
-            if wait:
-                time.sleep(wait)
+            self.world.clock.stall_blocking(self.world.faults.latency())
             if self.world.faults.roll("timeout"):
-                time.sleep(self.world.faults.faults.timeout_seconds)
+                self.world.clock.stall_blocking(self.world.faults.faults.timeout_seconds)
             if self.world.faults.roll("server_error"):
                 self.line(f"{tag} NO [UNAVAILABLE] Temporary server failure, try again later")
                 return True

@@ -17,7 +17,6 @@ that any IMAP login opens. The IMAP server takes the same TLS settings and fault
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import ssl
@@ -206,9 +205,7 @@ class MailWorld(EmulatorWorld[MailSettings]):
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        wait = self.faults.latency()  # the server takes its time before it accepts
-        if wait:
-            await asyncio.sleep(wait)
+        await self.clock.stall(self.faults.latency())  # the server takes its time before it accepts
         with self.lock:
             rule = next((self.data_rules[a.lower()] for a in envelope.rcpt_tos if a.lower() in self.data_rules), None)
         if rule is None and self.faults.roll("server_error"):
@@ -225,7 +222,7 @@ class MailWorld(EmulatorWorld[MailSettings]):
                                               data, self.now()))
             self._file_sent(account, data)
         if self.faults.roll("timeout"):
-            await asyncio.sleep(self.faults.faults.timeout_seconds)
+            await self.clock.stall(self.faults.faults.timeout_seconds)
         return "250 2.0.0 Message accepted for delivery"
 
     # ------------------------------------------------------------ drive

@@ -9,7 +9,6 @@ process (`lifeline emulate feishu --port N`) be inspected and driven over HTTP. 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime
@@ -1304,7 +1303,7 @@ class Gateway:
 
     async def _stall(self, stall: bool) -> None:
         if stall:
-            await asyncio.sleep(self.world.faults.faults.timeout_seconds)
+            await self.world.clock.stall(self.world.faults.faults.timeout_seconds)
 
     def _with_listing_faults(self, reply: Reply) -> dict[str, Any]:
         world, items = self.world, reply.data.get(reply.listing or "")

@@ -12,7 +12,6 @@ WeCom's per-call tail (hint, caller IP, link). A body that is not a JSON object 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import Callable
@@ -73,8 +72,7 @@ async def answer(world: WeComWorld, request: Request, api: str, act: Callable[[]
     stall = forced.stall if forced is not None else 0.0
     if world.faults.roll("timeout"):
         stall = max(stall, world.faults.faults.timeout_seconds)
-    if stall:
-        await asyncio.sleep(stall)
+    await world.clock.stall(stall)
     return JSONResponse(body)
 
 

@@ -13,7 +13,6 @@ calls answer without errcode on success. Faults: `rate_limit` 45011, `server_err
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,7 +39,7 @@ def answer(world: OaWorld, act: Callable[[], Json], stall: bool = True) -> Await
         except OaError as exc:
             body = error_body(exc)
         if stall and world.faults.roll("timeout"):
-            await asyncio.sleep(world.faults.faults.timeout_seconds)
+            await world.clock.stall(world.faults.faults.timeout_seconds)
         return JSONResponse(body)
 
     return run()

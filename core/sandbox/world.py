@@ -19,24 +19,29 @@ carry out there what people decided.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
 import logging
+import math
 import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
 from lifeline_hub.core.config import Config, ConnectorSetup
+from lifeline_hub.core.emulator import EmulatorWorld
+from lifeline_hub.core.http.clock import use_clock
 from lifeline_hub.core.models import canonical_id, utcnow, zone_info
 from lifeline_hub.core.models.time import advance_clock
 from lifeline_hub.core.sandbox.actor import SandboxActor, actor_class
+from lifeline_hub.core.sandbox.clock import SimulatedClock
 from lifeline_hub.core.sandbox.population import Booking, Intent, Kind, draw, draw_wechat
 
 log = logging.getLogger("lifeline.sandbox")
@@ -63,7 +68,9 @@ class Sandbox:
         self.config, self.tenant, self.worlds = config, tenant, worlds
         self.receiver = receiver_url.rstrip("/")
         self.bookings = bookings
+        self.seed = seed
         self.rng = random.Random(seed * 7919 + 1)
+        self._moving = threading.RLock()
         self.http = requests.Session()
         self._queue: list[tuple[datetime, int, Callable[[], None]]] = []
         self._order = itertools.count()
@@ -126,12 +133,38 @@ class Sandbox:
 
     def move_clocks(self, to: datetime) -> None:
         """Move this process's clock and every emulator's to `to` (never backwards)."""
-        delta = to - utcnow()
-        if delta <= timedelta(0):
-            return
-        advance_clock(delta)
-        for world in self.worlds.values():
-            world.advance(delta.total_seconds())
+        with self._moving:
+            delta = to - utcnow()
+            if delta <= timedelta(0):
+                return
+            advance_clock(delta)
+            for world in self.worlds.values():
+                world.advance(delta.total_seconds())
+
+    def pass_time(self, seconds: float) -> None:
+        """Let `seconds` of simulated time pass at once (a vendor's stall, a client's back-off: `simulated_waits`)."""
+        with self._moving:  # whole microseconds (the clocks' grain), at least one: a waiter's loop moves on
+            self.move_clocks(utcnow() + timedelta(microseconds=max(math.ceil(seconds * 1e6), 1)))
+
+    @contextlib.contextmanager
+    def simulated_waits(self, worlds: Iterable[EmulatorWorld[Any]]) -> Iterator[None]:
+        """Inside the block a wait costs simulated time, not real time (`lifeline demo`): the HTTP toolkit waits
+        on a `SimulatedClock` (back-offs, `Retry-After`, rate limits, token expiry), and `worlds`' emulators let
+        their stalls pass in it (`VirtualClock.pass_time`). Requests still go over real HTTP, the retry code runs as
+        in production; only the waiting is simulated. Clients' back-off jitter draws from `random`, seeded here
+        with the sandbox's seed, so the simulated waits are a function of the seed too."""
+        worlds = list(worlds)
+        saved = random.getstate()
+        random.seed(self.seed)
+        for world in worlds:
+            world.clock.pass_time = self.pass_time
+        try:
+            with use_clock(SimulatedClock(self.pass_time)):
+                yield
+        finally:
+            for world in worlds:
+                world.clock.pass_time = None
+            random.setstate(saved)
 
     def advance_to(self, until: datetime) -> None:
         """Let everything due before `until` happen at its own time, then move the clocks to `until`."""

@@ -11,8 +11,8 @@ Instance table (settings: `lifeline_hub.connectors.weaver.settings.WeaverSetting
     message_source_code = "559"
     workflow = { workflow_id = 1001, fields = { candidate = "candidate", reference = "lifeline_ref" } }
 
-Connection (`AIRFLOW_CONN_WEAVER_ACME`): login = the APPID registered in ECOLOGY_BIZ_EC; optional extras `spk`,
-`secrit` (a registration made by hand), e.g. `{"conn_type": "weaver", "login": "<APPID>"}`.
+Connection (`AIRFLOW_CONN_WEAVER_ACME`): login = the APPID registered in ECOLOGY_BIZ_EC; optional extras `spk` and
+`secret` (the `secrit` of a registration made by hand), e.g. `{"conn_type": "weaver", "login": "<APPID>"}`.
 
 Actions: `create_approval` (a reschedule approval workflow, `workflow.py`), `create_task` (a unified todo, plus
 the HR text as a notice), `close_task` (the todo handled or removed), `send_message` (message center,
@@ -71,7 +71,7 @@ class WeaverConnector(Connector):
     emulator = "lifeline_hub.connectors.weaver.emulator:create_app"
     sandbox_actor = "lifeline_hub.connectors.weaver.sandbox:WeaverActor"
     connection_form = ConnectionForm("weaver", "Weaver e-cology (Lifeline)", ("APPID", "Password (not used)"),
-                                     {"secrit": "Registered secrit (optional)"})
+                                     {"secret": "Registered secrit (optional, with extra spk)"})
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:
@@ -95,8 +95,8 @@ class WeaverConnector(Connector):
                 raise AuthFailed(f"{self.instance.name}: no connection with the APPID (connection_id, login)",
                                  vendor=VENDOR)
             extra = self.credentials.extra
-            given = (Registration(str(extra["spk"]), str(extra["secrit"]))
-                     if extra.get("spk") and extra.get("secrit") else None)
+            given = (Registration(str(extra["spk"]), str(extra["secret"]))
+                     if extra.get("spk") and extra.get("secret") else None)
             self._client = WeaverClient(
                 self.base_url("oa"), str(self.credentials.login),
                 registrations=RegistrationFile(Path(self.options.registration_file)), given=given,
@@ -119,7 +119,7 @@ class WeaverConnector(Connector):
             self.client.weaver_tokens.get()
         except VendorError as exc:
             return CheckResult(False, f"applytoken failed: {exc}")
-        return CheckResult(True, f"token applied for APPID {self.client.appid} at {self.client.base_url}")
+        return CheckResult(True, f"regist pair kept and token applied at {self.client.base_url}")
 
     def read(self, stream: str, cursor: Mapping[str, Any]) -> Iterator[StreamItem]:
         if stream != "workflows":

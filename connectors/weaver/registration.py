@@ -3,7 +3,7 @@
 The official sample says the pair "can be saved; later calls do not need regist again", and a second regist may
 rotate it (tokens applied with the old `secrit` then fail). The connector kit keeps no per-instance secret state,
 so the pair lives in a JSON file only its owner can read (mode 0600), one entry per (base URL, appid), written
-atomically; the connection may also carry it (extras `spk`, `secrit`) when an administrator registered by hand.
+atomically; the connection may also carry it (extras `spk`, `secret`) when an administrator registered by hand.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Settings of a `weaver` instance: the keys of its `plugins.toml` table (secrets live in the connection).
 
-Connection: `login` = the registered APPID (table ECOLOGY_BIZ_EC); optional extras `spk` and `secrit` when the
-administrator registered by hand (otherwise Lifeline calls regist once and keeps the pair in `registration_file`).
+Connection: `login` = the registered APPID (table ECOLOGY_BIZ_EC); optional extras `spk` and `secret` (its
+`secrit`) when the administrator registered by hand (otherwise Lifeline calls regist once and keeps the pair in
+`registration_file`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from lifeline_hub.core.http.errors import AuthFailed, InvalidRequest, Permission
 from lifeline_hub.core.plugins import get_host
 from tests.conftest import run_cli
 
-BUILT_IN = ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu", "wechat", "wecom"]
+BUILT_IN = ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu", "weaver", "wechat", "wecom"]
 
 
 def airflow_hides(key: str) -> bool:

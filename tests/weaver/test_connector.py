@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from lifeline_hub.connectors.weaver import client as weaver_client
 from lifeline_hub.connectors.weaver.testing import APPROVER, Emulated
 from lifeline_hub.core.api import cassette
+from lifeline_hub.core.connections import Credentials
 from lifeline_hub.core.connector import ActionResult, Checkpoint, Malformed, StreamItem
 from lifeline_hub.core.emulator import Faults, LoopbackServer
 from lifeline_hub.core.http import InvalidRequest, TokenExpired, TransientError
@@ -100,9 +101,16 @@ def test_a_rotated_registration_is_registered_again_and_persisted(wv: Emulated) 
     assert (wv.state_dir / "registration.json").read_text() != stale
 
 
-def test_check_fails_cleanly_for_an_unregistered_appid(wv: Emulated) -> None:
-    from lifeline_hub.core.connections import Credentials
+def test_a_pair_registered_by_hand_comes_from_the_connection(wv: Emulated) -> None:
+    appid = wv.world.settings.appids[0]
+    pair = wv.world.regist(appid, "an-administrators-key")
+    credentials = Credentials(conn_id="weaver_emulator", conn_type="weaver", login=appid,
+                              extra={"spk": pair["spk"], "secret": pair["secrit"]})
+    assert wv.connector(credentials).check().ok
+    assert wv.world.regist_calls == 1 and not (wv.state_dir / "registration.json").exists()
 
+
+def test_check_fails_cleanly_for_an_unregistered_appid(wv: Emulated) -> None:
     result = wv.connector(Credentials(conn_id="x", conn_type="weaver", login="not-registered")).check()
     assert not result.ok
     assert "认证信息错误" in result.message

@@ -41,6 +41,7 @@ from lifeline_hub.core.http import VendorError
 from lifeline_hub.core.models import (
     Action,
     Attendance,
+    AttendanceReport,
     Candidate,
     Confirmation,
     DeliveryEvent,
@@ -71,8 +72,9 @@ class FeishuConnector(Connector):
     description = "Feishu/Lark: Hire interviews, RSVPs, read receipts, VC attendance, tasks, approvals"
     settings_model = FeishuSettings
     streams = (
-        StreamInfo("interviews", (Interview, Candidate),
-                   "Hire interviews around now (moved ones followed by application) and their talents"),
+        StreamInfo("interviews", (Interview, Candidate, AttendanceReport),
+                   "Hire interviews around now (moved ones followed by application), their talents and the "
+                   "interviewers' submitted feedback (attended / no-show)"),
         StreamInfo("rsvps", (Confirmation,), "external attendees' RSVPs on Lifeline's calendar events"),
         StreamInfo("receipts", (DeliveryEvent,), "read_users of the bot's messages until each is settled"),
         StreamInfo("attendance", (Attendance,), "VC participants of Lifeline's calendar meetings",

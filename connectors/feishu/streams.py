@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import phonenumbers
 
+from lifeline_hub.connectors.feishu import feedback
 from lifeline_hub.connectors.feishu.common import millis, staff_id, vc_time
 from lifeline_hub.core import Checkpoint, Malformed, StreamItem
 from lifeline_hub.core.connector import describe_error
@@ -179,6 +180,8 @@ def _interview(
     elif record.remote_id is not None and record.remote_id in before:
         seen[record.remote_id] = before[record.remote_id]  # a garbled copy: keep following the old one
     yield record
+    if isinstance(record, Interview):
+        yield from feedback.reports(c, raw, record)  # after the interview: the store has it when they arrive
 
 
 def _interview_fields(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from lifeline_hub.connectors.aiplatform.emulator_state import AIPlatformWorld
@@ -28,6 +29,14 @@ class PlatformActor(SandboxActor[AIPlatformWorld]):
 
     def candidate_ref(self, b: Booking) -> str:
         return str(self.world.get(b.remote_id)["candidate"]["id"])
+
+    def move(self, b: Booking, start: datetime, end: datetime) -> None:
+        """HR carries a new window to the platform: the invitation opened at the old start already, so only its
+        deadline moves out (the platform extends in whole hours) when it would close before `end`."""
+        deadline = datetime.fromisoformat(str(self.world.get(b.remote_id)["deadline_at"]).replace("Z", "+00:00"))
+        hours = math.ceil((end - deadline).total_seconds() / 3600)
+        if hours >= 1:
+            self.world.extend(b.remote_id, hours)
 
     def start(self, b: Booking) -> None:
         self.world.start(b.remote_id)

@@ -98,6 +98,8 @@ class Booking:
     """When the candidate was reached, answered, joined, failed... (the sandbox's own record)."""
     wechat: WeChatTraits | None = None
     """On WeChat: only in a tenant whose actors play WeChat (`draw_wechat`)."""
+    asked_for: datetime | None = None
+    """The start the candidate picked when asking to move it (Lifeline moves it there once HR agrees)."""
 
 
 def _name(rng: random.Random) -> str:

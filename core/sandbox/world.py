@@ -20,6 +20,7 @@ carry out there what people decided.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -325,6 +326,7 @@ class Sandbox:
         if slots:
             self.visit("POST", f"/r/{token}", data={"slot": slots[0], "reason": "schedule_conflict"})
             b.facts["picked_slot"] = utcnow()
+            b.asked_for = datetime.fromisoformat(slots[0])
             self.did["reschedule_requests"] += 1
 
     def retry(self, b: Booking) -> None:
@@ -362,9 +364,28 @@ class Sandbox:
             self.did[f"hr_next_steps_{_page_says(page, HR_ANSWERS)}"] += 1
 
     def agreed_to_move(self, b: Booking | None) -> None:
-        """HR agreed to move `b`: agreed before the start, it is rescheduled, and the candidate gets a new chance."""
-        if b is not None and not b.truth and utcnow() < b.start:
-            b.facts["moved"] = b.facts["retry"] = utcnow()
+        """HR agreed to move `b` before its start: Lifeline moves it to the time the candidate picked, and what
+        happens in that new window is its truth (`moved_to`)."""
+        if b is not None and not b.truth and b.asked_for is not None and utcnow() < b.start:
+            self.moved_to(b, b.asked_for)
+
+    def moved_to(self, b: Booking, start: datetime) -> None:
+        """`b` goes on at `start` (the same length): the old window's answers and reach are history, the candidate
+        (whose wish was met) mostly comes this time, HR carries the time to the platform of an AI interview (its
+        window must hold the new one), and the new window is planned like a booking."""
+        length = b.end - b.start
+        b.start, b.end = start, start + length
+        for fact in ("answered", "asked_to_move", "reached"):
+            b.facts.pop(fact, None)
+        b.facts["moved"] = utcnow()
+        intent = Intent.attend if self.rng.random() < 0.85 else Intent.no_show
+        b.traits = dataclasses.replace(b.traits, intent=intent)
+        self.did["moved_by_lifeline"] += 1
+        if b.kind is Kind.ai:
+            self.hosts[b.kind].move(b, b.start, b.end)
+            self._plan_ai(b)
+        else:
+            self._plan_live(b)
 
     def setup_of(self, plugin: str) -> ConnectorSetup:
         """The tenant's instance of `plugin` the sandbox drives (its first, as `worlds_of` chose)."""
@@ -393,9 +414,9 @@ class Sandbox:
     # ------------------------------------------------------------------ ground truth
 
     def settle(self, now: datetime) -> None:
-        """Write down what really happened to every interview that is over (or was moved to a new window)."""
+        """Write down what really happened to every interview that is over (a moved one: over in its new window)."""
         for b in self.bookings:
-            if b.truth or not b.remote_id or (now < b.end and "moved" not in b.facts):
+            if b.truth or not b.remote_id or now < b.end:
                 continue
             b.truth = truth_of(b)
             if b.truth.startswith("missed"):
@@ -431,8 +452,6 @@ def worlds_of(config: Config, tenant: str, by_instance: dict[str, Any]) -> dict[
 def truth_of(b: Booking) -> str:
     """The outcome class of what the sandbox saw happen (Lifeline's decisions are compared with this)."""
     f = b.facts
-    if "moved" in f:
-        return "rescheduled"
     if "submitted" in f or ("joined" in f and b.kind is Kind.live):
         return "attended_late" if "late" in f else "attended"
     if "joined" in f:

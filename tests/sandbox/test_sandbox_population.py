@@ -58,7 +58,7 @@ def test_truth_is_what_happened_in_the_order_the_outcome_classes_use() -> None:
     assert truth_of(booking(declined=t, reached=t)) == "missed_declined"
     assert truth_of(booking(reached=t)) == "missed_read_no_show"
     assert truth_of(booking()) == "missed_not_reached"
-    assert truth_of(booking(moved=t, submitted=t)) == "rescheduled"
+    assert truth_of(booking(moved=t, submitted=t)) == "attended"  # a move is history: judged in its new window
 
 
 def test_the_live_draw_starts_within_the_hour_so_the_first_half_hour_shows_the_whole_loop() -> None:

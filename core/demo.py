@@ -95,6 +95,8 @@ class DemoReport:
     """A few HR tasks as HR sees them (subject and description)."""
     sms_samples: list[str] = field(default_factory=list)
     """A reminder and a reschedule offer as the candidate's phone shows them."""
+    mistakes: list[dict[str, str]] = field(default_factory=list)
+    """Every interview decided otherwise than it happened: its id, kind, truth, decision and sub-reason."""
 
 
 def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
@@ -247,16 +249,36 @@ def _sync(store: Store, console: Console, setup: ConnectorSetup) -> None:
             console.log(f"{setup.instance.name}:{stream}: {type(exc).__name__}; resumed next run")
 
 
-def _decisions(store: Store) -> tuple[dict[str, tuple[str, datetime, datetime]], set[str], int]:
-    """Per interview remote id, the first decision about its first version (outcome, window end, decided at)."""
+@dataclass(frozen=True)
+class Decision:
+    """One of Lifeline's decisions about an interview (any version), as the store holds it."""
+
+    outcome: str
+    sub_reason: str
+    end_at: datetime
+    """The interview's window end as the store has it now."""
+    decided_at: datetime
+
+
+def _decisions(store: Store) -> tuple[dict[str, list[Decision]], set[str], int]:
+    """Per interview remote id, its decisions (not `pending`) in the order they were made."""
     o, i = schema.outcomes, schema.interviews
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(i.c.remote_id, i.c.end_at, o.c.outcome, o.c.decided_at)
+        rows = conn.execute(sa.select(i.c.remote_id, i.c.end_at, o.c.outcome, o.c.sub_reason, o.c.decided_at)
                             .join(o, o.c.interview_id == i.c.id).where(o.c.outcome != "pending")
-                            .order_by(o.c.version.desc(), o.c.decided_at.desc())).all()
+                            .order_by(o.c.decided_at, o.c.version)).all()
         stored = set(conn.execute(sa.select(i.c.remote_id)).scalars())
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(schema.quarantine)).scalar_one()
-    return {r.remote_id: (r.outcome, r.end_at, r.decided_at) for r in rows}, stored, int(quarantined)
+    found: dict[str, list[Decision]] = {}
+    for r in rows:
+        found.setdefault(r.remote_id, []).append(Decision(r.outcome, r.sub_reason or "", r.end_at, r.decided_at))
+    return found, stored, int(quarantined)
+
+
+def _judged(b: Booking, decisions: list[Decision]) -> Decision:
+    """The decision compared with `b`'s truth: the first one made once its (last) window was over. A version Lifeline
+    moved away from before it happened is history; a second chance after a miss comes later and is not judged."""
+    return next((d for d in decisions if d.decided_at >= b.end), decisions[0])
 
 
 def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dict[str, Any], grace: timedelta,
@@ -267,8 +289,12 @@ def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dic
     for b in bookings:
         real = b.truth or "not over"
         if b.remote_id in decided:
-            got, end_at, at = decided[b.remote_id]
-            latencies.append(max((at - (end_at + grace)).total_seconds() / 60, 0.0))
+            judged = _judged(b, decided[b.remote_id])
+            got = judged.outcome
+            latencies.append(max((judged.decided_at - (judged.end_at + grace)).total_seconds() / 60, 0.0))
+            if got != real and real != "not over":
+                report.mistakes.append({"interview": b.remote_id, "kind": b.kind.value, "really": real,
+                                        "decided": got, "sub_reason": judged.sub_reason})
         else:
             got = "undecided" if b.remote_id in stored or not quarantined else "quarantined"
         report.confusion.setdefault(real, {}).setdefault(got, 0)

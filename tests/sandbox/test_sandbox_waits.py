@@ -46,9 +46,9 @@ def _moved(world: FeishuWorld) -> tuple[timedelta, float]:
 def test_a_vendor_stall_moves_every_clock_by_its_length(feishu: tuple[Sandbox, FeishuWorld, str]) -> None:
     sandbox, world, url = feishu
     world.configure_faults(Faults(timeout=1.0, timeout_seconds=20.0))  # shorter than the client's read timeout
-    with sandbox.simulated_waits([world]), VendorClient(url, timeout=(3.05, 30.0)) as client:
-        with pytest.raises(InvalidRequest):  # no token: refused at once, answered 20 s late
-            client.request("POST", IM, api="im", json={})
+    with sandbox.simulated_waits([world]), VendorClient(url, timeout=(3.05, 30.0)) as client, \
+            pytest.raises(InvalidRequest):  # no token: refused at once, answered 20 s late
+        client.request("POST", IM, api="im", json={})
     assert _moved(world) == (timedelta(seconds=20), 20.0)
 
 
@@ -59,9 +59,9 @@ def test_a_clients_back_off_moves_every_clock_the_same_for_the_same_seed(
     moved = []
     for _ in range(2):
         before = utcnow()
-        with sandbox.simulated_waits([world]), VendorClient(url, max_attempts=3, backoff=2.0) as client:
-            with pytest.raises(TransientError):  # 503 three times: waits 2-4 s, then 4-6 s
-                client.request("POST", IM, api="im", json={}, idempotent=True)
+        with sandbox.simulated_waits([world]), VendorClient(url, max_attempts=3, backoff=2.0) as client, \
+                pytest.raises(TransientError):  # 503 three times: waits 2-4 s, then 4-6 s
+            client.request("POST", IM, api="im", json={}, idempotent=True)
         moved.append(utcnow() - before)
     assert timedelta(seconds=6) <= moved[0] == moved[1] <= timedelta(seconds=10)
     assert world.now() - START.timestamp() == pytest.approx((utcnow() - START).total_seconds(), abs=1e-5)

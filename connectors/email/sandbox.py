@@ -7,7 +7,7 @@ from email import message_from_string, policy
 
 from lifeline_hub.connectors.email.emulator_state import MailWorld
 from lifeline_hub.core.models import utcnow
-from lifeline_hub.core.sandbox import LINK, Role, SandboxActor, Tally, repeats
+from lifeline_hub.core.sandbox import LINK, Role, Sandbox, SandboxActor, Tally, repeats
 
 SCANNER = "Mozilla/5.0 (compatible; Barracuda Sentinel link protection)"
 
@@ -17,6 +17,11 @@ class MailActor(SandboxActor[MailWorld]):
 
     role = Role.candidate_channel
 
+    def __init__(self, sandbox: Sandbox, world: MailWorld) -> None:
+        super().__init__(sandbox, world)
+        self.looked = 0
+        """Messages the server received that the mailboxes have looked at (they only look at new ones)."""
+
     def setup(self) -> None:
         for b in self.sandbox.bookings:
             if not b.traits.email_ok:
@@ -24,7 +29,10 @@ class MailActor(SandboxActor[MailWorld]):
 
     def observe(self) -> None:
         people = self.sandbox
-        for m in self.world.messages():
+        with self.world.lock:
+            fresh = self.world.received[self.looked:]
+            self.looked += len(fresh)
+        for m in (received.public() for received in fresh):
             if not people.first_look(f"mail/{m['message_id']}/{m['seq']}"):
                 continue
             for rcpt in m["rcpt_tos"]:

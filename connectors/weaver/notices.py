@@ -1,11 +1,11 @@
 """HR todos in the unified todo (ofs, weaver-oa.md §8) and staff notices in the message center (§7).
 
-Todos: one ofs item per (syscode, flowid = the outbox key, receiver), pushed pending with `receivets` = now in
-milliseconds: the OA keeps the push with the larger `receivets`, so a repeat (a retry, a lost answer) is the same
-item, never a second one. The item is only a title and links (`pcurl`/`appurl`); the HR text goes with it as a
-message-center notice (when `message_source_code` is set) whose `targetId` is `<code>|<flowid>`. `close_task`
-marks the todo handled (`ProcessDoneRequestByJson`, isremark 2) or removes it (`deleteRequestInfoByJson`) and
-moves its notice to handled (1) or deleted (27).
+Todos: one ofs item per (syscode, flowid = the outbox key, receiver), pushed pending with `receivets` = the row's
+first hand-over in milliseconds: the OA keeps the push with the larger `receivets`, so a repeat (a retry, a lost
+answer) is the same item, never a second one, and never reopens a todo closed after it. The item is only a title
+and links (`pcurl`/`appurl`); the HR text goes with it as a message-center notice (when `message_source_code` is
+set) whose `targetId` is `<code>|<flowid>`. `close_task` moves the notice to handled (1) or deleted (27), then marks
+the todo handled (`ProcessDoneRequestByJson`, isremark 2) or removes it (`deleteRequestInfoByJson`).
 
 Notices: `sendCustomMessageSingle` with `targetId` `<code>|<outbox key>` and `bizState 0`. The push has no
 idempotency and no receipt (§7.1, §10): when an earlier attempt may have sent it (`maybe_sent`), the notice under
@@ -67,7 +67,9 @@ def _stamp(at: datetime) -> str:
 
 def _item(conn: WeaverConnector, syscode: str, flowid: str, title: str, links: tuple[Link, ...], user: str,
           created: datetime, now: datetime, pending: bool) -> dict[str, str]:
-    """One receiver's ofs item (§8.2); `receivets` now in milliseconds, so this push wins over every earlier one."""
+    """One receiver's ofs item (§8.2). `receivets` is when the outbox row was first handed over (`now`): a retry of
+    a row repeats its instant, so a late retry of the create never overrides the later close (§8.2: the larger
+    `receivets` wins)."""
     url = links[0].url if links else conn.options.todo_url
     if not url:  # the OA opens the todo at pcurl/appurl: one without a link is refused
         raise InvalidRequest(f"{conn.instance.name}: this todo carries no link; set `todo_url` for such todos",
@@ -135,7 +137,8 @@ def create_task(conn: WeaverConnector, action: Action) -> ActionResult:
     """A pending ofs todo per assignee (flowid = the outbox key) and, with a message source, the HR text."""
     task = payload(CreateTask, action)
     syscode, flowid, now = _syscode(conn), action.idempotency_key, utcnow()
-    items = [_item(conn, syscode, flowid, task.title, task.links, user, action.handed_at or now, now, pending=True)
+    first = action.handed_at or now
+    items = [_item(conn, syscode, flowid, task.title, task.links, user, first, first, pending=True)
              for user in dict.fromkeys(task.assignees)]
     if conn.options.message_source_code:  # first: an app refused (token, permission) leaves no todo behind
         _push(conn, flowid, task.assignees, task.title, task.description, task.links, again=action.maybe_sent)
@@ -154,7 +157,7 @@ def close_task(conn: WeaverConnector, action: Action) -> ActionResult:
     """The case closed: the notice moved to handled (or deleted), then each assignee's todo handled (or the whole
     item deleted)."""
     close = payload(CloseTask, action)
-    syscode, now = _syscode(conn), utcnow()
+    syscode, first = _syscode(conn), action.handed_at or utcnow()
     code = conn.options.message_source_code
     if code:
         with contextlib.suppress(NotFound):  # NotFound: the task went out without its notice
@@ -166,5 +169,5 @@ def close_task(conn: WeaverConnector, action: Action) -> ActionResult:
     else:
         for user in dict.fromkeys(close.assignees):
             conn.client.ofs("ProcessDoneRequestByJson", _item(conn, syscode, close.task_id, close.title, close.links,
-                                                              user, action.handed_at or now, now, pending=False))
+                                                              user, first, first, pending=False))
     return ActionResult(close.task_id, {"state": close.state})

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from lifeline_hub.connectors.weaver import client as weaver_client
 from lifeline_hub.connectors.weaver.testing import APPROVER, Emulated
 from lifeline_hub.core.api import cassette
+from lifeline_hub.core.conformance import SuiteClock
 from lifeline_hub.core.connections import Credentials
 from lifeline_hub.core.connector import ActionResult, Checkpoint, Malformed, StreamItem
 from lifeline_hub.core.emulator import Faults, LoopbackServer
@@ -349,3 +350,21 @@ def test_the_registered_secrit_and_the_token_never_reach_a_cassette(wv: Emulated
     [token] = wv.world.tokens
     assert "secrit" in recorded and keys.secrit not in recorded
     assert token not in recorded
+
+
+def test_a_late_retry_of_the_task_does_not_reopen_a_closed_todo(wv: Emulated, clock: SuiteClock) -> None:
+    """ofs keeps the push with the larger `receivets`: a create retried after the close carries its first
+    hand-over's instant, older than the close's, so the todo stays handled."""
+    connector = wv.connector(recipient_id_type="loginIdList")
+    action = task()
+    connector.perform(action)
+    clock.advance(600)
+    now = utcnow()
+    close = {"task_id": "ll-task-1", "assignees": ["wangfang"], "title": "请联系候选人",
+             "links": action.payload["links"]}
+    connector.perform(Action(idempotency_key="ll-close-2", tenant="acme", connector="acme.weaver", kind="close_task",
+                             due_at=now, handed_at=now, payload=close))
+    clock.advance(600)
+    connector.perform(again(action))
+    [todo] = wv.world.ofs.inspect()
+    assert str(todo["isremark"]) == "2"

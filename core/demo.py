@@ -276,9 +276,12 @@ def _decisions(store: Store) -> tuple[dict[str, list[Decision]], set[str], int]:
 
 
 def _judged(b: Booking, decisions: list[Decision]) -> Decision:
-    """The decision compared with `b`'s truth: the first one made once its (last) window was over. A version Lifeline
-    moved away from before it happened is history; a second chance after a miss comes later and is not judged."""
-    return next((d for d in decisions if d.decided_at >= b.end), decisions[0])
+    """The decision compared with `b`'s truth: the last one Lifeline made before the candidate took a second chance
+    after a miss (a re-decision on an interviewer's late answer counts, one about the second chance does not; a
+    decision about a version Lifeline moved away from was superseded)."""
+    second_chance = b.facts.get("joined_second_chance")
+    before = [d for d in decisions if second_chance is None or d.decided_at < second_chance]
+    return (before or decisions)[-1]
 
 
 def _report(store: Store, bookings: list[Booking], sandbox: Sandbox, worlds: dict[str, Any], grace: timedelta,

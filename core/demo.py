@@ -356,8 +356,9 @@ def show(report: DemoReport, console: Console) -> None:
                       *(f"[bold]{row.get(d, 0)}[/]" if d == real else str(row.get(d, 0) or "·") for d in decided))
     console.print(table)
     if any("unknown" in row for row in report.confusion.values()):
-        console.print("unknown: Feishu Hire video interviews - Lifeline has no attendance source for them (the Hire "
-                      "API exposes no meeting), so it does not guess; a decline or a move still counts.")
+        console.print("unknown: Feishu Hire video interviews nobody could speak for - no machine attendance source "
+                      "(the Hire API exposes no meeting), and their interviewers neither answered Lifeline's question "
+                      "nor submitted Hire feedback; Lifeline does not guess.")
     summary = Table(title="What Lifeline did")
     summary.add_column("figure")
     summary.add_column("value", justify="right")

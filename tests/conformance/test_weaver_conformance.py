@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,8 +44,10 @@ class TestWeaver(ConnectorSuite):
         return WeaverWorld(EmulatorSettings(), now=clock.time)
 
     def world_settings(self, world: Any) -> Mapping[str, Any]:
-        """Each world registers afresh: its regist pair kept in a file of its own."""
-        return {"registration_file": f"{tempfile.mkdtemp(prefix='weaver-conformance-')}/registration.json"}
+        """Each world registers afresh: its regist pair kept in a file of its own, removed with the world."""
+        folder = tempfile.mkdtemp(prefix="weaver-conformance-")
+        weakref.finalize(world, shutil.rmtree, folder, ignore_errors=True)
+        return {"registration_file": f"{folder}/registration.json"}
 
     def bad_credentials(self, good: Credentials | None) -> Credentials:
         return Credentials(conn_id="conformance_weaver", conn_type="weaver", login="00000000-not-registered")

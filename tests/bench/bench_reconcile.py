@@ -373,7 +373,9 @@ e AS (SELECT * FROM read_csv('{ev}', header = true, timestampformat = '%Y-%m-%d 
         'ended_at': 'TIMESTAMP', 'human': 'INTEGER', 'channel': 'VARCHAR', 'code': 'VARCHAR',
         'audience': 'VARCHAR'}})),
 s AS (
-    SELECT i.*, start_at - INTERVAL 15 MINUTE AS pre_start, start_at + INTERVAL {late} MINUTE AS late_bound,
+    SELECT i.* REPLACE (CASE WHEN status = 'cancelled' AND source_updated_at >= start_at THEN 'cancelled_late'
+                             ELSE status END AS status),
+           start_at - INTERVAL 15 MINUTE AS pre_start, start_at + INTERVAL {late} MINUTE AS late_bound,
            EXISTS (SELECT 1 FROM i AS l WHERE l.thread_id = i.thread_id AND l.sequence > i.sequence
                    AND (l.source_updated_at IS NULL OR l.source_updated_at < i.start_at)) AS moved,
            CASE WHEN end_at > TIMESTAMP '{open_after}' THEN 'window_open'
@@ -385,16 +387,24 @@ x AS (
                AND coalesce(e.ended_at, e.occurred_at) >= s.pre_start AS att,
            e.kind = 'link_event' AND e.human = 1 AS link, e.occurred_at <= s.end_at AS before_end,
            coalesce(e.audience = 'candidate', false) AS to_candidate,
-           e.occurred_at >= s.pre_start AS after_pre, coalesce(e.ended_at, s.end_at) AS leave_at, s.start_at AS st
+           e.occurred_at >= s.pre_start AS after_pre, coalesce(e.ended_at, s.end_at) AS leave_at, s.start_at AS st,
+           greatest(e.occurred_at, s.start_at) AS seg_from, s.kind AS ikind,
+           CASE WHEN e.kind = 'notification' AND e.code = 'read' AND coalesce(e.ended_at, e.occurred_at) > s.end_at
+                THEN 'delivered' ELSE e.code END AS ncode
     FROM s LEFT JOIN e ON e.interview_id = s.id),
+y AS (
+    SELECT x.*, greatest(seg_from, coalesce(max(CASE WHEN att THEN leave_at END) OVER (
+               PARTITION BY iid ORDER BY seg_from, leave_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+               seg_from)) AS new_from
+    FROM x),
 f AS (
     SELECT iid,
       min(occurred_at) FILTER (att) AS first_join,
-      coalesce(sum(epoch_ms(leave_at) - epoch_ms(occurred_at)) FILTER (att AND leave_at > occurred_at), 0)
-        AS att_ms,
+      coalesce(sum(epoch_ms(leave_at) - epoch_ms(new_from)) FILTER (att AND leave_at > new_from), 0) AS att_ms,
       min(coalesce(ended_at, occurred_at)) FILTER (att AND code = 'completed') AS first_submit,
       count(*) FILTER (link AND after_pre AND before_end AND type = 'join_error') AS errors,
-      count(*) FILTER (link AND after_pre AND before_end AND type <> 'join_error') AS clicks,
+      count(*) FILTER (link AND after_pre AND before_end AND type <> 'join_error'
+                       AND (ikind <> 'ai_async' OR type = 'join_attempt')) AS clicks,
       max(occurred_at) FILTER (before_end AND ((kind = 'confirmation' AND type IN ('decline', 'reschedule'))
                                 OR (kind = 'reschedule_request' AND type IN ('submitted', 'approved')))) AS last_no,
       max(occurred_at) FILTER (before_end AND ((kind = 'confirmation' AND type = 'reschedule')
@@ -407,8 +417,9 @@ f AS (
       count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type IN ('delivered', 'read'))
                        OR (kind = 'notification' AND code IN ('delivered', 'read')))) AS reached_n,
       count(*) FILTER (before_end AND to_candidate AND ((kind = 'delivery_event' AND type = 'read')
-                       OR (kind = 'notification' AND code = 'read'))
+                       OR (kind = 'notification' AND ncode = 'read'))
                        AND channel IN ({readable})) AS read_n,
+      count(*) FILTER (before_end AND to_candidate AND kind = 'notification' AND code <> 'queued') AS notified_n,
       count(*) FILTER (before_end AND to_candidate AND channel IN ({readable})
                        AND ((kind = 'notification' AND code NOT IN ('queued', 'failed'))
                             OR (kind = 'delivery_event' AND type <> 'failed'))) AS readable_n,
@@ -419,7 +430,7 @@ f AS (
       string_agg(id::VARCHAR, ',') FILTER (link AND after_pre AND before_end) AS link_ids,
       string_agg(id::VARCHAR, ',') FILTER (before_end AND to_candidate AND ((kind = 'notification' AND code <> 'queued')
                                                                           OR kind = 'delivery_event')) AS send_ids
-    FROM x GROUP BY iid),
+    FROM y GROUP BY iid),
 d AS (
     SELECT s.id, s.kind, s.status, s.moved, s.pending, s.has_source, s.end_at, s.late_bound, f.*,
       CASE
@@ -454,7 +465,7 @@ SELECT id, outcome,
     WHEN 'unknown' THEN 'no_attendance_source'
     WHEN 'missed_read_no_show' THEN CASE WHEN last_yes IS NOT NULL THEN 'confirmed_no_show'
                                          WHEN engaged_n > 0 THEN 'link_opened' ELSE 'read' END
-    ELSE CASE WHEN sent_n = 0 THEN 'nothing_sent' WHEN NOT (reached_n > 0 OR failed_n = 0) THEN 'undelivered'
+    ELSE CASE WHEN sent_n = 0 THEN 'nothing_sent' WHEN NOT (reached_n > 0 OR failed_n < notified_n) THEN 'undelivered'
               WHEN readable_n > 0 THEN 'delivered_unread' ELSE 'delivered_read_unknown' END
   END AS sub_reason,
   CASE outcome WHEN 'attended_partial' THEN att_ids WHEN 'attended' THEN att_ids WHEN 'attended_late' THEN att_ids
@@ -515,7 +526,8 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
                    and r.occurred_at <= end]
     yeses = [r.occurred_at for r in trail if isinstance(r, Confirmation) and r.action.value == "confirm"
              and r.occurred_at <= end]
-    if iv.status.value == "cancelled":
+    late_cancel = iv.source_updated_at is not None and iv.source_updated_at >= start
+    if iv.status.value == "cancelled" and not late_cancel:
         return "cancelled", "candidate_declined" if noes else "ats"
     if iv.status.value == "rescheduled" or moved:
         return "rescheduled", "ats" if iv.status.value == "rescheduled" else "new_version"
@@ -533,14 +545,19 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
         if att:
             return ("missed_technical", "join_error") if errors else ("attended_partial", "not_submitted")
     elif att:
-        ms = sum(max(0, ((a.left_at or end) - a.occurred_at) // timedelta(milliseconds=1)) for a in att)
+        ms, covered = 0, None  # the union of the segments from the start on
+        for seg_from, left in sorted((max(a.occurred_at, start), a.left_at or end) for a in att):
+            new_from = max(seg_from, covered) if covered is not None else seg_from
+            ms += max(0, (left - new_from) // timedelta(milliseconds=1))
+            covered = left if covered is None else max(covered, left)
         if ms < policy.min_attendance_minutes * 60_000:
             return "attended_partial", "short_attendance"
         return ("attended", "on_time") if min(a.occurred_at for a in att) <= late else ("attended_late", "late_join")
     if any(isinstance(r, RescheduleRequest) and r.status.value == "approved" and r.occurred_at < start for r in trail):
         return "rescheduled", "request_approved"
     has_source = iv.kind.value != "onsite"
-    if has_source and (errors or len(window) - errors >= policy.technical_clicks):
+    attempts = [r for r in window if r.type.value != "join_error" and (not is_async or r.type.value == "join_attempt")]
+    if has_source and (errors or len(attempts) >= policy.technical_clicks):
         return "missed_technical", "join_error" if errors else "repeated_attempts"
     if noes and (not yeses or max(noes) > max(yeses)):
         return "missed_declined", "reschedule_requested" if asks and max(asks) == max(noes) else "declined"
@@ -552,7 +569,7 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
         or (isinstance(r, DeliveryEvent) and r.notification_id in to_candidate))]
     reads = [r for r in sends if r.channel.info.read_known and (
         (isinstance(r, DeliveryEvent) and r.type.value == "read")
-        or (isinstance(r, Notification) and r.status.value == "read"))]
+        or (isinstance(r, Notification) and r.status.value == "read" and (r.read_at or r.occurred_at) <= end))]
     engaged = [r for r in links if r.occurred_at <= end]
     if reads or engaged or yeses:
         return "missed_read_no_show", "confirmed_no_show" if yeses else "link_opened" if engaged else "read"
@@ -560,9 +577,9 @@ def naive_classify(iv: Interview, trail: list[Evidence], policy: PolicySettings,
         return "missed_not_reached", "nothing_sent"
     reached = any((isinstance(r, DeliveryEvent) and r.type.value in ("delivered", "read"))
                   or (isinstance(r, Notification) and r.status.value in ("delivered", "read")) for r in sends)
-    failed = any((isinstance(r, DeliveryEvent) and r.type.value == "failed")
+    failed = sum((isinstance(r, DeliveryEvent) and r.type.value == "failed")
                  or (isinstance(r, Notification) and r.status.value == "failed") for r in sends)
-    if not (reached or not failed):
+    if not (reached or failed < sum(isinstance(r, Notification) for r in sends)):
         return "missed_not_reached", "undelivered"
     readable = any(r.channel.info.read_known and (
         (isinstance(r, DeliveryEvent) and r.type.value != "failed")

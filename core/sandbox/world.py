@@ -192,12 +192,15 @@ class Sandbox:
         else:
             self._plan_live(b)
 
-    def _plan_ai(self, b: Booking) -> None:
+    def _plan_ai(self, b: Booking, opens: datetime | None = None) -> None:
+        """The candidate's go at the AI interview, inside its window (from `opens` on, when the platform's session
+        opens later than the window starts: a window Lifeline moved earlier)."""
         t = b.traits
         if t.intent is Intent.attend:
-            window = (b.end - b.start).total_seconds()
+            first = max(b.start, opens or b.start)
+            window = (b.end - first).total_seconds()
             share = self.rng.uniform(0.75, 0.9) if t.late else self.rng.uniform(0.0, 0.4)
-            self.at(b.start + timedelta(seconds=window * share), self._join_ai, b)
+            self.at(first + timedelta(seconds=window * share), self._join_ai, b)
 
     def _plan_live(self, b: Booking) -> None:
         if b.hr_moves and "moved_in_ats" not in b.facts:
@@ -233,7 +236,12 @@ class Sandbox:
             if attempt == 1:
                 self.at(now + 4 * MINUTE, self._join_ai, b, 2)
             return
-        platform.start(b)
+        try:
+            platform.start(b)
+        except Exception as exc:  # the platform refuses (its window and Lifeline's disagree): a person gives up
+            log.info("sandbox: %s could not start: %s", b.ref, exc)
+            self.did["platform_refused_start"] += 1
+            return
         b.facts["joined"] = now
         self.did["joined"] += 1
         self.at(now + timedelta(minutes=self.rng.randint(20, 40)), self._submit, b)
@@ -373,7 +381,7 @@ class Sandbox:
         """`b` goes on at `start` (the same length): the old window's answers and reach are history, the candidate
         (whose wish was met) mostly comes this time, HR carries the time to the platform of an AI interview (its
         window must hold the new one), and the new window is planned like a booking."""
-        length = b.end - b.start
+        length, opens = b.end - b.start, b.start  # the platform's session opens at the booked start
         b.start, b.end = start, start + length
         for fact in ("answered", "asked_to_move", "reached"):
             b.facts.pop(fact, None)
@@ -383,7 +391,7 @@ class Sandbox:
         self.did["moved_by_lifeline"] += 1
         if b.kind is Kind.ai:
             self.hosts[b.kind].move(b, b.start, b.end)
-            self._plan_ai(b)
+            self._plan_ai(b, opens)
         else:
             self._plan_live(b)
 

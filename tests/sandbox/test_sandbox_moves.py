@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lifeline_hub.connectors.aiplatform.emulator_state import AIPlatformWorld
 from lifeline_hub.core.config import load
 from lifeline_hub.core.models import utcnow
 from lifeline_hub.core.models.time import freeze_clock, reset_clock
@@ -75,3 +76,26 @@ def test_hr_agreeing_after_the_start_moves_nothing(frozen: datetime) -> None:
     before = dataclasses.replace(b, facts=dict(b.facts))
     sandbox.agreed_to_move(b)
     assert (b.start, b.end, b.facts) == (before.start, before.end, before.facts)
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_an_ai_interview_moved_earlier_than_its_platform_session_is_taken_when_the_session_opens(
+        frozen: datetime, seed: int) -> None:
+    world = AIPlatformWorld()
+    world.clock.freeze(START.timestamp())
+    start = START + timedelta(days=2)
+    b = Booking("req-0002", "李娜", "13800000002", "c2@example.com", Kind.ai, START, start, start + timedelta(hours=24),
+                TRAITS)
+    b.asked_for = start - timedelta(hours=12)  # the candidate picked a time before the invitation opens
+    sandbox = Sandbox(load(ROOT / "plugins.toml", get_host()), "sandbox", {"aiplatform": world}, "http://127.0.0.1:9",
+                      [b], seed)
+    sandbox.outage = None  # the platform has no bad afternoon here
+    sandbox.setup()
+    sandbox.advance_to(START + timedelta(hours=1))
+    sandbox.agreed_to_move(b)
+    sandbox.advance_to(b.end + timedelta(minutes=1))  # no refusal: the candidate went once the session opened
+    sandbox.settle(utcnow())
+    came = b.traits.intent is Intent.attend
+    assert b.truth == ("attended" if came else "missed_not_reached") and came == ("joined" in b.facts)
+    assert not came or start <= b.facts["joined"] < b.end
+    assert (world.get(b.remote_id)["status"] == "submitted") == came

@@ -425,3 +425,6 @@ cli.add_command(new)
 from lifeline_hub.core.airflow.setup import airflow  # noqa: E402
 
 cli.add_command(airflow)
+from lifeline_hub.core.listen.commands import listen  # noqa: E402
+
+cli.add_command(listen)

@@ -169,6 +169,9 @@ class InstanceConfig(BaseModel):
     streams: list[str] | None = None
     schedule: str = "*/15 * * * *"
     enabled: bool = True
+    events: Literal["http", "stream"] = Field(
+        "http", description="how vendor events arrive: 'http' (callbacks to `lifeline serve`) or 'stream' (an "
+                            "outbound connection `lifeline listen` keeps open; no public URL needed)")
     retry_budget_seconds: float | None = Field(
         None, gt=0, description="at most this long of in-task retries per sync task (the DAG's schedule sets a "
                                 "budget; this may only lower it)")

@@ -13,7 +13,7 @@ from abc import ABC
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -122,6 +122,9 @@ class CallbackRequest:
     query: Mapping[str, str]
     body: bytes
     received_at: datetime
+    transport: Literal["http", "stream"] = "http"
+    """"stream": an event `lifeline listen` received over the connector's own authenticated outbound
+    connection (`Connector.event_stream`); the HTTP receiver never sets it."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,9 @@ class Connector(ABC):
     callback_kit: ClassVar[str | None] = None
     """Import path `module:factory` of the `CallbackKit` a connector that overrides `handle_callback` names
     for the callback conformance cases (`core.receiver.conformance`)."""
+    event_stream: ClassVar[str | None] = None
+    """Import path `module:factory` of the `core.listen.EventLink` factory (called with the connector) that
+    receives this connector's events over an outbound connection (instances with `events = "stream"`)."""
     sandbox_actor: ClassVar[str | None] = None
     """Import path `module:Class` of the `core.sandbox.SandboxActor` that plays the vendor's users in the sandbox."""
     connection_form: ClassVar[ConnectionForm | None] = None

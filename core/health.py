@@ -4,7 +4,8 @@ The health table holds the alerts Lifeline raises (`kind`, `subject`, `message`,
 `stale_stream` (reconcile's gate), `incident` (remediation), `outbox_dead` (dispatch) and `breaker`, the
 circuit breaker of a connector instance (`core.http.breaker`), kept here by `StoreBreakers` so every worker
 process sees it. `report` reads them, plus the tenant's streams without a recent success, for
-`lifeline health` and the ops notifications (`short`).
+`lifeline health` and the ops notifications (`short`), and the event connections of `lifeline listen`
+that are down or silent (`core.listen.status`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from lifeline_hub.core.config import Config
+from lifeline_hub.core.listen.status import EVENTS_STREAM, listener_states
 from lifeline_hub.core.models import ActionStatus
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import actions, health, sync_state
@@ -69,24 +71,27 @@ class HealthReport:
     dead: list[str] = field(default_factory=list)
     breakers: list[str] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
+    listeners: list[str] = field(default_factory=list)
+    """Event connections (`lifeline listen`) that are down or silent: events may be missing."""
 
     @property
     def ok(self) -> bool:
-        return not (self.stale or self.dead or self.breakers or self.incidents)
+        return not (self.stale or self.dead or self.breakers or self.incidents or self.listeners)
 
     def lines(self) -> list[str]:
         """One line per problem, grouped, or one `ok` line."""
         if self.ok:
             return [f"{self.tenant}: ok (no stale stream, dead outbox row, open breaker or incident)"]
         groups = (("stale stream", self.stale), ("dead outbox row", self.dead), ("breaker open", self.breakers),
-                  ("incident", self.incidents))
+                  ("incident", self.incidents), ("listener", self.listeners))
         return [f"{self.tenant}: {what}: {line}" for what, found in groups for line in found]
 
     def short(self) -> str:
         """One line for a notification: counts, and the breakers by name."""
         opened = f" ({', '.join(b.split(':', 1)[0] for b in self.breakers)})" if self.breakers else ""
         return (f"health of {self.tenant}: {len(self.stale)} stale streams, {len(self.dead)} dead outbox rows, "
-                f"{len(self.breakers)} breakers open{opened}, {len(self.incidents)} incidents")
+                f"{len(self.breakers)} breakers open{opened}, {len(self.incidents)} incidents"
+                + (f", {len(self.listeners)} event connections down" if self.listeners else ""))
 
 
 def report(store: Store, config: Config, tenant: str, now: datetime) -> HealthReport:
@@ -94,7 +99,8 @@ def report(store: Store, config: Config, tenant: str, now: datetime) -> HealthRe
     found = HealthReport(tenant)
     bound = now - timedelta(minutes=config.tenant(tenant).policy.stale_stream_minutes)
     with store.engine.connect() as conn:
-        streams = conn.execute(sa.select(sync_state).where(sync_state.c.tenant == tenant)
+        streams = conn.execute(sa.select(sync_state).where(sync_state.c.tenant == tenant,
+                                                           sync_state.c.stream != EVENTS_STREAM)
                                .order_by(sync_state.c.source, sync_state.c.stream))
         for row in streams:
             if row.last_success_at is None or row.last_success_at < bound:
@@ -113,6 +119,7 @@ def report(store: Store, config: Config, tenant: str, now: datetime) -> HealthRe
         for kind, subject, message, raised in alerts:
             line = f"{subject}: since {raised.isoformat(timespec='minutes')}: {message}"
             (found.breakers if kind == BREAKER_KIND else found.incidents).append(line)
+    found.listeners = [p for p in (s.problem(now) for s in listener_states(store, tenant)) if p]
     return found
 
 

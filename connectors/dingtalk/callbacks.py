@@ -6,12 +6,14 @@ raises), decryption and owner key (AppKey, or corpId for the legacy API), freshn
 (|received - timestamp| <= skew; the timestamp ASCII digits only), corpId of the event. An event
 that is authentic but not a JSON object is `CallbackMalformed` (400). The reply is the encrypted
 "success". `event_id` hashes the decrypted event, so a redelivery (new timestamp, nonce and
-signature; same event) carries the same id and the receiver drops it.
+signature; same event) carries the same id and the receiver drops it. Stream mode events
+(`request.transport == "stream"`, §10b) skip the crypto and take the same path after it, so an event
+has one id whichever way it came. Events of types Lifeline does not read are kept (quarantined raw).
 
 Records come from the event alone (no network call on the request path: DingTalk waits 1.5 s) and
 equal what the `tasks` stream gives: an approval event of a process in `approval_process_codes`
 gives its `RescheduleRequest` state, a todo completion (sourceId set: Lifeline's) its `done` event.
-Other events are acknowledged and give none.
+Other events Lifeline reads give none; events of other types are kept.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lifeline_hub.connectors.dingtalk import crypto
+from lifeline_hub.connectors.dingtalk.crypto import DingTalkCrypto
 from lifeline_hub.connectors.dingtalk.records import approval_event_request, todo_done
 from lifeline_hub.core.connector import CallbackRejected, CallbackRequest, CallbackResult, Malformed
 from lifeline_hub.core.models import Record
@@ -33,13 +36,50 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lifeline.connectors.dingtalk")
 
+KNOWN_EVENTS = frozenset({"bpms_instance_change", "bpms_task_change", "todo_task_change"})
+"""Event types Lifeline reads (records from some); others are kept in quarantine as they came."""
+
 
 def _first(query: Mapping[str, str], *names: str) -> str:
     return next((query[n] for n in names if query.get(n)), "")
 
 
 def handle(conn: DingTalkConnector, request: CallbackRequest) -> CallbackResult:
-    box = conn.callback_crypto()
+    if request.transport == "stream":
+        event, reply = stream_event(conn, request), None
+    else:
+        box = conn.callback_crypto()
+        event, reply = _http_event(conn, box, request), box.reply_success()
+    corp = event.get("corpId") or event.get("CorpId")
+    if corp is not None and corp != conn.options.corp_id:
+        raise CallbackRejected("corpId: event for another org")
+    kind = str(event.get("EventType") or "")
+    event_id = None if kind.startswith("check_") else "dingtalk:" + hashlib.sha256(
+        json.dumps(event, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+    kept = () if kind in KNOWN_EVENTS or kind.startswith("check_") else (
+        Malformed(f"event type {kind or '(none)'!r} is not handled", event),)
+    return CallbackResult(reply=reply, event_id=event_id, records=_records(conn, kind, event), kept=kept)
+
+
+def stream_event(conn: DingTalkConnector, request: CallbackRequest) -> dict[str, Any]:
+    """A Stream mode EVENT or CALLBACK (reference §10b): its `data` (JSON) with the `eventType` header as
+    `EventType` (`callback:<topic>` for a CALLBACK), so it reads, and dedupes, as the HTTP plaintext does.
+    The frame came over the app's own authenticated connection: nothing to decrypt."""
+    headers = request.headers
+    corp = headers.get("eventcorpid")
+    if corp and corp != conn.options.corp_id:
+        raise CallbackRejected("eventCorpId: event for another org")
+    try:
+        event = load_json(request.body)
+    except ValueError:
+        raise CallbackMalformed("event data is not JSON") from None
+    if not isinstance(event, dict):
+        raise CallbackMalformed("event data is not a JSON object")
+    kind = headers.get("eventtype") or (f"callback:{headers['topic']}" if headers.get("topic") else "")
+    return {"EventType": kind, **event} if kind and "EventType" not in event else event
+
+
+def _http_event(conn: DingTalkConnector, box: DingTalkCrypto, request: CallbackRequest) -> dict[str, Any]:
     query = request.query
     signature, timestamp = _first(query, "msg_signature", "signature"), _first(query, "timestamp", "timeStamp")
     nonce = _first(query, "nonce")
@@ -64,13 +104,7 @@ def handle(conn: DingTalkConnector, request: CallbackRequest) -> CallbackResult:
         raise CallbackMalformed("event is not JSON") from None
     if not isinstance(event, dict):
         raise CallbackMalformed("event is not a JSON object")
-    corp = event.get("corpId") or event.get("CorpId")
-    if corp is not None and corp != conn.options.corp_id:
-        raise CallbackRejected("corpId: event for another org")
-    kind = str(event.get("EventType") or "")
-    event_id = None if kind.startswith("check_") else "dingtalk:" + hashlib.sha256(
-        json.dumps(event, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
-    return CallbackResult(reply=box.reply_success(), event_id=event_id, records=_records(conn, kind, event))
+    return event
 
 
 def _records(conn: DingTalkConnector, kind: str, event: Mapping[str, Any]) -> tuple[Record, ...]:

@@ -36,6 +36,7 @@ from lifeline_hub.connectors.dingtalk.emulator_state import (
     quota_key,
     utc_minute,
 )
+from lifeline_hub.connectors.dingtalk.emulator_stream import stream_router
 from lifeline_hub.core.emulator import add_vendor_middleware, control_router
 
 __all__ = ["ApiError", "DingTalkWorld", "EmulatorSettings", "OapiError", "create_app"]
@@ -1158,6 +1159,7 @@ def create_app(settings: EmulatorSettings | None = None, world: DingTalkWorld | 
     add_vendor_middleware(app, world)
     for route in ROUTES:
         app.add_api_route(route.path, endpoint(world, route), methods=[route.method], include_in_schema=False)
+    app.include_router(stream_router(world.gateway))
     app.include_router(control(world))
     app.add_exception_handler(StarletteHTTPException, not_found)
     return app

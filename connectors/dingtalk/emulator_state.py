@@ -27,6 +27,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifeline_hub.connectors.dingtalk.crypto import CallbackRejected, DingTalkCrypto, random_text
+from lifeline_hub.connectors.dingtalk.emulator_stream import StreamGateway, StreamSettings
 from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class EmulatorSettings(BaseModel):
     callback_background: bool = Field(True, description="deliver callbacks from a background thread")
     callback_attempts: int = Field(3, ge=1)
     callback_timeout: float = Field(1.5, gt=0, description="DingTalk waits 1,500 ms for the reply")
+    events: Literal["http", "stream"] = Field(
+        "http", description="deliver events as HTTP callbacks or over Stream mode (emulator_stream)")
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     faults: Faults = Field(default_factory=Faults)
     qps_per_app_per_api: int = Field(20, ge=1)
     token_ttl: int = Field(7200, ge=1)
@@ -285,6 +289,7 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
         self.outbox = CallbackOutbox(self.settings, self.now)
         self._seq = itertools.count(1)
         self.apps = {app.appkey: app for app in self.settings.apps}
+        self.gateway = StreamGateway(self.settings.stream, self.settings.corp_id, self.apps, self.now_ms)
         self.tokens: dict[str, Token] = {}
         self.users: dict[str, User] = {}
         self.notices: dict[int, WorkNotice] = {}
@@ -763,8 +768,12 @@ class DingTalkWorld(EmulatorWorld[EmulatorSettings]):
     # ------------------------------------------------------------ callbacks
 
     def emit(self, event: Json) -> None:
-        """Queue an event callback (twice when the duplicate fault hits)."""
-        self.outbox.enqueue(event, copies=2 if self.faults.roll("duplicate") else 1)
+        """Queue an event callback (twice when the duplicate fault hits), or a Stream mode event."""
+        copies = 2 if self.faults.roll("duplicate") else 1
+        if self.settings.events == "stream":
+            self.gateway.publish(event, copies)
+            return
+        self.outbox.enqueue(event, copies)
 
     def send_check_url(self) -> None:
         """Queue the `check_url` event DingTalk sends when the callback URL is saved."""

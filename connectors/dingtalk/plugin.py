@@ -82,6 +82,7 @@ class DingTalkConnector(Connector):
         "dingtalk", "DingTalk (Lifeline)", ("AppKey", "AppSecret"),
         {"callback_token": "Event subscription token", "callback_aes_key": "Event subscription EncodingAESKey"})
     callback_kit: ClassVar[str] = "lifeline_hub.connectors.dingtalk.callback_kit:kit"
+    event_stream: ClassVar[str] = "lifeline_hub.connectors.dingtalk.stream:link"
 
     @classmethod
     def emulator_connection(cls, world: Any) -> dict[str, Any]:

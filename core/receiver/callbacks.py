@@ -84,6 +84,28 @@ def store_callback(store: Store, tenant: str, source: str, result: CallbackResul
     return True
 
 
+class ForeignRecords(Exception):
+    """A connector bug: `handle_callback` returned records of another source."""
+
+
+def accept_callback(store: Store, setup: ConnectorSetup, connector: Connector,
+                    request: CallbackRequest) -> tuple[CallbackResult, bool]:
+    """The one path of every vendor event, over HTTP or an event stream (`core.listen`): the connector's
+    `handle_callback` (raises `CallbackRejected`/`CallbackMalformed`), the checks, then `store_callback`.
+    Returns the result and whether it was stored now (False: a redelivery)."""
+    name = setup.instance.name
+    result = connector.handle_callback(request)
+    foreign = {r.source for r in result.records} - {name}
+    if foreign:
+        raise ForeignRecords(f"handle_callback returned records of other sources {sorted(foreign)}")
+    if _holds_nul(result):
+        raise CallbackMalformed("NUL characters in the event")
+    fresh = store_callback(store, setup.tenant, name, result, request.received_at)
+    log.info("%s: %s %s %s (%d records)", name, "callback" if request.transport == "http" else "stream event",
+             result.event_id or "-", "stored" if fresh else "duplicate", len(result.records) if fresh else 0)
+    return result, fresh
+
+
 def callback_router(config: Config, store: Store, clock: Callable[[], datetime]) -> APIRouter:
     router = APIRouter()
     endpoints = callback_endpoints(config)
@@ -92,24 +114,16 @@ def callback_router(config: Config, store: Store, clock: Callable[[], datetime])
         assert endpoint.connector is not None
         name = endpoint.setup.instance.name
         try:
-            result = endpoint.connector.handle_callback(request)
+            result, _ = accept_callback(store, endpoint.setup, endpoint.connector, request)
         except CallbackRejected as exc:
             reason = redact(exc.reason)
             malformed = isinstance(exc, CallbackMalformed)
             log.warning("%s: callback %s: %s", name, "malformed" if malformed else "rejected", reason)
             return JSONResponse({"error": "malformed callback" if malformed else "callback rejected",
                                  "reason": reason[:REASON_CHARS]}, status_code=400 if malformed else 401)
-        foreign = {r.source for r in result.records} - {name}
-        if foreign:
-            log.error("%s: handle_callback returned records of other sources %s", name, sorted(foreign))
+        except ForeignRecords as exc:
+            log.error("%s: %s", name, exc)
             return JSONResponse({"error": "callback could not be processed"}, status_code=500)
-        if _holds_nul(result):
-            log.warning("%s: callback %s malformed: NUL characters", name, result.event_id or "-")
-            return JSONResponse({"error": "malformed callback", "reason": "NUL characters in the event"},
-                                status_code=400)
-        fresh = store_callback(store, endpoint.setup.tenant, name, result, request.received_at)
-        log.info("%s: callback %s %s (%d records)", name, result.event_id or "-", "stored" if fresh else "duplicate",
-                 len(result.records) if fresh else 0)
         return _reply(result)
 
     @router.api_route("/callbacks/{instance}", methods=["GET", "POST"], include_in_schema=False)

@@ -159,7 +159,7 @@ def test_plugins_schema_of_an_unknown_connector_is_one_line_and_exit_2() -> None
     result = run_cli("plugins", "--schema", "nosuch")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == ["error: unknown connector plugin 'nosuch' (available: aiplatform, "
-                                          "aliyun_sms, dingtalk, email, feishu, wechat, wecom)"]
+                                          "aliyun_sms, dingtalk, email, feishu, weaver, wechat, wecom)"]
 
 
 REACH = """\

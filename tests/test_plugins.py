@@ -171,7 +171,8 @@ def test_a_connection_type_declared_again_with_another_form_is_refused(host: Plu
     assert clash.error == ("PluginError: connector 'clash': connection type 'dingtalk' is already declared with "
                            "another form")
     forms = {form.conn_type: form for form in host.connection_forms()}
-    assert list(forms) == ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu", "wechat", "wecom", "greeter"]
+    assert list(forms) == ["aiplatform", "aliyun_sms", "dingtalk", "email", "feishu", "weaver", "wechat", "wecom",
+                           "greeter"]
     assert forms["dingtalk"].hook_name == "DingTalk (Lifeline)"
     assert next(p for p in host.describe() if p["name"] == "form_clash")["connection_types"] == []
 

@@ -138,7 +138,7 @@ def test_an_unknown_plugin_fails_its_tenants_placeholder_listing_the_installed_o
                                                    'corp_id = "c"\nagent_id = 1\n'
                                                    '[tenants.acme.connectors.x]\nplugin = "nosuch"\n'), "acme")
     assert ("plugins.toml: tenants.acme.connectors.x.plugin: unknown connector plugin 'nosuch' "
-            "(installed: aiplatform, aliyun_sms, dingtalk, email, feishu, wechat, wecom)") in error
+            "(installed: aiplatform, aliyun_sms, dingtalk, email, feishu, weaver, wechat, wecom)") in error
     assert f"plugins as recorded in {plugin_manifest} at " in error  # $AIRFLOW_HOME/lifeline-plugins.json
 
 

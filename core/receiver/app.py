@@ -4,9 +4,10 @@
 
 Routes: `GET|HEAD /j/{token}` (interstitial), `POST /j/{token}` (join: 303 to the platform),
 `GET|POST /callbacks/{instance}` (per callback-accepting connector instance), `GET|HEAD
-/healthz` (200 when the store answers, else 503), the reminders' confirm page (`GET|POST /c/{token}`:
-confirm, decline or ask to move; core.reminders.web) and remediation's pages (`/r/{token}` for the
-candidate's reschedule form, `/hr/{signed}` for HR's next steps; core.remediation.web). The
+/healthz` (200 when the store answers, else 503; with the state of each `lifeline listen` event
+connection: connected, disconnected, stopped or lost, since, last event), the reminders' confirm
+page (`GET|POST /c/{token}`: confirm, decline or ask to move; core.reminders.web) and remediation's
+pages (`/r/{token}` for the candidate's reschedule form, `/hr/{signed}` for HR's next steps; core.remediation.web). The
 access log names the route, never the path, so tokens stay out of logs. Every route reads bodies
 through `lifeline_hub.core.receiver.guards.read_body` (bounded while streaming) and every response carries the
 guards' protective headers; an unexpected error is a bare 500 that names nothing.
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lifeline_hub.core.config import Config
 from lifeline_hub.core.links.pages import Notice, choose_locale, render_notice
+from lifeline_hub.core.listen.status import listener_states
 from lifeline_hub.core.models import utcnow
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.receiver.callbacks import callback_router
@@ -58,7 +60,8 @@ def create_app(config: Config, store: Store, host: PluginHost,
         except SQLAlchemyError as exc:
             log.error("health: store unreachable (%s)", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        listeners = {s.source: s.public(clock()) for s in listener_states(store)}
+        return JSONResponse({"status": "ok", **({"listeners": listeners} if listeners else {})})
 
     @app.exception_handler(SQLAlchemyError)
     async def store_down(request: Request, exc: SQLAlchemyError) -> Response:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lifeline_hub.core.config import ConnectorSetup
+from lifeline_hub.core.listen.status import EVENTS_STREAM
 from lifeline_hub.core.models import (
     Attendance,
     Confirmation,
@@ -71,7 +72,10 @@ class Needs:
 
 
 def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
-    """Derive a tenant's needs from its enabled connector instances' declared streams."""
+    """Derive a tenant's needs from its enabled connector instances' declared streams. An instance whose
+    events arrive over `lifeline listen` (`events = "stream"`) also gates, with its `events` row, every
+    kind its streams gate: interviews wait while its connection is down (`core.listen.status`)."""
+    setups = list(setups)
     produced: dict[StreamKey, tuple[set[type[Record]], frozenset[InterviewKind]]] = {}
     for setup in setups:
         for info in setup.connector_class.streams:
@@ -82,6 +86,9 @@ def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
         kind: tuple(sorted(key for key, (types, kinds) in produced.items() if kind in kinds and types & set(needed)))
         for kind, needed in KIND_NEEDS.items()
     }
+    listened = {setup.instance.name for setup in setups if setup.config.events == "stream"}
+    streams = {kind: tuple(sorted({*keys, *((source, EVENTS_STREAM) for source, _ in keys if source in listened)}))
+               for kind, keys in streams.items()}
     attendance = frozenset(
         kind for kind, needed in KIND_NEEDS.items()
         if Attendance in needed and any(Attendance in types and kind in kinds for types, kinds in produced.values())

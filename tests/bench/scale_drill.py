@@ -5,21 +5,24 @@ Redis (`redis-server`: the Celery broker and result backend), Airflow's API serv
 and `WORKERS` Celery worker processes, the AI-interview platform's emulator and Aliyun SMS's. `TENANTS`
 sandbox tenants each sync the platform's invitations and events through one API client (one vendor app, one
 `QPS` quota: an ISV's app shared by its customers), so the sync tasks of all tenants, spread over the
-workers, compete for one quota; `[lifeline] rate_limiter = "postgresql"` shares it. Every DAG is unpaused at
-creation: each tenant's sync backfills `INVITATIONS` invitations, then the drill runs `ROUNDS` schedule
-rounds of a simulated period. Before each round the world moves on (the recruiter invites `ROUND_INVITATIONS`
-more candidates, some to sessions whose T-1h reminder falls due now, some of the last round's candidates
-hit a technical failure and their window closes); then every tenant's sync, reconcile (on the sync's asset)
-and reminders DAG run, and the reminders and remediation (a reissued link on the platform, a text to the
-candidate) go out through the outbox. The SMS emulator counts every text it was sent twice under one outbox
-key, the platform every invitation created twice for one reference and every link reissued twice for one
-action.
+workers, compete for one quota; `[lifeline] rate_limiter = "postgresql"` shares it. The DAGs run for a
+simulated period of schedule rounds. The backfill: every DAG is unpaused at creation and its latest interval
+runs at once, so each tenant's sync reads `INVITATIONS` invitations and its reconcile runs on the sync's
+asset. The first round plans the reminders of `REMINDED` sessions due `REMINDER_DUE` seconds after the
+start. Before the second, at that time, the world has moved on: the recruiter invited `INVITED_LATER` more
+candidates, and the platform's reports of `MISSED` candidates' failed joins are complete (it takes them up
+to 5 minutes late); the second round syncs, reconciles, remediates (the link reissued on the platform and
+texted) and sends the reminders, all through each tenant's outbox from whichever worker runs the task. The
+SMS emulator counts every text it got twice under one outbox key, the platform every invitation created
+twice for one reference and every link reissued more than once per tenant.
 
 Printed: `scale_tenants`, `scale_workers` (Celery worker processes alive at the end), `scale_tasks_ok`,
 `scale_tasks_failed`, `scale_quota_breaches` (calls the platform refused for the quota, goal 0),
 `scale_quota_share` (calls per second the platform metered, over its quota, while the platform's sync tasks
-were queued or running, goal >= 0.8), `scale_reminders` and `scale_remediations` (texts and link reissues the
-emulators received), `scale_duplicates` (of those, and of invitations, the ones sent twice, goal 0),
+were queued or running, goal >= 0.8), `scale_reminders` (reminder texts the SMS emulator got; goal
+`scale_reminders_due`: every tenant sees every invitation of the shared app), `scale_remediations` (links
+reissued and the texts carrying them), `scale_duplicates` (of those, and of invitations, the ones sent twice,
+goal 0),
 `scale_minutes` (wall time from Airflow's start to the last run done).
 
     python -m tests.bench.scale_drill [--quick]
@@ -28,7 +31,6 @@ emulators received), `scale_duplicates` (of those, and of invitations, the ones 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import secrets
@@ -65,12 +67,10 @@ SYNC_SLOTS = 8
 """The platform's pool (`lifeline airflow setup --slots`): fewer than the workers' slots, so sync tasks queue in it and
 one starts while the others call, the other slots run reconcile, reminders and dispatch."""
 INVITATIONS, PAGE_SIZE = 100, 10
-ROUNDS, ROUND_INVITATIONS, ROUND_REMINDED, MISSED = 3, 40, 2, 2
-FIRST_ROUND, ROUND_INTERVAL = 120.0, 60.0
-"""Seconds from Airflow's start to the first round (the backfill still running), and between rounds."""
-REMINDER_LEAD, MISSED_WINDOW = timedelta(seconds=150), timedelta(seconds=2)
-"""How long after a round starts its reminded sessions' T-1h reminders fall due, and after the seeding the missed
-candidates' windows close."""
+INVITED_LATER, REMINDED, MISSED = 100, 2, 2
+REMINDER_DUE, MISSED_WINDOW = 330.0, timedelta(seconds=2)
+"""Seconds from Airflow's start to the `REMINDED` sessions' T-1h reminders (and the second round), and from the
+seeding to the end of the `MISSED` candidates' windows."""
 CONNECTION, SMS_CONNECTION = "aiplatform_scale", "sms_scale"
 SIGN_NAME = "面试助手"
 TEMPLATES = {purpose: f"SMS_48000000{n}" for n, purpose in enumerate(
@@ -94,7 +94,7 @@ def config_toml(store: str, api: str, sms: str, tenants: int) -> str:
                   'playbooks = { missed_technical = ["reissue_platform", "new_link"] }', "",
                   f"[{t}.connectors.aiplatform]", 'plugin = "aiplatform"',
                   f'connection_id = "{CONNECTION}"', f'base_urls = {{ api = "{api}" }}',
-                  'streams = ["interviews", "events"]', 'schedule = "*/10 * * * *"',
+                  'streams = ["interviews", "events"]', 'schedule = "0 * * * *"',
                   f"page_size = {PAGE_SIZE}", f"requests_per_second = {QPS}", "",
                   f"[{t}.connectors.sms]", 'plugin = "aliyun_sms"', f'connection_id = "{SMS_CONNECTION}"',
                   f'base_urls = {{ api = "{sms}" }}', f'sign_name = "{SIGN_NAME}"', "streams = []", "",
@@ -122,24 +122,13 @@ def seed_missed(world: AIPlatformWorld, n: int) -> None:
         world.technical(missed, "join_error", "NETWORK_ERROR")
 
 
-class Period:
-    """The simulated period: before each round the recruiter invites more candidates, some to sessions whose T-1h
-    reminder falls due `REMINDER_LEAD` later (the round plans it, a later round sends it)."""
-
-    def __init__(self, world: AIPlatformWorld) -> None:
-        self.world = world
-        self.invited = INVITATIONS
-        self.phones = itertools.count(13800138000)
-
-    def advance(self, round_no: int) -> None:
-        plain = ROUND_INVITATIONS - ROUND_REMINDED
-        seed(self.world, plain, self.invited)
-        self.invited += plain
-        starts = datetime.now(UTC) + timedelta(hours=1) + REMINDER_LEAD
-        for k in range(ROUND_REMINDED):
-            self.world.invite(f"Candidate r{round_no}-{k}", phone=f"+86{next(self.phones)}",
-                              external_ref=f"app-r{round_no}-{k}", deadline_basis="absolute", window_hours=None,
-                              opens_at=starts.isoformat(), deadline_at=(starts + timedelta(hours=1)).isoformat())
+def seed_reminded(world: AIPlatformWorld, n: int, due: datetime) -> None:
+    """`n` candidates with sessions whose T-1h reminder falls due at `due`."""
+    starts = due + timedelta(hours=1)
+    for k in range(n):
+        world.invite(f"Candidate r{k}", phone=f"+86{13800138000 + k}", external_ref=f"app-r{k}",
+                     deadline_basis="absolute", window_hours=None, opens_at=starts.isoformat(),
+                     deadline_at=(starts + timedelta(hours=1)).isoformat())
 
 
 @contextmanager
@@ -298,6 +287,7 @@ def run(quick: bool) -> dict[str, float]:
         step("migrate", [str(BIN / "airflow"), "db", "migrate"], env)
         step("setup", [str(BIN / "lifeline"), "airflow", "setup", "--slots", str(SYNC_SLOTS)], env)
         started = time.monotonic()
+        seed_reminded(world, REMINDED, datetime.now(UTC) + timedelta(seconds=REMINDER_DUE))
         for name in ("api-server", "scheduler", "dag-processor"):
             stack.enter_context(process(name, [str(BIN / "airflow"), name], env, logs))
         workers = [stack.enter_context(process(
@@ -308,23 +298,15 @@ def run(quick: bool) -> dict[str, float]:
         engine = sa.create_engine(airflow_db)
         stack.callback(engine.dispose)
         deadline = started + TIMEOUT
-        # The backfill (each DAG's latest interval, at once; the reconcile runs on its sync's asset), then a round
-        # every ROUND_INTERVAL whether or not the last one is done, as a schedule ticks: runs queue behind runs.
-        period = Period(world)
+        # The backfill: each DAG's latest interval at once (the reconcile runs on its sync's asset). The first round
+        # plans the reminders; before the second the world moves on, and it syncs, remediates and sends them.
         names = [f"t{n:02d}" for n in range(1, tenants + 1)]
-        for round_no in range(1, ROUNDS + 2):
-            time.sleep(max(0.0, started + FIRST_ROUND + (round_no - 1) * ROUND_INTERVAL - time.monotonic()))
-            if round_no <= ROUNDS:
-                period.advance(round_no)  # the round after the last only syncs, reconciles and remediates
-            trigger(api, [f"lifeline__{t}__{dag}" for t in names for dag in ("sync", "reminders")])
-        runs = {"sync": tenants * (ROUNDS + 2), "reminders": tenants * (ROUNDS + 2)}
-        wait_for_runs(engine, runs, deadline, logs)
-        trigger(api, [f"lifeline__{t}__reminders" for t in names])  # plans the last round's reminders
-        wait_for_runs(engine, {**runs, "reminders": tenants * (ROUNDS + 3)}, deadline, logs)
-        time.sleep(max(0.0, started + FIRST_ROUND + (ROUNDS - 1) * ROUND_INTERVAL + REMINDER_LEAD.total_seconds()
-                       - time.monotonic()))
-        trigger(api, [f"lifeline__{t}__reminders" for t in names])  # ... and sends them
-        wait_for_runs(engine, {**runs, "reminders": tenants * (ROUNDS + 4)}, deadline, logs)
+        wait_for_runs(engine, {"sync": tenants, "reminders": tenants}, deadline, logs)
+        trigger(api, [f"lifeline__{t}__reminders" for t in names])
+        time.sleep(max(0.0, started + REMINDER_DUE - time.monotonic()))
+        seed(world, INVITED_LATER, INVITATIONS)
+        trigger(api, [f"lifeline__{t}__{dag}" for t in names for dag in ("sync", "reminders")])
+        wait_for_runs(engine, {"sync": tenants * 2, "reminders": tenants * 3}, deadline, logs)
         minutes = (time.monotonic() - started) / 60
         meter.stop.set()
         with engine.connect() as conn:
@@ -341,7 +323,7 @@ def run(quick: bool) -> dict[str, float]:
             "scale_quota_breaches": world.quota_breaches(),
             "scale_quota_share": meter.share(sync_busy(engine)),
             "scale_reminders": len(messages) - new_links,
-            "scale_reminders_due": tenants * ROUNDS * ROUND_REMINDED,
+            "scale_reminders_due": tenants * REMINDED,
             "scale_remediations": sum(reissued) + new_links,
             "scale_duplicates": (repeats(m["out_id"] for m in messages)
                                  + repeats(inv.external_ref for inv in world.invitations.values())

@@ -57,6 +57,10 @@ class StreamInfo:
     produces: tuple[type[Record], ...]
     description: str = ""
     kinds: tuple[InterviewKind, ...] | None = None
+    candidate_attendance: bool = True
+    """Its `Attendance` records can be the candidate's (meeting participants, an AI platform's sessions), so it is an
+    attendance source for its kinds. False for staff-side signals only (calendar check-ins of org members): no join
+    seen there says nothing about the candidate."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ only once every such stream's watermark has passed its window end + grace (the c
 
 A stream serves the kinds its `StreamInfo.kinds` names (all when None): it gates only those, and
 is an attendance source only for those. A kind "has an attendance source" when it needs Attendance
-and a configured stream serving it produces it;
+and a configured stream serving it produces the candidate's (`StreamInfo.candidate_attendance`: a calendar's
+check-ins of org members are the interviewers' only);
 without one, no join seen is no evidence of a miss and the interview is `unknown`. Onsite attendance
 only ever comes from people (an interviewer's attestation), so it is never awaited.
 
@@ -77,11 +78,14 @@ def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
     kind its streams gate: interviews wait while its connection is down (`core.listen.status`)."""
     setups = list(setups)
     produced: dict[StreamKey, tuple[set[type[Record]], frozenset[InterviewKind]]] = {}
+    sources: set[InterviewKind] = set()
     for setup in setups:
         for info in setup.connector_class.streams:
             if info.name in setup.streams:
                 kinds = frozenset(InterviewKind) if info.kinds is None else frozenset(info.kinds)
                 produced[(setup.instance.name, info.name)] = (set(info.produces), kinds)
+                if Attendance in info.produces and info.candidate_attendance:
+                    sources |= kinds
     streams = {
         kind: tuple(sorted(key for key, (types, kinds) in produced.items() if kind in kinds and types & set(needed)))
         for kind, needed in KIND_NEEDS.items()
@@ -89,8 +93,5 @@ def needs_of(setups: Iterable[ConnectorSetup]) -> Needs:
     listened = {setup.instance.name for setup in setups if setup.config.events == "stream"}
     streams = {kind: tuple(sorted({*keys, *((source, EVENTS_STREAM) for source, _ in keys if source in listened)}))
                for kind, keys in streams.items()}
-    attendance = frozenset(
-        kind for kind, needed in KIND_NEEDS.items()
-        if Attendance in needed and any(Attendance in types and kind in kinds for types, kinds in produced.values())
-    )
+    attendance = frozenset(kind for kind, needed in KIND_NEEDS.items() if Attendance in needed and kind in sources)
     return Needs(streams, attendance)

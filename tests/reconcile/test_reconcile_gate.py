@@ -7,7 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from lifeline_hub.core.config import load
 from lifeline_hub.core.models import Channel, DeliveryType, InterviewKind, LinkEventType
+from lifeline_hub.core.plugins import get_host
 from lifeline_hub.core.reconcile import needs_of
 from lifeline_hub.core.store import Store
 from lifeline_hub.core.store.schema import health
@@ -118,3 +120,15 @@ def test_a_new_stream_behind_does_not_undo_decisions(store: Store, tmp_path: Pat
     after.run(NOW + HOUR)
     assert after.current()["iv"][:2] == ("attended", "on_time")
     assert after.history(iv) == [(1, "unknown", True), (2, "attended", False)]
+
+
+def test_a_calendar_of_interviewer_check_ins_is_no_attendance_source_for_the_candidate(tmp_path: Path) -> None:
+    """DingTalk calendar check-ins are the interviewers' (org members): with only them, a candidate who joined is not
+    seen, so the interview must stay `unknown` (and the interviewers be asked), never be decided missed."""
+    path = tmp_path / "plugins.toml"
+    path.write_text('[lifeline]\nstore = "sqlite:///var/unused.db"\n\n[tenants.acme]\ntimezone = "Asia/Shanghai"\n\n'
+                    '[tenants.acme.connectors.dt]\nplugin = "dingtalk"\nconnection_id = "dt"\ncorp_id = "ding1"\n'
+                    'agent_id = 1\nstreams = ["receipts", "calendar"]\n', encoding="utf-8")
+    needs = needs_of(load(path, get_host()).instances("acme"))
+    assert ("acme.dt", "calendar") in needs.streams[InterviewKind.video]  # it still gates: it yields interviews
+    assert needs.attendance == frozenset()

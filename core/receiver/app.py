@@ -57,10 +57,10 @@ def create_app(config: Config, store: Store, host: PluginHost,
         try:
             with store.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
+            listeners = {s.source: s.public(clock()) for s in listener_states(store)}
         except SQLAlchemyError as exc:
             log.error("health: store unreachable (%s)", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-        listeners = {s.source: s.public(clock()) for s in listener_states(store)}
         return JSONResponse({"status": "ok", **({"listeners": listeners} if listeners else {})})
 
     @app.exception_handler(SQLAlchemyError)

@@ -8,9 +8,12 @@ the best a send can tell), an accepted send counts as delivered: no receipt is c
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,20 +93,31 @@ class Reach:
 
 def reminder_key(interview: Interview, purpose: NotificationPurpose, channel: Channel | None) -> str:
     """The outbox key of one reminder: per interview version (SEQUENCE), purpose and channel (None = staff)."""
+    return _key(interview.id, interview.thread.sequence, purpose, channel)
+
+
+def _key(interview_id: str, sequence: int, purpose: NotificationPurpose, channel: Channel | None) -> str:
     kind = f"reminder:{purpose.value}:{channel.value if channel else 'staff'}"
-    return idempotency_key(interview.id, 0, kind, interview.thread.sequence)
+    return idempotency_key(interview_id, 0, kind, sequence)
 
 
-def keys(interview: Interview) -> dict[str, tuple[NotificationPurpose, Channel | None]]:
+def keys(interview: Interview) -> Mapping[str, tuple[NotificationPurpose, Channel | None]]:
     """Every key a reminder of the interview's current version may have: (purpose, channel; None = staff)."""
+    return _keys(interview.id, interview.thread.sequence, tuple(channels()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys(interview_id: str, sequence: int, known: tuple[Channel, ...]
+          ) -> Mapping[str, tuple[NotificationPurpose, Channel | None]]:
+    """`keys` of one interview version (the planner asks for them several times per interview on every run)."""
     found: dict[str, tuple[NotificationPurpose, Channel | None]] = {}
     for variants in VARIANTS.values():
         for purpose in variants:
-            for channel in channels():
-                found[reminder_key(interview, purpose, channel)] = (purpose, channel)
+            for channel in known:
+                found[_key(interview_id, sequence, purpose, channel)] = (purpose, channel)
     for slot in STAFF_SLOTS:
-        found[reminder_key(interview, slot, None)] = (slot, None)
-    return found
+        found[_key(interview_id, sequence, slot, None)] = (slot, None)
+    return MappingProxyType(found)
 
 
 def load_reach(conn: sa.Connection, interview: Interview) -> Reach:

@@ -308,6 +308,8 @@ def stream_router(gateway: StreamGateway) -> APIRouter:
         if status == 200:
             base = str(request.base_url).rstrip("/").replace("http", "ws", 1)
             answer = {"endpoint": base + CONNECT_PATH, **answer}
+        else:
+            answer = {"requestid": uuid.uuid4().hex.upper(), **answer}  # the new host's error envelope (§2)
         return JSONResponse(answer, status_code=status)
 
     @router.websocket(CONNECT_PATH)

@@ -5,10 +5,11 @@ second pass the rest of the evidence of those it did not decide (answers, link e
 the first matching class wins, in DESIGN.md's order (the evidence ids behind a decision are looked up
 afterwards, only for decisions that changed):
 
-1. `cancelled` (ATS status, cancelled before the start by `source_updated_at` or at an unknown time;
-   `candidate_declined` when the candidate had declined, else `ats`). A cancellation at or after the
-   start is decided by the evidence like any other interview: a cancellation after a no-show keeps
-   the no-show. `rescheduled` (ATS status `ats`; a later version in the same thread known before the
+1. `cancelled` (ATS status; `candidate_declined` when the candidate had declined, else `ats`). A
+   cancellation at or after the start (`source_updated_at`) of an interview Lifeline had already decided
+   is decided by the evidence like any other interview: a cancellation after a no-show keeps the
+   no-show. One seen before any decision is `cancelled` whatever the update time says (a later edit
+   of a cancelled interview moves it; never a miss from that). `rescheduled` (ATS status `ats`; a later version in the same thread known before the
    start `new_version`) - decided at once.
 2. `pending`: `window_open` while now < end + grace; `stream_behind` while a needed stream's
    watermark has not passed end + grace (the completeness gate; `gate.waiting_for` says which).
@@ -86,7 +87,7 @@ from lifeline_hub.core.reconcile.gate import Gate
 from lifeline_hub.core.reconcile.needs import Needs
 from lifeline_hub.core.reconcile.scope import CHANGED, DECISION, JOINED, SCOPE, SIGNALS
 from lifeline_hub.core.reconcile.sqlfn import id_list, json_text, millis_between, quoted_in, shift, unindexed
-from lifeline_hub.core.store.schema import evidence, interviews, reschedule_requests
+from lifeline_hub.core.store.schema import evidence, interviews, outcomes, reschedule_requests
 
 RULE_VERSION = "2026.3"
 """Bump when a rule changes: the next run re-decides every interview (a full run)."""
@@ -113,7 +114,10 @@ def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[st
                   .where(rr.c.interview_id == i.c.id, rr.c.status == RequestStatus.approved.value,
                          rr.c.sequence < i.c.sequence)
                   .scalar_subquery())
-    cancelled_late = sa.and_(i.c.status == InterviewStatus.cancelled.value, i.c.source_updated_at >= i.c.start_at)
+    decided = sa.exists().where(outcomes.c.interview_id == i.c.id, outcomes.c.superseded_at.is_(None),
+                                outcomes.c.outcome.not_in([OC.pending.value, OC.cancelled.value, OC.rescheduled.value]))
+    cancelled_late = sa.and_(i.c.status == InterviewStatus.cancelled.value, i.c.source_updated_at >= i.c.start_at,
+                             decided)
     decidable = sa.or_(sa.false(), *[
         sa.and_(i.c.kind == kind.value, i.c.end_at <= cut) for kind, cut in gate.cutoffs.items() if cut is not None
     ])
@@ -135,8 +139,10 @@ def fill_scope(conn: sa.Connection, tenant: str, ids: sa.CompoundSelect[tuple[st
 
 
 CANCELLED_LATE = "cancelled_late"
-"""Scope status of an interview cancelled at or after its start (`source_updated_at`): decided by its evidence,
-so a cancellation after a no-show keeps the no-show."""
+"""Scope status of an interview cancelled at or after its start (`source_updated_at`) that Lifeline had already
+decided (with its schedule complete up to the window's end): decided by its evidence, so a cancellation after a
+no-show keeps the no-show. The update time alone is no cancellation time (any later edit moves it), so a
+cancellation Lifeline saw before deciding is `cancelled`."""
 
 
 def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:

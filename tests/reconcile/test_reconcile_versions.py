@@ -141,6 +141,18 @@ def test_a_cancellation_before_the_start_is_cancelled(store: Store, tmp_path: Pa
     assert w.history(iv) == [(1, "missed_not_reached", True), (2, "cancelled", False)]
 
 
+def test_an_interview_cancelled_before_it_was_decided_stays_cancelled_whenever_the_ats_last_touched_it(
+        store: Store, tmp_path: Path) -> None:
+    """The ATS's update time is not the cancellation time (a note added to a cancelled interview next day moves it):
+    only a cancellation seen after Lifeline had decided the interview keeps that decision. Nothing was ever decided
+    here, so an ATS record updated after the window is still `cancelled`, never a miss blamed on the candidate."""
+    w = World(store, config(tmp_path))
+    iv = w.interview("iv", status=InterviewStatus.cancelled, updated=NOW)
+    w.watermark(NOW)
+    w.run(NOW)
+    assert w.history(iv) == [(1, "cancelled", False)]
+
+
 def test_incremental_runs_revisit_only_what_changed_or_came_due(store: Store, tmp_path: Path) -> None:
     w = World(store, config(tmp_path))
     ids = [w.interview(f"iv{n}", start=T0 + n * HOUR) for n in range(4)]

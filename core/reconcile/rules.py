@@ -9,8 +9,8 @@ afterwards, only for decisions that changed):
    cancellation at or after the start (`source_updated_at`) of an interview Lifeline had already decided
    is decided by the evidence like any other interview: a cancellation after a no-show keeps the
    no-show. One seen before any decision is `cancelled` whatever the update time says (a later edit
-   of a cancelled interview moves it; never a miss from that). `rescheduled` (ATS status `ats`; a later version in the same thread known before the
-   start `new_version`) - decided at once.
+   of a cancelled interview moves it; never a miss from that). `rescheduled` (ATS status `ats`; a later
+   version in the same thread known before the start `new_version`) - decided at once.
 2. `pending`: `window_open` while now < end + grace; `stream_behind` while a needed stream's
    watermark has not passed end + grace (the completeness gate; `gate.waiting_for` says which).
 3. attendance (candidate segments overlapping [start - 15 min, end]): `attended_partial`

@@ -52,7 +52,10 @@ BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/6
 LINK = re.compile(r"/([jcr])/([A-Za-z0-9_\-.~]{8,})")
 SLOT = re.compile(r'name="slot"[^>]*value="([^"]+)"')
 HR_ANSWERS = ("hr.done.offer", "hr.done.reissue", "hr.done.attended", "hr.already", "hr.stale", "hr.unroutable")
-HR_LINK = re.compile(r"https?://\S+?/hr/([A-Za-z0-9_\-.]+)")
+HR_LINK = re.compile(r"^(.*?)[:：]?\s*https?://\S+?/hr/([A-Za-z0-9_\-.]+)", re.MULTILINE)
+"""A next step in an HR task: its label (`link.offer`, `link.attended`...: what HR reads) and its signed link."""
+ABOUT = re.compile(r"lifeline:interview=[^\s%]+%2F(\S+)")
+"""The interview an HR task is about (the task's last line: its source and remote id)."""
 PUBLIC_URL = "https://jobs.example.com"
 """The tenant's public address of Lifeline's pages (`LIFELINE_PUBLIC_URL` in `lifeline demo`): people follow a link's
 path to the receiver on loopback, as behind the tenant's proxy."""
@@ -365,17 +368,36 @@ class Sandbox:
     # ------------------------------------------------------------------ staff: HR and interviewers
 
     def take_next_step(self, text: str) -> None:
-        """HR follows the first of Lifeline's next-step links (`/hr/`) in a task's `text` most of the time."""
-        links = HR_LINK.findall(text)
-        if links and self.rng.random() < 0.85:
-            page = self.visit("POST", f"/hr/{links[0]}")
+        """HR follows one of Lifeline's next-step links (`/hr/`) in a task's `text` most of the time: "confirm
+        attended" only for a candidate who did come (HR asks the interviewer first), else the first other step."""
+        from lifeline_hub.core.remediation.texts import T
+
+        steps = HR_LINK.findall(text)
+        if not steps or self.rng.random() >= 0.85:
+            return
+        about = ABOUT.search(text)
+        b = self.by_remote.get(about.group(1)) if about else None
+        attended = T[self.config.tenant(self.tenant).locale]["link.attended"]
+        came = b is not None and b.truth.startswith("attended")
+        confirm = [link for label, link in steps if attended in label]
+        others = [link for label, link in steps if attended not in label]
+        chosen = confirm[:1] if came and confirm else others[:1]
+        if chosen:
+            page = self.visit("POST", f"/hr/{chosen[0]}")
             self.did[f"hr_next_steps_{_page_says(page, HR_ANSWERS)}"] += 1
 
     def agreed_to_move(self, b: Booking | None) -> None:
-        """HR agreed to move `b` before its start: Lifeline moves it to the time the candidate picked, and what
-        happens in that new window is its truth (`moved_to`)."""
-        if b is not None and not b.truth and b.asked_for is not None and utcnow() < b.start:
-            self.moved_to(b, b.asked_for)
+        """HR agreed to move `b`: Lifeline moves it to the time the candidate picked while that is ahead (also when
+        HR decided after the old start, even after its end: the request still stands), unless the candidate came
+        after all; what happens in the new window is its truth (`moved_to`)."""
+        if b is None or b.asked_for is None or utcnow() >= b.asked_for or "joined" in b.facts:
+            return
+        if b.truth not in ("", "missed_declined"):
+            return
+        for fact in ("missed", "retry"):  # a miss by asking to move is no miss once the move is made
+            b.facts.pop(fact, None)
+        b.truth, start, b.asked_for = "", b.asked_for, None
+        self.moved_to(b, start)
 
     def moved_to(self, b: Booking, start: datetime) -> None:
         """`b` goes on at `start` (the same length): the old window's answers and reach are history, the candidate

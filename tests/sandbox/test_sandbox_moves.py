@@ -70,11 +70,18 @@ def test_most_candidates_whose_wish_was_met_come_and_some_do_not(frozen: datetim
     assert 0.7 < truths.count("attended") / len(truths) < 1 and "missed_not_reached" in truths
 
 
-def test_hr_agreeing_after_the_start_moves_nothing(frozen: datetime) -> None:
+def test_hr_agreeing_after_the_start_still_moves_it_unless_the_candidate_came(frozen: datetime) -> None:
     sandbox, b = _asked_to_move(1)
-    sandbox.advance_to(b.start + timedelta(minutes=1))
+    new_start = b.asked_for
+    sandbox.advance_to(b.end + timedelta(minutes=1))
+    sandbox.settle(utcnow())
+    assert b.truth == "missed_declined"  # asked to move, nobody agreed yet
+    sandbox.agreed_to_move(b)  # HR agrees late: the request stands, Lifeline moves it
+    assert (b.truth, b.start) == ("", new_start)
+    came, b = _asked_to_move(2)
+    b.facts["joined"] = START  # came after all
     before = dataclasses.replace(b, facts=dict(b.facts))
-    sandbox.agreed_to_move(b)
+    came.agreed_to_move(b)
     assert (b.start, b.end, b.facts) == (before.start, before.end, before.facts)
 
 

@@ -2,7 +2,8 @@
 
 Each run is the CLI on the sample plugins.toml, on free ports, with the demo's default vendor faults,
 from one fixed start (a run is a function of its seed and start, so the sweep is repeatable); two
-runs go at a time (they mostly wait out the faults' back-offs). Printed, over all runs:
+runs go at a time (on two cores: a vendor's stall or a retry's back-off costs simulated time, not real time).
+Printed, over all runs:
 - `demo_cause_accuracy`: share of the decided misses (really missed, decided as a miss) whose cause is right
   (goal >= 0.95);
 - `demo_decided_misses`: how many that is (misses Lifeline leaves `unknown` are not decided);

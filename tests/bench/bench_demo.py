@@ -7,6 +7,8 @@ Printed, over all runs:
 - `demo_cause_accuracy`: share of the decided misses (really missed, decided as a miss) whose cause is right
   (goal >= 0.95);
 - `demo_decided_misses`: how many that is (misses Lifeline leaves `unknown` are not decided);
+- `demo_read_unknown_misses`: of the wrong causes, those where a candidate read a message on a channel that cannot
+  report reads (SMS) and Lifeline said "delivered, read unknown" (`missed_not_reached`, `delivered_read_unknown`);
 - `demo_unknown_share`: share of all interviews decided `unknown` (goal <= 0.05);
 - `demo_false_missed`, `demo_duplicates`, `demo_quota_breaches`: summed (goal 0 each);
 - `demo_undecided`: interviews without a decision when the run ends (goal 0);
@@ -70,6 +72,9 @@ def run(quick: bool) -> dict[str, float | str]:
         "demo_runs": len(reports),
         "demo_cause_accuracy": right / decided if decided else float("nan"),
         "demo_decided_misses": decided,
+        "demo_read_unknown_misses": sum(1 for r in reports for m in r["mistakes"]
+                                        if m["really"] == "missed_read_no_show"
+                                        and m["sub_reason"] == "delivered_read_unknown"),
         "demo_unknown_share": sum(row.get("unknown", 0) for r in reports for row in r["confusion"].values())
         / interviews,
         "demo_false_missed": sum(r["false_missed"] for r in reports),

@@ -75,6 +75,19 @@ class CreateTask(_Payload):
     interview_id: str | None = None
 
 
+class CloseTask(_Payload):
+    """Close the HR task a `create_task` row made, its case closed without it (superseded, or HR finished it
+    on Lifeline's page): handled, or removed from HR's list. The task's fields come again for vendors that
+    want the whole item on every push (Weaver's unified todo)."""
+
+    task_id: str = Field(min_length=1, description="the create_task row's remote id")
+    reason: str = Field("", description="why the case closed, for people reading the outbox")
+    assignees: tuple[str, ...] = Field(min_length=1)
+    title: str
+    links: tuple[Link, ...] = ()
+    state: Literal["done", "removed"] = "done"
+
+
 class CreateApproval(_Payload):
     """An approval instance (e.g. a reschedule request) started on behalf of `originator`."""
 
@@ -151,6 +164,7 @@ class SendEmail(_Payload):
 PAYLOADS: dict[str, type[_Payload]] = {
     "send_message": SendMessage,
     "create_task": CreateTask,
+    "close_task": CloseTask,
     "create_approval": CreateApproval,
     "create_calendar_event": CalendarEvent,
     "update_calendar_event": CalendarEvent,

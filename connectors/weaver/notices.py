@@ -17,13 +17,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING
 
 from lifeline_hub.connectors.weaver.client import VENDOR
 from lifeline_hub.connectors.weaver.workflow import SERVER_ZONE, payload
-from lifeline_hub.core.actions import CreateTask, Link, SendMessage
+from lifeline_hub.core.actions import CloseTask, CreateTask, Link, SendMessage
 from lifeline_hub.core.connector import ActionResult
 from lifeline_hub.core.http import InvalidRequest, NotFound
 from lifeline_hub.core.markup import with_links
@@ -47,18 +45,6 @@ WEAVER = ChannelInfo("weaver", "Weaver e-cology", "account", delivery_known=Fals
 """Staff inside the OA (message center, unified todo): a push is "added to the cache", nothing more (§7.1)."""
 TITLE, CONTEXT = 200, 2000  # characters Lifeline sends of a title and a body
 HANDLED, DELETED = "1", "27"  # message bizState (§7.2)
-
-
-class CloseTask(BaseModel):
-    """Payload of `close_task`: the todo `create_task` made (its remote id, the flowid) is done or gone."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    task_id: str = Field(min_length=1, description="the create_task row's remote id (ofs flowid)")
-    assignees: tuple[str, ...] = Field(min_length=1)
-    title: str = Field(description="the todo's title (ofs wants the whole item on every push)")
-    links: tuple[Link, ...] = ()
-    state: Literal["done", "removed"] = "done"
 
 
 def _stamp(at: datetime) -> str:

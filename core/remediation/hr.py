@@ -4,6 +4,8 @@
   `<tenant>.hr`), which reconciliation takes up and which supersedes the miss.
 - `reissue`: a fresh join link to the candidate (a person decided: no re-invite cap).
 - `offer`: the reschedule page offered to the candidate.
+
+HR finished the case: its tasks still open in the vendor are closed (`closing`, once per task).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lifeline_hub.core.outbox import enqueue
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.remediation.build import Builder, action_key
 from lifeline_hub.core.remediation.case import load_case, outcome_of
+from lifeline_hub.core.remediation.closing import closings
 from lifeline_hub.core.remediation.links import HrLink
 from lifeline_hub.core.remediation.policies import Step
 from lifeline_hub.core.remediation.routes import Unroutable, route
@@ -29,6 +32,8 @@ STEPS = {
     "reissue": Step("hr_reissue", "send_message", "candidate", "reissued_link"),
     "offer": Step("hr_offer", "send_message", "candidate", "reschedule_offer"),
 }
+FINISHED = {"reissue": "HR re-issued the link on Lifeline's page", "offer": "HR offered a new time on Lifeline's page"}
+"""The reason HR's task is closed when HR finished the case through `STEPS`."""
 
 
 class Result(StrEnum):
@@ -65,5 +70,6 @@ def perform(store: Store, config: Config, host: PluginHost, link: HrLink, now: d
     except Unroutable:
         return Result.unroutable
     with store.begin() as conn:
-        planned = enqueue(conn, [action], now)
-    return Result.done if planned else Result.already
+        done = FINISHED[link.action]
+        planned = enqueue(conn, [action, *closings(conn, config, link.tenant, case.interview.id, done, now)], now)
+    return Result.done if action.idempotency_key in planned else Result.already

@@ -4,7 +4,8 @@ Each current outcome without a case gets one (`remediation_cases`), recorded in 
 that enqueues its actions: re-running plans nothing twice. A new version of the same decision
 (same class, same appointment version) keeps the keys of the first, so rows already dispatched
 are not repeated and rows still waiting are re-pointed to the new version; a changed decision
-cancels what the old one still had waiting.
+cancels what the old one still had waiting and closes the HR tasks the old one created that it does
+not plan itself (`closing`: once per task, on the connector that made it, unless HR completed it).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from lifeline_hub.core.config import Config
-from lifeline_hub.core.models import ActionStatus, Outcome, OutcomeClass, utcnow
+from lifeline_hub.core.models import Action, ActionStatus, Outcome, OutcomeClass, utcnow
 from lifeline_hub.core.outbox import cancel_superseded, enqueue
 from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.remediation import incidents
-from lifeline_hub.core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built
+from lifeline_hub.core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built, action_key
 from lifeline_hub.core.remediation.case import Case, earlier_misses, load_case, unplanned_outcomes
+from lifeline_hub.core.remediation.closing import closings, reason_for
 from lifeline_hub.core.remediation.policies import SECOND_MISS, STEPS, Playbook, PolicyError, Step, capped, choose
 from lifeline_hub.core.store import Store, insert_new
 from lifeline_hub.core.store.schema import actions, remediation_cases
@@ -94,9 +96,19 @@ def _plan_one(store: Store, config: Config, host: PluginHost, builder: Builder, 
         if not _open_case(conn, case, playbook, built, now):
             return None  # another planner got there first
         summary.cancelled += cancel_superseded(conn, now, [case.interview.id])
-        summary.planned += enqueue(conn, built.actions, now)
+        summary.planned += enqueue(conn, [*built.actions, *_closings(conn, config, case, playbook, built, now)], now)
     summary.cases += 1
     return case
+
+
+def _closings(conn: sa.Connection, config: Config, case: Case, playbook: Playbook, built: Built,
+              now: datetime) -> list[Action]:
+    """Close the tasks of earlier decisions on this interview that this one does not plan itself."""
+    reason = reason_for(case.outcome.outcome)
+    if reason is None:
+        return []
+    keep = {action_key(case, s) for s in playbook.steps} | {a.idempotency_key for a in built.actions}
+    return closings(conn, config, case.tenant, case.interview.id, reason, now, keep)
 
 
 def _playbook(config: Config, host: PluginHost, case: Case, misses: int, used: int, now: datetime) -> Playbook:

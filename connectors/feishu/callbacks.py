@@ -11,6 +11,9 @@ timestamp, when sent, is still checked. `event_id` (schema
 stored once. Parsing makes no vendor call, so the answer is well inside the 3-second budget; events
 that only say "something changed" (calendar) are left to the polled streams. A card action
 (`card.action.trigger`, a click on the interviewer's question) is answered with a toast (`answers`).
+An event over the long connection (`request.transport == "stream"`, `longconn`) is the same envelope in
+plaintext over the app's own authenticated connection: no signature, encryption, token or request
+timestamp to check; it takes the same path after them, so its `event_id` dedupes against HTTP.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from lifeline_hub.connectors.feishu.receipts import read_event
 from lifeline_hub.connectors.feishu.streams import approval_record, task_state
 from lifeline_hub.core import CallbackRejected, CallbackRequest, CallbackResult, Malformed
 from lifeline_hub.core.models import Record
+from lifeline_hub.core.receiver.untrusted import CallbackMalformed, load_json
 
 if TYPE_CHECKING:
     from lifeline_hub.connectors.feishu.plugin import FeishuConnector
@@ -36,17 +40,13 @@ TASK_STATES = {5: "done", 6: "todo", 7: "deleted"}
 
 
 def handle(c: FeishuConnector, request: CallbackRequest) -> CallbackResult:
-    crypto = c.event_crypto()
-    envelope = crypto.open(request.headers, request.body)
-    answer = challenge_answer(envelope)
-    if answer is not None:
-        return CallbackResult(reply=answer)
-    sent = request_timestamp(request.headers)
-    if sent is None and crypto.encrypt_key is not None:
-        raise CallbackRejected("missing X-Lark-Request-Timestamp")
-    skew = request.received_at.timestamp() - sent if sent is not None else 0.0
-    if abs(skew) > c.config.callback_max_age_seconds:
-        raise CallbackRejected(f"stale or future-dated callback ({skew:+.0f} s)")
+    if request.transport == "stream":
+        envelope = stream_envelope(request.body)
+    else:
+        envelope = _http_envelope(c, request)
+        answer = challenge_answer(envelope)
+        if answer is not None:
+            return CallbackResult(reply=answer)
     header, event = _section(envelope, "header"), _section(envelope, "event")
     app = header.get("app_id") or event.get("app_id")
     if app is not None and app != c.app_id:
@@ -65,6 +65,31 @@ def handle(c: FeishuConnector, request: CallbackRequest) -> CallbackResult:
         else:
             records.append(item)
     return CallbackResult(reply={"msg": "success"}, event_id=dedupe, records=tuple(records))
+
+
+def stream_envelope(body: bytes) -> dict[str, Any]:
+    try:
+        envelope = load_json(body)
+    except ValueError:
+        raise CallbackMalformed("event payload is not JSON") from None
+    if not isinstance(envelope, dict):
+        raise CallbackMalformed("event payload is not a JSON object")
+    return envelope
+
+
+def _http_envelope(c: FeishuConnector, request: CallbackRequest) -> dict[str, Any]:
+    """The verified, decrypted envelope of an HTTP callback, checked for freshness (a challenge as is)."""
+    crypto = c.event_crypto()
+    envelope = crypto.open(request.headers, request.body)
+    if challenge_answer(envelope) is not None:
+        return envelope
+    sent = request_timestamp(request.headers)
+    if sent is None and crypto.encrypt_key is not None:
+        raise CallbackRejected("missing X-Lark-Request-Timestamp")
+    skew = request.received_at.timestamp() - sent if sent is not None else 0.0
+    if abs(skew) > c.config.callback_max_age_seconds:
+        raise CallbackRejected(f"stale or future-dated callback ({skew:+.0f} s)")
+    return envelope
 
 
 def parse(

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lifeline_hub.connectors.feishu.emulator_longconn import longconn_router
 from lifeline_hub.connectors.feishu.emulator_state import (
     ID_TYPES,
     UNAUTHORISED_MSG,
@@ -1378,6 +1379,7 @@ def create_app(settings: EmulatorSettings | None = None, world: FeishuWorld | No
         code = 99991301 if exc.status_code == 405 else 99991201
         return JSONResponse({"code": code, "msg": exc.detail}, status_code=exc.status_code)
 
+    app.include_router(longconn_router(world.gateway))
     app.include_router(control_router(world, sorted(DRIVE_ACTIONS),
                                       bad_input=(KeyError, ValueError, TypeError, StopIteration)))
     return app

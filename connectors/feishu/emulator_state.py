@@ -20,12 +20,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifeline_hub.connectors.feishu.crypto import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, FeishuEventCrypto
+from lifeline_hub.connectors.feishu.emulator_longconn import LongConnGateway, LongConnSettings
 from lifeline_hub.core.emulator import DeliveryWorker, EmulatorWorld, Faults, QuotaMeter, record_attempt
 
 ID_TYPES = ("open_id", "union_id", "user_id")
@@ -74,6 +75,9 @@ class EmulatorSettings(BaseModel):
     app_secret: str = "emulator-app-secret"  # noqa: S105 - the emulator's fixed, fake credential
     tenant_key: str = "736588c9260f175e"
     callback_url: str | None = Field(None, description="where signed, encrypted events are POSTed")
+    events: Literal["http", "stream"] = Field(
+        "http", description="deliver events as HTTP callbacks or over the long connection (emulator_longconn)")
+    longconn: LongConnSettings = Field(default_factory=LongConnSettings)
     encrypt_key: str | None = "emulator-encrypt-key"
     verification_token: str = "emulator-verification-token"  # noqa: S105 - fake, like app_secret
     deliver_in_background: bool = True
@@ -315,6 +319,7 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
         }
         self._receiver_meter = RateMeter(self.settings.per_receiver_qps, 1.0, clock=self.clock.pace)
         self.delivery = DeliveryWorker(self._deliver_due, "feishu-callbacks")
+        self.gateway = LongConnGateway(self.settings.longconn, self.settings.app_id, self.settings.app_secret)
 
     # -- clock and ids ---------------------------------------------------------------------------
     # `now()`, `now_ms()` and `advance()` come from `EmulatorWorld`: virtual time moves tokens, dedupe
@@ -963,6 +968,9 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
         self._queue(CallbackEvent(event_id, str(event["type"]), envelope, next_at=self.now()))
 
     def _queue(self, event: CallbackEvent) -> None:
+        if self.settings.events == "stream":
+            self.gateway.publish(event.event_id, event.event_type, event.envelope)
+            return
         with self.lock:
             self.callbacks.append(event)
         if self.settings.callback_url and self.settings.deliver_in_background:

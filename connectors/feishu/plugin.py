@@ -86,6 +86,7 @@ class FeishuConnector(Connector):
     default_base_urls: ClassVar[Mapping[str, str]] = {"open": FEISHU_HOST}
     emulator = "lifeline_hub.connectors.feishu.emulator:create_app"
     sandbox_actor = "lifeline_hub.connectors.feishu.sandbox:FeishuActor"
+    event_stream: ClassVar[str] = "lifeline_hub.connectors.feishu.longconn:link"
     connection_form = ConnectionForm(
         "feishu", "Feishu / Lark (Lifeline)", ("App ID", "App Secret"),
         {"encrypt_key": "Event Encrypt Key", "verification_token": "Event Verification Token"})

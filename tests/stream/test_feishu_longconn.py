@@ -1,0 +1,146 @@
+"""Feishu long connection end to end over loopback: the emulator's endpoint call and WebSocket (pbbp2
+frames, pings, fragments, acks, redelivery) and the listener storing through the receiver's path, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lifeline_hub.connectors.feishu import pbbp2
+from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
+from lifeline_hub.connectors.feishu.emulator_longconn import LongConnFaults, LongConnSettings
+from lifeline_hub.core.config import Config, load
+from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.listen.listener import REFUSED, STOPPED, Backoff, listen
+from lifeline_hub.core.listen.status import listener_states
+from lifeline_hub.core.plugins import PluginHost
+from lifeline_hub.core.store import Store
+from lifeline_hub.core.store.schema import inbound_events
+from tests.stream.test_dingtalk_stream import eventually, listening
+
+TENANT, SOURCE, CONN_ID = "acme", "acme.fs", "feishu_stream"
+
+
+@contextmanager
+def longconn_emulator(ack_timeout: float = 0.5, faults: LongConnFaults | None = None) -> Iterator[tuple[FeishuWorld,
+                                                                                                         str]]:
+    settings = EmulatorSettings(events="stream", longconn=LongConnSettings(
+        ack_timeout=ack_timeout, ping_interval=1, faults=faults or LongConnFaults()))
+    world = FeishuWorld(settings)
+    try:
+        with LoopbackServer(create_app(world=world)) as server:
+            yield world, server.url
+    finally:
+        world.close()
+
+
+def load_config(directory: Path, world: FeishuWorld, url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    s = world.settings
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(
+        {"conn_type": "feishu", "login": s.app_id, "password": s.app_secret}))
+    path = directory / "plugins.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [lifeline]
+        store = "sqlite:///unused.db"
+
+        [tenants.{TENANT}]
+        sandbox = true
+
+        [tenants.{TENANT}.connectors.fs]
+        plugin = "feishu"
+        connection_id = "{CONN_ID}"
+        events = "stream"
+        base_urls = {{ open = "{url}" }}
+        """), encoding="utf-8")
+    return load(path, PluginHost().load_entry_points())
+
+
+def task_done(world: FeishuWorld, n: int) -> None:
+    """Lifeline's task n completed: one `DeliveryEvent` when stored."""
+    world.emit_v2("task.task.updated_v1", {"task_id": f"task-{n:05d}", "obj_type": 5})
+
+
+def stored_event_ids(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(sa.select(inbound_events.c.event_id).where(inbound_events.c.source == SOURCE))
+                    .scalars())
+
+
+def test_events_stored_once_through_faults(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    faults = LongConnFaults(drop=0.1, duplicate=0.2, fragment=0.3, late_ack=0.1, disconnect=0.1, seed=5)
+    with longconn_emulator(ack_timeout=0.3, faults=faults) as (world, url):
+        config = load_config(tmp_path, world, url, monkeypatch)
+        for n in range(60):
+            task_done(world, n)
+        with listening(config, store) as ended:
+            eventually(lambda: world.gateway.summary()["deliveries"] == {"acked": 60}, "every event acked")
+            eventually(lambda: world.gateway.summary()["pings"] > 0, "a ping answered")
+        summary = world.gateway.summary()
+    assert ended == {SOURCE: STOPPED}
+    assert set(summary["faults_injected"]) == {"drop", "duplicate", "fragment", "late_ack", "disconnect"}
+    assert summary["sends"] > 60  # redeliveries happened ...
+    ids = stored_event_ids(store)
+    assert len(ids) == len(set(ids)) == 60  # ... and stored nothing twice
+    assert store.count("evidence", kind="delivery_event") == 60
+    assert {a["code"] for a in world.gateway.acks} == {200}
+
+
+def test_bad_input_is_skipped_and_the_connection_kept(tmp_path: Path, store: Store,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def data(payload: bytes, message_id: str = "m-bad", kind: str = "event", **headers: str) -> bytes:
+        return pbbp2.encode(pbbp2.Frame(1, pbbp2.DATA, [("type", kind), ("message_id", message_id),
+                                                         *headers.items()], payload))
+
+    with longconn_emulator() as (world, url), caplog.at_level(logging.INFO, "lifeline"):
+        config = load_config(tmp_path, world, url, monkeypatch)
+        gateway = world.gateway
+        with listening(config, store):
+            eventually(lambda: bool(gateway.summary()["connected"]), "connected")
+            for raw in ("text, not a frame", b"\xff\xff\xff", pbbp2.encode(pbbp2.Frame(1, pbbp2.CONTROL, [
+                        ("type", "bogus")])), pbbp2.encode(pbbp2.Frame(1, 7, [])), data(b"{}", message_id=""),
+                        data(b"{}", kind="card"), data(b"{not json", message_id="m-json"),
+                        data(b"x", message_id="m-frag", sum="999", seq="0"),
+                        data(json.dumps({"pad": "x" * 2_000_000}).encode(), message_id="m-big"),
+                        data(json.dumps({"schema": "2.0", "header": {"event_id": "e-other", "app_id": "cli_other",
+                                                                     "event_type": "task.task.updated_v1"},
+                                         "event": {}}).encode(), message_id="m-other")):
+                assert gateway.send_raw(raw)
+            task_done(world, 1)
+            eventually(lambda: gateway.summary()["deliveries"] == {"acked": 1}, "the good event acked")
+            eventually(lambda: {"m-json", "m-big", "m-other"} <= {a["message_id"] for a in gateway.acks},
+                       "the refused events acked")
+    assert gateway.connects == 1  # one connection throughout
+    assert store.count("evidence", kind="delivery_event") == 1
+    text = caplog.text
+    for expected in ("text message (frames are binary)", "not a frame: ", "control frame of type 'bogus'",
+                     "unknown method 7", "frame without a message_id", "data frame of unknown type 'card'",
+                     "malformed: event payload is not JSON", "part 0 of 999",
+                     "skipped: 2000011 bytes (at most 1048576)", "rejected: event for another app"):
+        assert expected in text, expected
+    assert {a["code"] for a in gateway.acks if a["message_id"] in ("m-json", "m-big", "m-other")} == {200}
+
+
+def test_refused_credentials_stop_with_one_line(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    with longconn_emulator() as (world, url):
+        config = load_config(tmp_path, world, url, monkeypatch)
+        world.gateway.app_secret = "rotated-secret"  # the connection still holds the old one
+        with caplog.at_level(logging.INFO, "lifeline"):
+            ended = asyncio.run(listen(config, store, TENANT, asyncio.Event(), backoff=Backoff(0.01, 0.01)))
+    assert ended == {SOURCE: REFUSED}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "refused the app's credentials" in errors[0].getMessage()
+    assert world.settings.app_secret not in caplog.text
+    assert world.gateway.connects == 0
+    (state,) = listener_states(store, TENANT)
+    assert state.state == "stopped" and "credentials refused" in (state.reason or "")

@@ -21,7 +21,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 from lark_oapi.api.approval.v4.model.create_instance_response import CreateInstanceResponse
@@ -59,6 +59,7 @@ from lark_oapi.core.model import BaseResponse
 from lark_oapi.core.model.error import Error
 from lark_oapi.core.token.access_token_response import AccessTokenResponse
 from lark_oapi.event.context import EventContext, EventHeader
+from lark_oapi.ws.model import ClientConfig, Endpoint, EndpointResp
 
 ENVELOPE: dict[str, Any] = {"code": int, "msg": str, "error": Error}
 """`BaseResponse`'s wire fields (it sets them in `__init__`, not in `_types`; `raw` is the SDK's own)."""
@@ -110,9 +111,30 @@ CALENDAR_PAGE = (
     "calendar-event/create), `vchat`"
 )
 LISTING = ("data.has_more",)
+
+
+class WsClientConfig(ClientConfig):
+    _types: ClassVar[dict[str, Any]] = dict.fromkeys(
+        ("ReconnectCount", "ReconnectInterval", "ReconnectNonce", "PingInterval"), int)
+
+
+class WsEndpoint(Endpoint):
+    _types: ClassVar[dict[str, Any]] = {"URL": str, "ClientConfig": WsClientConfig}
+
+
+class WsEndpointResp(EndpointResp):
+    """The long connection's endpoint answer: the SDK's `lark_oapi/ws/model.py` classes set these fields
+    in `__init__` (its `_types` name only the nested classes)."""
+
+    _types: ClassVar[dict[str, Any]] = {"data": WsEndpoint}
+
+
 CONTRACTS: dict[tuple[str, str], Contract] = {
     ("POST", "/open-apis/auth/v3/tenant_access_token/internal"): Contract(
         AccessTokenResponse, ("tenant_access_token", "expire"), "reference §1"),
+    ("POST", "/callback/ws/endpoint"): Contract(
+        WsEndpointResp, ("data.URL", "data.ClientConfig.PingInterval"), "lark_oapi/ws/client.py, ws/model.py",
+        {"code": int, "msg": str}),
     ("POST", "/open-apis/im/v1/messages"): Contract(
         CreateMessageResponse, ("data.message_id", "data.create_time", "data.chat_id"), "reference §3.1"),
     ("GET", "/open-apis/im/v1/messages/{message_id}/read_users"): Contract(

@@ -182,6 +182,8 @@ def drive_direct(t: Tenant) -> None:
     t.call("GET", "/open-apis/hire/v1/interviews")  # no filter: 1002002
     t.call("POST", "/open-apis/auth/v3/tenant_access_token/internal", token=None,
            json={"app_id": w.settings.app_id, "app_secret": "wrong"})  # fmt: skip
+    for secret in (w.settings.app_secret, "wrong"):  # the long connection's endpoint (lark_oapi ws client)
+        t.call("POST", "/callback/ws/endpoint", token=None, json={"AppID": w.settings.app_id, "AppSecret": secret})
 
 
 def drive_gateway(t: Tenant) -> None:

@@ -2,7 +2,7 @@
 
 Idempotency per object (reference §12):
 - todo: `sourceId` = idempotency key; a repeat ("task exist", also after a lost response) recovers
-  the existing todo by sourceId.
+  the existing todo by sourceId; `close_task` sets it done (a repeat sets it again).
 - calendar: `x-client-token` = idempotency key on create (DingTalk keeps it a day); a reschedule
   updates the event created before (`remote_event_id`), in place.
 - approval: no vendor key. The key rides in the form's marker field; before creating a row an earlier
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from lifeline_hub.connectors.dingtalk.receipts import Kind
 from lifeline_hub.connectors.dingtalk.records import approval_marker, event_marker, todo_marker
 from lifeline_hub.connectors.dingtalk.streams import INSTANCE, NEW_APPROVALS, NEW_TODOS, instance_ids
-from lifeline_hub.core.actions import CalendarEvent, CreateApproval, CreateTask, Link, SendMessage
+from lifeline_hub.core.actions import CalendarEvent, CloseTask, CreateApproval, CreateTask, Link, SendMessage
 from lifeline_hub.core.connector import ActionResult, describe_error
 from lifeline_hub.core.http import Conflict, InvalidRequest, NotFound, TransientError
 from lifeline_hub.core.markup import escape_markdown, with_links
@@ -49,6 +49,7 @@ ROBOT_SEND = "/v1.0/robot/oToMessages/batchSend"
 DING_SEND = "/v1.0/robot/ding/send"
 TODO_CREATE = "/v1.0/todo/users/{unionId}/tasks"
 TODO_BY_SOURCE = "/v1.0/todo/users/{unionId}/tasks/sources/{sourceId}"
+TODO_UPDATE = "/v1.0/todo/users/{unionId}/tasks/{taskId}"
 EVENTS = "/v1.0/calendar/users/{unionId}/calendars/primary/events"
 EVENT = EVENTS + "/{eventId}"
 SKEW = timedelta(minutes=5)
@@ -187,6 +188,20 @@ def create_task(conn: DingTalkConnector, action: Action) -> ActionResult:
     return ActionResult(todo_id, detail, handoff={"tasks": {NEW_TODOS: [todo_id]}})
 
 
+def close_task(conn: DingTalkConnector, action: Action) -> ActionResult:
+    """The case closed: the todo `create_task` made is done (update with `done: true`, dingtalk-api.md §5b; a
+    repeat sets it again). Lifeline closes todos, it does not delete them: a `removed` close is refused."""
+    close = payload(CloseTask, action)
+    owner = conn.options.operator_union_id
+    if not owner:
+        raise InvalidRequest("set `operator_union_id` (the todo owner's unionId) to close todos", vendor="dingtalk")
+    if close.state != "done":
+        raise InvalidRequest(f"close_task: DingTalk todos are closed as done, not {close.state}", vendor="dingtalk")
+    conn.http.api.call("PUT", TODO_UPDATE, path={"unionId": owner, "taskId": close.task_id},
+                       params={"operatorId": owner}, json={"done": True}, idempotent=True)
+    return ActionResult(close.task_id, {"done": True})
+
+
 def _todo_description(task: CreateTask, interview: str | None) -> str:
     """The text and links, then the interview marker line (kept whole within DingTalk's 4,096 characters): the
     todo get answers return the description, not the content fields, so the marker is how a read-back finds
@@ -308,6 +323,7 @@ def update_calendar_event(conn: DingTalkConnector, action: Action) -> ActionResu
 PERFORMERS: dict[str, Callable[[DingTalkConnector, Action], ActionResult]] = {
     "send_message": send_message,
     "create_task": create_task,
+    "close_task": close_task,
     "create_approval": create_approval,
     "create_calendar_event": create_calendar_event,
     "update_calendar_event": update_calendar_event,

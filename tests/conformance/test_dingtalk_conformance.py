@@ -67,6 +67,10 @@ class TestDingTalk(ConnectorSuite):
         if kind == "create_task":
             return {"assignees": ["union2"], "title": "Call the candidate", "description": "Did not join.",
                     "links": [{"label": "Evidence", "url": "https://lifeline.test/e/7"}]}
+        if kind == "close_task":
+            with rig.world.faults.paused():
+                task = rig.perform(rig.action("create_task", self.action_payload("create_task", rig)))
+            return {"task_id": task.remote_id, "assignees": ["union2"], "title": "Call the candidate"}
         if kind == "create_approval":
             return {"originator": "u1", "approvers": ["u2"], "process_code": PROCESS, "title": "Reschedule",
                     "fields": {"Reason": "candidate ill"}}
@@ -84,6 +88,7 @@ class TestDingTalk(ConnectorSuite):
             return {
                 "send_message": delivered_copies(world) + len(world.pushes),
                 "create_task": len(world.todos),
+                "close_task": sum(1 for t in world.todos.values() if t["done"]),
                 "create_approval": len(world.approvals),
                 "create_calendar_event": sum(1 for e in world.calendar.values() if e.get("summary") != MOVED),
                 "update_calendar_event": sum(1 for e in world.calendar.values() if e.get("summary") == MOVED),

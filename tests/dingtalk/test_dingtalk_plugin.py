@@ -61,8 +61,8 @@ def test_registered_connector_declares_streams_actions_and_emulator(host: Plugin
     cls = host.connector("dingtalk")
     assert cls is plugin.DingTalkConnector
     assert [s.name for s in cls.streams] == ["receipts", "interviews", "calendar", "tasks", "attendance"]
-    assert set(cls.actions) == {"send_message", "create_task", "create_approval", "create_calendar_event",
-                                "update_calendar_event"}
+    assert set(cls.actions) == {"send_message", "create_task", "close_task", "create_approval",
+                                "create_calendar_event", "update_calendar_event"}
     assert cls.default_base_urls == {"oapi": "https://oapi.dingtalk.com", "api": "https://api.dingtalk.com"}
     module, _, factory = (cls.emulator or "").partition(":")
     assert callable(getattr(__import__(module, fromlist=[factory]), factory))

@@ -16,16 +16,20 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from lark_oapi.ws.pb.pbbp2_pb2 import Frame as SdkFrame
 
 from lifeline_hub.connectors.feishu import pbbp2
 from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
 from lifeline_hub.connectors.feishu.emulator_longconn import LongConnFaults, LongConnSettings
+from lifeline_hub.connectors.feishu.longconn import FeishuSession
 from lifeline_hub.core.config import Config, load
 from lifeline_hub.core.emulator import LoopbackServer
+from lifeline_hub.core.listen.link import Outcome
 from lifeline_hub.core.listen.listener import REFUSED, STOPPED, Backoff, listen
 from lifeline_hub.core.listen.status import listener_states
 from lifeline_hub.core.plugins import PluginHost
@@ -180,10 +184,12 @@ def test_every_event_stored_exactly_once_through_kills(db_url: str, tmp_path: Pa
         def acked() -> int:
             return int(world.gateway.summary()["deliveries"].get("acked", 0))
 
+        def reached(target: int, proc: subprocess.Popen[bytes]) -> bool:
+            return acked() >= target or proc.poll() is not None
+
         for target in sorted(rng.sample(range(events), 3)):
             proc = start()
-            eventually(lambda t=target, p=proc: acked() >= t or p.poll() is not None,
-                       f"{target} events acked")
+            eventually(partial(reached, target, proc), f"{target} events acked")
             time.sleep(rng.uniform(0, 0.05))  # somewhere inside the next event's store-and-ack
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -199,3 +205,30 @@ def test_every_event_stored_exactly_once_through_kills(db_url: str, tmp_path: Pa
     assert sorted(emitted - set(ids)) == []
     assert len(ids) == len(set(ids)) == events and records == events
     assert sends > events  # the kills cost redeliveries, which stored nothing twice
+
+
+def test_frames_match_the_sdk_and_acks_say_whether_to_redeliver() -> None:
+    """pbbp2 frames as the official SDK's generated class reads and writes them; a `later` ack is code 500."""
+    ours = pbbp2.Frame(-7, pbbp2.DATA, [("type", "event"), ("message_id", "m1"), ("sum", "1"), ("seq", "0")],
+                       b'{"schema":"2.0"}', seq_id=3, log_id=2**40)
+    sdk = SdkFrame()
+    sdk.ParseFromString(pbbp2.encode(ours))
+    assert (sdk.service, sdk.method, sdk.SeqID, sdk.LogID, sdk.payload) == (-7, 1, 3, 2**40, ours.payload)
+    assert [(h.key, h.value) for h in sdk.headers] == ours.headers
+    assert pbbp2.decode(sdk.SerializeToString()) == ours
+    session = FeishuSession("ws://x/?service_id=-7", -7, 1.0)
+    inbound = session.read(sdk.SerializeToString())
+    assert inbound.event is not None and inbound.event.body == ours.payload
+    outcome: Outcome
+    for outcome, code in (("stored", 200), ("skipped", 200), ("later", 500)):
+        ack = sdk_read(session.ack(inbound.event, outcome))
+        assert json.loads(ack.payload) == {"code": code} and ("biz_rt", "0") in [(h.key, h.value) for h in ack.headers]
+    ping = sdk_read(session.ping())
+    assert (ping.service, ping.method, [(h.key, h.value) for h in ping.headers]) == (-7, 0, [("type", "ping")])
+
+
+def sdk_read(message: str | bytes | None) -> SdkFrame:
+    assert isinstance(message, bytes)
+    frame = SdkFrame()
+    frame.ParseFromString(message)
+    return frame

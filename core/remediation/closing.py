@@ -6,7 +6,8 @@ with a task of its own), or HR finishes the case on Lifeline's page, each such t
 on its connector, if that connector declares `close_task`, keyed
 `idempotency_key(interview, 0, "close_task/<task key>", 0)`: whatever decides it, however often, the same task
 gets the same key, so it is closed once and never another task. A task HR already completed in the vendor
-(a `done` event on its notification) is not touched.
+(a `done` event on its notification) is not touched. A task whose row was recorded done only after its
+decision was superseded (in flight at the vendor meanwhile) is found by `completed_late` on a later run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from lifeline_hub.core.config import Config
 from lifeline_hub.core.models import Action, ActionStatus, OutcomeClass, canonical_id, idempotency_key
 from lifeline_hub.core.remediation.payloads import payload_of
-from lifeline_hub.core.store.schema import actions, evidence
+from lifeline_hub.core.store.schema import actions, evidence, outcomes, remediation_cases
 
 REASONS = {
     OutcomeClass.attended: "the candidate attended: no action needed",
@@ -76,3 +77,23 @@ def closings(conn: sa.Connection, config: Config, tenant: str, interview_id: str
         payload=payload_of("close_task", task_id=r.remote_id, reason=reason, assignees=r.payload["assignees"],
                            title=r.payload["title"], links=r.payload.get("links", ())),
     ) for r in closable if r.idempotency_key not in completed]
+
+
+def completed_late(conn: sa.Connection, config: Config, tenant: str, now: datetime) -> list[Action]:
+    """`close_task` rows for tasks recorded done after their decision was superseded: the planner of the new
+    decision could not see them. Each is weighed against the interview's latest case (its tasks are kept)."""
+    late = conn.execute(sa.select(actions.c.interview_id).distinct().join_from(actions, outcomes, sa.and_(
+        outcomes.c.interview_id == actions.c.interview_id, outcomes.c.version == actions.c.outcome_version,
+    )).where(actions.c.tenant == tenant, actions.c.kind == "create_task", actions.c.status == ActionStatus.done.value,
+             outcomes.c.superseded_at.is_not(None), actions.c.updated_at >= outcomes.c.superseded_at)).scalars()
+    rc, found = remediation_cases, list[Action]()
+    for interview_id in list(late):
+        case = conn.execute(sa.select(rc).where(rc.c.interview_id == interview_id)
+                            .order_by(rc.c.outcome_version.desc()).limit(1)).first()
+        reason = None if case is None else reason_for(OutcomeClass(case.outcome))
+        if case is None or reason is None:
+            continue  # not planned yet: the new decision's planning sees the task
+        keep = {idempotency_key(interview_id, case.origin_version, f"create_task/{step}", case.sequence)
+                for step in case.steps}
+        found += closings(conn, config, tenant, interview_id, reason, now, keep)
+    return found

@@ -24,7 +24,7 @@ from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.remediation import incidents
 from lifeline_hub.core.remediation.build import MESSAGE_KINDS, REINVITES, Builder, Built, action_key
 from lifeline_hub.core.remediation.case import Case, earlier_misses, load_case, unplanned_outcomes
-from lifeline_hub.core.remediation.closing import closings, reason_for
+from lifeline_hub.core.remediation.closing import closings, completed_late, reason_for
 from lifeline_hub.core.remediation.policies import SECOND_MISS, STEPS, Playbook, PolicyError, Step, capped, choose
 from lifeline_hub.core.store import Store, insert_new
 from lifeline_hub.core.store.schema import actions, remediation_cases
@@ -55,6 +55,7 @@ def plan(store: Store, config: Config, host: PluginHost, tenant: str, now: datet
     summary = PlanSummary(tenant)
     with store.begin() as conn:
         summary.cancelled += cancel_superseded(conn, now, tenant=tenant)
+        summary.planned += enqueue(conn, completed_late(conn, config, tenant, now), now)
     builder = Builder(store, config, host, now)
     seen: set[tuple[str, int]] = set()
     technical: list[Case] = []

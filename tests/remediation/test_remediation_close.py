@@ -21,6 +21,7 @@ from lifeline_hub.connectors.weaver.plugin import WeaverConnector
 from lifeline_hub.connectors.weaver.testing import Emulated, emulated, sample_settings
 from lifeline_hub.core.config import load
 from lifeline_hub.core.models import (
+    Action,
     ActionStatus,
     Channel,
     DeliveryEvent,
@@ -108,6 +109,32 @@ def test_a_late_join_closes_the_hr_todo_at_weaver_once(w: Weaver) -> None:
     again = remediate(t.store, TENANT, NOW + timedelta(hours=2), t.config, t.host)
     assert again.plan.planned == [] and [c.status for c in closings(w)] == [ActionStatus.done]
     assert dispatch(t.store, t.config, TENANT, now=NOW + timedelta(hours=2)).done == 0
+
+
+def test_a_todo_recorded_done_after_its_decision_was_superseded_is_closed_on_the_next_run(w: Weaver) -> None:
+    """The race: the todo reaches Weaver, the late join re-decides and is planned, then the worker records the
+    row done. The new decision's planning could not see the task; the next run closes it."""
+    t, later = w.t, NOW + timedelta(hours=1)
+    t.candidate("c1", "张三")
+    interview = t.interview("iv1", NOW - timedelta(hours=3), candidate="c1")
+    t.decide(interview.id, OutcomeClass.missed_read_no_show, NOW)
+    remediate(t.store, TENANT, NOW, t.config, t.host)
+
+    def meanwhile(point: str, action: Action) -> None:
+        if (point, action.kind) == ("performed", "create_task"):
+            t.decide(interview.id, OutcomeClass.attended_late, later, sub_reason="late_join")
+            remediate(t.store, TENANT, later, t.config, t.host)
+            assert closings(w) == []  # the row is not done yet
+
+    dispatch(t.store, t.config, TENANT, now=later, probe=meanwhile)
+    assert todo_state(w) == "0"
+    summary = remediate(t.store, TENANT, later + timedelta(minutes=5), t.config, t.host)
+    [close] = closings(w)
+    assert summary.plan.planned == [close.idempotency_key]
+    assert close.payload["reason"] == "the candidate joined late: no action needed"
+    assert dispatch(t.store, t.config, TENANT, now=later + timedelta(minutes=5)).done == 1
+    assert todo_state(w) == "2"
+    assert remediate(t.store, TENANT, later + timedelta(minutes=10), t.config, t.host).plan.planned == []
 
 
 def test_the_same_decision_again_keeps_its_todo_open(w: Weaver) -> None:

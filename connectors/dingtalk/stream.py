@@ -90,7 +90,7 @@ class DingTalkSession(Session):
         lowered = {str(k).lower(): str(v) for k, v in headers.items() if isinstance(v, str | int)}
         return Inbound(event=StreamEvent(message_id, data.encode("utf-8", "surrogatepass"), lowered))
 
-    def ack(self, event: StreamEvent, outcome: Outcome) -> Frame:
+    def ack(self, event: StreamEvent, outcome: Outcome, reply: Any = None) -> Frame:
         status = "LATER" if outcome == "later" else "SUCCESS"
         return _reply(event.message_id, _status(status, outcome))
 

@@ -206,11 +206,12 @@ class LongConnGateway:
                                             json.dumps(config).encode())), False
         message_id = frame.header("message_id")
         try:
-            code = json.loads(frame.payload).get("code")
+            answer = json.loads(frame.payload)
+            code, data = answer.get("code"), answer.get("data")
         except (ValueError, AttributeError):
-            code = None
+            code = data = None
         with self._lock:
-            self.acks.append({"message_id": message_id, "code": code, "biz_rt": frame.header("biz_rt")})
+            self.acks.append({"message_id": message_id, "code": code, "data": data, "biz_rt": frame.header("biz_rt")})
             found = next((d for d in self.deliveries if d.message_id == message_id), None)
             if found is None or found.state != "sent":
                 return None, False

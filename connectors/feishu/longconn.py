@@ -15,8 +15,9 @@ server's trouble (retry), any other code refuses the app (e.g. bad credentials).
 
 from __future__ import annotations
 
+import base64
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import requests
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 ENDPOINT_PATH = "/callback/ws/endpoint"
 SERVER_TROUBLE = (1, 1000040343)
 USER_AGENT = "lifeline-listen (feishu long connection)"
+SUCCESS = {"msg": "success"}
+"""The reply of an event that is not a card click (the HTTP answer; the SDK sends no data then)."""
 MAX_PARTS = 64
 """Parts of one fragmented payload, and payloads being reassembled at once, at most."""
 
@@ -118,17 +121,23 @@ class FeishuSession(Session):
         del self.parts[message_id]
         return b"".join(p for p in parts if p)
 
-    def ack(self, event: StreamEvent, outcome: Outcome) -> Frame:
+    def ack(self, event: StreamEvent, outcome: Outcome, reply: Any = None) -> Frame:
+        """`{"code": 200}`, with the reply a card click gets (its toast) base64-encoded in `data` as the SDK
+        sends a handler's answer; 500 asks for redelivery."""
         assert isinstance(event.ack_state, pbbp2.Frame)
-        return _ack(event.ack_state, 500 if outcome == "later" else 200)
+        data = reply if isinstance(reply, dict) and reply != SUCCESS else None
+        return _ack(event.ack_state, 500 if outcome == "later" else 200, data)
 
     def ping(self) -> Frame:
         return pbbp2.encode(pbbp2.Frame(self.service, pbbp2.CONTROL, [("type", "ping")]))
 
 
-def _ack(frame: pbbp2.Frame, code: int) -> bytes:
+def _ack(frame: pbbp2.Frame, code: int, data: dict[str, Any] | None = None) -> bytes:
     reply = frame.with_headers(biz_rt="0")
-    reply.payload = json.dumps({"code": code}).encode()
+    body: dict[str, Any] = {"code": code}
+    if data is not None:
+        body["data"] = base64.b64encode(json.dumps(data, ensure_ascii=False).encode()).decode()
+    reply.payload = json.dumps(body).encode()
     return pbbp2.encode(reply)
 
 

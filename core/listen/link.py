@@ -3,7 +3,7 @@
     link = DingTalkStreamLink(connector)      # Connector.event_stream names the factory
     session = link.open()                     # blocking: credentials -> WebSocket URL; CredentialsRefused
     inbound = session.read(message)           # one WebSocket message -> replies, an event, a reconnect
-    frame = session.ack(event, "stored")      # only after the event is stored (or skipped for good)
+    frame = session.ack(event, "stored", reply)  # only after the event is stored (or skipped for good)
 
 A session is one connection: it may keep state across messages (Feishu's fragmented payloads).
 Nothing here touches the network after `open`: the listener owns the socket.
@@ -60,7 +60,9 @@ class Session(ABC):
     def read(self, message: Frame) -> Inbound: ...
 
     @abstractmethod
-    def ack(self, event: StreamEvent, outcome: Outcome) -> Frame | None: ...
+    def ack(self, event: StreamEvent, outcome: Outcome, reply: Any = None) -> Frame | None:
+        """The ack frame; `reply` is what `handle_callback` answered (the HTTP response body: Feishu's card
+        toast), None when the event was not handled."""
 
     def ping(self) -> Frame | None:
         return None

@@ -22,6 +22,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from websockets.asyncio.client import ClientConnection, connect
@@ -137,8 +138,8 @@ class Listener:
             for reply in inbound.replies:
                 await ws.send(reply)
             if inbound.event is not None:
-                outcome = await asyncio.to_thread(self.take, inbound.event)
-                frame = session.ack(inbound.event, outcome)
+                outcome, reply = await asyncio.to_thread(self.take, inbound.event)
+                frame = session.ack(inbound.event, outcome, reply)
                 if frame is not None:
                     await ws.send(frame)
             if inbound.reconnect:
@@ -155,30 +156,30 @@ class Listener:
                 await ws.send(ping)
             await asyncio.to_thread(self.status.heartbeat, self.clock())
 
-    def take(self, event: StreamEvent) -> Outcome:
-        """Store one event through the receiver's path; what to tell the vendor."""
+    def take(self, event: StreamEvent) -> tuple[Outcome, Any]:
+        """Store one event through the receiver's path; what to tell the vendor and the connector's reply."""
         if len(event.body) > CALLBACK_LIMIT:
             log.warning("%s: stream event %s skipped: %d bytes (at most %d)", self.name, event.message_id,
                         len(event.body), CALLBACK_LIMIT)
-            return "skipped"
+            return "skipped", None
         request = CallbackRequest(headers=dict(event.headers), query={}, body=event.body, received_at=self.clock(),
                                   transport="stream")
         try:
-            accept_callback(self.store, self.setup, self.connector, request)
+            result, _ = accept_callback(self.store, self.setup, self.connector, request)
         except CallbackRejected as exc:
             what = "malformed" if isinstance(exc, CallbackMalformed) else "rejected"
             log.warning("%s: stream event %s %s: %s", self.name, event.message_id, what, redact(exc.reason))
-            return "skipped"
+            return "skipped", None
         except SQLAlchemyError as exc:
             log.error("%s: stream event %s not stored (%s); the vendor will deliver it again", self.name,
                       event.message_id, type(exc).__name__)
-            return "later"
+            return "later", None
         except Exception as exc:  # a connector bug: like the HTTP receiver's 500, the vendor delivers it again
             log.error("%s: handle_callback failed: %s", self.name, redact(f"{type(exc).__name__}: {exc}"))
-            return "later"
+            return "later", None
         with contextlib.suppress(SQLAlchemyError):
             self.status.event(request.received_at)
-        return "stored"
+        return "stored", result.reply
 
 
 async def _close_on(stop: asyncio.Event, ws: ClientConnection) -> None:

@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame as SdkFrame
 
 from lifeline_hub.connectors.feishu import pbbp2
+from lifeline_hub.connectors.feishu.answers import toast as toast_of
 from lifeline_hub.connectors.feishu.emulator import EmulatorSettings, FeishuWorld, create_app
 from lifeline_hub.connectors.feishu.emulator_longconn import LongConnFaults, LongConnSettings
 from lifeline_hub.connectors.feishu.longconn import FeishuSession
@@ -205,6 +207,24 @@ def test_every_event_stored_exactly_once_through_kills(db_url: str, tmp_path: Pa
     assert sorted(emitted - set(ids)) == []
     assert len(ids) == len(set(ids)) == events and records == events
     assert sends > events  # the kills cost redeliveries, which stored nothing twice
+
+
+def test_a_card_click_gets_its_toast_in_the_ack(tmp_path: Path, store: Store,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `card.action.trigger` answers the clicking user: the reply `handle_callback` gives (the toast the
+    HTTP route returns) travels base64-encoded in the ack's `data`, as the SDK sends a handler's answer."""
+    with longconn_emulator() as (world, url):
+        config = load_config(tmp_path, world, url, monkeypatch)
+        world.emit_v2("card.action.trigger", {"operator": {"open_id": "ou_someone"},
+                                              "action": {"value": {"lifeline_answer": "not-a-token"}}})
+        task_done(world, 1)
+        with listening(config, store):
+            eventually(lambda: world.gateway.summary()["deliveries"] == {"acked": 2}, "both acked")
+        card, task = (next(a for a in world.gateway.acks if a["message_id"] == d.message_id)
+                      for d in world.gateway.deliveries)
+    toast = json.loads(base64.b64decode(card["data"]))
+    assert card["code"] == 200 and toast == toast_of("invalid")
+    assert task["code"] == 200 and task["data"] is None
 
 
 def test_frames_match_the_sdk_and_acks_say_whether_to_redeliver() -> None:

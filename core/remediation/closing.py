@@ -25,7 +25,6 @@ from lifeline_hub.core.store.schema import actions, evidence, outcomes, remediat
 REASONS = {
     OutcomeClass.attended: "the candidate attended: no action needed",
     OutcomeClass.attended_late: "the candidate joined late: no action needed",
-    OutcomeClass.attended_partial: "the candidate took part: no action needed",
     OutcomeClass.cancelled: "the interview was cancelled",
     OutcomeClass.rescheduled: "the interview was moved",
 }
@@ -39,7 +38,7 @@ def reason_for(outcome: OutcomeClass) -> str | None:
     """Why a decision no longer needs an earlier decision's tasks; None when it closes none."""
     if outcome in UNDECIDED:
         return None
-    return REASONS.get(outcome, f"superseded by a new decision ({outcome.value}) with tasks of its own")
+    return REASONS.get(outcome, f"superseded by a new decision ({outcome.value})")
 
 
 def close_key(interview_id: str, task_key: str) -> str:

@@ -365,9 +365,12 @@ def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> d
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write the figures as JSON")
 @click.option("--tenant", metavar="NAME", help="the sandbox tenant to run (`sandbox_wecom`: staff on WeCom, "
                                                "candidates also on WeChat) [default: the config's first]")
+@click.option("--events", type=click.Choice(["http", "stream"]),
+              help="how Feishu's events reach Lifeline: HTTP callbacks, or the long connection (`lifeline listen` "
+                   "inside the demo) [default: each instance's `events` in the config]")
 @pass_ctx
 def demo(ctx: Context, n: int, days: int, seed: int, start: datetime | None, faults: float, free_ports: bool,
-         store_path: Path, json_path: Path | None, tenant: str | None) -> None:
+         store_path: Path, json_path: Path | None, tenant: str | None, events: str | None) -> None:
     """Run the whole pipeline over simulated days against the vendor emulators and a simulated population."""
     from lifeline_hub.core import demo as demo_mod
     from lifeline_hub.core.models import utcnow
@@ -384,7 +387,7 @@ def demo(ctx: Context, n: int, days: int, seed: int, start: datetime | None, fau
               f"emulators named in {cfg.path}{' (on free ports)' if free_ports else ''}, faults {faults}, seed {seed} "
               f"(the same run again: --seed {seed} --start {stamp}{again})", soft_wrap=True, markup=False)
     try:
-        report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, start, out, tenant)
+        report = demo_mod.run(cfg, ctx.host, store_path, n, days, seed, faults, start, out, tenant, events)
     except demo_mod.PortInUse as exc:
         raise click.ClickException(str(exc)) from None
     demo_mod.show(report, out)

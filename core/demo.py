@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -49,6 +49,9 @@ from lifeline_hub.core.plugins import PluginHost
 from lifeline_hub.core.sandbox import PUBLIC_URL, Booking, Role, Sandbox, Tally, actor_class, worlds_of
 from lifeline_hub.core.store import Store, schema
 from lifeline_hub.core.sync import build_connector, sync_stream
+
+if TYPE_CHECKING:
+    from lifeline_hub.core.sandbox.listening import Listening
 
 TICK = timedelta(minutes=30)
 """How often the pipeline runs in simulated time (the reminders DAG runs every 10 minutes, syncs more often)."""
@@ -100,11 +103,15 @@ class DemoReport:
 
 
 def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, seed: int, faults: float,
-        start: datetime, console: Console, tenant: str | None = None) -> DemoReport:
+        start: datetime, console: Console, tenant: str | None = None, events: str | None = None) -> DemoReport:
     """`n` interviews over `days` simulated days from `start` (an aware instant), vendor faults at rate `faults`,
-    in sandbox `tenant` (default: the config's first tenant); only its instances' emulators are served."""
+    in sandbox `tenant` (default: the config's first tenant); only its instances' emulators are served. `events`
+    ("http", "stream") overrides how the instances that can stream their events in the sandbox receive them."""
+    from lifeline_hub.core.listen.listener import stream_instances
+    from lifeline_hub.core.sandbox.listening import Listening
+
     tenant = tenant or next(iter(config.data.tenants))
-    config = sandbox_tenant(config, tenant)
+    config = with_events(sandbox_tenant(config, tenant), events)
     _check_ports(config)
     config = _one_request_at_a_time(config)
     store_path.unlink(missing_ok=True)
@@ -130,10 +137,13 @@ def run(config: Config, host: PluginHost, store_path: Path, n: int, days: int, s
         sandbox = Sandbox.populate(config, tenant, worlds, receiver.url, n, days, seed, start)
         bookings = sandbox.bookings
         sandbox.setup()
+        for setup in stream_instances(config):  # their events go out over the event stream, `listening` takes them
+            emulators.worlds[setup.instance.name].settings.events = "stream"
+        listening = later.enter_context(Listening(config, store))
         for world in worlds.values():  # faults once the world is set up; every emulator takes the same knobs
             world.configure_faults(Faults.uniform(faults, seed))
         with sandbox.simulated_waits(served):  # a vendor's stall or a client's back-off costs no real time
-            _simulate(config, host, store, tenant, sandbox, start, days, console)
+            _simulate(config, host, store, tenant, sandbox, start, days, console, listening)
         grace = timedelta(minutes=config.tenant(tenant).policy.grace_minutes)
         report = _report(store, bookings, sandbox, worlds, grace, days)
         report.tenant, report.hr_platform = tenant, _label(config, tenant, config.tenant(tenant).policy.hr_connector)
@@ -179,6 +189,23 @@ def on_free_ports(config: Config) -> Config:
     return dataclasses.replace(config, setups=setups)
 
 
+def with_events(config: Config, events: str | None) -> Config:
+    """`config` with `events` (None: as configured) on each instance whose sandbox actor delivers its vendor's events
+    (`SandboxActor.delivers_events`); `ConfigError` for an `events = "stream"` instance whose actor does not (its
+    events would arrive at no fixed point of the run: the run would not be repeatable)."""
+    def streams(setup: ConnectorSetup) -> bool:
+        actor = actor_class(setup.connector_class)
+        return bool(setup.connector_class.event_stream) and actor is not None and actor.delivers_events
+
+    setups = {name: dataclasses.replace(setup, config=setup.config.model_copy(update={"events": events}))
+              if events is not None and streams(setup) else setup for name, setup in config.setups.items()}
+    fixed = [name for name, setup in setups.items() if setup.config.events == "stream" and not streams(setup)]
+    if fixed:
+        raise ConfigError([f"{config.path.name}: {name}: `lifeline demo` streams only the events its sandbox "
+                           'delivers (Feishu\'s): set events = "http" here for the demo' for name in fixed])
+    return dataclasses.replace(config, setups=setups)
+
+
 def _one_request_at_a_time(config: Config) -> Config:
     """`config` with each sandbox actor's `repeatable_settings` on its connector's instances (see the module doc)."""
     setups = {name: dataclasses.replace(setup, settings=setup.settings.model_copy(update=_repeatable(setup)))
@@ -208,7 +235,7 @@ def _check_ports(config: Config) -> None:
 
 
 def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandbox: Sandbox, start: datetime,
-              days: int, console: Console) -> None:
+              days: int, console: Console, listening: Listening) -> None:
     from lifeline_hub.core.outbox import dispatch
     from lifeline_hub.core.reconcile import reconcile
     from lifeline_hub.core.remediation.run import remediate
@@ -229,6 +256,7 @@ def _simulate(config: Config, host: PluginHost, store: Store, tenant: str, sandb
             sandbox.settle(now)
             for setup in config.instances(tenant):  # one at a time, in the config's order (see the module doc)
                 _sync(store, console, setup)
+            listening.heartbeat(now)
             plan_reminders(store, tenant, now, config)
             reconcile(store, tenant, now, config, host)
             remediate(store, tenant, now, config, host)

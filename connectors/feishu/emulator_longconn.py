@@ -108,6 +108,17 @@ class LongConnGateway:
         with self._lock:
             self.deliveries.append(LongConnDelivery(next(self._seq), uuid.uuid4().hex, event_id, kind, payload))
 
+    def wait_acked(self, timeout: float) -> int:
+        """Block until the client has acked every queued event (`lifeline demo`: stored before the sandbox's next
+        step) or `timeout` real seconds passed; how many are still unacked."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                unacked = sum(d.state != "acked" for d in self.deliveries)
+            if not unacked or time.monotonic() >= deadline:
+                return unacked
+            time.sleep(0.005)
+
     def send_raw(self, message: bytes | str) -> bool:
         """Send any message to the connected app (bad-input tests); False when none is connected."""
         with self._lock:

@@ -12,6 +12,7 @@ vc-v1/meeting_list/get and vc-v1/participant_list/get and the official Python SD
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -78,6 +79,7 @@ class EmulatorSettings(BaseModel):
     events: Literal["http", "stream"] = Field(
         "http", description="deliver events as HTTP callbacks or over the long connection (emulator_longconn)")
     longconn: LongConnSettings = Field(default_factory=LongConnSettings)
+    stream_drain_seconds: float = Field(30.0, gt=0, description="how long `deliver_pending_events` waits for acks")
     encrypt_key: str | None = "emulator-encrypt-key"
     verification_token: str = "emulator-verification-token"  # noqa: S105 - fake, like app_secret
     deliver_in_background: bool = True
@@ -968,7 +970,7 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
         self._queue(CallbackEvent(event_id, str(event["type"]), envelope, next_at=self.now()))
 
     def _queue(self, event: CallbackEvent) -> None:
-        if self.settings.events == "stream":
+        if self.settings.events == "stream" and self.settings.deliver_in_background:
             self.gateway.publish(event.event_id, event.event_type, event.envelope)
             return
         with self.lock:
@@ -977,23 +979,41 @@ class FeishuWorld(EmulatorWorld[EmulatorSettings]):
             self.delivery.kick()
 
     def deliver_pending_events(self) -> int:
-        """POST every due callback once (retrying failures later); returns how many got a 200."""
-        return self.delivery.run()
+        """POST every due callback once (retrying failures later); returns how many got a 200. In stream mode
+        without background delivery (the sandbox's thread delivers): hand each due event to the long connection
+        with the same draws as a POST, then wait until the client acked it (TimeoutError after
+        `stream_drain_seconds`), so both modes give a seed one run."""
+        delivered = self.delivery.run()
+        if self.settings.events == "stream":
+            unacked = self.gateway.wait_acked(self.settings.stream_drain_seconds)
+            if unacked:
+                raise TimeoutError(f"{unacked} events not acked over the long connection in "
+                                   f"{self.settings.stream_drain_seconds:g} s: is the client connected?")
+        return delivered
 
     def _deliver_due(self) -> int:
         url = self.settings.callback_url
-        if not url:
+        stream = self.settings.events == "stream"
+        if not url and not stream:
             return 0
         delivered = 0
         with self.lock:
             due = [e for e in self.callbacks if e.status == "pending" and e.next_at <= self.now()]
         for event in due:
-            ok = self._post(url, event)
+            send = self._publish if stream else functools.partial(self._post, str(url))
+            ok = send(event)
             if ok and self.faults.roll("duplicate"):
-                self._post(url, event)
+                send(event)
             with self.lock:
                 delivered += record_attempt(event, ok, self.now(), self.settings.callback_retry_delays)
         return delivered
+
+    def _publish(self, event: CallbackEvent) -> bool:
+        """`event` onto the long connection, drawing what its POST draws (the nonce)."""
+        self.new_id("", 16)
+        event.posts += 1
+        self.gateway.publish(event.event_id, event.event_type, event.envelope)
+        return True
 
     def _post(self, url: str, event: CallbackEvent) -> bool:
         body = self.crypto.encrypt_body(event.envelope)

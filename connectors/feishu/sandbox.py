@@ -29,6 +29,7 @@ class FeishuActor(SandboxActor[FeishuWorld]):
 
     role = Role.staff_channel
     hosts = (Kind.live,)
+    delivers_events = True
     repeatable_settings: ClassVar[Mapping[str, Any]] = {"receipt_workers": 1}
 
     def __init__(self, sandbox: Sandbox, world: FeishuWorld) -> None:

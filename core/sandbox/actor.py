@@ -74,6 +74,9 @@ class SandboxActor(Generic[W]):
     hosts: ClassVar[tuple[Kind, ...]] = ()
     """The interview kinds the recruiter books on this vendor (`book`, `move`; for AI interviews also `start`,
     `fail`, `submit`, `missed`)."""
+    delivers_events: ClassVar[bool] = False
+    """The actor hands its vendor's events to Lifeline at fixed points (`deliver_pending_events`, which waits for the
+    listener's acks in stream mode), so `lifeline demo` can receive them over the vendor's event stream too."""
     repeatable_settings: ClassVar[Mapping[str, Any]] = {}
     """Connector settings that make the connector call its vendor one request at a time (an emulator draws its
     faults and ids in the order requests arrive): `lifeline demo` applies them so a seed gives one report."""

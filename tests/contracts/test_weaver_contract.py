@@ -333,7 +333,7 @@ def test_the_connector_reads_no_field_the_contract_lacks() -> None:
                 collect(value)
 
     collect(SCHEMAS)
-    ours = {"requests", "listed_since", "at", "views", "spk", "secrit"}
+    ours = {"requests", "listed_since", "at", "views", "spk", "secret"}
     """Keys of the connector's own: its `workflows` cursor (requests followed, the listing's day, when each was
     handed over, the read receipts already reported) and the connection's extras (a registration made by hand)."""
     assert read - ours <= known, sorted(read - ours - known)

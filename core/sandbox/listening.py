@@ -40,7 +40,7 @@ class Listening:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="demo-listen", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="demo-listen", daemon=True)
 
     async def _main(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
